@@ -1,0 +1,73 @@
+"""Fixtures every test layer shares: a database and a RabbitMQ vhost of the test's own.
+
+Each test that asks for them gets a fresh PostgreSQL database and a fresh vhost, dropped at
+the end, so runs never collide. Where the servers are is read from CHIME_TEST_POSTGRES and
+CHIME_TEST_RABBITMQ_API (defaults: the local servers).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import quote, urlsplit
+
+import asyncpg
+import httpx
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+POSTGRES = os.environ.get("CHIME_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBITMQ_API = os.environ.get("CHIME_TEST_RABBITMQ_API", "http://guest:guest@127.0.0.1:15672")
+RABBITMQ_AMQP_PORT = int(os.environ.get("CHIME_TEST_RABBITMQ_PORT", "5672"))
+
+_SPANS = InMemorySpanExporter()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(_SPANS))
+    trace.set_tracer_provider(provider)
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    _SPANS.clear()
+    yield _SPANS
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def database_url() -> AsyncIterator[str]:
+    name = _unique("chime_test")
+    admin = await asyncpg.connect(POSTGRES)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield urlsplit(POSTGRES)._replace(path=f"/{name}").geturl()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def amqp_url() -> AsyncIterator[str]:
+    vhost = _unique("chime_test")
+    api = urlsplit(RABBITMQ_API)
+    user, password = api.username or "guest", api.password or "guest"
+    base = f"{api.scheme}://{api.hostname}:{api.port}"
+    async with httpx.AsyncClient(base_url=base, auth=(user, password), timeout=10) as client:
+        (await client.put(f"/api/vhosts/{vhost}")).raise_for_status()
+        permissions = {"configure": ".*", "write": ".*", "read": ".*"}
+        (
+            await client.put(f"/api/permissions/{vhost}/{quote(user)}", json=permissions)
+        ).raise_for_status()
+        try:
+            yield f"amqp://{user}:{password}@{api.hostname}:{RABBITMQ_AMQP_PORT}/{vhost}"
+        finally:
+            await client.delete(f"/api/vhosts/{vhost}")

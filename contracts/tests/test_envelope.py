@@ -1,0 +1,111 @@
+from datetime import UTC, datetime
+
+import pytest
+from chime_contracts.envelope import Envelope, envelope_of
+from chime_contracts.events import (
+    ChatBlocked,
+    MessageSent,
+    NotificationDue,
+    NotificationRequested,
+    ReminderRequested,
+    ReminderScheduled,
+    SendFailed,
+    SendRequested,
+    UpdateReceived,
+    UserStarted,
+)
+from chime_contracts.registry import ALL_EVENTS, event_class
+from pydantic import ValidationError
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+
+SAMPLES = [
+    UpdateReceived(bot_id=1, update_id=7, kind="message", chat_id=5, user_id=5, update={"a": 1}),
+    UserStarted(bot_id=1, chat_id=5, user_id=5, username="ann"),
+    ReminderRequested(
+        reminder_id="r1",
+        bot_id=1,
+        chat_id=5,
+        user_id=5,
+        text="hi",
+        due_at=NOW,
+        time_zone="Europe/Kyiv",
+        phrase="in 2s",
+    ),
+    ReminderScheduled(reminder_id="r1", bot_id=1, chat_id=5, due_at=NOW),
+    NotificationDue(
+        delivery_id="d",
+        source="reminder",
+        source_id="r1",
+        bot_id=1,
+        chat_id=5,
+        text="hi",
+        due_at=NOW,
+        fired_at=NOW,
+    ),
+    NotificationRequested(
+        notification_id="n", api_key_id="k", bot_id=1, chat_id=5, text="x", requested_at=NOW
+    ),
+    SendRequested(delivery_id="d", bot_id=1, chat_id=5, text="hi", origin="api"),
+    MessageSent(
+        delivery_id="d", bot_id=1, chat_id=5, telegram_message_id=3, attempts=1, sent_at=NOW
+    ),
+    SendFailed(
+        delivery_id="d",
+        bot_id=1,
+        chat_id=5,
+        reason="blocked",
+        permanent=True,
+        attempts=1,
+        failed_at=NOW,
+    ),
+    ChatBlocked(bot_id=1, chat_id=5, detected_by="send_forbidden", blocked_at=NOW),
+]
+
+
+def test_samples_cover_every_event():
+    assert {type(s) for s in SAMPLES} == set(ALL_EVENTS)
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.type)
+def test_envelope_round_trips_through_json(event):
+    envelope = envelope_of(
+        event, producer="test", traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    )
+    cls = event_class(event.type)
+    again = Envelope[cls].model_validate_json(envelope.model_dump_json())
+    assert again == envelope
+    assert again.routing_key == event.type
+
+
+def test_unknown_fields_are_ignored_by_consumers():
+    raw = envelope_of(SAMPLES[1], producer="test").model_dump(mode="json")
+    raw["future"] = 1
+    raw["data"]["new_field"] = "x"
+    assert Envelope[UserStarted].model_validate(raw).data == SAMPLES[1]
+
+
+def test_caused_event_inherits_correlation_and_records_cause():
+    cause = envelope_of(SAMPLES[2], producer="ingest")
+    effect = envelope_of(SAMPLES[3], producer="scheduler", causation=cause)
+    assert effect.correlation_id == cause.correlation_id == cause.id
+    assert effect.causation_id == cause.id
+
+
+def test_envelope_type_must_match_its_data():
+    raw = envelope_of(SAMPLES[1], producer="t").model_dump(mode="json")
+    raw["type"] = "user.started.v2"
+    with pytest.raises(ValidationError):
+        Envelope[UserStarted].model_validate(raw)
+
+
+def test_events_are_frozen():
+    with pytest.raises(ValidationError):
+        SAMPLES[1].chat_id = 9  # type: ignore[misc]
+
+
+def test_unknown_type_is_a_clear_error():
+    with pytest.raises(KeyError, match="unknown event type"):
+        event_class("nope.v1")

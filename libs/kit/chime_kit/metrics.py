@@ -1,0 +1,20 @@
+"""Prometheus metrics shared by every service, labelled by service."""
+
+from prometheus_client import Counter, Histogram
+
+EVENTS_CONSUMED = Counter(
+    "chime_events_consumed_total",
+    "Events taken from a queue, by outcome (applied, duplicate, poison, error)",
+    ["service", "queue", "outcome"],
+)
+EVENTS_PUBLISHED = Counter(
+    "chime_outbox_published_total", "Events the outbox relay published with a confirm", ["service"]
+)
+PUBLISH_FAILURES = Counter(
+    "chime_outbox_publish_failures_total",
+    "Outbox publishes that were returned or not confirmed (they stay pending)",
+    ["service"],
+)
+HANDLER_SECONDS = Histogram(
+    "chime_handler_seconds", "Time to apply one consumed event", ["service", "queue"]
+)

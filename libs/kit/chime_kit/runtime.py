@@ -1,0 +1,122 @@
+"""What every service runs on: pool, migrations, broker, outbox relay, telemetry.
+
+Built by `open_runtime(...)` inside a service's lifespan, never at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import asyncpg
+from chime_contracts.envelope import Envelope, Event
+from faststream.rabbit import RabbitBroker, RabbitRouter
+
+from chime_kit.broker import build_broker, declare_dead_letter_queue
+from chime_kit.consumer import Handler, subscribe
+from chime_kit.db import create_pool
+from chime_kit.migrator import migrate
+from chime_kit.relay import OutboxRelay
+from chime_kit.settings import ServiceSettings
+from chime_kit.telemetry import setup_tracing
+from chime_kit.unit_of_work import UnitOfWork, unit_of_work
+
+E = TypeVar("E", bound=Event)
+
+
+@dataclass
+class Runtime:
+    service: str
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    broker: RabbitBroker
+    relay: OutboxRelay
+    queues: list[str] = field(default_factory=list)
+
+    def unit_of_work(
+        self, cause: Envelope[Any] | None = None
+    ) -> AbstractAsyncContextManager[UnitOfWork]:
+        return unit_of_work(self.pool, self.service, cause, after_commit=self.relay.wake)
+
+    def subscribe(
+        self, router: RabbitRouter, *, queue: str, event: type[E], handler: Handler[E]
+    ) -> None:
+        subscribe(
+            router,
+            service=self.service,
+            queue=queue,
+            event=event,
+            handler=handler,
+            unit_of_work=self.unit_of_work,
+            delivery_limit=self.settings.delivery_limit,
+        )
+        self.queues.append(queue)
+
+    async def start(self) -> None:
+        await self.broker.start()
+        for queue in self.queues:
+            await declare_dead_letter_queue(self.broker, queue)
+        await self.relay.start()
+
+    async def stop(self) -> None:
+        await self.relay.stop()
+        await self.broker.stop()
+        await self.pool.close()
+
+    async def readiness(self) -> dict[str, bool]:
+        async def database() -> bool:
+            try:
+                async with asyncio.timeout(2):
+                    return bool(await self.pool.fetchval("SELECT true"))
+            except (OSError, asyncpg.PostgresError, TimeoutError):
+                return False
+
+        return {
+            "postgres": await database(),
+            "rabbitmq": await self.broker.ping(timeout=2.0),
+            "outbox_relay": self.relay.connected,
+        }
+
+
+async def open_runtime(service: str, settings: ServiceSettings, migrations_package: str) -> Runtime:
+    setup_tracing(service, settings.otlp_endpoint)
+    dsn = settings.database_url.get_secret_value()
+    if settings.migrate_on_start:
+        await run_migrations(dsn, service, migrations_package)
+    pool = await create_pool(
+        dsn, service, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+    )
+    amqp_url = settings.amqp_url.get_secret_value()
+    return Runtime(
+        service=service,
+        settings=settings,
+        pool=pool,
+        broker=build_broker(amqp_url, prefetch=settings.consumer_prefetch),
+        relay=OutboxRelay(
+            pool,
+            amqp_url,
+            schema=service,
+            batch_size=settings.relay_batch_size,
+            idle_poll_seconds=settings.relay_idle_poll_seconds,
+        ),
+    )
+
+
+async def run_migrations(dsn: str, schema: str, migrations_package: str) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        applied: list[str] = await migrate(conn, schema, migrations_package)
+        return applied
+    finally:
+        await conn.close()
+
+
+async def lifespan_runtime(runtime: Runtime) -> AsyncIterator[Runtime]:
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()

@@ -1,0 +1,29 @@
+"""Settings every service shares; each service subclasses with its own env prefix."""
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Read from the environment only here, e.g. `CHIME_SENDER_DATABASE_URL`."""
+
+    model_config = SettingsConfigDict(env_prefix="CHIME_", extra="ignore")
+
+    database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/chime")
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=10, ge=1)
+    amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP traces endpoint, e.g. http://collector:4318"
+    )
+    relay_batch_size: int = Field(default=1000, ge=1)
+    relay_idle_poll_seconds: float = Field(default=0.05, gt=0)
+    consumer_prefetch: int = Field(default=100, ge=1)
+    delivery_limit: int = Field(
+        default=5, ge=1, description="redeliveries before a message is dead-lettered"
+    )
+    migrate_on_start: bool = True

@@ -1,0 +1,67 @@
+"""One transaction of a service: its writes, the events they record, and their outbox rows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from chime_contracts.envelope import Envelope, Event, envelope_of
+
+from chime_kit import event_store, outbox
+from chime_kit.db import Connection
+from chime_kit.telemetry import current_traceparent
+
+
+class UnitOfWork:
+    """Handlers get one of these: the connection for their own tables, and `record`/`emit`.
+
+    Events inherit the correlation id of the event being handled (`cause`) and the trace
+    context of the current span, so a trace follows them through the outbox.
+    """
+
+    def __init__(self, conn: Connection, producer: str, cause: Envelope[Any] | None):
+        self.conn = conn
+        self.producer = producer
+        self.cause = cause
+        self.emitted: list[Envelope[Any]] = []
+
+    def wrap(self, event: Event) -> Envelope[Any]:
+        traceparent, tracestate = current_traceparent()
+        return envelope_of(
+            event,
+            producer=self.producer,
+            causation=self.cause,
+            traceparent=traceparent,
+            tracestate=tracestate,
+        )
+
+    async def emit(self, *events: Event) -> list[Envelope[Any]]:
+        """Publish events (through the outbox) without recording them in a stream."""
+        envelopes = [self.wrap(e) for e in events]
+        await outbox.add(self.conn, envelopes)
+        self.emitted.extend(envelopes)
+        return envelopes
+
+    async def record(self, stream_id: str, expected_version: int, *events: Event) -> int:
+        """Append to the event store and publish; raises ConcurrencyError on a race."""
+        envelopes = [self.wrap(e) for e in events]
+        version = await event_store.append(self.conn, stream_id, expected_version, envelopes)
+        await outbox.add(self.conn, envelopes)
+        self.emitted.extend(envelopes)
+        return version
+
+
+@asynccontextmanager
+async def unit_of_work(
+    pool: asyncpg.Pool,
+    producer: str,
+    cause: Envelope[Any] | None = None,
+    after_commit: Callable[[], None] | None = None,
+) -> AsyncIterator[UnitOfWork]:
+    async with pool.acquire() as conn, conn.transaction():
+        uow = UnitOfWork(conn, producer, cause)
+        yield uow
+    if after_commit is not None and uow.emitted:
+        after_commit()

@@ -1,0 +1,35 @@
+import pytest
+
+from chime_contracts.envelope import envelope_of
+from chime_contracts.events import UserStarted
+from chime_kit import event_store
+from chime_kit.event_store import ConcurrencyError
+from chime_kit.migrator import migrate
+
+pytestmark = pytest.mark.integration
+
+
+def env(n: int):
+    return envelope_of(UserStarted(bot_id=1, chat_id=n, user_id=n), producer="demo")
+
+
+async def test_append_load_and_optimistic_concurrency(runtime):
+    async with runtime.pool.acquire() as conn:
+        assert await event_store.append(conn, "s", 0, [env(1), env(2)]) == 2
+        with pytest.raises(ConcurrencyError):
+            await event_store.append(conn, "s", 1, [env(3)])
+        assert await event_store.append(conn, "s", 2, [env(3)]) == 3
+        loaded = await event_store.load(conn, "s")
+        assert [e["data"]["chat_id"] for e in loaded] == [1, 2, 3]
+        assert await event_store.current_version(conn, "s") == 3
+        assert await event_store.current_version(conn, "other") == 0
+
+
+async def test_migrations_apply_once(runtime):
+    async with runtime.pool.acquire() as conn:
+        assert await migrate(conn, "demo", "fake_service_migrations") == []
+        versions = await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
+        assert [r["version"] for r in versions] == [
+            "0001_notes",
+            "kit/0001_event_store_outbox_inbox",
+        ]

@@ -1,0 +1,95 @@
+"""The outbox publishes an event if and only if its transaction committed."""
+
+import asyncio
+import random
+
+import orjson
+import pytest
+
+from chime_contracts.events import UserStarted
+from chime_kit import outbox
+
+pytestmark = pytest.mark.integration
+
+
+def started(chat_id: int) -> UserStarted:
+    return UserStarted(bot_id=1, chat_id=chat_id, user_id=chat_id)
+
+
+class Boom(Exception):
+    pass
+
+
+async def test_published_iff_committed(runtime, tap):
+    await runtime.relay.connect()
+    with pytest.raises(Boom):
+        async with runtime.unit_of_work() as uow:
+            await uow.emit(started(1))
+            raise Boom
+    async with runtime.unit_of_work() as uow:
+        [committed] = await uow.emit(started(2))
+
+    assert await runtime.relay.publish_pending() == 1
+    [message] = await tap.drain(1)
+    assert message.message_id == committed.id
+    assert orjson.loads(message.body)["data"]["chat_id"] == 2
+    assert message.routing_key == "user.started.v1"
+    assert await tap.count() == 0
+    async with runtime.pool.acquire() as conn:
+        assert await outbox.pending_count(conn) == 0
+
+
+async def test_unroutable_event_stays_pending(runtime):
+    await runtime.relay.connect()  # no queue is bound in this vhost: every publish returns
+    async with runtime.unit_of_work() as uow:
+        await uow.emit(started(3))
+    assert await runtime.relay.publish_pending() == 0
+    async with runtime.pool.acquire() as conn:
+        assert await outbox.pending_count(conn) == 1
+
+
+async def test_many_concurrent_writers_lose_nothing_and_keep_stream_order(runtime, tap):
+    streams, per_stream = 20, 15
+    await runtime.relay.start()
+
+    async def write_stream(n: int) -> None:
+        for version in range(1, per_stream + 1):
+            async with runtime.unit_of_work() as uow:
+                await uow.record(f"chat-{n}", version - 1, started(n * 1000 + version))
+                # Hold some transactions open so later ids commit first.
+                await asyncio.sleep(random.random() * 0.01)
+
+    await asyncio.gather(*(write_stream(n) for n in range(streams)))
+    messages = await tap.drain(streams * per_stream, timeout=30)
+
+    seen: dict[int, list[int]] = {}
+    for m in messages:
+        chat_id = orjson.loads(m.body)["data"]["chat_id"]
+        seen.setdefault(chat_id // 1000, []).append(chat_id % 1000)
+    assert sorted(seen) == list(range(streams))
+    for versions in seen.values():
+        assert versions == list(range(1, per_stream + 1))
+    assert len({m.message_id for m in messages}) == streams * per_stream
+
+
+async def test_a_row_committed_after_a_later_id_is_not_skipped(runtime, tap):
+    """The classic cursor trap: id 1 commits after id 2 was already published."""
+    await runtime.relay.connect()
+    slow_conn = await runtime.pool.acquire()
+    slow_tx = slow_conn.transaction()
+    await slow_tx.start()
+    await outbox.add(slow_conn, [_wrap(started(10))])
+    async with runtime.unit_of_work() as uow:
+        await uow.emit(started(11))
+    assert await runtime.relay.publish_pending() == 1
+    await slow_tx.commit()
+    await runtime.pool.release(slow_conn)
+    assert await runtime.relay.publish_pending() == 1
+    chats = [orjson.loads(m.body)["data"]["chat_id"] for m in await tap.drain(2)]
+    assert chats == [11, 10]
+
+
+def _wrap(event):
+    from chime_contracts.envelope import envelope_of
+
+    return envelope_of(event, producer="demo")

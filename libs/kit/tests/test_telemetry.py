@@ -1,0 +1,36 @@
+import logging
+
+import orjson
+import pytest
+from opentelemetry import trace
+
+from chime_kit.telemetry import JsonFormatter, context_from_traceparent, redact
+
+pytestmark = pytest.mark.unit
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
+
+
+def test_bot_tokens_are_scrubbed_from_text():
+    url = f"POST https://api.telegram.org/bot{TOKEN}/sendMessage"
+    assert TOKEN not in redact(url)
+    assert redact(url) == "POST https://api.telegram.org/bot<bot-token>/sendMessage"
+    assert redact("chat 123456:789 at 10:30") == "chat 123456:789 at 10:30"
+
+
+def test_json_log_lines_carry_trace_ids_and_no_token():
+    formatter = JsonFormatter("sender")
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("x") as span:
+        record = logging.LogRecord("httpx", logging.INFO, "f", 1, "GET /bot%s/getMe", (TOKEN,), None)
+        line = orjson.loads(formatter.format(record))
+    assert line["trace_id"] == f"{span.get_span_context().trace_id:032x}"
+    assert line["service"] == "sender"
+    assert TOKEN not in line["msg"]
+
+
+def test_traceparent_round_trips_into_a_context():
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    ctx = context_from_traceparent(parent)
+    span_context = trace.get_current_span(ctx).get_span_context()
+    assert f"{span_context.trace_id:032x}" == "0af7651916cd43dd8448eb211c80319c"

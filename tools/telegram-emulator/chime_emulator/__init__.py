@@ -1,0 +1,1 @@
+"""A local stand-in for the Telegram Bot API, for tests, benchmarks and the demo stack."""

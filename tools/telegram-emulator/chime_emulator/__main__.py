@@ -1,0 +1,71 @@
+"""Command line: python -m chime_emulator --port 8081 --bot TOKEN --auto-register."""
+
+import argparse
+import os
+from collections.abc import Sequence
+
+import uvicorn
+
+from chime_emulator.app import create_app
+from chime_emulator.config import EmulatorConfig
+
+ENV_PREFIX = "CHIME_EMULATOR_"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
+    parser = argparse.ArgumentParser(
+        prog="python -m chime_emulator", description="A local Telegram Bot API emulator."
+    )
+    parser.add_argument("--host", default=_env("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(_env("PORT", "8081")))
+    parser.add_argument(
+        "--bot", action="append", default=[], metavar="TOKEN", help="register a bot token"
+    )
+    parser.add_argument(
+        "--auto-register",
+        action="store_true",
+        default=_env("AUTO_REGISTER", "") in ("1", "true"),
+        help="register any well-formed token on first use",
+    )
+    parser.add_argument(
+        "--token-rate",
+        type=int,
+        default=int(_env("TOKEN_RATE", "30")),
+        help="messages per second per bot (0 disables)",
+    )
+    parser.add_argument(
+        "--private-chat-interval",
+        type=float,
+        default=float(_env("PRIVATE_CHAT_INTERVAL", "1.0")),
+        help="seconds between messages to one private chat (0 disables)",
+    )
+    parser.add_argument(
+        "--group-rate-per-minute",
+        type=int,
+        default=int(_env("GROUP_RATE_PER_MINUTE", "20")),
+        help="messages per minute to one group (0 disables)",
+    )
+    args = parser.parse_args(argv)
+    env_bots = [token for token in _env("BOTS", "").split(",") if token.strip()]
+    return EmulatorConfig(
+        host=args.host,
+        port=args.port,
+        bot_tokens=tuple(env_bots + args.bot),
+        auto_register=args.auto_register,
+        token_rate=args.token_rate,
+        private_chat_interval=args.private_chat_interval,
+        group_rate_per_minute=args.group_rate_per_minute,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    config = parse_args(argv)
+    uvicorn.run(create_app(config), host=config.host, port=config.port)
+
+
+if __name__ == "__main__":
+    main()

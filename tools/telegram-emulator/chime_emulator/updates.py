@@ -1,0 +1,102 @@
+"""Builders of the Message and Update objects Telegram sends, as plain JSON."""
+
+from typing import Any
+
+from chime_emulator.formatting import utf16_length
+from chime_emulator.state import Bot, Chat, User
+
+# Telegram withholds these unless a bot lists them in allowed_updates.
+OPT_IN_UPDATE_TYPES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+
+
+def command_entities(text: str) -> list[dict[str, Any]]:
+    """The bot_command entity Telegram adds when a message starts with '/'."""
+    if not text.startswith("/") or len(text) < 2 or text[1].isspace():
+        return []
+    command = text.split(maxsplit=1)[0]
+    return [{"offset": 0, "length": utf16_length(command), "type": "bot_command"}]
+
+
+def message(
+    *,
+    message_id: int,
+    date: int,
+    chat: Chat,
+    text: str,
+    sender: dict[str, Any] | None,
+    entities: list[dict[str, Any]] | None = None,
+    message_thread_id: int | None = None,
+) -> dict[str, Any]:
+    built: dict[str, Any] = {"message_id": message_id}
+    if message_thread_id is not None:
+        built["message_thread_id"] = message_thread_id
+    if sender is not None:
+        built["from"] = sender
+    if chat.type == "channel":
+        built["sender_chat"] = chat.to_api()
+    built |= {"chat": chat.to_api(), "date": date}
+    if message_thread_id is not None and chat.is_forum:
+        built["is_topic_message"] = True
+    built["text"] = text
+    if entities:
+        built["entities"] = entities
+    return built
+
+
+def incoming_message_update(
+    *,
+    chat: Chat,
+    sender: User | None,
+    text: str,
+    date: int,
+    message_thread_id: int | None = None,
+) -> dict[str, Any]:
+    """An update without update_id, which the delivery assigns."""
+    built = message(
+        message_id=chat.next_message_id(),
+        date=date,
+        chat=chat,
+        text=text,
+        sender=None if sender is None else sender.to_api(),
+        entities=command_entities(text),
+        message_thread_id=message_thread_id,
+    )
+    kind = "channel_post" if chat.type == "channel" else "message"
+    return {kind: built}
+
+
+def member_status(bot: Bot, status: str) -> dict[str, Any]:
+    member: dict[str, Any] = {"user": bot.to_api(), "status": status}
+    if status == "kicked":
+        member["until_date"] = 0
+    return member
+
+
+def my_chat_member_update(
+    *, bot: Bot, chat: Chat, user: User, old_status: str, new_status: str, date: int
+) -> dict[str, Any]:
+    return {
+        "my_chat_member": {
+            "chat": chat.to_api(),
+            "from": user.to_api(),
+            "date": date,
+            "old_chat_member": member_status(bot, old_status),
+            "new_chat_member": member_status(bot, new_status),
+        }
+    }
+
+
+def update_type(payload: Any) -> str | None:
+    """The kind of an update: its one field besides update_id."""
+    if not isinstance(payload, dict):
+        return None
+    return next((key for key in payload if key != "update_id"), None)
+
+
+def is_allowed(payload: Any, allowed_updates: list[str] | None) -> bool:
+    kind = update_type(payload)
+    if kind is None:
+        return True  # malformed updates are delivered as they are
+    if allowed_updates:
+        return kind in allowed_updates
+    return kind not in OPT_IN_UPDATE_TYPES
