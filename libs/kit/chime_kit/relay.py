@@ -15,13 +15,17 @@ import logging
 import zlib
 
 import aio_pika
+import aiormq
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aiormq.spec import Basic
 from chime_contracts.routing import EVENTS_EXCHANGE
 
 from chime_kit.metrics import EVENTS_PUBLISHED, PUBLISH_FAILURES
 
 log = logging.getLogger(__name__)
+
+PERSISTENT = int(aio_pika.DeliveryMode.PERSISTENT)
 
 
 class OutboxRelay:
@@ -101,8 +105,7 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many rows were confirmed and removed."""
-        exchange = self._exchange
-        if exchange is None:
+        if self._channel is None or self._exchange is None:
             raise RuntimeError("relay is not connected")
         async with self.pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key):
@@ -114,22 +117,22 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
+            # The relay is bound by client CPU, so it publishes on the underlying aiormq
+            # channel: no aio-pika Message per row, no readiness check per publish, and no
+            # wait for the socket write (wait=False) — only for the broker's confirm.
+            async with asyncio.timeout(self.publish_timeout):
+                channel = await self._channel.get_underlay_channel()
+            assert isinstance(channel, aiormq.Channel)  # the abstract one lacks `wait`
             results = await asyncio.gather(
                 *(
-                    exchange.publish(
-                        aio_pika.Message(
-                            row["body"],
-                            message_id=row["event_id"],
-                            type=row["routing_key"],
-                            content_type="application/json",
-                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                            headers={"traceparent": row["traceparent"]}
-                            if row["traceparent"]
-                            else None,
-                        ),
+                    channel.basic_publish(
+                        row["body"],
+                        exchange=EVENTS_EXCHANGE,
                         routing_key=row["routing_key"],
+                        properties=_properties(row),
                         mandatory=True,
                         timeout=self.publish_timeout,
+                        wait=False,
                     )
                     for row in rows
                 ),
@@ -155,3 +158,15 @@ class OutboxRelay:
                 await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", confirmed)
         EVENTS_PUBLISHED.labels(self.schema).inc(len(confirmed))
         return len(confirmed)
+
+
+def _properties(row: asyncpg.Record) -> Basic.Properties:
+    traceparent = row["traceparent"]
+    properties: Basic.Properties = Basic.Properties(
+        content_type="application/json",
+        delivery_mode=PERSISTENT,
+        message_id=row["event_id"],
+        message_type=row["routing_key"],
+        headers={"traceparent": traceparent} if traceparent else None,
+    )
+    return properties

@@ -21,7 +21,7 @@ _propagator = TraceContextTextMapPropagator()
 
 # A Telegram bot token: digits, a colon, 30+ url-safe characters. httpx logs full URLs and
 # the token is part of the URL, so it is scrubbed from every record.
-_TOKEN = re.compile(r"\b\d{3,}:[A-Za-z0-9_-]{30,}\b")
+_TOKEN = re.compile(r"(?<!\d)\d{3,}:[A-Za-z0-9_-]{30,}(?![A-Za-z0-9_-])")
 
 
 def redact(text: str) -> str:

@@ -27,26 +27,33 @@ class UnitOfWork:
         self.cause = cause
         self.emitted: list[Envelope[Any]] = []
 
-    def wrap(self, event: Event) -> Envelope[Any]:
+    def wrap(self, event: Event, correlation_id: str | None = None) -> Envelope[Any]:
         traceparent, tracestate = current_traceparent()
         return envelope_of(
             event,
             producer=self.producer,
+            correlation_id=correlation_id,
             causation=self.cause,
             traceparent=traceparent,
             tracestate=tracestate,
         )
 
-    async def emit(self, *events: Event) -> list[Envelope[Any]]:
+    async def emit(self, *events: Event, correlation_id: str | None = None) -> list[Envelope[Any]]:
         """Publish events (through the outbox) without recording them in a stream."""
-        envelopes = [self.wrap(e) for e in events]
+        envelopes = [self.wrap(e, correlation_id) for e in events]
         await outbox.add(self.conn, envelopes)
         self.emitted.extend(envelopes)
         return envelopes
 
-    async def record(self, stream_id: str, expected_version: int, *events: Event) -> int:
+    async def record(
+        self,
+        stream_id: str,
+        expected_version: int,
+        *events: Event,
+        correlation_id: str | None = None,
+    ) -> int:
         """Append to the event store and publish; raises ConcurrencyError on a race."""
-        envelopes = [self.wrap(e) for e in events]
+        envelopes = [self.wrap(e, correlation_id) for e in events]
         version = await event_store.append(self.conn, stream_id, expected_version, envelopes)
         await outbox.add(self.conn, envelopes)
         self.emitted.extend(envelopes)

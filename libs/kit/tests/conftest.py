@@ -4,7 +4,6 @@ from pathlib import Path
 
 import aio_pika
 import pytest
-
 from chime_contracts.routing import EVENTS_EXCHANGE
 from chime_kit.runtime import Runtime, open_runtime
 from chime_kit.settings import ServiceSettings
@@ -32,7 +31,9 @@ class Tap:
     def __init__(self, queue: aio_pika.abc.AbstractQueue) -> None:
         self.queue = queue
 
-    async def drain(self, expected: int, timeout: float = 10.0) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    async def drain(
+        self, expected: int, timeout: float = 10.0
+    ) -> list[aio_pika.abc.AbstractIncomingMessage]:
         got: list[aio_pika.abc.AbstractIncomingMessage] = []
         async with self.queue.iterator(timeout=timeout) as it:
             async for message in it:
@@ -51,7 +52,9 @@ class Tap:
 async def tap(amqp_url: str) -> AsyncIterator[Tap]:
     connection = await aio_pika.connect_robust(amqp_url)
     channel = await connection.channel()
-    exchange = await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    exchange = await channel.declare_exchange(
+        EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+    )
     queue = await channel.declare_queue("tap", durable=True, arguments={"x-queue-type": "quorum"})
     await queue.bind(exchange, "#")
     yield Tap(queue)

@@ -5,7 +5,6 @@ import random
 
 import orjson
 import pytest
-
 from chime_contracts.events import UserStarted
 from chime_kit import outbox
 
@@ -22,10 +21,14 @@ class Boom(Exception):
 
 async def test_published_iff_committed(runtime, tap):
     await runtime.relay.connect()
-    with pytest.raises(Boom):
+
+    async def emit_then_fail() -> None:
         async with runtime.unit_of_work() as uow:
             await uow.emit(started(1))
             raise Boom
+
+    with pytest.raises(Boom):
+        await emit_then_fail()
     async with runtime.unit_of_work() as uow:
         [committed] = await uow.emit(started(2))
 

@@ -2,9 +2,8 @@ import logging
 
 import orjson
 import pytest
-from opentelemetry import trace
-
 from chime_kit.telemetry import JsonFormatter, context_from_traceparent, redact
+from opentelemetry import trace
 
 pytestmark = pytest.mark.unit
 
@@ -22,7 +21,9 @@ def test_json_log_lines_carry_trace_ids_and_no_token():
     formatter = JsonFormatter("sender")
     tracer = trace.get_tracer("test")
     with tracer.start_as_current_span("x") as span:
-        record = logging.LogRecord("httpx", logging.INFO, "f", 1, "GET /bot%s/getMe", (TOKEN,), None)
+        record = logging.LogRecord(
+            "httpx", logging.INFO, "f", 1, "GET /bot%s/getMe", (TOKEN,), None
+        )
         line = orjson.loads(formatter.format(record))
     assert line["trace_id"] == f"{span.get_span_context().trace_id:032x}"
     assert line["service"] == "sender"

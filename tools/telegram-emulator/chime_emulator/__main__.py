@@ -8,6 +8,7 @@ import uvicorn
 
 from chime_emulator.app import create_app
 from chime_emulator.config import EmulatorConfig
+from chime_emulator.emulator import REGISTERED_TOKEN
 
 ENV_PREFIX = "CHIME_EMULATOR_"
 
@@ -50,7 +51,10 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         help="messages per minute to one group (0 disables)",
     )
     args = parser.parse_args(argv)
-    env_bots = [token for token in _env("BOTS", "").split(",") if token.strip()]
+    env_bots = [token.strip() for token in _env("BOTS", "").split(",") if token.strip()]
+    for token in env_bots + args.bot:
+        if not REGISTERED_TOKEN.fullmatch(token):
+            parser.error(f"not a bot token (<bot id>:<secret>): {token!r}")
     return EmulatorConfig(
         host=args.host,
         port=args.port,

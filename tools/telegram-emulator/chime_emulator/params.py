@@ -27,10 +27,10 @@ async def read_params(request: Request) -> dict[str, Any]:
                 raise bad_request("JSON object expected")
             params.update(body)
     elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        for key, value in form.multi_items():
-            if not isinstance(value, UploadFile):
-                params[key] = value
+        async with request.form() as form:  # closing the form closes uploaded files
+            for key, value in form.multi_items():
+                if not isinstance(value, UploadFile):
+                    params[key] = value
     return params
 
 

@@ -1,5 +1,4 @@
 import pytest
-
 from chime_emulator.limits import (
     ChatClass,
     LimitKind,

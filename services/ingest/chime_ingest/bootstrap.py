@@ -1,0 +1,61 @@
+"""Ingest's composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+from chime_kit.runtime import Runtime, open_runtime
+
+from chime_ingest.adapters.telegram import TelegramBotApi
+from chime_ingest.domain.bots import bot_id_of, webhook_secret
+from chime_ingest.entrypoints.consumers import build_router
+from chime_ingest.entrypoints.polling import Poller
+from chime_ingest.settings import IngestSettings
+
+
+@dataclass
+class Ingest:
+    runtime: Runtime
+    settings: IngestSettings
+    http: httpx.AsyncClient
+    telegram: TelegramBotApi
+    tokens: dict[int, str]
+    webhook_secrets: dict[int, str]
+    poller: Poller | None = field(default=None)
+
+    async def start(self) -> None:
+        await self.runtime.start()
+        if self.settings.mode == "polling":
+            self.poller = Poller(
+                self.runtime, self.telegram, self.tokens, self.settings.polling_timeout_seconds
+            )
+            await self.poller.start()
+        elif self.settings.public_url:
+            base = self.settings.public_url.rstrip("/")
+            for bot_id, token in self.tokens.items():
+                await self.telegram.set_webhook(
+                    token, f"{base}/telegram/{bot_id}/webhook", self.webhook_secrets[bot_id]
+                )
+
+    async def stop(self) -> None:
+        if self.poller is not None:
+            await self.poller.stop()
+        await self.http.aclose()
+        await self.runtime.stop()
+
+
+async def build(settings: IngestSettings) -> Ingest:
+    runtime = await open_runtime("ingest", settings, "chime_ingest.migrations")
+    runtime.broker.include_router(build_router(runtime, settings.default_time_zone))
+    tokens = {bot_id_of(t.get_secret_value()): t.get_secret_value() for t in settings.bot_tokens}
+    key = settings.webhook_secret_key.get_secret_value()
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    return Ingest(
+        runtime=runtime,
+        settings=settings,
+        http=http,
+        telegram=TelegramBotApi(http, settings.telegram_api_base),
+        tokens=tokens,
+        webhook_secrets={bot_id: webhook_secret(key, bot_id) for bot_id in tokens},
+    )

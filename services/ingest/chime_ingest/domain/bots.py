@@ -1,0 +1,27 @@
+"""Bot identity and webhook secrets."""
+
+import hashlib
+import hmac
+import re
+
+_TOKEN = re.compile(r"^(\d+):[A-Za-z0-9_-]{20,}$")
+
+
+def bot_id_of(token: str) -> int:
+    """A bot's id is the number before the colon of its token."""
+    match = _TOKEN.match(token)
+    if match is None:
+        raise ValueError("not a Telegram bot token")
+    return int(match.group(1))
+
+
+def webhook_secret(key: str, bot_id: int) -> str:
+    """The secret_token for one bot: derived, so no per-bot secret is stored anywhere.
+
+    Telegram allows 1-256 characters of A-Z, a-z, 0-9, _ and -; hex qualifies.
+    """
+    return hmac.new(key.encode(), f"webhook:{bot_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def secret_matches(expected: str, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(expected.encode(), given.encode())

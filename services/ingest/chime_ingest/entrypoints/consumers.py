@@ -1,0 +1,20 @@
+"""Broker subscribers of ingest."""
+
+from functools import partial
+
+from chime_contracts.events import UpdateReceived
+from chime_kit.runtime import Runtime
+from faststream.rabbit import RabbitRouter
+
+from chime_ingest import handlers
+
+
+def build_router(runtime: Runtime, default_time_zone: str) -> RabbitRouter:
+    router = RabbitRouter()
+    runtime.subscribe(
+        router,
+        queue="ingest.update-received",
+        event=UpdateReceived,
+        handler=partial(handlers.interpret_update, default_time_zone=default_time_zone),
+    )
+    return router

@@ -1,0 +1,37 @@
+from typing import Annotated, Literal
+
+from chime_kit.settings import ServiceSettings
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+
+class IngestSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CHIME_INGEST_", extra="ignore")
+
+    http_port: int = 8001
+    bot_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="comma-separated or JSON list of bot tokens"
+    )
+    webhook_secret_key: SecretStr = Field(
+        default=SecretStr("change-me"),
+        description="each bot's X-Telegram-Bot-Api-Secret-Token is derived from this key",
+    )
+    mode: Literal["webhook", "polling"] = "webhook"
+    public_url: str | None = Field(
+        default=None, description="when set, setWebhook points each bot at this base URL"
+    )
+    telegram_api_base: str = "https://api.telegram.org"
+    polling_timeout_seconds: int = Field(default=25, ge=0, le=50)
+    default_time_zone: str = "UTC"
+
+    @field_validator("bot_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [t.strip() for t in text.split(",") if t.strip()]
+        return value

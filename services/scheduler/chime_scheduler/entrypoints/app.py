@@ -1,0 +1,14 @@
+"""The scheduler process: ops endpoints; its lifespan runs consumers and the firing loop."""
+
+from chime_kit.service import ops_app
+from starlette.applications import Starlette
+
+from chime_scheduler.bootstrap import Scheduler, build
+from chime_scheduler.settings import SchedulerSettings
+
+
+def create_app(settings: SchedulerSettings | None = None) -> Starlette:
+    async def start() -> Scheduler:
+        return await build(settings or SchedulerSettings())
+
+    return ops_app(start)

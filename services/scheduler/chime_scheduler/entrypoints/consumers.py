@@ -1,0 +1,18 @@
+"""Broker subscribers of the scheduler: each binds one event to one handler."""
+
+from chime_contracts.events import ReminderRequested
+from chime_kit.runtime import Runtime
+from faststream.rabbit import RabbitRouter
+
+from chime_scheduler import handlers
+
+
+def build_router(runtime: Runtime) -> RabbitRouter:
+    router = RabbitRouter()
+    runtime.subscribe(
+        router,
+        queue="scheduler.reminder-requested",
+        event=ReminderRequested,
+        handler=handlers.schedule_reminder,
+    )
+    return router

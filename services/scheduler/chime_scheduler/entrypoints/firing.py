@@ -1,0 +1,63 @@
+"""The loop that fires due work: thin, the rules are in handlers.fire_due_reminders."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+import asyncpg
+from chime_kit.runtime import Runtime
+
+from chime_scheduler import handlers
+from chime_scheduler.adapters.postgres import ReminderRepository
+
+log = logging.getLogger(__name__)
+
+
+class FiringLoop:
+    def __init__(self, runtime: Runtime, *, batch_size: int, max_idle_seconds: float) -> None:
+        self.runtime = runtime
+        self.batch_size = batch_size
+        self.max_idle_seconds = max_idle_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="scheduler-firing")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def fire_once(self) -> int:
+        async with self.runtime.unit_of_work() as uow:
+            return await handlers.fire_due_reminders(uow, datetime.now(UTC), self.batch_size)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                fired = await self.fire_once()
+                if fired >= self.batch_size:
+                    continue
+                await self._sleep_until_next_due()
+            except (OSError, asyncpg.PostgresError):
+                log.exception("firing failed; retrying shortly")
+                await asyncio.sleep(1.0)
+
+    async def _sleep_until_next_due(self) -> None:
+        async with self.runtime.pool.acquire() as conn:
+            next_due = await ReminderRepository(conn).next_due_at()
+        timeout = self.max_idle_seconds
+        if next_due is not None:
+            until_due = (next_due - datetime.now(UTC)).total_seconds()
+            timeout = max(0.0, min(timeout, until_due))
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
