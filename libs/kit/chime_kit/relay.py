@@ -18,7 +18,7 @@ import aio_pika
 import aiormq
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
-from aiormq.spec import Basic
+from aiormq import spec
 from chime_contracts.routing import EVENTS_EXCHANGE
 
 from chime_kit.metrics import EVENTS_PUBLISHED, PUBLISH_FAILURES
@@ -160,9 +160,9 @@ class OutboxRelay:
         return len(confirmed)
 
 
-def _properties(row: asyncpg.Record) -> Basic.Properties:
+def _properties(row: asyncpg.Record) -> spec.Basic.Properties:
     traceparent = row["traceparent"]
-    properties: Basic.Properties = Basic.Properties(
+    properties: spec.Basic.Properties = spec.Basic.Properties(
         content_type="application/json",
         delivery_mode=PERSISTENT,
         message_id=row["event_id"],

@@ -2,7 +2,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from chime_ingest.domain.bots import bot_id_of, secret_matches, webhook_secret
 from chime_ingest.domain.commands import Command, parse_command
 from chime_ingest.domain.updates import NotAnUpdate, check_update, update_id_of
@@ -19,7 +18,9 @@ def test_the_shared_samples_are_there():
     assert len(INVALID) >= 3
 
 
-@pytest.mark.parametrize("path", [p for p in VALID if p.name != "MANIFEST.json"], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [p for p in VALID if p.name != "MANIFEST.json"], ids=lambda p: p.name
+)
 def test_every_real_update_is_accepted(path):
     body = json.loads(path.read_text())
     update = check_update(body)
