@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -26,7 +27,7 @@ RUN = ROOT / ".run"
 POSTGRES = os.environ.get("CHIME_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432")
 AMQP = os.environ.get("CHIME_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 DATABASE = os.environ.get("CHIME_DATABASE", "chime_local")
-DEMO_TOKEN = "1000001:AAChimeLocalDemoTokenNotARealOne0001"
+DEMO_TOKEN = "1000001:AAChimeLocalDemoTokenNotARealOne0001"  # noqa: S105 (emulator only)
 PORTS = {"emulator": 8081, "ingest": 8001, "scheduler": 8002, "sender": 8003, "api": 8004}
 USER_ID = 1001
 
@@ -60,7 +61,7 @@ class Stack:
     def launch(self, name: str, module: str, env: dict[str, str], *args: str) -> None:
         (RUN / "logs").mkdir(parents=True, exist_ok=True)
         log = (RUN / "logs" / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
+        self.processes[name] = subprocess.Popen(  # noqa: S603 (our own modules)
             [sys.executable, "-m", module, *args], env=env, stdout=log, stderr=log, cwd=ROOT
         )
 
@@ -135,8 +136,8 @@ async def demo(stack: Stack, client: httpx.AsyncClient) -> None:
 
     seen: set[int] = set()
 
-    async def bot_says(expect: str, timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
+    async def bot_says(expect: str, within: float = 15) -> None:
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             sent = await client.get(
                 f"{emulator}/_emulator/bots/{stack.bot_id}/sent", params={"chat_id": USER_ID}
@@ -228,7 +229,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass

@@ -37,13 +37,13 @@ async def serving(app: Any, port: int | None = None) -> AsyncIterator[str]:
         await task
 
 
-async def eventually(check: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:
+async def eventually(check: Any, within: float = 15.0, interval: float = 0.05) -> Any:
     """Poll an async check until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         result = await check()
         if result:
             return result
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not reached within {timeout}s; last result: {result!r}")
+            raise AssertionError(f"not reached within {within}s; last result: {result!r}")
         await asyncio.sleep(interval)
