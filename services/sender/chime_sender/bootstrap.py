@@ -1,0 +1,80 @@
+"""The sender's composition root."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+from chime_kit.runtime import Runtime, open_runtime
+
+from chime_sender.adapters.telegram import TelegramClient
+from chime_sender.domain.circuit import Breakers
+from chime_sender.domain.deliveries import bot_id_of
+from chime_sender.domain.limits import Limits, TokenLimiter
+from chime_sender.domain.outcomes import RetryPolicy
+from chime_sender.entrypoints.consumers import build_router
+from chime_sender.entrypoints.delivery import DeliveryLoop
+from chime_sender.handlers import Sending
+from chime_sender.settings import SenderSettings
+
+
+@dataclass
+class Sender:
+    runtime: Runtime
+    delivery: DeliveryLoop
+    telegram: TelegramClient
+    stop_grace_seconds: float = 20.0
+
+    async def start(self) -> None:
+        await self.runtime.start()
+        await self.delivery.start()
+
+    async def stop(self) -> None:
+        await self.delivery.stop(self.stop_grace_seconds)
+        await self.telegram.aclose()
+        await self.runtime.stop()
+
+
+async def build(
+    settings: SenderSettings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> Sender:
+    """`transport` lets tests route the Bot API in-process."""
+    runtime = await open_runtime("sender", settings, "chime_sender.migrations")
+    runtime.broker.include_router(build_router(runtime))
+    telegram = TelegramClient(
+        settings.telegram_api_base,
+        connect_timeout=settings.telegram_connect_timeout_seconds,
+        timeout=settings.telegram_timeout_seconds,
+        max_connections=settings.telegram_max_connections,
+        transport=transport,
+    )
+    limits = Limits(
+        token_rate=settings.token_rate,
+        chat_interval=settings.chat_interval,
+        group_rate=settings.group_rate,
+        group_window=settings.group_window_seconds,
+        margin=settings.limit_margin_seconds,
+    )
+    sending = Sending(
+        telegram=telegram,
+        tokens={bot_id_of(t.get_secret_value()): t for t in settings.bot_tokens},
+        limits=limits,
+        limiter=TokenLimiter(limits, time.monotonic),
+        breakers=Breakers(
+            settings.breaker_failures, settings.breaker_cooldown_seconds, time.monotonic
+        ),
+        retry=RetryPolicy(
+            settings.max_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds
+        ),
+    )
+    delivery = DeliveryLoop(
+        runtime,
+        sending,
+        batch_size=settings.claim_batch_size,
+        concurrency=settings.send_concurrency,
+        lease_seconds=settings.lease_seconds,
+        max_idle_seconds=settings.max_idle_seconds,
+    )
+    grace = settings.telegram_timeout_seconds + settings.telegram_connect_timeout_seconds
+    return Sender(runtime, delivery, telegram, stop_grace_seconds=grace)

@@ -1,0 +1,58 @@
+"""Deliveries as the sender sees them: one message (maybe several parts) for one chat."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: str
+    bot_id: int
+    chat_id: int
+    text: str
+    parse_mode: str | None
+    reply_to_message_id: int | None
+    correlation_id: str
+    traceparent: str | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery taken for one call: `attempt` fences the outcome against a stale lease."""
+
+    delivery: Delivery
+    attempt: int
+    failures: int
+    parts_sent: int
+    first_message_id: int | None
+    chat_blocked: bool
+
+
+def bot_id_of(token: str) -> int:
+    """Telegram tokens are '<bot id>:<secret>'."""
+    head, _, _ = token.partition(":")
+    return int(head)
+
+
+def choose(candidates: Iterable[Claim], budgets: Mapping[int, int]) -> list[Claim]:
+    """Oldest first: at most one per chat (sends to a chat are serial) and at most the bot's
+    budget per bot. Bots missing from `budgets` (no token) are taken: they fail at once, as do
+    deliveries to blocked chats, without spending any budget.
+    """
+    chosen: list[Claim] = []
+    chats: set[tuple[int, int]] = set()
+    spent: dict[int, int] = {}
+    for claim in candidates:
+        d = claim.delivery
+        if (d.bot_id, d.chat_id) in chats:
+            continue
+        free = claim.chat_blocked or d.bot_id not in budgets
+        if not free:
+            if spent.get(d.bot_id, 0) >= budgets[d.bot_id]:
+                continue
+            spent[d.bot_id] = spent.get(d.bot_id, 0) + 1
+        chats.add((d.bot_id, d.chat_id))
+        chosen.append(claim)
+    return chosen

@@ -1,0 +1,86 @@
+"""What the sender does with each answer of Telegram: pure classification and backoff."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """One Bot API call's answer, or the transport failure that stood for one."""
+
+    ok: bool
+    message_id: int | None = None
+    error_code: int | None = None
+    description: str | None = None
+    retry_after: float | None = None
+    transport_error: str | None = None  # "timeout" or "connection" when no answer came
+
+    @property
+    def summary(self) -> str:
+        if self.ok:
+            return "sent"
+        if self.transport_error:
+            return self.transport_error
+        return f"{self.error_code}"
+
+
+class Verdict(Enum):
+    SENT = "sent"
+    RATE_LIMITED = "rate_limited"
+    BLOCKED = "blocked"
+    PERMANENT = "permanent"
+    TRANSIENT = "transient"
+
+
+# 403 descriptions that mean this chat will not take messages from this bot any more.
+_GONE = ("blocked", "deactivated", "kicked", "not a member", "chat was deleted")
+
+
+def classify(result: CallResult) -> Verdict:
+    if result.ok:
+        return Verdict.SENT
+    if result.transport_error is not None:
+        return Verdict.TRANSIENT
+    code = result.error_code or 0
+    if code == 429:
+        return Verdict.RATE_LIMITED
+    if code == 403:
+        description = (result.description or "").lower()
+        return Verdict.BLOCKED if any(p in description for p in _GONE) else Verdict.PERMANENT
+    if code >= 500 or code == 0:
+        return Verdict.TRANSIENT
+    # 400 (chat not found, bad entities, too long), 401 (revoked token), 404 and the rest:
+    # the same request would fail the same way.
+    return Verdict.PERMANENT
+
+
+def counts_for_breaker(verdict: Verdict) -> bool | None:
+    """True: Telegram looks down; False: it answered sensibly; None: says nothing."""
+    if verdict is Verdict.TRANSIENT:
+        return True
+    if verdict in (Verdict.SENT, Verdict.BLOCKED):
+        return False
+    return None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base: float = 0.5
+    cap: float = 60.0
+
+    def backoff(self, failures: int, rng: Callable[[], float] = random.random) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2**(failures-1))]."""
+        ceiling = min(self.cap, self.base * 2.0 ** max(0, failures - 1))
+        return ceiling * rng()
+
+    def gives_up(self, failures: int) -> bool:
+        return failures >= self.max_attempts
+
+
+def retry_after_seconds(result: CallResult, default: float = 1.0) -> float:
+    return max(result.retry_after or default, 0.0)

@@ -1,0 +1,14 @@
+"""The sender process: ops endpoints; its lifespan runs consumers and the delivery loop."""
+
+from chime_kit.service import ops_app
+from starlette.applications import Starlette
+
+from chime_sender.bootstrap import Sender, build
+from chime_sender.settings import SenderSettings
+
+
+def create_app(settings: SenderSettings | None = None) -> Starlette:
+    async def start() -> Sender:
+        return await build(settings or SenderSettings())
+
+    return ops_app(start)

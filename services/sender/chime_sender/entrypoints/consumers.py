@@ -1,0 +1,28 @@
+"""Broker subscribers of the sender: each binds one event to one handler.
+
+The handlers only store deliveries; their NOTIFY wakes every replica's delivery loop when
+the consuming transaction commits.
+"""
+
+from chime_contracts.events import NotificationDue, SendRequested
+from chime_kit.runtime import Runtime
+from faststream.rabbit import RabbitRouter
+
+from chime_sender import handlers
+
+
+def build_router(runtime: Runtime) -> RabbitRouter:
+    router = RabbitRouter()
+    runtime.subscribe(
+        router,
+        queue="sender.send-requested",
+        event=SendRequested,
+        handler=handlers.store_send_request,
+    )
+    runtime.subscribe(
+        router,
+        queue="sender.notification-due",
+        event=NotificationDue,
+        handler=handlers.store_due_notification,
+    )
+    return router

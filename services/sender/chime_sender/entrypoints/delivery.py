@@ -1,0 +1,167 @@
+"""The loop that sends: claim ready deliveries, call Telegram outside any transaction,
+settle each outcome. The rules are in handlers; this is scheduling and concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from chime_kit.runtime import Runtime
+from opentelemetry import trace
+from opentelemetry.trace import Span
+
+from chime_sender import handlers
+from chime_sender.adapters.postgres import NEW_DELIVERY_CHANNEL, DeliveryRepository
+from chime_sender.domain.deliveries import Claim
+from chime_sender.domain.outcomes import CallResult
+from chime_sender.metrics import BREAKER_STATE, DELIVERIES
+
+log = logging.getLogger(__name__)
+_FINAL = frozenset({"sent", "failed", "blocked", "dead"})
+_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+MIN_SLEEP_SECONDS = 0.02
+
+
+class DeliveryLoop:
+    def __init__(
+        self,
+        runtime: Runtime,
+        sending: handlers.Sending,
+        *,
+        batch_size: int,
+        concurrency: int,
+        lease_seconds: float,
+        max_idle_seconds: float,
+        sweep_seconds: float = 1.0,
+    ) -> None:
+        self.runtime = runtime
+        self.sending = sending
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.max_idle_seconds = max_idle_seconds
+        self.sweep_seconds = sweep_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._listener: asyncpg.Connection | None = None
+        self._last_sweep = 0.0
+
+    def wake(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        try:
+            self._listener = await asyncpg.connect(
+                self.runtime.settings.database_url.get_secret_value()
+            )
+            await self._listener.add_listener(NEW_DELIVERY_CHANNEL, self.wake)
+        except _DB_ERRORS:
+            log.warning("no LISTEN connection; new deliveries are found by polling")
+        self._task = asyncio.create_task(self._run(), name="sender-delivery")
+
+    async def stop(self, grace_seconds: float = 20.0) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        # Calls in flight finish and settle; cancelling one would leave its outcome unknown.
+        if self._in_flight:
+            _, late = await asyncio.wait(self._in_flight, timeout=grace_seconds)
+            for task in late:
+                task.cancel()
+        if self._listener is not None:
+            with contextlib.suppress(*_DB_ERRORS):
+                await self._listener.close()
+
+    async def run_once(self) -> int:
+        """Sweep expired leases (now and then), claim what is ready, start its calls."""
+        if time.monotonic() - self._last_sweep >= self.sweep_seconds:
+            async with self.runtime.unit_of_work() as uow:
+                lost = await handlers.expire_leases(uow, datetime.now(UTC))
+            DELIVERIES.labels("sender", "unknown").inc(lost)
+            self._last_sweep = time.monotonic()
+        free = self.concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0
+        async with self.runtime.unit_of_work() as uow:
+            claims = await handlers.claim_ready(
+                uow,
+                self.sending,
+                datetime.now(UTC),
+                limit=min(self.batch_size, free),
+                lease=self.lease_seconds,
+            )
+        for claim in claims:
+            task = asyncio.create_task(self._deliver(claim))
+            self._in_flight.add(task)
+            task.add_done_callback(self._done)
+        return len(claims)
+
+    async def wait_idle(self) -> None:
+        """Until every started call has settled (tests)."""
+        while self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self.wake()
+
+    async def _deliver(self, claim: Claim) -> None:
+        try:
+            result, span = await handlers.call_telegram(self.sending, claim)
+            outcome = await self._settle(claim, result, span)
+        except Exception:
+            # Left 'sending', the lease sweep settles it as unknown: never sent twice.
+            log.exception("delivering %s failed", claim.delivery.delivery_id)
+            return
+        if outcome in _FINAL:
+            DELIVERIES.labels("sender", outcome).inc()
+        bot_id = claim.delivery.bot_id
+        state = self.sending.breakers.of(bot_id).state
+        BREAKER_STATE.labels("sender", str(bot_id)).set(state.value)
+
+    async def _settle(self, claim: Claim, result: CallResult, span: Span) -> str:
+        for attempt in range(3):
+            try:
+                # Events recorded here carry the Telegram call's trace context.
+                with trace.use_span(span, end_on_exit=False):
+                    async with self.runtime.unit_of_work() as uow:
+                        return await handlers.settle(
+                            uow, self.sending, claim, result, datetime.now(UTC)
+                        )
+            except _DB_ERRORS:
+                if attempt == 2:
+                    raise
+                log.warning("settling %s failed; retrying", claim.delivery.delivery_id)
+                await asyncio.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                self._wake.clear()
+                claimed = await self.run_once()
+                if claimed > 0:
+                    continue
+                await self._sleep()
+            except _DB_ERRORS:
+                log.exception("delivery loop failed; retrying shortly")
+                await asyncio.sleep(1.0)
+
+    async def _sleep(self) -> None:
+        timeout = self.max_idle_seconds
+        async with self.runtime.pool.acquire() as conn:
+            next_ready = await DeliveryRepository(conn).next_ready_at()
+        if next_ready is not None:
+            # Due but not claimed means a paced chat or a spent token budget: look again
+            # soon, not in a busy loop.
+            until = (next_ready - datetime.now(UTC)).total_seconds()
+            timeout = min(timeout, max(MIN_SLEEP_SECONDS, until))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)

@@ -1,0 +1,23 @@
+"""The sender's Prometheus metrics, labelled service="sender" like the kit's."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+DELIVERIES = Counter(
+    "chime_sender_deliveries_total",
+    "Deliveries settled, by outcome (sent, failed, blocked, dead, unknown)",
+    ["service", "outcome"],
+)
+TELEGRAM_SECONDS = Histogram(
+    "chime_sender_telegram_call_seconds",
+    "Latency of Bot API calls, by method and result",
+    ["service", "method", "result"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+RATE_LIMITED = Counter(
+    "chime_sender_telegram_429_total", "429 Too Many Requests answers received", ["service"]
+)
+BREAKER_STATE = Gauge(
+    "chime_sender_breaker_state",
+    "Circuit breaker per bot: 0 closed, 1 half-open, 2 open",
+    ["service", "bot_id"],
+)

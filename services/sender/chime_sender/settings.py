@@ -1,0 +1,72 @@
+import json
+from typing import Annotated, Any
+
+from chime_kit.settings import ServiceSettings
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+
+class SenderSettings(ServiceSettings):
+    # Validation errors never echo inputs: some are bot tokens.
+    model_config = SettingsConfigDict(
+        env_prefix="CHIME_SENDER_", extra="ignore", hide_input_in_errors=True
+    )
+
+    http_port: int = 8003
+    bot_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="a JSON list or comma-separated '<bot id>:<secret>'"
+    )
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    telegram_timeout_seconds: float = Field(default=15.0, gt=0)
+    telegram_max_connections: int = Field(default=200, ge=1)
+
+    token_rate: int = Field(default=30, ge=1, description="messages per second per bot token")
+    chat_interval: float = Field(default=1.0, ge=0, description="seconds between private sends")
+    group_rate: int = Field(default=20, ge=1, description="messages per group_window per group")
+    group_window_seconds: float = Field(default=60.0, gt=0)
+    limit_margin_seconds: float = Field(
+        default=0.03, ge=0, description="slack added to the token window for network jitter"
+    )
+
+    max_attempts: int = Field(default=5, ge=1, description="transient failures before giving up")
+    backoff_base_seconds: float = Field(default=0.5, gt=0)
+    backoff_max_seconds: float = Field(default=60.0, gt=0)
+    breaker_failures: int = Field(default=5, ge=1, description="consecutive failures to open")
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+
+    send_concurrency: int = Field(default=100, ge=1)
+    claim_batch_size: int = Field(default=200, ge=1)
+    lease_seconds: float = Field(default=60.0, gt=0, description="how long a send may take")
+    max_idle_seconds: float = Field(
+        default=0.25, gt=0, description="longest sleep between looks for ready deliveries"
+    )
+
+    @field_validator("bot_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("bot_tokens")
+    @classmethod
+    def _tokens_name_their_bot(cls, tokens: list[SecretStr]) -> list[SecretStr]:
+        for index, token in enumerate(tokens):
+            head, sep, tail = token.get_secret_value().partition(":")
+            if not (sep and head.isdigit() and tail):
+                # Never echo the value: it is a secret.
+                raise ValueError(f"bot token #{index} is not '<bot id>:<secret>'")
+        return tokens
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_call(self) -> "SenderSettings":
+        if (
+            self.lease_seconds
+            <= self.telegram_timeout_seconds + self.telegram_connect_timeout_seconds
+        ):
+            raise ValueError("lease_seconds must exceed the Telegram call timeouts")
+        return self

@@ -1,0 +1,200 @@
+"""Helpers of the sender's integration tests: the emulator served by uvicorn, the sender,
+and a tap on the event exchange."""
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aio_pika
+import httpx
+import orjson
+import pytest
+import uvicorn
+from chime_contracts.envelope import Envelope, Event, envelope_of
+from chime_contracts.events import SendRequested
+from chime_contracts.routing import EVENTS_EXCHANGE
+from chime_emulator.app import create_app
+from chime_emulator.config import EmulatorConfig
+from chime_sender.bootstrap import Sender, build
+from chime_sender.settings import SenderSettings
+
+TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ_-0123"
+BOT_ID = 123456
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def serve(app: Any) -> AsyncIterator[str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@dataclass
+class Emulator:
+    base: str
+    client: httpx.AsyncClient
+
+    async def control(self, path: str, payload: dict[str, Any]) -> Any:
+        response = await self.client.post(f"/_emulator{path}", json=payload)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def private_chat(self, user_id: int) -> None:
+        await self.control("/chats", {"type": "private", "id": user_id})
+
+    async def sent(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        params = {"chat_id": chat_id} if chat_id is not None else {}
+        response = await self.client.get(f"/_emulator/bots/{BOT_ID}/sent", params=params)
+        messages: list[dict[str, Any]] = response.json()["messages"]
+        return messages
+
+    async def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = (await self.client.get("/_emulator/stats")).json()
+        return stats
+
+
+@pytest.fixture
+async def emulator_factory() -> AsyncIterator[Callable[..., Awaitable[Emulator]]]:
+    async with AsyncExitStack() as stack:
+
+        async def make(**overrides: Any) -> Emulator:
+            config = replace(EmulatorConfig(bot_tokens=(TOKEN,)), **overrides)
+            base = await stack.enter_async_context(serve(create_app(config)))
+            client = await stack.enter_async_context(httpx.AsyncClient(base_url=base))
+            return Emulator(base, client)
+
+        yield make
+
+
+@pytest.fixture
+async def emulator(emulator_factory: Callable[..., Awaitable[Emulator]]) -> Emulator:
+    return await emulator_factory()
+
+
+@pytest.fixture
+def sender_settings(database_url: str, amqp_url: str) -> Callable[..., SenderSettings]:
+    def make(emulator: Emulator, **overrides: Any) -> SenderSettings:
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "amqp_url": amqp_url,
+            "bot_tokens": [TOKEN],
+            "telegram_api_base": emulator.base,
+            "telegram_timeout_seconds": 5.0,
+            "telegram_connect_timeout_seconds": 2.0,
+            "lease_seconds": 10.0,
+            "relay_idle_poll_seconds": 0.02,
+            "max_idle_seconds": 0.1,
+            "backoff_base_seconds": 0.05,
+            "backoff_max_seconds": 0.2,
+            "delivery_limit": 3,
+        } | overrides
+        return SenderSettings(**values)
+
+    return make
+
+
+@pytest.fixture
+async def start_sender(
+    sender_settings: Callable[..., SenderSettings],
+) -> AsyncIterator[Callable[..., Awaitable[Sender]]]:
+    started: list[Sender] = []
+
+    async def start(emulator: Emulator, **overrides: Any) -> Sender:
+        sender = await build(sender_settings(emulator, **overrides))
+        await sender.start()
+        started.append(sender)
+        return sender
+
+    yield start
+    for sender in started:
+        await sender.stop()
+
+
+class Tap:
+    """A test queue bound to every event."""
+
+    def __init__(self, queue: aio_pika.abc.AbstractQueue, exchange: Any) -> None:
+        self.queue = queue
+        self.exchange = exchange
+        self.seen: list[dict[str, Any]] = []
+
+    async def publish(self, envelope: Envelope[Any], headers: dict[str, Any] | None = None) -> None:
+        await self.exchange.publish(
+            aio_pika.Message(envelope.model_dump_json().encode(), headers=headers or {}),
+            routing_key=envelope.routing_key,
+        )
+
+    async def wait_for(
+        self, event_type: str, count: int = 1, timeout: float = 15.0
+    ) -> list[dict[str, Any]]:
+        """Events of that type seen so far, once there are `count` of them."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            found = [e for e in self.seen if e["type"] == event_type]
+            if len(found) >= count:
+                return found
+            remaining = deadline - asyncio.get_running_loop().time()
+            assert remaining > 0, f"{count} x {event_type} not seen; saw {self.types()}"
+            try:
+                message = await self.queue.get(timeout=min(remaining, 0.2), fail=False)
+            except TimeoutError:
+                message = None
+            if message is None:
+                await asyncio.sleep(0.02)
+                continue
+            await message.ack()
+            self.seen.append(orjson.loads(message.body))
+
+    def types(self) -> list[str]:
+        return [e["type"] for e in self.seen]
+
+
+@pytest.fixture
+async def tap(amqp_url: str) -> AsyncIterator[Tap]:
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(
+        EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    queue = await channel.declare_queue("tap", durable=True, arguments={"x-queue-type": "quorum"})
+    await queue.bind(exchange, "#")
+    yield Tap(queue, exchange)
+    await connection.close()
+
+
+def request(delivery_id: str, chat_id: int, text: str = "hello", **fields: Any) -> Envelope[Any]:
+    event: Event = SendRequested(
+        delivery_id=delivery_id,
+        bot_id=fields.pop("bot_id", BOT_ID),
+        chat_id=chat_id,
+        text=text,
+        origin="test",
+        **fields,
+    )
+    return envelope_of(event, producer="test")
+
+
+async def eventually(predicate: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)

@@ -1,0 +1,38 @@
+"""Choosing what to send now: one per chat, within each bot's budget, oldest first."""
+
+import pytest
+from chime_sender.domain.deliveries import Claim, Delivery, bot_id_of, choose
+
+pytestmark = pytest.mark.unit
+
+
+def claim(n: int, bot: int, chat: int, blocked: bool = False) -> Claim:
+    delivery = Delivery(f"d{n}", bot, chat, "hi", None, None, "corr", None)
+    return Claim(delivery, 0, 0, 0, None, blocked)
+
+
+def ids(claims: list[Claim]) -> list[str]:
+    return [c.delivery.delivery_id for c in claims]
+
+
+def test_bot_id_is_the_number_before_the_colon() -> None:
+    assert bot_id_of("123456:ABC-def") == 123456
+
+
+def test_a_burst_to_one_chat_does_not_hold_up_the_others() -> None:
+    candidates = [claim(i, 1, 10) for i in range(5)] + [claim(5, 1, 11), claim(6, 1, 12)]
+    assert ids(choose(candidates, {1: 30})) == ["d0", "d5", "d6"]
+
+
+def test_the_same_chat_id_under_another_bot_is_another_chat() -> None:
+    assert ids(choose([claim(0, 1, 10), claim(1, 2, 10)], {1: 1, 2: 1})) == ["d0", "d1"]
+
+
+def test_a_bot_gets_no_more_than_its_budget() -> None:
+    candidates = [claim(i, 1, 100 + i) for i in range(5)] + [claim(9, 2, 1)]
+    assert ids(choose(candidates, {1: 2, 2: 0})) == ["d0", "d1"]
+
+
+def test_hopeless_deliveries_cost_no_budget() -> None:
+    candidates = [claim(0, 1, 10, blocked=True), claim(1, 7, 11), claim(2, 1, 12)]
+    assert ids(choose(candidates, {1: 1})) == ["d0", "d1", "d2"]

@@ -1,0 +1,39 @@
+"""Settings: tokens from the environment as JSON or a comma list, never echoed."""
+
+import pytest
+from chime_sender.settings import SenderSettings
+from pydantic import ValidationError
+
+pytestmark = pytest.mark.unit
+
+TOKEN_A = "111:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+TOKEN_B = "222:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+
+
+def test_defaults() -> None:
+    settings = SenderSettings()
+    assert settings.http_port == 8003
+    assert settings.telegram_api_base == "https://api.telegram.org"
+    assert settings.token_rate == 30
+    assert settings.chat_interval == 1.0
+
+
+@pytest.mark.parametrize(
+    "raw", [f'["{TOKEN_A}", "{TOKEN_B}"]', f"{TOKEN_A},{TOKEN_B}", f" {TOKEN_A} , {TOKEN_B} "]
+)
+def test_tokens_from_the_environment(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("CHIME_SENDER_BOT_TOKENS", raw)
+    tokens = SenderSettings().bot_tokens
+    assert [t.get_secret_value() for t in tokens] == [TOKEN_A, TOKEN_B]
+    assert TOKEN_A not in repr(SenderSettings())
+
+
+def test_a_malformed_token_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ValidationError) as refused:
+        SenderSettings(bot_tokens=["secretsecret"])
+    assert "secretsecret" not in str(refused.value)
+
+
+def test_the_lease_must_outlast_a_call() -> None:
+    with pytest.raises(ValidationError):
+        SenderSettings(lease_seconds=5, telegram_timeout_seconds=10)
