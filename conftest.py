@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from urllib.parse import quote, urlsplit
 
 import asyncpg
@@ -34,9 +34,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
+def spans() -> InMemorySpanExporter:
     _SPANS.clear()
-    yield _SPANS
+    return _SPANS
 
 
 def _unique(prefix: str) -> str:
