@@ -1,0 +1,1 @@
+"""Chime's HTTP API for internal services."""

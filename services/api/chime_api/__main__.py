@@ -1,0 +1,3 @@
+from chime_api.entrypoints.cli import main
+
+raise SystemExit(main())

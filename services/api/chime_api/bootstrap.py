@@ -1,0 +1,31 @@
+"""The api's composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chime_kit.runtime import Runtime, open_runtime
+
+from chime_api.entrypoints.consumers import build_router
+from chime_api.settings import ApiSettings
+
+SERVICE = "api"
+MIGRATIONS = "chime_api.migrations"
+
+
+@dataclass
+class Api:
+    runtime: Runtime
+    settings: ApiSettings
+
+    async def start(self) -> None:
+        await self.runtime.start()
+
+    async def stop(self) -> None:
+        await self.runtime.stop()
+
+
+async def build(settings: ApiSettings) -> Api:
+    runtime = await open_runtime(SERVICE, settings, MIGRATIONS)
+    runtime.broker.include_router(build_router(runtime))
+    return Api(runtime, settings)

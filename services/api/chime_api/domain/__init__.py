@@ -1,0 +1,1 @@
+"""The api's pure rules: keys and scopes, notifications, cursors, idempotency, problems."""

@@ -1,0 +1,37 @@
+"""The api process: the HTTP API, plus ops endpoints; its lifespan runs the consumers."""
+
+from __future__ import annotations
+
+from chime_kit.ops import ops_routes
+from chime_kit.service import readiness_of, service_lifespan
+from fastapi import FastAPI
+
+from chime_api.bootstrap import Api, build
+from chime_api.entrypoints import notifications
+from chime_api.entrypoints.errors import install_problem_handlers
+from chime_api.entrypoints.observability import TELEMETRY, RequestObserver
+from chime_api.settings import ApiSettings
+
+DESCRIPTION = """\
+Chime's front door for internal services. Authenticate with an API key
+(`Authorization: Bearer chime_...` or `X-API-Key`); errors are RFC 9457 problem+json;
+every POST takes an `Idempotency-Key`.
+"""
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    async def start() -> Api:
+        return await build(settings or ApiSettings())
+
+    app = FastAPI(
+        title="Chime API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=service_lifespan(start),
+        telemetry=TELEMETRY,
+    )
+    app.add_middleware(RequestObserver, service="api")
+    install_problem_handlers(app)
+    app.include_router(notifications.router)
+    app.router.routes.extend(ops_routes(readiness_of))
+    return app

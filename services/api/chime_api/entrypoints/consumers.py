@@ -1,0 +1,24 @@
+"""Broker subscribers of the api: the sender's outcomes update notification status."""
+
+from chime_contracts.events import MessageSent, SendFailed
+from chime_kit.runtime import Runtime
+from faststream.rabbit import RabbitRouter
+
+from chime_api import handlers
+
+
+def build_router(runtime: Runtime) -> RabbitRouter:
+    router = RabbitRouter()
+    runtime.subscribe(
+        router,
+        queue="api.message-sent",
+        event=MessageSent,
+        handler=handlers.record_message_sent,
+    )
+    runtime.subscribe(
+        router,
+        queue="api.send-failed",
+        event=SendFailed,
+        handler=handlers.record_send_failed,
+    )
+    return router

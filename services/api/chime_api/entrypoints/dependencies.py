@@ -1,0 +1,59 @@
+"""What routes ask for: the running service and an API key holding the scopes they need."""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Request, Security
+from fastapi.security import (
+    APIKeyHeader,
+    HTTPAuthorizationCredentials,
+    HTTPBearer,
+    SecurityScopes,
+)
+
+from chime_api import handlers
+from chime_api.bootstrap import Api
+from chime_api.domain.keys import ApiKey, Scope
+from chime_api.domain.problems import ProblemError, forbidden, http_problem, unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer chime_...`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the key itself")
+
+
+def running_service(request: Request) -> Api:
+    service = getattr(request.app.state, "service", None)
+    if service is None:
+        raise ProblemError(http_problem(503, "the service is starting or stopping"))
+    return cast(Api, service)
+
+
+ServiceDep = Annotated[Api, Depends(running_service)]
+
+
+async def authorized_key(
+    security_scopes: SecurityScopes,
+    service: ServiceDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header: Annotated[str | None, Depends(_header)],
+) -> ApiKey:
+    presented = bearer.credentials if bearer is not None else header
+    if not presented:
+        raise ProblemError(unauthorized("an API key is required: Authorization: Bearer <key>"))
+    async with service.runtime.pool.acquire() as conn:
+        key = await handlers.authenticate(conn, presented)
+    if key is None:
+        raise ProblemError(unauthorized("the API key is not valid or has been revoked"))
+    missing = key.missing([Scope(s) for s in security_scopes.scopes])
+    if missing:
+        raise ProblemError(forbidden(missing))
+    return key
+
+
+ApiKeyDep = Annotated[ApiKey, Security(authorized_key)]
+NotificationWriterDep = Annotated[
+    ApiKey, Security(authorized_key, scopes=[Scope.NOTIFICATIONS_WRITE.value])
+]
+NotificationReaderDep = Annotated[
+    ApiKey, Security(authorized_key, scopes=[Scope.NOTIFICATIONS_READ.value])
+]

@@ -1,0 +1,116 @@
+"""Request and response bodies of the HTTP API (its public, documented shape)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from chime_api.domain.notifications import Notification, Status
+from chime_api.domain.problems import MEDIA_TYPE
+
+INT64 = 2**63 - 1
+# Telegram takes 4096 characters a message; the sender splits longer text into several.
+MAX_TEXT = 4096 * 8
+
+
+class NotificationIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"chat_id": 42, "text": "Deploy finished"}]},
+    )
+
+    chat_id: int = Field(ge=-INT64, le=INT64, description="Telegram chat to send to")
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    bot_id: int | None = Field(
+        default=None, gt=0, le=INT64, description="defaults to the configured default bot"
+    )
+    parse_mode: Literal["HTML", "MarkdownV2"] | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("text must not be blank")
+        return text
+
+
+class NotificationAccepted(BaseModel):
+    id: str
+    status: Literal["accepted"] = "accepted"
+    chat_id: int
+    bot_id: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, n: Notification) -> NotificationAccepted:
+        return cls(id=n.id, chat_id=n.chat_id, bot_id=n.bot_id, created_at=n.created_at)
+
+
+class FailureOut(BaseModel):
+    reason: str
+    error_code: int | None
+    description: str | None
+    permanent: bool
+
+
+class NotificationOut(BaseModel):
+    id: str
+    status: Status
+    chat_id: int
+    bot_id: int
+    created_at: datetime
+    sent_at: datetime | None = None
+    telegram_message_id: int | None = None
+    failure: FailureOut | None = None
+
+    @classmethod
+    def of(cls, n: Notification) -> NotificationOut:
+        failure = n.failure
+        return cls(
+            id=n.id,
+            status=n.status,
+            chat_id=n.chat_id,
+            bot_id=n.bot_id,
+            created_at=n.created_at,
+            sent_at=n.sent_at,
+            telegram_message_id=n.telegram_message_id,
+            failure=FailureOut(
+                reason=failure.reason,
+                error_code=failure.error_code,
+                description=failure.description,
+                permanent=failure.permanent,
+            )
+            if failure is not None
+            else None,
+        )
+
+
+class NotificationPage(BaseModel):
+    items: list[NotificationOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+class FieldErrorOut(BaseModel):
+    location: str
+    message: str
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldErrorOut] | None = None
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for the problem responses of a route."""
+    return {
+        status: {"model": ProblemOut, "content": {MEDIA_TYPE: {}}, "description": "problem"}
+        for status in statuses
+    }

@@ -1,0 +1,85 @@
+"""The api running with its lifespan against real PostgreSQL and RabbitMQ, and a test tap."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import aio_pika
+import httpx
+import pytest
+from chime_api.entrypoints.app import create_app
+from chime_api.entrypoints.cli import create_key
+from chime_api.settings import ApiSettings
+from chime_contracts.routing import EVENTS_EXCHANGE
+from fastapi import FastAPI
+
+# The helpers module beside this file, importable by the tests as `api_support`.
+sys.path.insert(0, str(Path(__file__).parent))
+from api_support import Tap, running
+
+
+@pytest.fixture
+async def sink(amqp_url: str) -> AsyncIterator[None]:
+    """A queue bound to every event, as a deployment has consumers for what the api emits.
+
+    The kit's relay keeps an unroutable event pending and retries it at every poll; without
+    a binding, notification.requested.v1 would never leave the outbox in these tests.
+    """
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(
+        EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    queue = await channel.declare_queue(
+        "test.sink", durable=True, arguments={"x-queue-type": "quorum"}
+    )
+    await queue.bind(exchange, "#")
+    yield
+    await connection.close()
+
+
+@pytest.fixture
+async def settings(database_url: str, amqp_url: str, sink: None) -> ApiSettings:
+    return ApiSettings(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        default_bot_id=7,
+        delivery_limit=2,
+        db_pool_min=1,
+    )
+
+
+@pytest.fixture
+async def app(settings: ApiSettings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(app) as c:
+        yield c
+
+
+KeyMaker = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+def make_key(settings: ApiSettings) -> KeyMaker:
+    """A new key's plaintext, made by the code behind `python -m chime_api keys create`."""
+
+    async def make(*scopes: str, name: str = "test") -> str:
+        _, plaintext = await create_key(settings, name, list(scopes))
+        return plaintext
+
+    return make
+
+
+@pytest.fixture
+async def tap(amqp_url: str) -> AsyncIterator[Tap]:
+    connection = await aio_pika.connect_robust(amqp_url)
+    t = Tap(connection)
+    await t.bind("send.requested.v1")
+    yield t
+    await connection.close()
