@@ -10,7 +10,6 @@ per-stream order with many replicas and leaves no leader to lose.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import zlib
 
@@ -19,8 +18,9 @@ import aiormq
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 from aiormq import spec
-from chime_contracts.routing import EVENTS_EXCHANGE
+from chime_contracts.routing import EVENT_LOG_QUEUE, EVENTS_EXCHANGE
 
+from chime_kit.loops import BackgroundLoop
 from chime_kit.metrics import EVENTS_PUBLISHED, PUBLISH_FAILURES
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class OutboxRelay:
         batch_size: int = 1000,
         idle_poll_seconds: float = 0.05,
         publish_timeout: float = 10.0,
+        event_log_max_age: str | None = None,
     ) -> None:
         self.pool = pool
         self.amqp_url = amqp_url
@@ -45,9 +46,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
         self.publish_timeout = publish_timeout
+        self.event_log_max_age = event_log_max_age
         self._lock_key = zlib.crc32(f"chime-relay-{schema}".encode())
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop(f"outbox-relay-{schema}", self._run)
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
@@ -62,18 +63,21 @@ class OutboxRelay:
         self._exchange = await self._channel.declare_exchange(
             EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
         )
+        if self.event_log_max_age:
+            event_log = await self._channel.declare_queue(
+                EVENT_LOG_QUEUE,
+                durable=True,
+                arguments={"x-queue-type": "stream", "x-max-age": self.event_log_max_age},
+            )
+            await event_log.bind(self._exchange, routing_key="#")
 
     async def start(self) -> None:
         if self._exchange is None:
             await self.connect()
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.schema}")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
@@ -81,7 +85,7 @@ class OutboxRelay:
 
     def wake(self) -> None:
         """Called after a commit that wrote outbox rows: publish now, not at the next poll."""
-        self._wake.set()
+        self._loop.wake()
 
     @property
     def connected(self) -> bool:
@@ -90,6 +94,7 @@ class OutboxRelay:
     async def _run(self) -> None:
         failures = 0
         while True:
+            self._loop.clear()
             try:
                 published = await self.publish_pending()
                 failures = 0
@@ -99,9 +104,7 @@ class OutboxRelay:
                 await asyncio.sleep(min(5.0, 0.1 * 2**failures))
                 continue
             if published < self.batch_size:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.idle_poll_seconds)
+                await self._loop.sleep(self.idle_poll_seconds)
 
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many rows were confirmed and removed."""

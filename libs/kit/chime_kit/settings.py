@@ -7,7 +7,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     """Read from the environment only here, e.g. `CHIME_SENDER_DATABASE_URL`."""
 
-    model_config = SettingsConfigDict(env_prefix="CHIME_", extra="ignore")
+    # Validation errors never echo inputs: some are secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="CHIME_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/chime")
     db_pool_min: int = Field(default=2, ge=1)
@@ -25,5 +28,10 @@ class ServiceSettings(BaseSettings):
     consumer_prefetch: int = Field(default=100, ge=1)
     delivery_limit: int = Field(
         default=5, ge=1, description="redeliveries before a message is dead-lettered"
+    )
+    event_log_max_age: str | None = Field(
+        default="7D",
+        description="how long the stream chime.events.log keeps every event (empty: no log);"
+        " the same value on every service",
     )
     migrate_on_start: bool = True

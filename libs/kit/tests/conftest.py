@@ -19,6 +19,7 @@ async def runtime(database_url: str, amqp_url: str) -> AsyncIterator[Runtime]:
         amqp_url=amqp_url,
         delivery_limit=2,
         relay_idle_poll_seconds=0.02,
+        event_log_max_age=None,
     )
     rt = await open_runtime("demo", settings, "fake_service_migrations")
     yield rt

@@ -3,6 +3,7 @@
 import asyncio
 import random
 
+import aio_pika
 import orjson
 import pytest
 from chime_contracts.events import UserStarted
@@ -49,6 +50,30 @@ async def test_unroutable_event_stays_pending(runtime):
     assert await runtime.relay.publish_pending() == 0
     async with runtime.pool.acquire() as conn:
         assert await outbox.pending_count(conn) == 1
+
+
+async def test_with_the_event_log_no_event_is_unroutable(runtime, amqp_url):
+    from chime_contracts.routing import EVENT_LOG_QUEUE
+    from chime_kit.relay import OutboxRelay
+
+    relay = OutboxRelay(runtime.pool, amqp_url, schema="demo", event_log_max_age="1h")
+    await relay.connect()
+    try:
+        async with runtime.unit_of_work() as uow:
+            await uow.emit(started(4))
+        assert await relay.publish_pending() == 1
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.set_qos(prefetch_count=10)
+            log = await channel.declare_queue(EVENT_LOG_QUEUE, passive=True)
+            async with log.iterator(arguments={"x-stream-offset": "first"}, timeout=5) as it:
+                async for message in it:
+                    assert orjson.loads(message.body)["data"]["chat_id"] == 4
+                    await message.ack()
+                    break
+    finally:
+        await relay.stop()
 
 
 async def test_many_concurrent_writers_lose_nothing_and_keep_stream_order(runtime, tap):

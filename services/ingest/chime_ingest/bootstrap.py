@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import httpx
+from chime_kit.bots import tokens_by_bot
 from chime_kit.runtime import Runtime, open_runtime
 
 from chime_ingest.adapters.telegram import TelegramBotApi
-from chime_ingest.domain.bots import bot_id_of, webhook_secret
+from chime_ingest.domain.bots import webhook_secret
 from chime_ingest.entrypoints.consumers import build_router
 from chime_ingest.entrypoints.polling import Poller
 from chime_ingest.settings import IngestSettings
@@ -48,7 +49,7 @@ class Ingest:
 async def build(settings: IngestSettings) -> Ingest:
     runtime = await open_runtime("ingest", settings, "chime_ingest.migrations")
     runtime.broker.include_router(build_router(runtime, settings.default_time_zone))
-    tokens = {bot_id_of(t.get_secret_value()): t.get_secret_value() for t in settings.bot_tokens}
+    tokens = {bot: t.get_secret_value() for bot, t in tokens_by_bot(settings.bot_tokens).items()}
     key = settings.webhook_secret_key.get_secret_value()
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     return Ingest(

@@ -1,15 +1,16 @@
-from typing import Annotated, Literal
+from typing import Literal
 
+from chime_kit.bots import BotTokens
 from chime_kit.settings import ServiceSettings
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
 
 class IngestSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CHIME_INGEST_", extra="ignore")
 
     http_port: int = 8001
-    bot_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+    bot_tokens: BotTokens = Field(
         default_factory=list, description="comma-separated or JSON list of bot tokens"
     )
     webhook_secret_key: SecretStr = Field(
@@ -23,15 +24,3 @@ class IngestSettings(ServiceSettings):
     telegram_api_base: str = "https://api.telegram.org"
     polling_timeout_seconds: int = Field(default=25, ge=0, le=50)
     default_time_zone: str = "UTC"
-
-    @field_validator("bot_tokens", mode="before")
-    @classmethod
-    def _split_tokens(cls, value: object) -> object:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                import json
-
-                return json.loads(text)
-            return [t.strip() for t in text.split(",") if t.strip()]
-        return value

@@ -6,11 +6,11 @@ import time
 from dataclasses import dataclass
 
 import httpx
+from chime_kit.bots import tokens_by_bot
 from chime_kit.runtime import Runtime, open_runtime
 
 from chime_sender.adapters.telegram import TelegramClient
 from chime_sender.domain.circuit import Breakers
-from chime_sender.domain.deliveries import bot_id_of
 from chime_sender.domain.limits import Limits, TokenLimiter
 from chime_sender.domain.outcomes import RetryPolicy
 from chime_sender.entrypoints.consumers import build_router
@@ -58,7 +58,7 @@ async def build(
     )
     sending = Sending(
         telegram=telegram,
-        tokens={bot_id_of(t.get_secret_value()): t for t in settings.bot_tokens},
+        tokens=tokens_by_bot(settings.bot_tokens),
         limits=limits,
         limiter=TokenLimiter(limits, time.monotonic),
         breakers=Breakers(

@@ -1,19 +1,14 @@
-import json
-from typing import Annotated, Any
-
+from chime_kit.bots import BotTokens
 from chime_kit.settings import ServiceSettings
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
 
 
 class SenderSettings(ServiceSettings):
-    # Validation errors never echo inputs: some are bot tokens.
-    model_config = SettingsConfigDict(
-        env_prefix="CHIME_SENDER_", extra="ignore", hide_input_in_errors=True
-    )
+    model_config = SettingsConfigDict(env_prefix="CHIME_SENDER_", extra="ignore")
 
     http_port: int = 8003
-    bot_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+    bot_tokens: BotTokens = Field(
         default_factory=list, description="a JSON list or comma-separated '<bot id>:<secret>'"
     )
     telegram_api_base: str = "https://api.telegram.org"
@@ -41,26 +36,6 @@ class SenderSettings(ServiceSettings):
     max_idle_seconds: float = Field(
         default=0.25, gt=0, description="longest sleep between looks for ready deliveries"
     )
-
-    @field_validator("bot_tokens", mode="before")
-    @classmethod
-    def _split_tokens(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
-
-    @field_validator("bot_tokens")
-    @classmethod
-    def _tokens_name_their_bot(cls, tokens: list[SecretStr]) -> list[SecretStr]:
-        for index, token in enumerate(tokens):
-            head, sep, tail = token.get_secret_value().partition(":")
-            if not (sep and head.isdigit() and tail):
-                # Never echo the value: it is a secret.
-                raise ValueError(f"bot token #{index} is not '<bot id>:<secret>'")
-        return tokens
 
     @model_validator(mode="after")
     def _lease_outlasts_a_call(self) -> "SenderSettings":

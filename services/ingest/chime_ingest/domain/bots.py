@@ -1,18 +1,7 @@
-"""Bot identity and webhook secrets."""
+"""Webhook secrets, one per bot."""
 
 import hashlib
 import hmac
-import re
-
-_TOKEN = re.compile(r"^(\d+):[A-Za-z0-9_-]{20,}$")
-
-
-def bot_id_of(token: str) -> int:
-    """A bot's id is the number before the colon of its token."""
-    match = _TOKEN.match(token)
-    if match is None:
-        raise ValueError("not a Telegram bot token")
-    return int(match.group(1))
 
 
 def webhook_secret(key: str, bot_id: int) -> str:

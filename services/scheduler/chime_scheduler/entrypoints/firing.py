@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 
 import asyncpg
+from chime_kit.loops import BackgroundLoop
 from chime_kit.runtime import Runtime
 
 from chime_scheduler import handlers
@@ -21,20 +21,13 @@ class FiringLoop:
         self.runtime = runtime
         self.batch_size = batch_size
         self.max_idle_seconds = max_idle_seconds
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        self._wake.set()
+        self._loop = BackgroundLoop("scheduler-firing", self._run)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="scheduler-firing")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
 
     async def fire_once(self) -> int:
         async with self.runtime.unit_of_work() as uow:
@@ -42,6 +35,7 @@ class FiringLoop:
 
     async def _run(self) -> None:
         while True:
+            self._loop.clear()
             try:
                 fired = await self.fire_once()
                 if fired >= self.batch_size:
@@ -58,6 +52,4 @@ class FiringLoop:
         if next_due is not None:
             until_due = (next_due - datetime.now(UTC)).total_seconds()
             timeout = max(0.0, min(timeout, until_due))
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+        await self._loop.sleep(timeout)

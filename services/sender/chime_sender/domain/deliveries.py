@@ -30,12 +30,6 @@ class Claim:
     chat_blocked: bool
 
 
-def bot_id_of(token: str) -> int:
-    """Telegram tokens are '<bot id>:<secret>'."""
-    head, _, _ = token.partition(":")
-    return int(head)
-
-
 def choose(candidates: Iterable[Claim], budgets: Mapping[int, int]) -> list[Claim]:
     """Oldest first: at most one per chat (sends to a chat are serial) and at most the bot's
     budget per bot. Bots missing from `budgets` (no token) are taken: they fail at once, as do

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from chime_kit.loops import BackgroundLoop
 from chime_kit.runtime import Runtime
 from opentelemetry import trace
 from opentelemetry.trace import Span
@@ -46,14 +47,13 @@ class DeliveryLoop:
         self.lease_seconds = lease_seconds
         self.max_idle_seconds = max_idle_seconds
         self.sweep_seconds = sweep_seconds
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop("sender-delivery", self._run)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._listener: asyncpg.Connection | None = None
         self._last_sweep = 0.0
 
     def wake(self, *_: Any) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     async def start(self) -> None:
         try:
@@ -63,13 +63,10 @@ class DeliveryLoop:
             await self._listener.add_listener(NEW_DELIVERY_CHANNEL, self.wake)
         except _DB_ERRORS:
             log.warning("no LISTEN connection; new deliveries are found by polling")
-        self._task = asyncio.create_task(self._run(), name="sender-delivery")
+        self._loop.start()
 
     async def stop(self, grace_seconds: float = 20.0) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
         # Calls in flight finish and settle; cancelling one would leave its outcome unknown.
         if self._in_flight:
             _, late = await asyncio.wait(self._in_flight, timeout=grace_seconds)
@@ -145,7 +142,7 @@ class DeliveryLoop:
     async def _run(self) -> None:
         while True:
             try:
-                self._wake.clear()
+                self._loop.clear()
                 claimed = await self.run_once()
                 if claimed > 0:
                     continue
@@ -163,5 +160,4 @@ class DeliveryLoop:
             # soon, not in a busy loop.
             until = (next_ready - datetime.now(UTC)).total_seconds()
             timeout = min(timeout, max(MIN_SLEEP_SECONDS, until))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+        await self._loop.sleep(timeout)

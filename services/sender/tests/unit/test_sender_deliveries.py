@@ -1,7 +1,7 @@
 """Choosing what to send now: one per chat, within each bot's budget, oldest first."""
 
 import pytest
-from chime_sender.domain.deliveries import Claim, Delivery, bot_id_of, choose
+from chime_sender.domain.deliveries import Claim, Delivery, choose
 
 pytestmark = pytest.mark.unit
 
@@ -13,10 +13,6 @@ def claim(n: int, bot: int, chat: int, blocked: bool = False) -> Claim:
 
 def ids(claims: list[Claim]) -> list[str]:
     return [c.delivery.delivery_id for c in claims]
-
-
-def test_bot_id_is_the_number_before_the_colon() -> None:
-    assert bot_id_of("123456:ABC-def") == 123456
 
 
 def test_a_burst_to_one_chat_does_not_hold_up_the_others() -> None:
