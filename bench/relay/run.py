@@ -31,6 +31,7 @@ import aio_pika
 import aiormq
 import asyncpg
 import httpx
+
 from chime_contracts.envelope import Envelope, envelope_of
 from chime_contracts.events.ingest import UserStarted
 from chime_contracts.routing import EVENTS_EXCHANGE

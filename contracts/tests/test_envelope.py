@@ -1,6 +1,8 @@
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
+
 from chime_contracts.envelope import Envelope, envelope_of
 from chime_contracts.events import (
     ChatBlocked,
@@ -15,7 +17,6 @@ from chime_contracts.events import (
     UserStarted,
 )
 from chime_contracts.registry import ALL_EVENTS, event_class
-from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
 

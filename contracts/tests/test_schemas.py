@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from chime_contracts.compatibility import incompatibilities
 from chime_contracts.export import DEFAULT_OUT, asyncapi_document, event_schema
 from chime_contracts.registry import ALL_EVENTS

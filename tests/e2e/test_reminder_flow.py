@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+
 from chime_emulator.app import create_app as create_emulator
 from chime_emulator.config import EmulatorConfig
 from chime_ingest.entrypoints.app import create_app as create_ingest

@@ -9,7 +9,6 @@ a message has failed often enough to be dead-lettered. Dead-lettering is at-leas
 
 from __future__ import annotations
 
-from chime_contracts.routing import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, dead_letter_queue
 from faststream.rabbit import (
     Channel,
     ExchangeType,
@@ -18,6 +17,8 @@ from faststream.rabbit import (
     RabbitExchange,
     RabbitQueue,
 )
+
+from chime_contracts.routing import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, dead_letter_queue
 
 EVENTS = RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
 DEAD_LETTERS = RabbitExchange(DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True)

@@ -8,7 +8,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from chime_contracts.envelope import Envelope, Event
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitRouter
 from faststream.rabbit.annotations import RabbitMessage
@@ -16,6 +15,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
+from chime_contracts.envelope import Envelope, Event
 from chime_kit.broker import EVENTS, consumer_queue
 from chime_kit.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 from chime_kit.telemetry import context_from, mark_service

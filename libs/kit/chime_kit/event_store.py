@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-from chime_contracts.envelope import Envelope
 
+from chime_contracts.envelope import Envelope
 from chime_kit.db import Connection
 
 

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from chime_contracts.envelope import Envelope
-
 from chime_kit.db import Connection
 
 

@@ -18,8 +18,8 @@ import aiormq
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 from aiormq import spec
-from chime_contracts.routing import EVENT_LOG_QUEUE, EVENTS_EXCHANGE
 
+from chime_contracts.routing import EVENT_LOG_QUEUE, EVENTS_EXCHANGE
 from chime_kit.loops import BackgroundLoop
 from chime_kit.metrics import EVENTS_PUBLISHED, PUBLISH_FAILURES
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncpg
-from chime_contracts.envelope import Envelope, Event
 from faststream.rabbit import RabbitBroker, RabbitRouter
 
+from chime_contracts.envelope import Envelope, Event
 from chime_kit.broker import build_broker, declare_dead_letter_queue
 from chime_kit.consumer import Handler, subscribe
 from chime_kit.db import create_pool

@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from chime_contracts.envelope import Envelope, Event, envelope_of
 
+from chime_contracts.envelope import Envelope, Event, envelope_of
 from chime_kit import event_store, outbox
 from chime_kit.db import Connection
 from chime_kit.telemetry import current_traceparent

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import aio_pika
 import pytest
+
 from chime_contracts.routing import EVENTS_EXCHANGE
 from chime_kit.runtime import Runtime, open_runtime
 from chime_kit.settings import ServiceSettings

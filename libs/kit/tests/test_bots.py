@@ -1,7 +1,8 @@
 import pytest
+from pydantic import ValidationError
+
 from chime_kit.bots import BotTokens, bot_id_of, tokens_by_bot
 from chime_kit.settings import ServiceSettings
-from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
 

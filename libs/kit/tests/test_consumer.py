@@ -4,10 +4,11 @@ import asyncio
 
 import aio_pika
 import pytest
+from faststream.rabbit import RabbitRouter
+
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import UserStarted
 from chime_contracts.routing import EVENTS_EXCHANGE, dead_letter_queue
-from faststream.rabbit import RabbitRouter
 
 pytestmark = pytest.mark.integration
 

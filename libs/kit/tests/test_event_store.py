@@ -1,4 +1,5 @@
 import pytest
+
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import UserStarted
 from chime_kit import event_store

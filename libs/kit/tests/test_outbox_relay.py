@@ -6,6 +6,7 @@ import random
 import aio_pika
 import orjson
 import pytest
+
 from chime_contracts.events import UserStarted
 from chime_kit import outbox
 

@@ -2,8 +2,9 @@ import logging
 
 import orjson
 import pytest
-from chime_kit.telemetry import JsonFormatter, context_from_traceparent, redact
 from opentelemetry import trace
+
+from chime_kit.telemetry import JsonFormatter, context_from_traceparent, redact
 
 pytestmark = pytest.mark.unit
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chime_kit.runtime import Runtime, open_runtime
-
 from chime_api.entrypoints.consumers import build_router
 from chime_api.settings import ApiSettings
+from chime_kit.runtime import Runtime, open_runtime
 
 SERVICE = "api"
 MIGRATIONS = "chime_api.migrations"

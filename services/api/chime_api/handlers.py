@@ -6,12 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from chime_contracts.envelope import Envelope
-from chime_contracts.events import MessageSent, NotificationRequested, SendFailed, SendRequested
-from chime_kit import event_store
-from chime_kit.db import Connection
-from chime_kit.unit_of_work import UnitOfWork
-
 from chime_api.adapters.postgres import (
     ApiKeyRepository,
     IdempotencyRepository,
@@ -41,6 +35,11 @@ from chime_api.domain.notifications import (
     new_notification_id,
     notification_id_of,
 )
+from chime_contracts.envelope import Envelope
+from chime_contracts.events import MessageSent, NotificationRequested, SendFailed, SendRequested
+from chime_kit import event_store
+from chime_kit.db import Connection
+from chime_kit.unit_of_work import UnitOfWork
 
 # --- API keys ---------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
-from chime_kit.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from chime_kit.settings import ServiceSettings
 
 
 class ApiSettings(ServiceSettings):

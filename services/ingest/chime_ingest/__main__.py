@@ -1,5 +1,4 @@
-from chime_kit.service import serve
-
 from chime_ingest.settings import IngestSettings
+from chime_kit.service import serve
 
 serve("chime_ingest.entrypoints.app:create_app", IngestSettings(), "ingest")

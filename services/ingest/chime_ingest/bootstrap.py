@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import httpx
-from chime_kit.bots import tokens_by_bot
-from chime_kit.runtime import Runtime, open_runtime
 
 from chime_ingest.adapters.telegram import TelegramBotApi
 from chime_ingest.domain.bots import webhook_secret
 from chime_ingest.entrypoints.consumers import build_router
 from chime_ingest.entrypoints.polling import Poller
 from chime_ingest.settings import IngestSettings
+from chime_kit.bots import tokens_by_bot
+from chime_kit.runtime import Runtime, open_runtime
 
 
 @dataclass

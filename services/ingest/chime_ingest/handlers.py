@@ -7,13 +7,12 @@ from typing import Any
 
 from chime_contracts.envelope import Envelope
 from chime_contracts.events import ReminderRequested, SendRequested, UpdateReceived, UserStarted
-from chime_kit.unit_of_work import UnitOfWork
-
 from chime_ingest.adapters.postgres import Chats, UpdateLog
 from chime_ingest.domain import replies
 from chime_ingest.domain.commands import Command, parse_command
 from chime_ingest.domain.time_phrases import PhraseError, parse_reminder
 from chime_ingest.domain.updates import Update, check_update, kind_of
+from chime_kit.unit_of_work import UnitOfWork
 
 
 async def accept_update(uow: UnitOfWork, bot_id: int, body: dict[str, Any]) -> bool:

@@ -1,9 +1,10 @@
 from typing import Literal
 
-from chime_kit.bots import BotTokens
-from chime_kit.settings import ServiceSettings
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
+
+from chime_kit.bots import BotTokens
+from chime_kit.settings import ServiceSettings
 
 
 class IngestSettings(ServiceSettings):

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from chime_ingest.domain.time_phrases import PhraseError, parse_reminder
 
 pytestmark = pytest.mark.unit

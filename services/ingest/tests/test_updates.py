@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from chime_ingest.domain.bots import secret_matches, webhook_secret
 from chime_ingest.domain.commands import Command, parse_command
 from chime_ingest.domain.updates import NotAnUpdate, check_update, update_id_of

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from chime_ingest.domain.bots import webhook_secret
 from chime_ingest.entrypoints.app import create_app
 from chime_ingest.settings import IngestSettings

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chime_kit.runtime import Runtime, open_runtime
-
 from chime_scheduler.entrypoints.consumers import build_router
 from chime_scheduler.entrypoints.firing import FiringLoop
 from chime_scheduler.settings import SchedulerSettings

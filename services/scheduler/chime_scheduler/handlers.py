@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from opentelemetry import trace
+
 from chime_contracts.envelope import Envelope
 from chime_contracts.events import (
     NotificationDue,
@@ -13,8 +15,6 @@ from chime_contracts.events import (
 )
 from chime_kit.telemetry import context_from_traceparent, current_traceparent, mark_service
 from chime_kit.unit_of_work import UnitOfWork
-from opentelemetry import trace
-
 from chime_scheduler.adapters.postgres import ReminderRepository
 from chime_scheduler.domain.reminders import (
     Reminder,

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import ReminderRequested
 from chime_scheduler import handlers

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from chime_scheduler.domain.reminders import confirmation_text, delivery_id, reminder_text
 
 pytestmark = pytest.mark.unit

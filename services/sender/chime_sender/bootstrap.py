@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass
 
 import httpx
+
 from chime_kit.bots import tokens_by_bot
 from chime_kit.runtime import Runtime, open_runtime
-
 from chime_sender.adapters.telegram import TelegramClient
 from chime_sender.domain.circuit import Breakers
 from chime_sender.domain.limits import Limits, TokenLimiter

@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
+from pydantic import SecretStr
+
 from chime_contracts.envelope import Envelope
 from chime_contracts.events import (
     ChatBlocked,
@@ -25,10 +29,6 @@ from chime_contracts.events import (
 )
 from chime_kit.telemetry import context_from_traceparent, current_traceparent, mark_service
 from chime_kit.unit_of_work import UnitOfWork
-from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind
-from pydantic import SecretStr
-
 from chime_sender.adapters.postgres import DeliveryRepository
 from chime_sender.domain.circuit import Breakers, BreakerState
 from chime_sender.domain.deliveries import Claim, Delivery, choose

@@ -1,7 +1,8 @@
-from chime_kit.bots import BotTokens
-from chime_kit.settings import ServiceSettings
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
+
+from chime_kit.bots import BotTokens
+from chime_kit.settings import ServiceSettings
 
 
 class SenderSettings(ServiceSettings):

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from chime_emulator.app import create_app
 from chime_emulator.config import EmulatorConfig
 from chime_emulator.emulator import Emulator

@@ -2,8 +2,9 @@ import asyncio
 import time
 
 import pytest
-from chime_emulator.__main__ import parse_args
 from emulator_harness import BOT_ID, TOKEN, Harness
+
+from chime_emulator.__main__ import parse_args
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,5 @@
 import pytest
+
 from chime_emulator.errors import ApiError
 from chime_emulator.formatting import apply_parse_mode, parse_html, parse_markdown_v2
 

@@ -1,4 +1,5 @@
 import pytest
+
 from chime_emulator.limits import (
     ChatClass,
     LimitKind,

@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from emulator_harness import BOT_ID, TOKEN, WebhookReceiver
+
 from chime_emulator.app import create_app
 from chime_emulator.config import EmulatorConfig
-from emulator_harness import BOT_ID, TOKEN, WebhookReceiver
 
 pytestmark = pytest.mark.unit
 

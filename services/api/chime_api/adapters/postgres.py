@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from chime_kit.db import Connection
 
 from chime_api.domain.idempotency import (
     IdempotencyInFlightError,
@@ -15,6 +14,7 @@ from chime_api.domain.idempotency import (
 )
 from chime_api.domain.keys import ApiKey, Scope
 from chime_api.domain.notifications import Failure, Notification, Status
+from chime_kit.db import Connection
 
 _KNOWN_SCOPES = {s.value for s in Scope}
 _NOTIFICATION_COLUMNS = (

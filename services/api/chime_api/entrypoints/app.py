@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from chime_kit.ops import ops_routes
-from chime_kit.service import readiness_of, service_lifespan
 from fastapi import FastAPI
 
 from chime_api.bootstrap import Api, build
@@ -11,6 +9,8 @@ from chime_api.entrypoints import notifications
 from chime_api.entrypoints.errors import install_problem_handlers
 from chime_api.entrypoints.observability import TELEMETRY, RequestObserver
 from chime_api.settings import ApiSettings
+from chime_kit.ops import ops_routes
+from chime_kit.service import readiness_of, service_lifespan
 
 DESCRIPTION = """\
 Chime's front door for internal services. Authenticate with an API key

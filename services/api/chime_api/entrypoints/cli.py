@@ -10,15 +10,15 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import asyncpg
-from chime_kit.db import create_pool
-from chime_kit.runtime import run_migrations
-from chime_kit.service import serve
-from chime_kit.unit_of_work import unit_of_work
 
 from chime_api import handlers
 from chime_api.bootstrap import MIGRATIONS, SERVICE
 from chime_api.domain.keys import ApiKey, Scope, parse_scopes
 from chime_api.settings import ApiSettings
+from chime_kit.db import create_pool
+from chime_kit.runtime import run_migrations
+from chime_kit.service import serve
+from chime_kit.unit_of_work import unit_of_work
 
 # --- what the commands do (tests call these too) -----------------------------------------
 

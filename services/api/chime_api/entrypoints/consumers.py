@@ -1,10 +1,10 @@
 """Broker subscribers of the api: the sender's outcomes update notification status."""
 
-from chime_contracts.events import MessageSent, SendFailed
-from chime_kit.runtime import Runtime
 from faststream.rabbit import RabbitRouter
 
 from chime_api import handlers
+from chime_contracts.events import MessageSent, SendFailed
+from chime_kit.runtime import Runtime
 
 
 def build_router(runtime: Runtime) -> RabbitRouter:

@@ -12,11 +12,12 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
-from chime_kit.telemetry import mark_service
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
 from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chime_kit.telemetry import mark_service
 
 REQUEST_SECONDS = Histogram(
     "chime_http_request_seconds",

@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 
 import aio_pika
 import httpx
+from fastapi import FastAPI
+
 from chime_contracts.envelope import Event, envelope_of
 from chime_contracts.routing import EVENTS_EXCHANGE
-from fastapi import FastAPI
 
 WRITE = "notifications:write"
 READ = "notifications:read"

@@ -9,11 +9,12 @@ from pathlib import Path
 import aio_pika
 import httpx
 import pytest
+from fastapi import FastAPI
+
 from chime_api.entrypoints.app import create_app
 from chime_api.entrypoints.cli import create_key
 from chime_api.settings import ApiSettings
 from chime_contracts.routing import EVENTS_EXCHANGE
-from fastapi import FastAPI
 
 # The helpers module beside this file, importable by the tests as `api_support`.
 sys.path.insert(0, str(Path(__file__).parent))

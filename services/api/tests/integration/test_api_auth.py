@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 from api_support import READ, WRITE, auth
+
 from chime_api.entrypoints.cli import list_keys, main, revoke_key
 
 pytestmark = pytest.mark.integration

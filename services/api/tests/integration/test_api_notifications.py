@@ -7,6 +7,7 @@ import asyncpg
 import orjson
 import pytest
 from api_support import READ, WRITE, auth, eventually
+
 from chime_contracts.events import MessageSent, SendFailed
 
 pytestmark = pytest.mark.integration

@@ -2,6 +2,7 @@
 
 import pytest
 from api_support import READ, WRITE, auth, running
+
 from chime_api.entrypoints.app import create_app
 
 pytestmark = pytest.mark.integration

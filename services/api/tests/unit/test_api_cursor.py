@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from chime_api.domain.cursor import InvalidCursorError, decode_cursor, encode_cursor
 
 pytestmark = pytest.mark.unit

@@ -1,6 +1,7 @@
 """Idempotency keys and request fingerprints."""
 
 import pytest
+
 from chime_api.domain.idempotency import fingerprint, valid_key
 
 pytestmark = pytest.mark.unit

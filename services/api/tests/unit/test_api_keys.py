@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from chime_api.domain.keys import (
     ApiKey,
     InvalidKeyError,

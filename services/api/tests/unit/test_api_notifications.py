@@ -1,6 +1,7 @@
 """Notification ids, delivery ids, the default bot and how status follows the sender."""
 
 import pytest
+
 from chime_api.domain.notifications import (
     NoBotError,
     Status,

@@ -1,6 +1,7 @@
 """RFC 9457 problem details."""
 
 import pytest
+
 from chime_api.domain.problems import (
     FieldError,
     forbidden,

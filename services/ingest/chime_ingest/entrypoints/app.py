@@ -1,12 +1,12 @@
 """The ingest process: Telegram webhooks plus ops endpoints; consumers run in its lifespan."""
 
-from chime_kit.ops import ops_routes
-from chime_kit.service import readiness_of, service_lifespan
 from fastapi import FastAPI
 
 from chime_ingest.bootstrap import Ingest, build
 from chime_ingest.entrypoints import webhook
 from chime_ingest.settings import IngestSettings
+from chime_kit.ops import ops_routes
+from chime_kit.service import readiness_of, service_lifespan
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:

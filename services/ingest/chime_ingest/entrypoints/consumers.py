@@ -2,11 +2,11 @@
 
 from functools import partial
 
-from chime_contracts.events import UpdateReceived
-from chime_kit.runtime import Runtime
 from faststream.rabbit import RabbitRouter
 
+from chime_contracts.events import UpdateReceived
 from chime_ingest import handlers
+from chime_kit.runtime import Runtime
 
 
 def build_router(runtime: Runtime, default_time_zone: str) -> RabbitRouter:

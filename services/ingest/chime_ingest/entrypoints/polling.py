@@ -7,12 +7,12 @@ import contextlib
 import logging
 
 import httpx
-from chime_kit.runtime import Runtime
-from chime_kit.telemetry import mark_service
 from opentelemetry import trace
 
 from chime_ingest import handlers
 from chime_ingest.adapters.telegram import TelegramBotApi, TelegramError
+from chime_kit.runtime import Runtime
+from chime_kit.telemetry import mark_service
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("chime.ingest")

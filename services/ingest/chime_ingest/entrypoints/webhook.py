@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from chime_kit.telemetry import mark_service
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
@@ -15,6 +14,7 @@ from chime_ingest import handlers
 from chime_ingest.adapters.postgres import UpdateLog
 from chime_ingest.domain.bots import secret_matches
 from chime_ingest.domain.updates import NotAnUpdate, update_id_of
+from chime_kit.telemetry import mark_service
 
 tracer = trace.get_tracer("chime.ingest")
 router = APIRouter()

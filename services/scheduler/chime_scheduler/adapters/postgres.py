@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from chime_kit.db import Connection
-
 from chime_scheduler.domain.reminders import Reminder
 
 

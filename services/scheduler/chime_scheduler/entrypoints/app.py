@@ -1,8 +1,8 @@
 """The scheduler process: ops endpoints; its lifespan runs consumers and the firing loop."""
 
-from chime_kit.service import ops_app
 from starlette.applications import Starlette
 
+from chime_kit.service import ops_app
 from chime_scheduler.bootstrap import Scheduler, build
 from chime_scheduler.settings import SchedulerSettings
 

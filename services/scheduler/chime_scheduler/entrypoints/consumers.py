@@ -1,9 +1,9 @@
 """Broker subscribers of the scheduler: each binds one event to one handler."""
 
-from chime_contracts.events import ReminderRequested
-from chime_kit.runtime import Runtime
 from faststream.rabbit import RabbitRouter
 
+from chime_contracts.events import ReminderRequested
+from chime_kit.runtime import Runtime
 from chime_scheduler import handlers
 
 

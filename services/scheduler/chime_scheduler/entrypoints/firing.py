@@ -7,9 +7,9 @@ import logging
 from datetime import UTC, datetime
 
 import asyncpg
+
 from chime_kit.loops import BackgroundLoop
 from chime_kit.runtime import Runtime
-
 from chime_scheduler import handlers
 from chime_scheduler.adapters.postgres import ReminderRepository
 

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chime_kit.db import Connection
-
 from chime_sender.domain.deliveries import Claim, Delivery
 from chime_sender.domain.limits import ChatPace
 

@@ -1,8 +1,8 @@
 """The sender process: ops endpoints; its lifespan runs consumers and the delivery loop."""
 
-from chime_kit.service import ops_app
 from starlette.applications import Starlette
 
+from chime_kit.service import ops_app
 from chime_sender.bootstrap import Sender, build
 from chime_sender.settings import SenderSettings
 

@@ -4,10 +4,10 @@ The handlers only store deliveries; their NOTIFY wakes every replica's delivery 
 the consuming transaction commits.
 """
 
-from chime_contracts.events import NotificationDue, SendRequested
-from chime_kit.runtime import Runtime
 from faststream.rabbit import RabbitRouter
 
+from chime_contracts.events import NotificationDue, SendRequested
+from chime_kit.runtime import Runtime
 from chime_sender import handlers
 
 

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from chime_kit.loops import BackgroundLoop
-from chime_kit.runtime import Runtime
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
+from chime_kit.loops import BackgroundLoop
+from chime_kit.runtime import Runtime
 from chime_sender import handlers
 from chime_sender.adapters.postgres import NEW_DELIVERY_CHANNEL, DeliveryRepository
 from chime_sender.domain.deliveries import Claim

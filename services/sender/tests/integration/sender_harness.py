@@ -13,6 +13,7 @@ import httpx
 import orjson
 import pytest
 import uvicorn
+
 from chime_contracts.envelope import Envelope, Event, envelope_of
 from chime_contracts.events import SendRequested
 from chime_contracts.routing import EVENTS_EXCHANGE

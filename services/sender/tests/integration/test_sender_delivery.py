@@ -5,12 +5,13 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from opentelemetry import trace
+from sender_harness import BOT_ID, TOKEN, Emulator, Tap, eventually, request
+
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import NotificationDue
 from chime_sender.bootstrap import Sender
 from chime_sender.domain.circuit import BreakerState
-from opentelemetry import trace
-from sender_harness import BOT_ID, TOKEN, Emulator, Tap, eventually, request
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,7 @@
 """The per-token circuit breaker: closed, open, half-open, and back."""
 
 import pytest
+
 from chime_sender.domain.circuit import Breakers, BreakerState, CircuitBreaker
 
 pytestmark = pytest.mark.unit

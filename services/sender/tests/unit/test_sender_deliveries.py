@@ -1,6 +1,7 @@
 """Choosing what to send now: one per chat, within each bot's budget, oldest first."""
 
 import pytest
+
 from chime_sender.domain.deliveries import Claim, Delivery, choose
 
 pytestmark = pytest.mark.unit

@@ -1,6 +1,7 @@
 """Escaping and splitting: what reaches Telegram parses and fits."""
 
 import pytest
+
 from chime_sender.domain.formatting import (
     escape_html,
     escape_markdown_v2,

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from chime_sender.domain.limits import ChatPace, Limits, TokenLimiter, after_send, is_group, paused
 
 pytestmark = pytest.mark.unit

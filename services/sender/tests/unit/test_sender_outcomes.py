@@ -1,6 +1,7 @@
 """What the sender does with each Telegram answer, and how long it waits to retry."""
 
 import pytest
+
 from chime_sender.domain.outcomes import (
     CallResult,
     RetryPolicy,

@@ -1,8 +1,9 @@
 """Settings: tokens from the environment as JSON or a comma list, never echoed."""
 
 import pytest
-from chime_sender.settings import SenderSettings
 from pydantic import ValidationError
+
+from chime_sender.settings import SenderSettings
 
 pytestmark = pytest.mark.unit
 
