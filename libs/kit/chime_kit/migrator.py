@@ -42,7 +42,10 @@ async def migrate(conn: asyncpg.Connection, schema: str, service_package: str) -
     applied_now: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
     try:
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+        # A provisioned role owns its schema but may not create schemas: only create it
+        # where it is missing (PostgreSQL checks the right before IF NOT EXISTS).
+        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            await conn.execute(f"CREATE SCHEMA {quoted}")
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {quoted}.schema_migrations ("
             " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"

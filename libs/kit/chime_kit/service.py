@@ -6,9 +6,13 @@ serve only /healthz, /readyz and /metrics.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import uvicorn
@@ -16,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 from chime_kit.ops import ReadinessCheck, ops_routes
-from chime_kit.runtime import Runtime
+from chime_kit.runtime import Runtime, run_migrations
 from chime_kit.settings import ServiceSettings
 from chime_kit.telemetry import setup_logging
 
@@ -56,6 +60,45 @@ def readiness_of(request: Request) -> ReadinessCheck | None:
 
 def ops_app(build: Callable[[], Awaitable[Service]]) -> Starlette:
     return Starlette(routes=ops_routes(readiness_of), lifespan=service_lifespan(build))
+
+
+@dataclass(frozen=True)
+class ServiceCli:
+    """`python -m chime_<service> [serve]` runs it; `... migrate` migrates its schema and exits
+    (a Kubernetes Job runs that before a rollout)."""
+
+    service: str
+    app_factory: str
+    migrations_package: str
+    settings: Callable[[], ServiceSettings]
+
+    def parser(self, more_commands: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
+        """`more_commands(subparsers)` lets a service add commands of its own."""
+        parser = argparse.ArgumentParser(prog=f"python -m chime_{self.service}")
+        commands = parser.add_subparsers(dest="command")
+        commands.add_parser("serve", help="run the service (the default)")
+        commands.add_parser("migrate", help="bring the service's schema up to date and exit")
+        if more_commands is not None:
+            more_commands(commands)
+        return parser
+
+    def run(self, args: argparse.Namespace) -> int:
+        settings = self.settings()
+        if args.command in (None, "serve"):
+            serve(self.app_factory, settings, self.service)
+            return 0
+        if args.command == "migrate":
+            setup_logging(self.service, settings.log_level, settings.log_json)
+            dsn = settings.database_url.get_secret_value()
+            applied = asyncio.run(run_migrations(dsn, self.service, self.migrations_package))
+            logging.getLogger(__name__).info(
+                "schema %s: %s", self.service, ", ".join(applied) or "already up to date"
+            )
+            return 0
+        raise SystemExit(f"unknown command {args.command!r}")
+
+    def main(self, argv: Sequence[str] | None = None) -> int:
+        return self.run(self.parser().parse_args(argv))
 
 
 def serve(app_factory: str, settings: ServiceSettings, service: str) -> None:

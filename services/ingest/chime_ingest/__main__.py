@@ -1,4 +1,12 @@
 from chime_ingest.settings import IngestSettings
-from chime_kit.service import serve
+from chime_kit.service import ServiceCli
 
-serve("chime_ingest.entrypoints.app:create_app", IngestSettings(), "ingest")
+CLI = ServiceCli(
+    service="ingest",
+    app_factory="chime_ingest.entrypoints.app:create_app",
+    migrations_package="chime_ingest.migrations",
+    settings=IngestSettings,
+)
+
+if __name__ == "__main__":
+    raise SystemExit(CLI.main())

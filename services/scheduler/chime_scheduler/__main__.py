@@ -1,4 +1,12 @@
-from chime_kit.service import serve
+from chime_kit.service import ServiceCli
 from chime_scheduler.settings import SchedulerSettings
 
-serve("chime_scheduler.entrypoints.app:create_app", SchedulerSettings(), "scheduler")
+CLI = ServiceCli(
+    service="scheduler",
+    app_factory="chime_scheduler.entrypoints.app:create_app",
+    migrations_package="chime_scheduler.migrations",
+    settings=SchedulerSettings,
+)
+
+if __name__ == "__main__":
+    raise SystemExit(CLI.main())

@@ -1,4 +1,12 @@
-from chime_kit.service import serve
+from chime_kit.service import ServiceCli
 from chime_sender.settings import SenderSettings
 
-serve("chime_sender.entrypoints.app:create_app", SenderSettings(), "sender")
+CLI = ServiceCli(
+    service="sender",
+    app_factory="chime_sender.entrypoints.app:create_app",
+    migrations_package="chime_sender.migrations",
+    settings=SenderSettings,
+)
+
+if __name__ == "__main__":
+    raise SystemExit(CLI.main())

@@ -1,4 +1,5 @@
-"""`python -m chime_api [serve]` runs the API; `python -m chime_api keys ...` manages keys."""
+"""`python -m chime_api [serve|migrate]` runs the API or migrates its schema;
+`python -m chime_api keys ...` manages keys."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 
@@ -17,7 +19,7 @@ from chime_api.domain.keys import ApiKey, Scope, parse_scopes
 from chime_api.settings import ApiSettings
 from chime_kit.db import create_pool
 from chime_kit.runtime import run_migrations
-from chime_kit.service import serve
+from chime_kit.service import ServiceCli
 from chime_kit.unit_of_work import unit_of_work
 
 # --- what the commands do (tests call these too) -----------------------------------------
@@ -55,10 +57,21 @@ async def revoke_key(settings: ApiSettings, key_id: str) -> bool:
 # --- the command line ---------------------------------------------------------------------
 
 
+SERVICE_CLI = ServiceCli(
+    service=SERVICE,
+    app_factory="chime_api.entrypoints.app:create_app",
+    migrations_package=MIGRATIONS,
+    settings=ApiSettings,
+)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m chime_api", description=__doc__)
-    commands = parser.add_subparsers(dest="command")
-    commands.add_parser("serve", help="run the HTTP API (the default)")
+    parser = SERVICE_CLI.parser(_key_commands)
+    parser.description = __doc__
+    return parser
+
+
+def _key_commands(commands: Any) -> None:
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="keys_command", required=True
     )
@@ -75,7 +88,6 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     revoke = keys.add_parser("revoke", help="revoke a key: it stops working at once")
     revoke.add_argument("key_id", help="e.g. key_01j...")
-    return parser
 
 
 def _describe(key: ApiKey) -> dict[str, object]:
@@ -91,10 +103,9 @@ def _describe(key: ApiKey) -> dict[str, object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command != "keys":
+        return SERVICE_CLI.run(args)
     settings = ApiSettings()
-    if args.command in (None, "serve"):
-        serve("chime_api.entrypoints.app:create_app", settings, SERVICE)
-        return 0
     if args.keys_command == "create":
         key, plaintext = asyncio.run(create_key(settings, args.name, args.scope))
         print(f"created {key.id} ({key.name}) with scopes {' '.join(sorted(key.scopes))}")
