@@ -7,8 +7,8 @@ from fastapi import FastAPI
 from chime_api.bootstrap import Api, build
 from chime_api.entrypoints import notifications
 from chime_api.entrypoints.errors import install_problem_handlers
-from chime_api.entrypoints.observability import TELEMETRY, RequestObserver
 from chime_api.settings import ApiSettings
+from chime_kit.http import TELEMETRY, RequestObserver
 from chime_kit.ops import ops_routes
 from chime_kit.service import readiness_of, service_lifespan
 

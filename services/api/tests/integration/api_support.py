@@ -28,12 +28,7 @@ async def running(app: FastAPI, raise_errors: bool = True) -> AsyncIterator[http
 
 
 async def outbox_drained(app: FastAPI, timeout: float = 5.0) -> None:
-    """Stop only once the relay is idle.
-
-    On Python 3.11, `asyncio.wait_for` swallows a cancellation that arrives just after its
-    awaitable completed (gh-86296); the kit's relay waits with it, so a stop right after a
-    request woke the relay can hang forever. Letting the relay finish first sidesteps that.
-    """
+    """Stop only once the relay published what the test's requests wrote."""
     pool = app.state.service.runtime.pool
 
     async def empty() -> bool:

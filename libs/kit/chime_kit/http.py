@@ -1,23 +1,25 @@
-"""Request spans and metrics.
+"""Request spans and metrics of the services that serve HTTP (ingest, api).
 
 FastAPI (>= 0.165) opens the server span of each request itself, continuing the caller's
 `traceparent`; with its operation spans off, that span is current in the endpoint, so it is
-the parent of every event the request emits. This middleware marks it as the api's and
-counts the request in Prometheus, where the rest of Chime's metrics are.
+the parent of every event the request emits. This middleware marks it with the service's
+name and counts the request in Prometheus, where the rest of Chime's metrics are.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
 from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chime_kit.telemetry import mark_service
+
+if TYPE_CHECKING:
+    from fastapi.telemetry import TelemetryConfig
 
 REQUEST_SECONDS = Histogram(
     "chime_http_request_seconds",

@@ -1,0 +1,90 @@
+"""The whole platform in this test process: the emulator and the four services, each on a
+real local port, sharing one fresh database (a schema each) and one fresh vhost."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from chime_api.entrypoints.app import create_app as create_api
+from chime_api.entrypoints.cli import create_key
+from chime_api.settings import ApiSettings
+from chime_emulator.app import create_app as create_emulator
+from chime_emulator.config import EmulatorConfig
+from chime_ingest.entrypoints.app import create_app as create_ingest
+from chime_ingest.settings import IngestSettings
+from chime_kit.testing import free_port, serving
+from chime_scheduler.entrypoints.app import create_app as create_scheduler
+from chime_scheduler.settings import SchedulerSettings
+from chime_sender.entrypoints.app import create_app as create_sender
+from chime_sender.settings import SenderSettings
+
+TOKEN = "7000001:AAE2eTestTokenForChimeEndToEndFlow01"
+BOT_ID = 7000001
+
+
+@dataclass
+class Platform:
+    telegram: httpx.AsyncClient  # the emulator: Bot API and /_emulator control
+    api: httpx.AsyncClient
+    api_key: str
+    ingest_url: str
+
+    async def user_says(self, chat_id: int, text: str) -> None:
+        reply = await self.telegram.post(
+            "/_emulator/messages",
+            json={"bot_id": BOT_ID, "chat_id": chat_id, "text": text, "wait": True},
+        )
+        assert reply.json()["status"] == 200
+
+    async def sent(self, chat_id: int) -> list[dict]:
+        body = (
+            await self.telegram.get(f"/_emulator/bots/{BOT_ID}/sent", params={"chat_id": chat_id})
+        ).json()
+        return body["messages"]
+
+
+@pytest.fixture
+async def platform(database_url: str, amqp_url: str) -> AsyncIterator[Platform]:
+    common = {"database_url": database_url, "amqp_url": amqp_url, "log_json": False}
+    ingest_port = free_port()
+    async with AsyncExitStack() as stack:
+        telegram_url = await stack.enter_async_context(
+            serving(create_emulator(EmulatorConfig(bot_tokens=(TOKEN,))))
+        )
+        await stack.enter_async_context(serving(create_scheduler(SchedulerSettings(**common))))
+        await stack.enter_async_context(
+            serving(
+                create_sender(
+                    SenderSettings(**common, bot_tokens=[TOKEN], telegram_api_base=telegram_url)
+                )
+            )
+        )
+        api_settings = ApiSettings(**common, default_bot_id=BOT_ID)
+        api_url = await stack.enter_async_context(serving(create_api(api_settings)))
+        ingest_url = await stack.enter_async_context(
+            serving(
+                create_ingest(
+                    IngestSettings(
+                        **common,
+                        bot_tokens=[TOKEN],
+                        public_url=f"http://127.0.0.1:{ingest_port}",
+                        telegram_api_base=telegram_url,
+                        webhook_secret_key="e2e-secret",
+                    )
+                ),
+                ingest_port,
+            )
+        )
+        _, key = await create_key(
+            api_settings, "e2e", ["notifications:write", "notifications:read"]
+        )
+        telegram = await stack.enter_async_context(httpx.AsyncClient(base_url=telegram_url))
+        api = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {key}"})
+        )
+        yield Platform(telegram=telegram, api=api, api_key=key, ingest_url=ingest_url)
