@@ -3,9 +3,10 @@ real local port, sharing one fresh database (a schema each) and one fresh vhost.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -31,8 +32,8 @@ BOT_ID = 7000001
 class Platform:
     telegram: httpx.AsyncClient  # the emulator: Bot API and /_emulator control
     api: httpx.AsyncClient
-    api_key: str
     ingest_url: str
+    services: dict[str, RunningService]
 
     async def user_says(self, chat_id: int, text: str) -> None:
         reply = await self.telegram.post(
@@ -48,27 +49,48 @@ class Platform:
         return body["messages"]
 
 
+class RunningService:
+    """One service on a fixed port that a test can stop and start again, as a crash would."""
+
+    def __init__(self, build: Callable[[], Any], port: int) -> None:
+        self.build = build
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._serving: AbstractAsyncContextManager[str] | None = None
+
+    async def start(self) -> None:
+        self._serving = serving(self.build(), self.port)
+        await self._serving.__aenter__()
+
+    async def stop(self) -> None:
+        if self._serving is not None:
+            await self._serving.__aexit__(None, None, None)
+            self._serving = None
+
+
 @pytest.fixture
 async def platform(database_url: str, amqp_url: str) -> AsyncIterator[Platform]:
     common = {"database_url": database_url, "amqp_url": amqp_url, "log_json": False}
-    ingest_port = free_port()
     async with AsyncExitStack() as stack:
         telegram_url = await stack.enter_async_context(
             serving(create_emulator(EmulatorConfig(bot_tokens=(TOKEN,))))
         )
-        await stack.enter_async_context(serving(create_scheduler(SchedulerSettings(**common))))
-        await stack.enter_async_context(
-            serving(
-                create_sender(
-                    SenderSettings(**common, bot_tokens=[TOKEN], telegram_api_base=telegram_url)
-                )
-            )
-        )
+        ingest_port = free_port()
         api_settings = ApiSettings(**common, default_bot_id=BOT_ID)
-        api_url = await stack.enter_async_context(serving(create_api(api_settings)))
-        ingest_url = await stack.enter_async_context(
-            serving(
-                create_ingest(
+        services = {
+            "scheduler": RunningService(
+                lambda: create_scheduler(SchedulerSettings(**common)), free_port()
+            ),
+            "sender": RunningService(
+                lambda: create_sender(
+                    SenderSettings(**common, bot_tokens=[TOKEN], telegram_api_base=telegram_url)
+                ),
+                free_port(),
+            ),
+            "api": RunningService(lambda: create_api(api_settings), free_port()),
+            # Last: it registers its webhook with the emulator when it starts.
+            "ingest": RunningService(
+                lambda: create_ingest(
                     IngestSettings(
                         **common,
                         bot_tokens=[TOKEN],
@@ -78,13 +100,20 @@ async def platform(database_url: str, amqp_url: str) -> AsyncIterator[Platform]:
                     )
                 ),
                 ingest_port,
-            )
-        )
+            ),
+        }
+        for service in services.values():
+            await service.start()
+            stack.push_async_callback(service.stop)
         _, key = await create_key(
             api_settings, "e2e", ["notifications:write", "notifications:read"]
         )
         telegram = await stack.enter_async_context(httpx.AsyncClient(base_url=telegram_url))
         api = await stack.enter_async_context(
-            httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {key}"})
+            httpx.AsyncClient(
+                base_url=services["api"].url, headers={"Authorization": f"Bearer {key}"}
+            )
         )
-        yield Platform(telegram=telegram, api=api, api_key=key, ingest_url=ingest_url)
+        yield Platform(
+            telegram=telegram, api=api, ingest_url=services["ingest"].url, services=services
+        )

@@ -1,5 +1,6 @@
 """A user sets a reminder through the emulator; it comes back on time, in one trace."""
 
+import asyncio
 import io
 import logging
 from datetime import UTC, datetime
@@ -119,3 +120,29 @@ async def test_an_api_notification_to_an_unknown_chat_reports_why_it_failed(plat
     assert final["failure"]["error_code"] == 400
     assert "chat not found" in final["failure"]["description"]
     assert final["failure"]["permanent"] is True
+
+
+async def test_reminders_survive_a_scheduler_and_sender_restart_and_fire_once(platform):
+    chat = 777
+    await platform.user_says(chat, "/remind in 3s stretch")
+
+    async def confirmed():
+        return any("I'll remind you" in m["text"] for m in await platform.sent(chat))
+
+    await eventually(confirmed)
+    # Both go down while the reminder waits, as in a crash or a rolling upgrade...
+    await platform.services["scheduler"].stop()
+    await platform.services["sender"].stop()
+    await asyncio.sleep(3.5)
+    # ...and come back after it was due: it fires late, once.
+    await platform.services["scheduler"].start()
+    await platform.services["sender"].start()
+
+    async def reminded():
+        texts = [m["text"] for m in await platform.sent(chat)]
+        return texts if "⏰ stretch" in texts else None
+
+    texts = await eventually(reminded)
+    await asyncio.sleep(1.0)  # room for a duplicate to show up, if there were one
+    texts = [m["text"] for m in await platform.sent(chat)]
+    assert texts.count("⏰ stretch") == 1
