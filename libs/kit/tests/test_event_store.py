@@ -1,3 +1,4 @@
+import asyncpg
 import pytest
 
 from chime_contracts.envelope import envelope_of
@@ -32,4 +33,17 @@ async def test_migrations_apply_once(runtime):
         assert [r["version"] for r in versions] == [
             "0001_notes",
             "kit/0001_event_store_outbox_inbox",
+            "kit/0002_events_append_only",
         ]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE events SET type = 'x'", "DELETE FROM events", "TRUNCATE events"],
+)
+async def test_recorded_events_cannot_be_rewritten(runtime, statement):
+    async with runtime.pool.acquire() as conn:
+        await event_store.append(conn, "s", 0, [env(1)])
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute(statement)
+        assert await event_store.current_version(conn, "s") == 1
