@@ -71,7 +71,7 @@ class Runtime:
             try:
                 async with asyncio.timeout(2):
                     return bool(await self.pool.fetchval("SELECT true"))
-            except (OSError, asyncpg.PostgresError, TimeoutError):
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
                 return False
 
         return {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from chime_contracts.envelope import Envelope
 from chime_contracts.events import ReminderRequested, SendRequested, UpdateReceived, UserStarted
@@ -14,21 +14,22 @@ from chime_ingest.domain.time_phrases import PhraseError, parse_reminder
 from chime_ingest.domain.updates import Update, check_update, kind_of
 from chime_kit.unit_of_work import UnitOfWork
 
+Accepted = Literal["accepted", "duplicate", "rejected"]
 
-async def accept_update(uow: UnitOfWork, bot_id: int, body: dict[str, Any]) -> bool:
+
+async def accept_update(uow: UnitOfWork, bot_id: int, body: dict[str, Any]) -> Accepted:
     """Store the update once; an invalid one is kept as rejected and the stream moves on.
 
-    The caller has checked that `body` has an integer update_id. Returns False for a
-    duplicate.
+    The caller has checked that `body` has an integer update_id.
     """
+    log = UpdateLog(uow.conn)
     try:
         update = check_update(body)
     except ValueError as exc:
-        return await UpdateLog(uow.conn).add(
-            bot_id, body["update_id"], kind_of(body), body, reason=str(exc)
-        )
-    if not await UpdateLog(uow.conn).add(bot_id, update.update_id, update.kind, body):
-        return False
+        stored = await log.add(bot_id, body["update_id"], kind_of(body), body, reason=str(exc))
+        return "rejected" if stored else "duplicate"
+    if not await log.add(bot_id, update.update_id, update.kind, body):
+        return "duplicate"
     await uow.emit(
         UpdateReceived(
             bot_id=bot_id,
@@ -39,7 +40,7 @@ async def accept_update(uow: UnitOfWork, bot_id: int, body: dict[str, Any]) -> b
             update=body,
         )
     )
-    return True
+    return "accepted"
 
 
 async def interpret_update(

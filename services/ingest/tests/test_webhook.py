@@ -103,3 +103,22 @@ async def test_real_samples_are_accepted_and_broken_ones_recorded_as_rejected(in
     pool = app.state.service.runtime.pool
     reasons = await pool.fetch("SELECT reason FROM updates WHERE status = 'rejected'")
     assert all(r["reason"] for r in reasons)
+
+
+async def test_health_readiness_and_metrics(ingest):
+    client, _ = ingest
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"postgres": True, "rabbitmq": True, "outbox_relay": True}
+    await post(client, message(20))
+    await post(client, message(20))
+    metrics = (await client.get("/metrics")).text
+    assert (
+        f'chime_ingest_updates_total{{bot_id="{BOT_ID}",outcome="accepted",service="ingest"}}'
+        in metrics
+    )
+    assert (
+        f'chime_ingest_updates_total{{bot_id="{BOT_ID}",outcome="duplicate",service="ingest"}}'
+        in metrics
+    )

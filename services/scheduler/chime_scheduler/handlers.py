@@ -63,7 +63,7 @@ async def schedule_reminder(uow: UnitOfWork, envelope: Envelope[ReminderRequeste
     )
 
 
-async def fire_due_reminders(uow: UnitOfWork, now: datetime, limit: int) -> int:
+async def fire_due_reminders(uow: UnitOfWork, now: datetime, limit: int) -> list[Reminder]:
     """Fire what is due, once: the claim and the events commit in one transaction."""
     reminders = await ReminderRepository(uow.conn).claim_due(now, limit)
     for reminder in reminders:
@@ -88,4 +88,4 @@ async def fire_due_reminders(uow: UnitOfWork, now: datetime, limit: int) -> int:
                 ),
                 correlation_id=reminder.correlation_id,
             )
-    return len(reminders)
+    return reminders

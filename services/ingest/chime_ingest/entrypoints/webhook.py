@@ -14,6 +14,7 @@ from chime_ingest import handlers
 from chime_ingest.adapters.postgres import UpdateLog
 from chime_ingest.domain.bots import secret_matches
 from chime_ingest.domain.updates import NotAnUpdate, update_id_of
+from chime_ingest.metrics import UPDATES
 from chime_kit.telemetry import mark_service
 
 tracer = trace.get_tracer("chime.ingest")
@@ -51,7 +52,9 @@ async def telegram_webhook(
             reason = str(exc) if isinstance(exc, NotAnUpdate) else "body is not JSON"
             async with ingest.runtime.unit_of_work() as uow:
                 await UpdateLog(uow.conn).reject_body(bot_id, reason, raw.decode(errors="replace"))
+            UPDATES.labels("ingest", str(bot_id), "not_an_update").inc()
             return _problem(400, "Not a Telegram update", reason)
         async with ingest.runtime.unit_of_work() as uow:
-            await handlers.accept_update(uow, bot_id, body)
+            outcome = await handlers.accept_update(uow, bot_id, body)
+        UPDATES.labels("ingest", str(bot_id), outcome).inc()
     return Response(b'{"ok":true}', media_type="application/json")

@@ -12,6 +12,7 @@ from chime_kit.loops import BackgroundLoop
 from chime_kit.runtime import Runtime
 from chime_scheduler import handlers
 from chime_scheduler.adapters.postgres import ReminderRepository
+from chime_scheduler.metrics import FIRE_LAG, FIRED
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,13 @@ class FiringLoop:
         await self._loop.stop()
 
     async def fire_once(self) -> int:
+        now = datetime.now(UTC)
         async with self.runtime.unit_of_work() as uow:
-            return await handlers.fire_due_reminders(uow, datetime.now(UTC), self.batch_size)
+            fired = await handlers.fire_due_reminders(uow, now, self.batch_size)
+        for reminder in fired:
+            FIRE_LAG.labels("scheduler").observe((now - reminder.due_at).total_seconds())
+        FIRED.labels("scheduler", "reminder").inc(len(fired))
+        return len(fired)
 
     async def _run(self) -> None:
         while True:
