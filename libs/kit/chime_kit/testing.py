@@ -1,14 +1,24 @@
-"""Run ASGI apps on real local ports, in the test process, for tests that cross services."""
+"""Helpers for tests that cross services: ASGI apps on real local ports, polling, and a tap
+on the event exchange. Part of the package so every test suite shares one copy."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal, TypeVar
 
+import aio_pika
+import orjson
 import uvicorn
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
+
+from chime_contracts.envelope import Envelope
+from chime_contracts.routing import EVENTS_EXCHANGE
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -18,11 +28,16 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serving(app: Any, port: int | None = None) -> AsyncIterator[str]:
-    """Serve `app` (lifespan included) until the block ends; yields its base URL."""
+async def serving(
+    app: Any, port: int | None = None, lifespan: Literal["on", "off", "auto"] = "on"
+) -> AsyncIterator[str]:
+    """Serve `app` until the block ends; yields its base URL.
+
+    The app's lifespan runs unless `lifespan="off"` (for bare ASGI callables without one).
+    """
     port = port or free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan=lifespan)
     )
     task = asyncio.create_task(server.serve())
     try:
@@ -37,8 +52,10 @@ async def serving(app: Any, port: int | None = None) -> AsyncIterator[str]:
         await task
 
 
-async def eventually(check: Any, within: float = 15.0, interval: float = 0.05) -> Any:
-    """Poll an async check until it returns something truthy."""
+async def eventually(
+    check: Callable[[], Awaitable[T]], within: float = 15.0, interval: float = 0.05
+) -> T:
+    """Poll an async check until it returns something truthy (True, or a value); return it."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
         result = await check()
@@ -47,3 +64,115 @@ async def eventually(check: Any, within: float = 15.0, interval: float = 0.05) -
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"not reached within {within}s; last result: {result!r}")
         await asyncio.sleep(interval)
+
+
+async def _events_exchange(channel: AbstractChannel) -> AbstractExchange:
+    return await channel.declare_exchange(
+        EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+
+
+async def publish_envelope(
+    target: str | AbstractChannel,
+    body: Envelope[Any] | bytes,
+    routing_key: str | None = None,
+    headers: dict[str, Any] | None = None,
+) -> None:
+    """Publish an envelope (or raw bytes) to the events exchange.
+
+    `target` is an AMQP URL (a connection is opened for this one message) or a channel.
+    An envelope is routed by its type unless `routing_key` says otherwise; bytes need one.
+    """
+    if isinstance(body, Envelope):
+        routing_key = routing_key or body.routing_key
+        body = body.model_dump_json().encode()
+    if routing_key is None:
+        raise ValueError("a raw body needs a routing key")
+    message = aio_pika.Message(body, headers=headers or {})
+    if isinstance(target, str):
+        async with await aio_pika.connect(target) as connection:
+            channel = await connection.channel()
+            await (await _events_exchange(channel)).publish(message, routing_key=routing_key)
+    else:
+        await (await _events_exchange(target)).publish(message, routing_key=routing_key)
+
+
+class EventTap:
+    """A quorum queue of its own, bound to chosen routing keys of the events exchange.
+
+    `take` hands out the next messages as they are; `envelopes_of` parses what it reads and
+    keeps every event it has seen, so later calls find the ones of other types.
+    """
+
+    def __init__(self, channel: AbstractChannel, queue: AbstractQueue) -> None:
+        self.channel = channel
+        self.queue = queue
+        self.seen: list[dict[str, Any]] = []
+
+    async def _next(self, deadline: float) -> AbstractIncomingMessage | None:
+        """The next message, acked; None once the deadline has passed."""
+        loop = asyncio.get_running_loop()
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                message = await self.queue.get(timeout=min(remaining, 0.2), fail=False)
+            except TimeoutError:
+                message = None
+            if message is not None:
+                await message.ack()
+                return message
+            await asyncio.sleep(0.02)
+        return None
+
+    async def take(self, count: int, within: float = 10.0) -> list[AbstractIncomingMessage]:
+        """The next `count` messages, acked, all within `within` seconds."""
+        deadline = asyncio.get_running_loop().time() + within
+        got: list[AbstractIncomingMessage] = []
+        while len(got) < count:
+            message = await self._next(deadline)
+            assert message is not None, f"{len(got)} of {count} messages within {within}s"
+            got.append(message)
+        return got
+
+    async def envelopes_of(
+        self, event_type: str, count: int = 1, within: float = 15.0
+    ) -> list[dict[str, Any]]:
+        """Every event of that type seen so far, once there are `count` of them."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            found = [e for e in self.seen if e["type"] == event_type]
+            if len(found) >= count:
+                return found
+            message = await self._next(deadline)
+            assert message is not None, f"{count} x {event_type} not seen; saw {self.types()}"
+            self.seen.append(orjson.loads(message.body))
+
+    def types(self) -> list[str]:
+        return [e["type"] for e in self.seen]
+
+    async def message_count(self) -> int:
+        """Messages waiting in the queue, by a passive declare."""
+        declared = await self.channel.declare_queue(self.queue.name, passive=True)
+        return declared.declaration_result.message_count or 0
+
+    async def publish(
+        self,
+        body: Envelope[Any] | bytes,
+        routing_key: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> None:
+        await publish_envelope(self.channel, body, routing_key, headers)
+
+
+@asynccontextmanager
+async def event_tap(amqp_url: str, *routing_keys: str) -> AsyncIterator[EventTap]:
+    """An `EventTap` bound to `routing_keys` (every event if none) until the block ends."""
+    connection = await aio_pika.connect_robust(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await _events_exchange(channel)
+        queue = await channel.declare_queue(
+            f"test.tap.{uuid.uuid4().hex[:12]}", durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        for key in routing_keys or ("#",):
+            await queue.bind(exchange, key)
+        yield EventTap(channel, queue)

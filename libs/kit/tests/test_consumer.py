@@ -8,24 +8,10 @@ from faststream.rabbit import RabbitRouter
 
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import UserStarted
-from chime_contracts.routing import EVENTS_EXCHANGE, dead_letter_queue
+from chime_contracts.routing import dead_letter_queue
+from chime_kit.testing import eventually, publish_envelope
 
 pytestmark = pytest.mark.integration
-
-
-async def publish_raw(amqp_url: str, body: bytes, routing_key: str = "user.started.v1") -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-        await exchange.publish(aio_pika.Message(body), routing_key=routing_key)
-
-
-async def wait_for(predicate, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def dead_letters(amqp_url: str, queue: str) -> int:
@@ -54,12 +40,12 @@ async def test_a_redelivered_event_is_applied_once(runtime, amqp_url):
     await start_with(runtime, store_note)
     event = envelope(5)
     for _ in range(3):
-        await publish_raw(amqp_url, event.model_dump_json().encode())
+        await publish_envelope(amqp_url, event)
 
     async def three_seen() -> bool:
         return await runtime.pool.fetchval("SELECT count(*) FROM inbox") == 1
 
-    await wait_for(three_seen)
+    await eventually(three_seen, within=10.0)
     await asyncio.sleep(0.3)  # let the duplicates arrive too
     assert await runtime.pool.fetchval("SELECT count(*) FROM notes") == 1
 
@@ -74,12 +60,12 @@ async def test_handler_failure_retries_then_dead_letters(runtime, amqp_url):
 
     await start_with(runtime, always_fails)
     event = envelope(6)
-    await publish_raw(amqp_url, event.model_dump_json().encode())
+    await publish_envelope(amqp_url, event)
 
     async def dead_lettered() -> bool:
         return await dead_letters(amqp_url, "demo.user-started") == 1
 
-    await wait_for(dead_lettered, timeout=20)
+    await eventually(dead_lettered, within=20)
     # delivery_limit=2: the first delivery and two redeliveries, then the dead-letter queue.
     assert calls == [event.id] * 3
     # The failed attempts rolled back: no note and no inbox row.
@@ -94,16 +80,16 @@ async def test_poison_message_goes_straight_to_dead_letters(runtime, amqp_url):
         calls.append(env.id)
 
     await start_with(runtime, record)
-    await publish_raw(amqp_url, b'{"not": "an envelope"}')
-    await publish_raw(amqp_url, b"\xff\xfe garbage")
+    await publish_envelope(amqp_url, b'{"not": "an envelope"}', "user.started.v1")
+    await publish_envelope(amqp_url, b"\xff\xfe garbage", "user.started.v1")
     good = envelope(7)
-    await publish_raw(amqp_url, good.model_dump_json().encode())
+    await publish_envelope(amqp_url, good)
 
     async def two_dead() -> bool:
         return await dead_letters(amqp_url, "demo.user-started") == 2
 
-    await wait_for(two_dead)
-    await wait_for(lambda: _true_if(calls == [good.id]))
+    await eventually(two_dead, within=10.0)
+    await eventually(lambda: _true_if(calls == [good.id]), within=10.0)
 
 
 async def _true_if(value: bool) -> bool:

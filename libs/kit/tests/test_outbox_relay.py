@@ -35,11 +35,11 @@ async def test_published_iff_committed(runtime, tap):
         [committed] = await uow.emit(started(2))
 
     assert await runtime.relay.publish_pending() == 1
-    [message] = await tap.drain(1)
+    [message] = await tap.take(1)
     assert message.message_id == committed.id
     assert orjson.loads(message.body)["data"]["chat_id"] == 2
     assert message.routing_key == "user.started.v1"
-    assert await tap.count() == 0
+    assert await tap.message_count() == 0
     async with runtime.pool.acquire() as conn:
         assert await outbox.pending_count(conn) == 0
 
@@ -89,7 +89,7 @@ async def test_many_concurrent_writers_lose_nothing_and_keep_stream_order(runtim
                 await asyncio.sleep(random.random() * 0.01)
 
     await asyncio.gather(*(write_stream(n) for n in range(streams)))
-    messages = await tap.drain(streams * per_stream, timeout=30)
+    messages = await tap.take(streams * per_stream, within=30)
 
     seen: dict[int, list[int]] = {}
     for m in messages:
@@ -114,7 +114,7 @@ async def test_a_row_committed_after_a_later_id_is_not_skipped(runtime, tap):
     await slow_tx.commit()
     await runtime.pool.release(slow_conn)
     assert await runtime.relay.publish_pending() == 1
-    chats = [orjson.loads(m.body)["data"]["chat_id"] for m in await tap.drain(2)]
+    chats = [orjson.loads(m.body)["data"]["chat_id"] for m in await tap.take(2)]
     assert chats == [11, 10]
 
 

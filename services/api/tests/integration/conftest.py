@@ -6,7 +6,6 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-import aio_pika
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -14,11 +13,11 @@ from fastapi import FastAPI
 from chime_api.entrypoints.app import create_app
 from chime_api.entrypoints.cli import create_key
 from chime_api.settings import ApiSettings
-from chime_contracts.routing import EVENTS_EXCHANGE
+from chime_kit.testing import EventTap, event_tap
 
 # The helpers module beside this file, importable by the tests as `api_support`.
 sys.path.insert(0, str(Path(__file__).parent))
-from api_support import Tap, running
+from api_support import running
 
 
 @pytest.fixture
@@ -28,17 +27,8 @@ async def sink(amqp_url: str) -> AsyncIterator[None]:
     The kit's relay keeps an unroutable event pending and retries it at every poll; without
     a binding, notification.requested.v1 would never leave the outbox in these tests.
     """
-    connection = await aio_pika.connect_robust(amqp_url)
-    channel = await connection.channel()
-    exchange = await channel.declare_exchange(
-        EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-    )
-    queue = await channel.declare_queue(
-        "test.sink", durable=True, arguments={"x-queue-type": "quorum"}
-    )
-    await queue.bind(exchange, "#")
-    yield
-    await connection.close()
+    async with event_tap(amqp_url, "#"):
+        yield
 
 
 @pytest.fixture
@@ -78,9 +68,6 @@ def make_key(settings: ApiSettings) -> KeyMaker:
 
 
 @pytest.fixture
-async def tap(amqp_url: str) -> AsyncIterator[Tap]:
-    connection = await aio_pika.connect_robust(amqp_url)
-    t = Tap(connection)
-    await t.bind("send.requested.v1")
-    yield t
-    await connection.close()
+async def tap(amqp_url: str) -> AsyncIterator[EventTap]:
+    async with event_tap(amqp_url, "send.requested.v1") as t:
+        yield t

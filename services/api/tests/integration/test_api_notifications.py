@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 import asyncpg
 import orjson
 import pytest
-from api_support import READ, WRITE, auth, eventually
+from api_support import READ, WRITE, auth, from_sender
 
 from chime_contracts.events import MessageSent, SendFailed
+from chime_kit.testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -159,48 +160,56 @@ async def test_the_status_follows_the_sender(client, make_key, tap):
 
     now = datetime.now(UTC)
     await tap.publish(
-        MessageSent(
-            delivery_id="reminder:rem_1",
-            bot_id=7,
-            chat_id=77,
-            telegram_message_id=1,
-            attempts=1,
-            sent_at=now,
+        from_sender(
+            MessageSent(
+                delivery_id="reminder:rem_1",
+                bot_id=7,
+                chat_id=77,
+                telegram_message_id=1,
+                attempts=1,
+                sent_at=now,
+            )
         )
     )
     await tap.publish(
-        MessageSent(
-            delivery_id=f"api:{sent_id}",
-            bot_id=7,
-            chat_id=77,
-            telegram_message_id=555,
-            attempts=1,
-            sent_at=now,
+        from_sender(
+            MessageSent(
+                delivery_id=f"api:{sent_id}",
+                bot_id=7,
+                chat_id=77,
+                telegram_message_id=555,
+                attempts=1,
+                sent_at=now,
+            )
         )
     )
     await tap.publish(
-        SendFailed(
-            delivery_id=f"api:{failed_id}",
-            bot_id=7,
-            chat_id=77,
-            reason="chat_not_found",
-            error_code=400,
-            description="Bad Request: chat not found",
-            permanent=True,
-            attempts=1,
-            failed_at=now,
+        from_sender(
+            SendFailed(
+                delivery_id=f"api:{failed_id}",
+                bot_id=7,
+                chat_id=77,
+                reason="chat_not_found",
+                error_code=400,
+                description="Bad Request: chat not found",
+                permanent=True,
+                attempts=1,
+                failed_at=now,
+            )
         )
     )
     # A late failure report does not undo a delivery.
     await tap.publish(
-        SendFailed(
-            delivery_id=f"api:{sent_id}",
-            bot_id=7,
-            chat_id=77,
-            reason="timeout",
-            permanent=False,
-            attempts=2,
-            failed_at=now,
+        from_sender(
+            SendFailed(
+                delivery_id=f"api:{sent_id}",
+                bot_id=7,
+                chat_id=77,
+                reason="timeout",
+                permanent=False,
+                attempts=2,
+                failed_at=now,
+            )
         )
     )
 
@@ -209,7 +218,7 @@ async def test_the_status_follows_the_sender(client, make_key, tap):
         b = (await client.get(f"/v1/notifications/{failed_id}", headers=auth(key))).json()
         return a["status"] == "sent" and b["status"] == "failed"
 
-    await eventually(settled)
+    await eventually(settled, within=10.0)
     await asyncio.sleep(0.3)
     sent = (await client.get(f"/v1/notifications/{sent_id}", headers=auth(key))).json()
     assert sent["status"] == "sent"

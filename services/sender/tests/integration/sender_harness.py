@@ -1,52 +1,24 @@
 """Helpers of the sender's integration tests: the emulator served by uvicorn, the sender,
 and a tap on the event exchange."""
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from typing import Any
 
-import aio_pika
 import httpx
-import orjson
 import pytest
-import uvicorn
 
 from chime_contracts.envelope import Envelope, Event, envelope_of
 from chime_contracts.events import SendRequested
-from chime_contracts.routing import EVENTS_EXCHANGE
 from chime_emulator.app import create_app
 from chime_emulator.config import EmulatorConfig
+from chime_kit.testing import EventTap, event_tap, serving
 from chime_sender.bootstrap import Sender, build
 from chime_sender.settings import SenderSettings
 
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ_-0123"
 BOT_ID = 123456
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @dataclass
@@ -79,7 +51,7 @@ async def emulator_factory() -> AsyncIterator[Callable[..., Awaitable[Emulator]]
 
         async def make(**overrides: Any) -> Emulator:
             config = replace(EmulatorConfig(bot_tokens=(TOKEN,)), **overrides)
-            base = await stack.enter_async_context(serve(create_app(config)))
+            base = await stack.enter_async_context(serving(create_app(config)))
             client = await stack.enter_async_context(httpx.AsyncClient(base_url=base))
             return Emulator(base, client)
 
@@ -130,56 +102,10 @@ async def start_sender(
         await sender.stop()
 
 
-class Tap:
-    """A test queue bound to every event."""
-
-    def __init__(self, queue: aio_pika.abc.AbstractQueue, exchange: Any) -> None:
-        self.queue = queue
-        self.exchange = exchange
-        self.seen: list[dict[str, Any]] = []
-
-    async def publish(self, envelope: Envelope[Any], headers: dict[str, Any] | None = None) -> None:
-        await self.exchange.publish(
-            aio_pika.Message(envelope.model_dump_json().encode(), headers=headers or {}),
-            routing_key=envelope.routing_key,
-        )
-
-    async def wait_for(
-        self, event_type: str, count: int = 1, timeout: float = 15.0
-    ) -> list[dict[str, Any]]:
-        """Events of that type seen so far, once there are `count` of them."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            found = [e for e in self.seen if e["type"] == event_type]
-            if len(found) >= count:
-                return found
-            remaining = deadline - asyncio.get_running_loop().time()
-            assert remaining > 0, f"{count} x {event_type} not seen; saw {self.types()}"
-            try:
-                message = await self.queue.get(timeout=min(remaining, 0.2), fail=False)
-            except TimeoutError:
-                message = None
-            if message is None:
-                await asyncio.sleep(0.02)
-                continue
-            await message.ack()
-            self.seen.append(orjson.loads(message.body))
-
-    def types(self) -> list[str]:
-        return [e["type"] for e in self.seen]
-
-
 @pytest.fixture
-async def tap(amqp_url: str) -> AsyncIterator[Tap]:
-    connection = await aio_pika.connect_robust(amqp_url)
-    channel = await connection.channel()
-    exchange = await channel.declare_exchange(
-        EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-    )
-    queue = await channel.declare_queue("tap", durable=True, arguments={"x-queue-type": "quorum"})
-    await queue.bind(exchange, "#")
-    yield Tap(queue, exchange)
-    await connection.close()
+async def tap(amqp_url: str) -> AsyncIterator[EventTap]:
+    async with event_tap(amqp_url, "#") as t:
+        yield t
 
 
 def request(delivery_id: str, chat_id: int, text: str = "hello", **fields: Any) -> Envelope[Any]:
@@ -192,10 +118,3 @@ def request(delivery_id: str, chat_id: int, text: str = "hello", **fields: Any) 
         **fields,
     )
     return envelope_of(event, producer="test")
-
-
-async def eventually(predicate: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)

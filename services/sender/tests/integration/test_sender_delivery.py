@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from opentelemetry import trace
-from sender_harness import BOT_ID, TOKEN, Emulator, Tap, eventually, request
+from sender_harness import BOT_ID, TOKEN, Emulator, request
 
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import NotificationDue
+from chime_kit.testing import EventTap, eventually
 from chime_sender.bootstrap import Sender
 from chime_sender.domain.circuit import BreakerState
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_a_requested_message_is_sent_and_announced(
-    emulator: Emulator, start_sender, tap: Tap, spans
+    emulator: Emulator, start_sender, tap: EventTap, spans
 ) -> None:
     await emulator.private_chat(42)
     sender: Sender = await start_sender(emulator)
@@ -29,7 +30,7 @@ async def test_a_requested_message_is_sent_and_announced(
         }
         await tap.publish(request("d-1", 42, "hello <world>"), headers=carrier)
 
-    [sent] = await tap.wait_for("message.sent.v1")
+    [sent] = await tap.envelopes_of("message.sent.v1")
     [message] = await emulator.sent(42)
     assert message["text"] == "hello <world>"
     assert sent["data"]["delivery_id"] == "d-1"
@@ -57,15 +58,15 @@ async def test_a_requested_message_is_sent_and_announced(
 
 
 async def test_a_blocked_user_marks_the_chat_and_fails_permanently(
-    emulator: Emulator, start_sender, tap: Tap
+    emulator: Emulator, start_sender, tap: EventTap
 ) -> None:
     await emulator.private_chat(43)
     await emulator.control(f"/bots/{BOT_ID}/block", {"user_id": 43})
     sender: Sender = await start_sender(emulator)
     await tap.publish(request("d-blocked", 43))
 
-    [blocked] = await tap.wait_for("chat.blocked.v1")
-    [failed] = await tap.wait_for("send.failed.v1")
+    [blocked] = await tap.envelopes_of("chat.blocked.v1")
+    [failed] = await tap.envelopes_of("send.failed.v1")
     assert blocked["data"]["chat_id"] == 43
     assert failed["data"]["permanent"] is True
     assert failed["data"]["error_code"] == 403
@@ -76,34 +77,36 @@ async def test_a_blocked_user_marks_the_chat_and_fails_permanently(
     # The next delivery to that chat fails at once, without a call.
     calls = (await emulator.stats())["requests_per_method"].get("sendMessage", 0)
     await tap.publish(request("d-blocked-2", 43))
-    failures = await tap.wait_for("send.failed.v1", count=2)
+    failures = await tap.envelopes_of("send.failed.v1", count=2)
     assert failures[1]["data"]["reason"] == "chat blocked the bot"
     assert failures[1]["data"]["attempts"] == 0
     assert (await emulator.stats())["requests_per_method"]["sendMessage"] == calls
     assert tap.types().count("chat.blocked.v1") == 1
 
 
-async def test_chat_not_found_fails_permanently(emulator: Emulator, start_sender, tap: Tap) -> None:
+async def test_chat_not_found_fails_permanently(
+    emulator: Emulator, start_sender, tap: EventTap
+) -> None:
     await start_sender(emulator)
     await tap.publish(request("d-nochat", 999))
-    [failed] = await tap.wait_for("send.failed.v1")
+    [failed] = await tap.envelopes_of("send.failed.v1")
     assert failed["data"]["permanent"] is True
     assert failed["data"]["error_code"] == 400
     assert "chat not found" in failed["data"]["reason"]
 
 
 async def test_an_unknown_bot_fails_without_a_call(
-    emulator: Emulator, start_sender, tap: Tap
+    emulator: Emulator, start_sender, tap: EventTap
 ) -> None:
     await start_sender(emulator)
     await tap.publish(request("d-nobot", 42, bot_id=777))
-    [failed] = await tap.wait_for("send.failed.v1")
+    [failed] = await tap.envelopes_of("send.failed.v1")
     assert failed["data"]["reason"] == "no token for bot"
     assert failed["data"]["permanent"] is True
 
 
 async def test_server_errors_are_retried_until_delivered(
-    emulator: Emulator, start_sender, tap: Tap
+    emulator: Emulator, start_sender, tap: EventTap
 ) -> None:
     await emulator.private_chat(44)
     await emulator.control(
@@ -111,7 +114,7 @@ async def test_server_errors_are_retried_until_delivered(
     )
     sender: Sender = await start_sender(emulator)
     await tap.publish(request("d-flaky", 44))
-    [sent] = await tap.wait_for("message.sent.v1")
+    [sent] = await tap.envelopes_of("message.sent.v1")
     assert sent["data"]["attempts"] == 3
     assert len(await emulator.sent(44)) == 1
     outcomes = await sender.runtime.pool.fetch(
@@ -124,12 +127,14 @@ async def test_server_errors_are_retried_until_delivered(
     ]
 
 
-async def test_it_gives_up_after_max_attempts(emulator: Emulator, start_sender, tap: Tap) -> None:
+async def test_it_gives_up_after_max_attempts(
+    emulator: Emulator, start_sender, tap: EventTap
+) -> None:
     await emulator.private_chat(45)
     await emulator.control("/faults", {"mode": "error", "status": 500, "methods": ["sendMessage"]})
     sender: Sender = await start_sender(emulator, max_attempts=3, breaker_failures=10)
     await tap.publish(request("d-down", 45))
-    [failed] = await tap.wait_for("send.failed.v1")
+    [failed] = await tap.envelopes_of("send.failed.v1")
     assert failed["data"]["permanent"] is False
     assert failed["data"]["reason"] == "gave up after 3 attempts"
     assert failed["data"]["attempts"] == 3
@@ -137,7 +142,7 @@ async def test_it_gives_up_after_max_attempts(emulator: Emulator, start_sender, 
 
 
 async def test_a_burst_to_one_chat_is_paced_and_does_not_hold_up_others(
-    emulator: Emulator, start_sender, tap: Tap
+    emulator: Emulator, start_sender, tap: EventTap
 ) -> None:
     await emulator.private_chat(46)
     await emulator.private_chat(47)
@@ -146,7 +151,7 @@ async def test_a_burst_to_one_chat_is_paced_and_does_not_hold_up_others(
         await tap.publish(request(f"d-burst-{i}", 46, f"burst {i}"))
     await tap.publish(request("d-other", 47, "other"))
 
-    await tap.wait_for("message.sent.v1", count=4, timeout=20)
+    await tap.envelopes_of("message.sent.v1", count=4, within=20)
     burst = await emulator.sent(46)
     assert [m["text"] for m in burst] == ["burst 0", "burst 1", "burst 2"]
     gaps = [b["sent_at"] - a["sent_at"] for a, b in itertools.pairwise(burst)]
@@ -157,7 +162,7 @@ async def test_a_burst_to_one_chat_is_paced_and_does_not_hold_up_others(
 
 
 async def test_a_429_is_honoured_and_not_counted_as_a_failure(
-    emulator_factory, start_sender, tap: Tap
+    emulator_factory, start_sender, tap: EventTap
 ) -> None:
     # The emulator is stricter than the sender believes Telegram is, so it answers 429.
     emulator: Emulator = await emulator_factory(private_chat_interval=2.0)
@@ -165,7 +170,7 @@ async def test_a_429_is_honoured_and_not_counted_as_a_failure(
     sender: Sender = await start_sender(emulator, max_attempts=1)
     await tap.publish(request("d-a", 48, "first"))
     await tap.publish(request("d-b", 48, "second"))
-    await tap.wait_for("message.sent.v1", count=2, timeout=20)
+    await tap.envelopes_of("message.sent.v1", count=2, within=20)
     messages = await emulator.sent(48)
     assert [m["text"] for m in messages] == ["first", "second"]
     assert messages[1]["sent_at"] - messages[0]["sent_at"] >= 2.0
@@ -181,7 +186,7 @@ async def test_a_429_is_honoured_and_not_counted_as_a_failure(
 
 
 async def test_the_same_delivery_twice_on_the_bus_is_sent_once(
-    emulator: Emulator, start_sender, tap: Tap
+    emulator: Emulator, start_sender, tap: EventTap
 ) -> None:
     await emulator.private_chat(49)
     await start_sender(emulator)
@@ -189,20 +194,20 @@ async def test_the_same_delivery_twice_on_the_bus_is_sent_once(
     await tap.publish(envelope)
     await tap.publish(envelope)  # redelivered by the bus
     await tap.publish(request("d-dup", 49))  # a second event with the same delivery id
-    await tap.wait_for("message.sent.v1")
+    await tap.envelopes_of("message.sent.v1")
     await asyncio.sleep(1.0)
     assert len(await emulator.sent(49)) == 1
     assert tap.types().count("message.sent.v1") == 1
 
 
 async def test_a_long_message_is_sent_in_parts_in_order(
-    emulator: Emulator, start_sender, tap: Tap
+    emulator: Emulator, start_sender, tap: EventTap
 ) -> None:
     await emulator.private_chat(50)
     sender: Sender = await start_sender(emulator)
     text = ("para " * 700).strip() + "\n\n" + ("next " * 300).strip()
     await tap.publish(request("d-long", 50, text))
-    [sent] = await tap.wait_for("message.sent.v1", timeout=20)
+    [sent] = await tap.envelopes_of("message.sent.v1", within=20)
     messages = await emulator.sent(50)
     assert len(messages) == 2
     assert sent["data"]["telegram_message_id"] == messages[0]["message_id"]
@@ -212,7 +217,7 @@ async def test_a_long_message_is_sent_in_parts_in_order(
 
 
 async def test_an_expired_lease_is_settled_unknown_and_never_resent(
-    emulator: Emulator, start_sender, tap: Tap
+    emulator: Emulator, start_sender, tap: EventTap
 ) -> None:
     await emulator.private_chat(51)
     sender: Sender = await start_sender(emulator)
@@ -230,7 +235,7 @@ async def test_an_expired_lease_is_settled_unknown_and_never_resent(
             " VALUES ('d-crashed', 1, 1, $1)",
             past,
         )
-    [failed] = await tap.wait_for("send.failed.v1")
+    [failed] = await tap.envelopes_of("send.failed.v1")
     assert failed["data"]["reason"] == "outcome unknown after crash"
     assert failed["data"]["permanent"] is True
     assert failed["correlation_id"] == "c-1"
@@ -247,7 +252,9 @@ async def test_an_expired_lease_is_settled_unknown_and_never_resent(
     assert await emulator.sent(51) == []
 
 
-async def test_a_due_notification_is_delivered(emulator: Emulator, start_sender, tap: Tap) -> None:
+async def test_a_due_notification_is_delivered(
+    emulator: Emulator, start_sender, tap: EventTap
+) -> None:
     await emulator.private_chat(52)
     await start_sender(emulator)
     now = datetime.now(UTC)
@@ -262,13 +269,13 @@ async def test_a_due_notification_is_delivered(emulator: Emulator, start_sender,
         fired_at=now,
     )
     await tap.publish(envelope_of(due, producer="scheduler"))
-    [sent] = await tap.wait_for("message.sent.v1")
+    [sent] = await tap.envelopes_of("message.sent.v1")
     assert sent["data"]["delivery_id"] == "reminder:r-1"
     assert [m["text"] for m in await emulator.sent(52)] == ["⏰ stretch"]
 
 
 async def test_the_breaker_opens_while_telegram_is_down_and_recovers(
-    emulator: Emulator, start_sender, tap: Tap
+    emulator: Emulator, start_sender, tap: EventTap
 ) -> None:
     await emulator.private_chat(53)
     await emulator.control("/faults", {"mode": "error", "status": 503, "methods": ["sendMessage"]})
@@ -283,6 +290,6 @@ async def test_the_breaker_opens_while_telegram_is_down_and_recovers(
 
     await eventually(opened)
     await emulator.client.delete("/_emulator/faults")
-    [sent] = await tap.wait_for("message.sent.v1", timeout=20)
+    [sent] = await tap.envelopes_of("message.sent.v1", within=20)
     assert sent["data"]["delivery_id"] == "d-outage"
     assert breaker.state is BreakerState.CLOSED
