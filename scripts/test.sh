@@ -9,6 +9,7 @@ export CHIME_TEST_POSTGRES="${CHIME_TEST_POSTGRES:-postgresql://postgres:postgre
 echo "== lint and types"
 uv run ruff check .
 uv run ruff format --check .
+uv run hadolint Dockerfile
 uv run mypy contracts/chime_contracts libs/kit/chime_kit services/*/chime_* \
   tools/telegram-emulator/chime_emulator
 echo "== tests"

@@ -6,6 +6,7 @@ images), enough for these manifests and free of any cluster or binary.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,16 @@ def test_container_is_locked_down(objects, service):
     assert context["seccompProfile"]["type"] == "RuntimeDefault"
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["automountServiceAccountToken"] is False
+
+
+def test_every_object_is_valid_against_the_kubernetes_schema(objects):
+    """Offline validation against the Kubernetes OpenAPI schemas bundled with the library."""
+    import kubernetes_validate
+
+    version = kubernetes_validate.latest_version()
+    for obj in objects:
+        kubernetes_validate.validate(obj, version, strict=True)
+    broken = copy.deepcopy(of_kind(objects, "Deployment")["chime-sender"])
+    broken["spec"]["template"]["spec"]["containers"][0]["livenessprobe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, version, strict=True)
