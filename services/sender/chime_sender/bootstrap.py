@@ -67,6 +67,7 @@ async def build(
         retry=RetryPolicy(
             settings.max_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds
         ),
+        resend_when_unsure=settings.resend_when_unsure,
     )
     delivery = DeliveryLoop(
         runtime,

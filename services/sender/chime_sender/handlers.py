@@ -46,6 +46,7 @@ from chime_sender.metrics import RATE_LIMITED, TELEGRAM_SECONDS
 
 SERVICE = "sender"
 UNKNOWN_AFTER_CRASH = "outcome unknown after crash"
+OUTCOME_UNKNOWN = "Telegram did not answer; it may have delivered, so it is not sent again"
 POSTPONE_SECONDS = 0.5
 tracer = trace.get_tracer("chime.sender")
 
@@ -72,6 +73,8 @@ class Sending:
     limiter: TokenLimiter
     breakers: Breakers
     retry: RetryPolicy
+    # At-most-once (the default) or at-least-once when a call got no answer.
+    resend_when_unsure: bool = False
     # Claimed calls not yet through the token window, so a bot's budget is not claimed twice.
     waiting: Counter[int] = field(default_factory=Counter)
 
@@ -207,7 +210,7 @@ async def settle(
     d = claim.delivery
     repo = DeliveryRepository(uow.conn)
     postponed = result.transport_error == "postponed"
-    verdict = classify(result)
+    verdict = classify(result, resend_when_unsure=sending.resend_when_unsure)
     if not postponed:
         _update_health(sending, d.bot_id, verdict)
     await repo.finish_attempt(
@@ -283,6 +286,18 @@ async def settle(
             result=result,
         )
         return "blocked"
+    if verdict is Verdict.UNSURE:
+        await _fail(
+            uow,
+            repo,
+            claim,
+            now,
+            reason=OUTCOME_UNKNOWN,
+            permanent=True,
+            state="unknown",
+            result=result,
+        )
+        return "unknown"
     if verdict is Verdict.PERMANENT:
         reason = result.description or f"Telegram refused it ({result.error_code})"
         await _fail(

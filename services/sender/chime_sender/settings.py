@@ -25,6 +25,10 @@ class SenderSettings(ServiceSettings):
         default=0.03, ge=0, description="slack added to the token window for network jitter"
     )
 
+    resend_when_unsure: bool = Field(
+        default=False,
+        description="resend when a call got no answer (at-least-once: may deliver twice)",
+    )
     max_attempts: int = Field(default=5, ge=1, description="transient failures before giving up")
     backoff_base_seconds: float = Field(default=0.5, gt=0)
     backoff_max_seconds: float = Field(default=60.0, gt=0)

@@ -55,10 +55,15 @@ class TelegramClient:
         url = f"{self._api_base}/bot{token.get_secret_value()}/{method}"
         try:
             response = await self._http.post(url, json=payload)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
+            return CallResult(ok=False, transport_error="connection")  # never reached Telegram
+        except (httpx.WriteError, httpx.WriteTimeout):
+            return CallResult(ok=False, transport_error="connection")  # request incomplete
         except httpx.TimeoutException:
+            # Sent, but no answer in time: Telegram may have delivered it.
             return CallResult(ok=False, transport_error="timeout")
         except httpx.TransportError:
-            return CallResult(ok=False, transport_error="connection")
+            return CallResult(ok=False, transport_error="no_answer")
         return _answer(response)
 
     async def aclose(self) -> None:

@@ -17,7 +17,13 @@ class CallResult:
     error_code: int | None = None
     description: str | None = None
     retry_after: float | None = None
-    transport_error: str | None = None  # "timeout" or "connection" when no answer came
+    # When no answer came: "connection" (the request never reached Telegram), "timeout" or
+    # "no_answer" (it did, and Telegram may have delivered the message).
+    transport_error: str | None = None
+
+    @property
+    def maybe_delivered(self) -> bool:
+        return self.transport_error in ("timeout", "no_answer")
 
     @property
     def summary(self) -> str:
@@ -34,15 +40,18 @@ class Verdict(Enum):
     BLOCKED = "blocked"
     PERMANENT = "permanent"
     TRANSIENT = "transient"
+    UNSURE = "unsure"  # sent, no answer: resending could deliver it twice
 
 
 # 403 descriptions that mean this chat will not take messages from this bot any more.
 _GONE = ("blocked", "deactivated", "kicked", "not a member", "chat was deleted")
 
 
-def classify(result: CallResult) -> Verdict:
+def classify(result: CallResult, *, resend_when_unsure: bool = False) -> Verdict:
     if result.ok:
         return Verdict.SENT
+    if result.maybe_delivered and not resend_when_unsure:
+        return Verdict.UNSURE
     if result.transport_error is not None:
         return Verdict.TRANSIENT
     code = result.error_code or 0
@@ -60,7 +69,7 @@ def classify(result: CallResult) -> Verdict:
 
 def counts_for_breaker(verdict: Verdict) -> bool | None:
     """True: Telegram looks down; False: it answered sensibly; None: says nothing."""
-    if verdict is Verdict.TRANSIENT:
+    if verdict in (Verdict.TRANSIENT, Verdict.UNSURE):
         return True
     if verdict in (Verdict.SENT, Verdict.BLOCKED):
         return False

@@ -23,7 +23,7 @@ from chime_sender.domain.outcomes import CallResult
 from chime_sender.metrics import BREAKER_STATE, DELIVERIES
 
 log = logging.getLogger(__name__)
-_FINAL = frozenset({"sent", "failed", "blocked", "dead"})
+_FINAL = frozenset({"sent", "failed", "blocked", "dead", "unknown"})
 _DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 MIN_SLEEP_SECONDS = 0.02
 

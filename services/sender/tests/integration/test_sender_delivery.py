@@ -127,6 +127,44 @@ async def test_server_errors_are_retried_until_delivered(
     ]
 
 
+async def test_no_answer_in_time_is_never_resent(
+    emulator: Emulator, start_sender, tap: EventTap
+) -> None:
+    """Telegram is slow: the call times out, yet the message arrives. Sending it again
+    would deliver it twice, so the delivery ends as unknown."""
+    await emulator.private_chat(49)
+    await emulator.control(
+        "/faults", {"mode": "slow", "delay_s": 1.0, "count": 1, "methods": ["sendMessage"]}
+    )
+    await start_sender(emulator, telegram_timeout_seconds=0.3)
+    await tap.publish(request("d-slow", 49))
+    [failed] = await tap.envelopes_of("send.failed.v1")
+    assert failed["data"]["reason"].startswith("Telegram did not answer")
+    assert failed["data"]["description"] == "timeout"
+
+    async def arrived() -> bool:
+        return len(await emulator.sent(49)) == 1
+
+    await eventually(arrived, within=5.0)
+    await asyncio.sleep(0.5)
+    assert len(await emulator.sent(49)) == 1
+    assert "message.sent.v1" not in tap.types()
+
+
+async def test_with_resend_when_unsure_a_timeout_is_retried(
+    emulator: Emulator, start_sender, tap: EventTap
+) -> None:
+    await emulator.private_chat(50)
+    await emulator.control(
+        "/faults", {"mode": "timeout", "delay_s": 1.0, "count": 1, "methods": ["sendMessage"]}
+    )
+    await start_sender(emulator, telegram_timeout_seconds=0.3, resend_when_unsure=True)
+    await tap.publish(request("d-retry", 50))
+    [sent] = await tap.envelopes_of("message.sent.v1")
+    assert sent["data"]["attempts"] == 2
+    assert len(await emulator.sent(50)) == 1
+
+
 async def test_it_gives_up_after_max_attempts(
     emulator: Emulator, start_sender, tap: EventTap
 ) -> None:

@@ -34,7 +34,8 @@ def error(code: int, description: str, retry_after: float | None = None) -> Call
         (error(500, "Internal Server Error"), Verdict.TRANSIENT),
         (error(502, "Bad Gateway"), Verdict.TRANSIENT),
         (error(504, "Gateway Timeout"), Verdict.TRANSIENT),
-        (CallResult(ok=False, transport_error="timeout"), Verdict.TRANSIENT),
+        (CallResult(ok=False, transport_error="timeout"), Verdict.UNSURE),
+        (CallResult(ok=False, transport_error="no_answer"), Verdict.UNSURE),
         (CallResult(ok=False, transport_error="connection"), Verdict.TRANSIENT),
     ],
 )
@@ -42,8 +43,15 @@ def test_classification(result: CallResult, verdict: Verdict) -> None:
     assert classify(result) is verdict
 
 
+@pytest.mark.parametrize("error", ["timeout", "no_answer"])
+def test_unsure_outcomes_are_retried_only_when_asked(error: str) -> None:
+    result = CallResult(ok=False, transport_error=error)
+    assert classify(result, resend_when_unsure=True) is Verdict.TRANSIENT
+
+
 def test_only_transient_failures_trip_the_breaker() -> None:
     assert counts_for_breaker(Verdict.TRANSIENT) is True
+    assert counts_for_breaker(Verdict.UNSURE) is True
     assert counts_for_breaker(Verdict.SENT) is False
     assert counts_for_breaker(Verdict.BLOCKED) is False
     assert counts_for_breaker(Verdict.PERMANENT) is None
