@@ -24,7 +24,7 @@ if ! port_open 5432; then
     log "installing PostgreSQL"
     apt_install postgresql
   fi
-  version=$(ls /etc/postgresql | sort -V | tail -1)
+  version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -1)
   log "starting PostgreSQL $version"
   as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
   wait_port 5432
@@ -50,10 +50,17 @@ if ! port_open 15672; then
 fi
 
 # uv and the workspace
+export PATH="$HOME/.local/bin:$PATH"
 if ! command -v uv >/dev/null; then
   log "installing uv"
-  python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
-  export PATH="$HOME/.local/bin:$PATH"
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
+    apt_install python3-venv python3-pip
+  fi
+  # A venv of its own: Debian's Python refuses pip installs outside one (PEP 668).
+  python3 -m venv "$HOME/.local/share/chime-uv"
+  "$HOME/.local/share/chime-uv/bin/pip" install --quiet uv
+  mkdir -p "$HOME/.local/bin"
+  ln -sf "$HOME/.local/share/chime-uv/bin/uv" "$HOME/.local/bin/uv"
 fi
 log "syncing the workspace"
 uv sync --frozen --quiet

@@ -6,6 +6,6 @@
 # the local emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
 export PATH="$HOME/.local/bin:$PATH"
+bash scripts/setup.sh
 exec uv run python scripts/stack.py "$@"
