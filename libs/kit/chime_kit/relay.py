@@ -98,9 +98,9 @@ class OutboxRelay:
             try:
                 published = await self.publish_pending()
                 failures = 0
-            except (asyncpg.PostgresError, OSError, aio_pika.exceptions.AMQPError) as exc:
+            except Exception as exc:
                 failures += 1
-                log.warning("outbox relay of %s failed (%s); retrying", self.schema, exc)
+                log.warning("outbox relay of %s failed (%r); retrying", self.schema, exc)
                 await asyncio.sleep(min(5.0, 0.1 * 2**failures))
                 continue
             if published < self.batch_size:

@@ -4,6 +4,7 @@ import asyncio
 import random
 
 import aio_pika
+import asyncpg
 import orjson
 import pytest
 
@@ -122,3 +123,28 @@ def _wrap(event):
     from chime_contracts.envelope import envelope_of
 
     return envelope_of(event, producer="demo")
+
+
+async def test_the_relay_outlives_lost_database_connections(runtime, tap, database_url):
+    await runtime.relay.start()
+    async with runtime.unit_of_work() as uow:
+        await uow.emit(started(21))
+    await tap.take(1)
+    # Every server process of the relay's pool is killed, as a database restart would.
+    admin = await asyncpg.connect(database_url)
+    killed = await admin.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    await admin.close()
+    assert killed >= 1
+    await asyncio.sleep(0.3)  # the relay meets the dead connections and recovers
+    for attempt in range(50):
+        try:
+            async with runtime.unit_of_work() as uow:
+                await uow.emit(started(22))
+            break
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            await asyncio.sleep(0.1 * attempt)
+    [message] = await tap.take(1, within=15)
+    assert orjson.loads(message.body)["data"]["chat_id"] == 22

@@ -6,8 +6,6 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-import asyncpg
-
 from chime_kit.loops import BackgroundLoop
 from chime_kit.runtime import Runtime
 from chime_scheduler import handlers
@@ -47,7 +45,7 @@ class FiringLoop:
                 if fired >= self.batch_size:
                     continue
                 await self._sleep_until_next_due()
-            except (OSError, asyncpg.PostgresError):
+            except Exception:
                 log.exception("firing failed; retrying shortly")
                 await asyncio.sleep(1.0)
 
