@@ -7,9 +7,10 @@ CHIME_TEST_RABBITMQ_API (defaults: the local servers).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import quote, urlsplit
 
 import asyncpg
@@ -53,6 +54,32 @@ async def database_url() -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+def break_amqp_connections(amqp_url: str) -> Callable[[], Awaitable[int]]:
+    """Closes every client connection of the test's vhost, as a broker restart would."""
+    vhost = urlsplit(amqp_url).path.lstrip("/")
+    api = urlsplit(RABBITMQ_API)
+    base = f"{api.scheme}://{api.hostname}:{api.port}"
+    auth = (api.username or "guest", api.password or "guest")
+
+    async def close_all() -> int:
+        async with httpx.AsyncClient(base_url=base, auth=auth, timeout=10) as client:
+            # The management API lists connections only after its next statistics round.
+            for _ in range(100):
+                listed = (await client.get(f"/api/vhosts/{vhost}/connections")).json()
+                if listed:
+                    break
+                await asyncio.sleep(0.1)
+            for connection in listed:
+                await client.delete(
+                    f"/api/connections/{quote(connection['name'], safe='')}",
+                    headers={"X-Reason": "test: broker connection lost"},
+                )
+            return len(listed)
+
+    return close_all
 
 
 @pytest.fixture

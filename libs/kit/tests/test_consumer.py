@@ -94,3 +94,23 @@ async def test_poison_message_goes_straight_to_dead_letters(runtime, amqp_url):
 
 async def _true_if(value: bool) -> bool:
     return value
+
+
+async def test_consuming_and_relaying_resume_after_the_broker_connection_is_lost(
+    runtime, amqp_url, break_amqp_connections
+):
+    async def store_note(uow, env):
+        await uow.conn.execute("INSERT INTO notes (id, body) VALUES ($1, $2)", env.id, "x")
+
+    await start_with(runtime, store_note)
+    assert await break_amqp_connections() >= 2  # the consumers' and the relay's
+
+    # An event published through the outbox after the loss, and one straight to the bus.
+    async with runtime.unit_of_work() as uow:
+        await uow.emit(UserStarted(bot_id=1, chat_id=8, user_id=8))
+    await publish_envelope(amqp_url, envelope(9))
+
+    async def both_applied() -> bool:
+        return await runtime.pool.fetchval("SELECT count(*) FROM notes") == 2
+
+    await eventually(both_applied, within=30.0)
