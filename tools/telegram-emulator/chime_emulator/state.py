@@ -2,6 +2,7 @@
 
 import asyncio
 import itertools
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,14 @@ class PendingUpdate:
     payload: Any
 
 
+def update_id_origin(now: float | None = None) -> int:
+    """Where a bot's update ids start: Telegram never reuses one, so a restarted emulator
+    must not either (a bot's ingest deduplicates by it). Eighths of a second since 2025
+    stay below 2**31, Telegram's bound, until 2033."""
+    seconds = (time.time() if now is None else now) - 1_735_689_600
+    return max(0, int(seconds * 8))
+
+
 @dataclass
 class Bot:
     id: int
@@ -95,7 +104,7 @@ class Bot:
     last_error_date: int | None = None
     last_error_message: str | None = None
     pending: deque[PendingUpdate] = field(default_factory=deque)
-    last_update_id: int = 0
+    last_update_id: int = field(default_factory=update_id_origin)
     blocked_by: set[int] = field(default_factory=set)
     sent: list[dict[str, Any]] = field(default_factory=list)
     poll_generation: int = 0
