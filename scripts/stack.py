@@ -37,9 +37,22 @@ def say(text: str) -> None:
 
 
 class Stack:
-    def __init__(self, token: str, real_telegram: bool) -> None:
+    def __init__(
+        self,
+        token: str,
+        real_telegram: bool,
+        *,
+        more_tokens: tuple[str, ...] = (),
+        database: str = DATABASE,
+        amqp_url: str = AMQP,
+        log_level: str = "INFO",
+    ) -> None:
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
+        self.tokens = (token, *more_tokens)
+        self.database = database
+        self.amqp_url = amqp_url
+        self.log_level = log_level
         self.real = real_telegram
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.telegram = "https://api.telegram.org" if real_telegram else self.url("emulator")
@@ -51,8 +64,9 @@ class Stack:
     def env(self, service: str, **extra: str) -> dict[str, str]:
         prefix = f"CHIME_{service.upper()}_"
         values = {
-            "DATABASE_URL": f"{POSTGRES}/{DATABASE}",
-            "AMQP_URL": AMQP,
+            "DATABASE_URL": f"{POSTGRES}/{self.database}",
+            "LOG_LEVEL": self.log_level,
+            "AMQP_URL": self.amqp_url,
             "HTTP_PORT": str(PORTS[service]),
             **extra,
         }
@@ -69,9 +83,11 @@ class Stack:
         if not self.real:
             self.launch(
                 "emulator", "chime_emulator", dict(os.environ),
-                "--port", str(PORTS["emulator"]), "--bot", self.token,
+                "--port", str(PORTS["emulator"]),
+                *(arg for t in self.tokens for arg in ("--bot", t)),
             )  # fmt: skip
-        ingest = {"BOT_TOKENS": self.token, "TELEGRAM_API_BASE": self.telegram}
+        tokens = ",".join(self.tokens)
+        ingest = {"BOT_TOKENS": tokens, "TELEGRAM_API_BASE": self.telegram}
         if self.real:
             ingest["MODE"] = "polling"
         else:
@@ -80,7 +96,7 @@ class Stack:
         self.launch("scheduler", "chime_scheduler", self.env("scheduler"))
         self.launch(
             "sender", "chime_sender",
-            self.env("sender", BOT_TOKENS=self.token, TELEGRAM_API_BASE=self.telegram),
+            self.env("sender", BOT_TOKENS=tokens, TELEGRAM_API_BASE=self.telegram),
         )  # fmt: skip
         self.launch("api", "chime_api", self.env("api", DEFAULT_BOT_ID=str(self.bot_id)))
         # Ingest last: it registers its webhook, and the emulator must be up by then.
@@ -114,11 +130,11 @@ class Stack:
             say(f"{name:9} ready at {self.url(name)}")
 
 
-async def create_database() -> None:
+async def create_database(database: str = DATABASE) -> None:
     conn = await asyncpg.connect(f"{POSTGRES}/postgres")
     try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
-            await conn.execute(f'CREATE DATABASE "{DATABASE}"')
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
+            await conn.execute(f'CREATE DATABASE "{database}"')
     finally:
         await conn.close()
 
