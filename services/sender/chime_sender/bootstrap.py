@@ -10,12 +10,12 @@ import httpx
 from chime_kit.bots import tokens_by_bot
 from chime_kit.runtime import Runtime, open_runtime
 from chime_sender.adapters.telegram import TelegramClient
+from chime_sender.calling import Sending
 from chime_sender.domain.circuit import Breakers
-from chime_sender.domain.limits import Limits, TokenLimiter
+from chime_sender.domain.limits import Limits
 from chime_sender.domain.outcomes import RetryPolicy
 from chime_sender.entrypoints.consumers import build_router
 from chime_sender.entrypoints.delivery import DeliveryLoop
-from chime_sender.handlers import Sending
 from chime_sender.settings import SenderSettings
 
 
@@ -55,12 +55,13 @@ async def build(
         group_rate=settings.group_rate,
         group_window=settings.group_window_seconds,
         margin=settings.limit_margin_seconds,
+        horizon=settings.slot_horizon_seconds,
+        lead=settings.slot_lead_seconds,
     )
     sending = Sending(
         telegram=telegram,
         tokens=tokens_by_bot(settings.bot_tokens),
         limits=limits,
-        limiter=TokenLimiter(limits, time.monotonic),
         breakers=Breakers(
             settings.breaker_failures, settings.breaker_cooldown_seconds, time.monotonic
         ),

@@ -1,23 +1,15 @@
 """What the sender does on each event, and with each answer of Telegram. No framework imports.
 
-Consuming only stores a delivery; the delivery loop claims ready ones (`claim_ready`), calls
-Telegram outside any transaction (`call_telegram`) and settles each outcome in a unit of work
-of its own (`settle`), which records the events.
+Consuming only stores a delivery; the delivery loop claims ready ones (`claiming`), calls
+Telegram outside any transaction (`calling`) and settles each outcome in a unit of work of
+its own (`settle`), which records the events.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind
-from pydantic import SecretStr
 
 from chime_contracts.envelope import Envelope
 from chime_contracts.events import (
@@ -29,54 +21,29 @@ from chime_contracts.events import (
 )
 from chime_kit.telemetry import context_from_traceparent, current_traceparent, mark_service
 from chime_kit.unit_of_work import UnitOfWork
+from chime_sender.adapters.pacing import BotPacing
 from chime_sender.adapters.postgres import DeliveryRepository
-from chime_sender.domain.circuit import Breakers, BreakerState
-from chime_sender.domain.deliveries import Claim, Delivery, choose
+from chime_sender.calling import SERVICE, Sending, is_postponed
+from chime_sender.domain.deliveries import Claim, Delivery
 from chime_sender.domain.formatting import message_parts
-from chime_sender.domain.limits import ChatPace, Limits, TokenLimiter, after_send, paused
+from chime_sender.domain.limits import (
+    ChatPace,
+    after_send,
+    paused,
+    paused_slot,
+)
 from chime_sender.domain.outcomes import (
     CallResult,
-    RetryPolicy,
     Verdict,
     classify,
     counts_for_breaker,
     retry_after_seconds,
 )
-from chime_sender.metrics import RATE_LIMITED, TELEGRAM_SECONDS
 
-SERVICE = "sender"
 UNKNOWN_AFTER_CRASH = "outcome unknown after crash"
 OUTCOME_UNKNOWN = "Telegram did not answer; it may have delivered, so it is not sent again"
 POSTPONE_SECONDS = 0.5
 tracer = trace.get_tracer("chime.sender")
-
-
-class Telegram(Protocol):
-    async def send_message(
-        self,
-        token: SecretStr,
-        chat_id: int,
-        text: str,
-        *,
-        parse_mode: str | None = None,
-        reply_to_message_id: int | None = None,
-    ) -> CallResult: ...
-
-
-@dataclass
-class Sending:
-    """What sending needs beyond the database: the Bot API, tokens, limits and breakers."""
-
-    telegram: Telegram
-    tokens: Mapping[int, SecretStr]
-    limits: Limits
-    limiter: TokenLimiter
-    breakers: Breakers
-    retry: RetryPolicy
-    # At-most-once (the default) or at-least-once when a call got no answer.
-    resend_when_unsure: bool = False
-    # Claimed calls not yet through the token window, so a bot's budget is not claimed twice.
-    waiting: Counter[int] = field(default_factory=Counter)
 
 
 async def _store(uow: UnitOfWork, delivery: Delivery, origin: str, requested_at: datetime) -> None:
@@ -114,102 +81,13 @@ async def store_due_notification(uow: UnitOfWork, envelope: Envelope[Notificatio
     await _store(uow, delivery, f"scheduler.{due.source}", envelope.occurred_at)
 
 
-def budgets(sending: Sending) -> dict[int, int]:
-    """How many calls each bot may start now: its token window, one trial when half-open."""
-    result: dict[int, int] = {}
-    for bot_id in sending.tokens:
-        breaker = sending.breakers.of(bot_id)
-        if not breaker.allows():
-            result[bot_id] = 0
-        elif breaker.state is BreakerState.HALF_OPEN:
-            result[bot_id] = min(1, sending.limiter.available(bot_id) - sending.waiting[bot_id])
-        else:
-            result[bot_id] = sending.limiter.available(bot_id) - sending.waiting[bot_id]
-    return result
-
-
-async def claim_ready(
-    uow: UnitOfWork, sending: Sending, now: datetime, *, limit: int, lease: float
-) -> list[Claim]:
-    """Take what can be sent now; fail at once what never can (no token, chat blocked)."""
-    repo = DeliveryRepository(uow.conn)
-    budget = budgets(sending)
-    skip = [bot for bot, free in budget.items() if free <= 0]
-    chosen = choose(await repo.ready(now, limit, skip), budget)
-    hopeless = [c for c in chosen if c.chat_blocked or c.delivery.bot_id not in sending.tokens]
-    callable_ = [c for c in chosen if not c.chat_blocked and c.delivery.bot_id in sending.tokens]
-    lease_until = now + timedelta(seconds=lease)
-    held = await repo.reserve_chats(
-        [(c.delivery.bot_id, c.delivery.chat_id) for c in callable_], now, lease_until
-    )
-    for claim in hopeless:
-        reason = "chat blocked the bot" if claim.chat_blocked else "no token for bot"
-        await _fail(uow, repo, claim, now, reason=reason, permanent=True, state="failed")
-    taken = [c for c in callable_ if (c.delivery.bot_id, c.delivery.chat_id) in held]
-    sending.waiting.update(c.delivery.bot_id for c in taken)
-    return await repo.mark_sending(taken, now, lease_until)
-
-
-async def call_telegram(sending: Sending, claim: Claim) -> tuple[CallResult, Span]:
-    """One Bot API call for the claim's next part, in a span of the delivery's trace."""
-    d = claim.delivery
-    parts = message_parts(d.text)
-    part = parts[min(claim.parts_sent, len(parts) - 1)]
-    span = tracer.start_span(
-        "telegram sendMessage",
-        context=context_from_traceparent(d.traceparent),
-        kind=SpanKind.CLIENT,
-        attributes={
-            "chime.bot_id": d.bot_id,
-            "chime.chat_id": d.chat_id,
-            "chime.delivery_id": d.delivery_id,
-            "chime.attempt": claim.attempt,
-            "chime.part": claim.parts_sent + 1,
-            "chime.parts": len(parts),
-        },
-    )
-    mark_service(span, SERVICE)
-    with trace.use_span(span, end_on_exit=True):
-        breaker = sending.breakers.of(d.bot_id)
-        try:
-            allowed = breaker.begin()
-            # The window frees by the clock alone, so there is no event to wait for.
-            while allowed and (wait := sending.limiter.take(d.bot_id)) > 0:  # noqa: ASYNC110
-                await asyncio.sleep(wait)
-        finally:
-            sending.waiting[d.bot_id] -= 1
-        if not allowed:
-            # Another half-open trial is in flight: this one waits, it is not a failure.
-            result = CallResult(ok=False, transport_error="postponed")
-        else:
-            started = time.perf_counter()
-            result = await sending.telegram.send_message(
-                sending.tokens[d.bot_id],
-                d.chat_id,
-                part,
-                parse_mode=d.parse_mode,
-                reply_to_message_id=d.reply_to_message_id if claim.parts_sent == 0 else None,
-            )
-            TELEGRAM_SECONDS.labels(SERVICE, "sendMessage", result.summary).observe(
-                time.perf_counter() - started
-            )
-            if result.error_code == 429:
-                RATE_LIMITED.labels(SERVICE).inc()
-        span.set_attribute("chime.outcome", result.summary)
-        if result.error_code is not None:
-            span.set_attribute("http.response.status_code", result.error_code)
-        if not result.ok:
-            span.set_status(trace.StatusCode.ERROR, result.summary)
-    return result, span
-
-
 async def settle(
     uow: UnitOfWork, sending: Sending, claim: Claim, result: CallResult, now: datetime
 ) -> str:
     """Apply one call's outcome; returns what happened (a metrics label)."""
     d = claim.delivery
     repo = DeliveryRepository(uow.conn)
-    postponed = result.transport_error == "postponed"
+    postponed = is_postponed(result)
     verdict = classify(result, resend_when_unsure=sending.resend_when_unsure)
     if not postponed:
         _update_health(sending, d.bot_id, verdict)
@@ -222,6 +100,9 @@ async def settle(
         result.description or result.transport_error,
         result.message_id,
     )
+    if verdict is Verdict.RATE_LIMITED:
+        # Before the chat's row: claims lock a bot's row before its chats' rows.
+        await _pause_bot(uow, sending, d.bot_id, retry_after_seconds(result))
     parts_total = await repo.still_sending(d.delivery_id, claim.attempt)
     if parts_total is None:
         return "stale"  # the lease ran out and the delivery was settled as unknown
@@ -257,9 +138,7 @@ async def settle(
         )
         return "sent"
     if verdict is Verdict.RATE_LIMITED:
-        wait = retry_after_seconds(result)
-        sending.limiter.pause(d.bot_id, wait)
-        until = now + timedelta(seconds=wait)
+        until = now + timedelta(seconds=retry_after_seconds(result))
         await repo.retry_at(d.delivery_id, until, failed=False, error=error)
         await repo.set_pace(d.bot_id, d.chat_id, paused(pace, until))
         return "rate_limited"
@@ -275,7 +154,7 @@ async def settle(
                 ),
                 correlation_id=d.correlation_id,
             )
-        await _fail(
+        await fail(
             uow,
             repo,
             claim,
@@ -287,7 +166,7 @@ async def settle(
         )
         return "blocked"
     if verdict is Verdict.UNSURE:
-        await _fail(
+        await fail(
             uow,
             repo,
             claim,
@@ -300,13 +179,13 @@ async def settle(
         return "unknown"
     if verdict is Verdict.PERMANENT:
         reason = result.description or f"Telegram refused it ({result.error_code})"
-        await _fail(
+        await fail(
             uow, repo, claim, now, reason=reason, permanent=True, state="failed", result=result
         )
         return "failed"
     failures = claim.failures + 1
     if sending.retry.gives_up(failures):
-        await _fail(
+        await fail(
             uow,
             repo,
             claim,
@@ -341,6 +220,15 @@ async def expire_leases(uow: UnitOfWork, now: datetime) -> int:
                 correlation_id=claim.delivery.correlation_id,
             )
     return len(lost)
+
+
+async def _pause_bot(uow: UnitOfWork, sending: Sending, bot_id: int, seconds: float) -> None:
+    """A 429 pauses the bot on every replica: its next slot moves past `retry_after`."""
+    pacing = BotPacing(uow.conn)
+    next_slots, db_now = await pacing.lock([bot_id])
+    paused_to = paused_slot(next_slots[bot_id], db_now, seconds)
+    await pacing.store({bot_id: paused_to})
+    sending.paused_to[bot_id] = max(paused_to, sending.paused_to.get(bot_id, paused_to))
 
 
 def _update_health(sending: Sending, bot_id: int, verdict: Verdict) -> None:
@@ -380,7 +268,7 @@ def _failed(
     )
 
 
-async def _fail(
+async def fail(
     uow: UnitOfWork,
     repo: DeliveryRepository,
     claim: Claim,
@@ -391,6 +279,7 @@ async def _fail(
     state: str,
     result: CallResult | None = None,
 ) -> None:
+    """End the delivery as `state` (failed, dead, unknown) and record why."""
     await repo.finish(claim.delivery.delivery_id, state, now, reason)
     await uow.record(
         _stream(claim.delivery),

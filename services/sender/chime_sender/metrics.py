@@ -21,3 +21,8 @@ BREAKER_STATE = Gauge(
     "Circuit breaker per bot: 0 closed, 1 half-open, 2 open",
     ["service", "bot_id"],
 )
+SLOTS_MISSED = Counter(
+    "chime_sender_slots_missed_total",
+    "Send slots given up because the call was too late for them (a busy process)",
+    ["service"],
+)

@@ -24,6 +24,16 @@ class SenderSettings(ServiceSettings):
     limit_margin_seconds: float = Field(
         default=0.03, ge=0, description="slack added to the token window for network jitter"
     )
+    slot_horizon_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        description="how far ahead a bot token's send slots are claimed (calls wait that long)",
+    )
+    slot_lead_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        description="how long after a claim its bot's first send slot starts at the earliest",
+    )
 
     resend_when_unsure: bool = Field(
         default=False,

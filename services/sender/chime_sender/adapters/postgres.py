@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -134,17 +135,7 @@ class DeliveryRepository:
             " VALUES ($1, $2, $3, $4)",
             [(row["delivery_id"], row["attempts"], row["parts_sent"] + 1, now) for row in rows],
         )
-        return [
-            Claim(
-                delivery=c.delivery,
-                attempt=attempt[c.delivery.delivery_id],
-                failures=c.failures,
-                parts_sent=c.parts_sent,
-                first_message_id=c.first_message_id,
-                chat_blocked=c.chat_blocked,
-            )
-            for c in claims
-        ]
+        return [replace(c, attempt=attempt[c.delivery.delivery_id]) for c in claims]
 
     async def still_sending(self, delivery_id: str, attempt: int) -> int | None:
         """Lock the delivery if this call still owns it; returns its parts_total."""

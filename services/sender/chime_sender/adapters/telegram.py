@@ -26,8 +26,12 @@ class TelegramClient:
         self._api_base = api_base.rstrip("/")
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            # Idle connections are kept a minute (httpx: 5 s): a cold one makes the first send
+            # after a pause arrive late, and late sends bunch up against the token's limit.
             limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+                keepalive_expiry=60.0,
             ),
             transport=transport,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,11 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Claim:
-    """A delivery taken for one call: `attempt` fences the outcome against a stale lease."""
+    """A delivery taken for one call: `attempt` fences the outcome against a stale lease.
+
+    `slot` is the start of the bot's send slot granted to it (the database's clock, which
+    every replica shares); `send_at` is the same instant on this process's clock.
+    """
 
     delivery: Delivery
     attempt: int
@@ -28,12 +33,14 @@ class Claim:
     parts_sent: int
     first_message_id: int | None
     chat_blocked: bool
+    slot: datetime | None = None
+    send_at: datetime | None = None
 
 
 def choose(candidates: Iterable[Claim], budgets: Mapping[int, int]) -> list[Claim]:
     """Oldest first: at most one per chat (sends to a chat are serial) and at most the bot's
-    budget per bot. Bots missing from `budgets` (no token) are taken: they fail at once, as do
-    deliveries to blocked chats, without spending any budget.
+    budget (its free send slots) per bot. Bots missing from `budgets` (no token) are taken:
+    they fail at once, as do deliveries to blocked chats, without spending any budget.
     """
     chosen: list[Claim] = []
     chats: set[tuple[int, int]] = set()

@@ -1,16 +1,16 @@
-"""Telegram's flood limits as pure rules over an injected clock.
+"""Telegram's flood limits as pure rules over explicit times.
 
-Per bot token: at most `token_rate` sends in any `token_window` (sliding). Per chat: a
-private chat (positive id) gets one send per `chat_interval`; a group (negative id) at most
-`group_rate` sends in any `group_window`. Chat pacing is computed here and stored in
-PostgreSQL so every replica sees it; the token window lives in the process (one replica per
-token set for now).
+Per bot token: at most `token_rate` sends in any `token_window`, kept as one send slot every
+`(token_window + margin) / token_rate` seconds. Per chat: a private chat (positive id) gets
+one send per `chat_interval`; a group (negative id) at most `group_rate` sends in any
+`group_window`. Both are computed here and stored in PostgreSQL (`bot_pacing`,
+`chat_pacing`), so every replica sees them.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,51 +24,68 @@ class Limits:
     group_window: float = 60.0
     # Requests reach Telegram a little after we time them; the slack keeps jitter under it.
     margin: float = 0.03
+    # How far ahead a claim takes a bot's send slots; claimed calls wait at most this long.
+    horizon: float = 0.25
+    # How long a claim takes to reach its calls (commit, scheduling): no slot starts sooner
+    # after the claim, so none is used late, bunched up with the slots after it.
+    lead: float = 0.05
 
 
 def is_group(chat_id: int) -> bool:
     return chat_id < 0
 
 
-class TokenLimiter:
-    """A sliding-window log per bot: `delay` says how long until a send fits, `take` records it.
+def slot_interval(limits: Limits) -> timedelta:
+    """The spacing of one bot's sends: `token_rate` slots span `token_window + margin`.
 
-    A 429 `pause`s the bot: nothing is allowed until the pause ends.
+    Rounded up to the microsecond (PostgreSQL's precision), so rounding never packs one more
+    send into a window.
     """
+    micros = (limits.token_window + limits.margin) / limits.token_rate * 1_000_000
+    return timedelta(microseconds=math.ceil(micros - 1e-6))
 
-    def __init__(self, limits: Limits, clock: Callable[[], float]) -> None:
-        self.limits = limits
-        self.clock = clock
-        self._sends: dict[int, deque[float]] = {}
-        self._paused_until: dict[int, float] = {}
 
-    def delay(self, bot_id: int) -> float:
-        now = self.clock()
-        window = self.limits.token_window + self.limits.margin
-        sends = self._sends.setdefault(bot_id, deque())
-        while sends and now - sends[0] >= window:
-            sends.popleft()
-        wait = self._paused_until.get(bot_id, now) - now
-        if len(sends) >= self.limits.token_rate:
-            wait = max(wait, sends[len(sends) - self.limits.token_rate] + window - now)
-        return max(0.0, wait)
+@dataclass(frozen=True)
+class Grant:
+    """The slots handed out to one claim of a bot's sends, and the bot's next free slot."""
 
-    def take(self, bot_id: int) -> float:
-        """Record a send now and return 0, or return the seconds to wait (nothing recorded)."""
-        wait = self.delay(bot_id)
-        if wait <= 0:
-            self._sends[bot_id].append(self.clock())
-        return wait
+    starts: tuple[datetime, ...]
+    next_slot_at: datetime
 
-    def available(self, bot_id: int) -> int:
-        """How many sends would fit right now."""
-        if self.delay(bot_id) > 0:
-            return 0
-        return self.limits.token_rate - len(self._sends[bot_id])
 
-    def pause(self, bot_id: int, seconds: float) -> None:
-        until = self.clock() + seconds
-        self._paused_until[bot_id] = max(until, self._paused_until.get(bot_id, until))
+def grant_slots(
+    next_slot_at: datetime, now: datetime, interval: timedelta, wanted: int, horizon: timedelta
+) -> Grant:
+    """Up to `wanted` send slots of a bot, GCRA-style with no burst beyond the rate.
+
+    Slot i starts at `max(next_slot_at, now) + i * interval`; only slots starting by
+    `now + horizon` are granted, so claimed work never waits long holding a lease. An idle
+    bot does not save up slots: the first starts no earlier than `now`. Since consecutive
+    slots are `interval` apart, any `token_window` holds at most `token_rate` of them.
+    """
+    first = max(next_slot_at, now)
+    last = now + horizon
+    starts: list[datetime] = []
+    while len(starts) < wanted and (start := first + len(starts) * interval) <= last:
+        starts.append(start)
+    if not starts:
+        return Grant((), next_slot_at)
+    return Grant(tuple(starts), starts[-1] + interval)
+
+
+def missed_slot(limits: Limits, slot_start: datetime, now: datetime) -> bool:
+    """Whether a call is too late for its slot to use it.
+
+    A late call bunches up with the on-time ones `token_rate` slots later; the margin covers
+    that, half for the wait in this process (a busy event loop) and half for the way to
+    Telegram. Later than that, the slot is given up rather than sent in a burst.
+    """
+    return (now - slot_start).total_seconds() > limits.margin / 2
+
+
+def paused_slot(next_slot_at: datetime, now: datetime, retry_after: float) -> datetime:
+    """A bot's next slot after a 429: not before `retry_after` from now, never brought forward."""
+    return max(next_slot_at, now + timedelta(seconds=retry_after))
 
 
 @dataclass(frozen=True)

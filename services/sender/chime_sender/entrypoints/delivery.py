@@ -16,7 +16,7 @@ from opentelemetry.trace import Span
 
 from chime_kit.loops import BackgroundLoop
 from chime_kit.runtime import Runtime
-from chime_sender import handlers
+from chime_sender import calling, claiming, handlers
 from chime_sender.adapters.postgres import NEW_DELIVERY_CHANNEL, DeliveryRepository
 from chime_sender.domain.deliveries import Claim
 from chime_sender.domain.outcomes import CallResult
@@ -32,7 +32,7 @@ class DeliveryLoop:
     def __init__(
         self,
         runtime: Runtime,
-        sending: handlers.Sending,
+        sending: calling.Sending,
         *,
         batch_size: int,
         concurrency: int,
@@ -87,7 +87,7 @@ class DeliveryLoop:
         if free <= 0:
             return 0
         async with self.runtime.unit_of_work() as uow:
-            claims = await handlers.claim_ready(
+            claims = await claiming.claim_ready(
                 uow,
                 self.sending,
                 datetime.now(UTC),
@@ -111,7 +111,7 @@ class DeliveryLoop:
 
     async def _deliver(self, claim: Claim) -> None:
         try:
-            result, span = await handlers.call_telegram(self.sending, claim)
+            result, span = await calling.call_telegram(self.sending, claim)
             outcome = await self._settle(claim, result, span)
         except Exception:
             # Left 'sending', the lease sweep settles it as unknown: never sent twice.

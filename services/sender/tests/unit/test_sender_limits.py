@@ -1,89 +1,127 @@
-"""Telegram's limits as the sender keeps them: token window, chat interval, group window."""
+"""Telegram's limits as the sender keeps them: token send slots, chat interval, group window."""
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chime_sender.domain.limits import ChatPace, Limits, TokenLimiter, after_send, is_group, paused
+from chime_sender.domain.limits import (
+    ChatPace,
+    Grant,
+    Limits,
+    after_send,
+    grant_slots,
+    is_group,
+    missed_slot,
+    paused,
+    paused_slot,
+    slot_interval,
+)
 
 pytestmark = pytest.mark.unit
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def seconds(s: float) -> timedelta:
     return timedelta(seconds=s)
 
 
-def test_a_token_sends_at_most_its_rate_in_any_window() -> None:
-    clock = Clock()
-    limiter = TokenLimiter(Limits(token_rate=30, margin=0.0), clock)
-    assert [limiter.take(1) for _ in range(30)] == [0.0] * 30
-    assert limiter.take(1) == pytest.approx(1.0)
-    assert limiter.available(1) == 0
-    clock.now += 0.999
-    assert limiter.take(1) == pytest.approx(0.001)
-    clock.now += 0.001
-    assert limiter.take(1) == 0.0
+TENTH = seconds(0.1)
+HORIZON = seconds(0.25)
 
 
-def test_the_window_slides_rather_than_resets() -> None:
-    clock = Clock()
-    limiter = TokenLimiter(Limits(token_rate=2, margin=0.0), clock)
-    limiter.take(1)
-    clock.now += 0.6
-    limiter.take(1)
-    clock.now += 0.5  # 1.1 s after the first, 0.5 s after the second
-    assert limiter.take(1) == 0.0
-    assert limiter.take(1) == pytest.approx(0.5)  # till the send at 0.6 leaves
+def test_the_slot_interval_spreads_the_rate_over_window_and_margin() -> None:
+    assert slot_interval(Limits(token_rate=30, margin=0.0)) == timedelta(microseconds=33334)
+    assert slot_interval(Limits(token_rate=30, margin=0.03)) == timedelta(microseconds=34334)
+    assert slot_interval(Limits(token_rate=20, margin=0.0)) == timedelta(microseconds=50000)
+    for rate in (1, 3, 7, 29, 30, 31, 1000):
+        # Rounded up: `rate` intervals never fit inside the window.
+        assert slot_interval(Limits(token_rate=rate, margin=0.0)) * rate >= seconds(1.0)
 
 
-def test_the_margin_widens_the_window_for_network_jitter() -> None:
-    clock = Clock()
-    limiter = TokenLimiter(Limits(token_rate=1, margin=0.05), clock)
-    limiter.take(1)
-    clock.now += 1.0
-    assert limiter.take(1) == pytest.approx(0.05)
+def test_an_idle_bot_gets_slots_from_now_spaced_by_the_interval() -> None:
+    grant = grant_slots(T0 - seconds(60), T0, TENTH, 3, HORIZON)
+    assert grant == Grant((T0, T0 + TENTH, T0 + 2 * TENTH), T0 + 3 * TENTH)
 
 
-def test_tokens_are_independent() -> None:
-    limiter = TokenLimiter(Limits(token_rate=1), Clock())
-    assert limiter.take(1) == 0.0
-    assert limiter.take(2) == 0.0
-    assert limiter.take(1) > 0
-    assert limiter.available(3) == 1
+def test_an_idle_bot_does_not_save_up_a_burst() -> None:
+    grant = grant_slots(T0 - seconds(3600), T0, TENTH, 100, seconds(10))
+    assert grant.starts[0] == T0
+    assert all(b - a == TENTH for a, b in itertools.pairwise(grant.starts))
 
 
-def test_a_refused_send_is_not_counted() -> None:
-    clock = Clock()
-    limiter = TokenLimiter(Limits(token_rate=1, margin=0.0), clock)
-    limiter.take(1)
-    for _ in range(5):
-        assert limiter.take(1) > 0
-    clock.now += 1.0
-    assert limiter.take(1) == 0.0
+def test_no_slot_starts_before_next_slot_at() -> None:
+    grant = grant_slots(T0 + seconds(0.05), T0, TENTH, 2, HORIZON)
+    assert grant == Grant((T0 + seconds(0.05), T0 + seconds(0.15)), T0 + seconds(0.25))
 
 
-def test_a_429_pauses_the_token_for_retry_after() -> None:
-    clock = Clock()
-    limiter = TokenLimiter(Limits(token_rate=30), clock)
-    limiter.pause(1, 3.0)
-    assert limiter.take(1) == pytest.approx(3.0)
-    assert limiter.available(1) == 0
-    limiter.pause(1, 1.0)  # a shorter pause never shortens a longer one
-    clock.now += 2.0
-    assert limiter.take(1) == pytest.approx(1.0)
-    clock.now += 1.0
-    assert limiter.take(1) == 0.0
-    assert limiter.take(2) == 0.0
+def test_the_horizon_cuts_what_is_handed_out() -> None:
+    grant = grant_slots(T0, T0, TENTH, 100, HORIZON)
+    assert grant.starts == (T0, T0 + TENTH, T0 + 2 * TENTH)
+    assert grant.next_slot_at == T0 + 3 * TENTH
+    # A slot starting exactly at the horizon is still in.
+    assert len(grant_slots(T0, T0, TENTH, 100, 2 * TENTH).starts) == 3
+    assert grant_slots(T0, T0, TENTH, 100, timedelta(0)).starts == (T0,)
+
+
+def test_nothing_is_handed_out_past_the_horizon_and_the_bot_is_unchanged() -> None:
+    later = T0 + seconds(0.3)
+    assert grant_slots(later, T0, TENTH, 5, HORIZON) == Grant((), later)
+    assert grant_slots(T0 - seconds(1), T0, TENTH, 0, HORIZON) == Grant((), T0 - seconds(1))
+
+
+def test_a_smaller_want_gets_a_prefix_of_the_same_slots() -> None:
+    full = grant_slots(T0, T0, TENTH, 10, HORIZON)
+    part = grant_slots(T0, T0, TENTH, 2, HORIZON)
+    assert part.starts == full.starts[:2]
+    assert part.next_slot_at == T0 + 2 * TENTH
+
+
+def test_consecutive_claims_continue_where_the_last_stopped() -> None:
+    first = grant_slots(T0, T0, TENTH, 100, HORIZON)
+    second = grant_slots(first.next_slot_at, T0 + seconds(0.01), TENTH, 100, HORIZON)
+    assert second.starts == ()
+    third = grant_slots(first.next_slot_at, T0 + seconds(0.06), TENTH, 100, HORIZON)
+    assert third.starts == (T0 + 3 * TENTH,)
+
+
+def test_no_window_ever_holds_more_than_the_rate() -> None:
+    """Replicas claiming at arbitrary moments, all through the one next_slot_at."""
+    limits = Limits(token_rate=30, margin=0.0)
+    interval = slot_interval(limits)
+    next_at = T0 - seconds(5)
+    starts: list[datetime] = []
+    now = T0
+    for step in range(400):
+        grant = grant_slots(next_at, now, interval, 1 + step % 7, HORIZON)
+        next_at = grant.next_slot_at
+        starts += grant.starts
+        now += seconds(0.013 * (1 + step % 5))
+    assert len(starts) > 100
+    assert starts == sorted(starts)
+    window = seconds(limits.token_window)
+    assert all(b - a >= window for a, b in zip(starts, starts[limits.token_rate :], strict=False))
+
+
+def test_a_call_later_than_half_the_margin_misses_its_slot() -> None:
+    limits = Limits(margin=0.03)
+    assert not missed_slot(limits, T0, T0 - seconds(0.2))  # early never happens, but is fine
+    assert not missed_slot(limits, T0, T0)
+    assert not missed_slot(limits, T0, T0 + seconds(0.015))
+    assert missed_slot(limits, T0, T0 + seconds(0.016))
+    assert missed_slot(Limits(margin=0.0), T0, T0 + timedelta(microseconds=1))
+
+
+def test_a_429_pushes_the_next_slot_past_retry_after() -> None:
+    assert paused_slot(T0, T0, 3.0) == T0 + seconds(3)
+    assert paused_slot(T0 - seconds(9), T0, 1.0) == T0 + seconds(1)
+    # A shorter pause never brings a later slot forward.
+    assert paused_slot(T0 + seconds(5), T0, 1.0) == T0 + seconds(5)
+    grant = grant_slots(paused_slot(T0, T0, 2.0), T0 + seconds(0.5), TENTH, 3, HORIZON)
+    assert grant.starts == ()
+    grant = grant_slots(paused_slot(T0, T0, 2.0), T0 + seconds(1.9), TENTH, 3, HORIZON)
+    assert grant.starts == (T0 + seconds(2), T0 + seconds(2.1))
 
 
 def test_chat_kinds_by_id_sign() -> None:
