@@ -83,12 +83,14 @@ async def publish_envelope(
     `target` is an AMQP URL (a connection is opened for this one message) or a channel.
     An envelope is routed by its type unless `routing_key` says otherwise; bytes need one.
     """
+    message_id = event_type = None
     if isinstance(body, Envelope):
         routing_key = routing_key or body.routing_key
+        message_id, event_type = body.id, body.type  # as the outbox relay sets them
         body = body.model_dump_json().encode()
     if routing_key is None:
         raise ValueError("a raw body needs a routing key")
-    message = aio_pika.Message(body, headers=headers or {})
+    message = aio_pika.Message(body, headers=headers or {}, message_id=message_id, type=event_type)
     if isinstance(target, str):
         async with await aio_pika.connect(target) as connection:
             channel = await connection.channel()

@@ -9,6 +9,7 @@ from faststream.rabbit import RabbitRouter
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import UserStarted
 from chime_contracts.routing import dead_letter_queue
+from chime_kit.dead_letters import peek, replay
 from chime_kit.testing import eventually, publish_envelope
 
 pytestmark = pytest.mark.integration
@@ -114,3 +115,41 @@ async def test_consuming_and_relaying_resume_after_the_broker_connection_is_lost
         return await runtime.pool.fetchval("SELECT count(*) FROM notes") == 2
 
     await eventually(both_applied, within=30.0)
+
+
+async def test_dead_letters_can_be_listed_and_replayed_once_the_cause_is_fixed(runtime, amqp_url):
+    broken = True
+    calls: list[str] = []
+
+    async def store_note(uow, env):
+        calls.append(env.id)
+        if broken:
+            raise RuntimeError("downstream is broken")
+        await uow.conn.execute("INSERT INTO notes (id, body) VALUES ($1, $2)", env.id, "x")
+
+    await start_with(runtime, store_note)
+    events = [envelope(n) for n in (31, 32)]
+    for event in events:
+        await publish_envelope(amqp_url, event)
+
+    async def both_dead() -> bool:
+        return await dead_letters(amqp_url, "demo.user-started") == 2
+
+    await eventually(both_dead, within=20.0)
+
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        listed = await peek(channel, "demo.user-started", limit=10)
+        assert {letter.message_id for letter in listed} == {e.id for e in events}
+        assert {letter.reason for letter in listed} == {"delivery_limit"}
+        assert await dead_letters(amqp_url, "demo.user-started") == 2  # peeking moved nothing
+
+        broken = False
+        assert await replay(channel, "demo.user-started") == 2
+
+    async def applied() -> bool:
+        return await runtime.pool.fetchval("SELECT count(*) FROM notes") == 2
+
+    await eventually(applied)
+    assert await dead_letters(amqp_url, "demo.user-started") == 0
