@@ -1,6 +1,6 @@
 """Prometheus metrics shared by every service, labelled by service."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_CONSUMED = Counter(
     "chime_events_consumed_total",
@@ -17,4 +17,9 @@ PUBLISH_FAILURES = Counter(
 )
 HANDLER_SECONDS = Histogram(
     "chime_handler_seconds", "Time to apply one consumed event", ["service", "queue"]
+)
+OUTBOX_PENDING = Gauge(
+    "chime_outbox_pending",
+    "Events waiting in a service's outbox (counted every few seconds)",
+    ["service"],
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 
 import aio_pika
@@ -21,9 +22,11 @@ from aiormq import spec
 
 from chime_contracts.routing import EVENT_LOG_QUEUE, EVENTS_EXCHANGE
 from chime_kit.loops import BackgroundLoop
-from chime_kit.metrics import EVENTS_PUBLISHED, PUBLISH_FAILURES
+from chime_kit.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING, PUBLISH_FAILURES
 
 log = logging.getLogger(__name__)
+# How often the relay counts what waits in its outbox, for the gauge.
+PENDING_COUNT_SECONDS = 10.0
 
 PERSISTENT = int(aio_pika.DeliveryMode.PERSISTENT)
 
@@ -93,11 +96,17 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         failures = 0
+        counted_at = 0.0
         while True:
             self._loop.clear()
             try:
                 published = await self.publish_pending()
                 failures = 0
+                if time.monotonic() - counted_at >= PENDING_COUNT_SECONDS:
+                    OUTBOX_PENDING.labels(self.schema).set(
+                        await self.pool.fetchval("SELECT count(*) FROM outbox")
+                    )
+                    counted_at = time.monotonic()
             except Exception as exc:
                 failures += 1
                 log.warning("outbox relay of %s failed (%r); retrying", self.schema, exc)

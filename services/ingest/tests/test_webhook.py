@@ -114,6 +114,7 @@ async def test_health_readiness_and_metrics(ingest):
     await post(client, message(20))
     await post(client, message(20))
     metrics = (await client.get("/metrics")).text
+    assert 'chime_outbox_pending{service="ingest"}' in metrics
     assert (
         f'chime_ingest_updates_total{{bot_id="{BOT_ID}",outcome="accepted",service="ingest"}}'
         in metrics
