@@ -1,0 +1,41 @@
+"""The scheduler's subscriber wiring, on FastStream's in-memory broker and a real database."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from faststream.rabbit import TestRabbitBroker
+
+from chime_contracts.envelope import envelope_of
+from chime_contracts.events import ReminderRequested
+from chime_kit.broker import EVENTS
+from chime_scheduler.bootstrap import build
+from chime_scheduler.settings import SchedulerSettings
+
+pytestmark = pytest.mark.broker
+
+
+async def test_a_reminder_request_on_the_bus_is_stored_once(database_url):
+    scheduler = await build(SchedulerSettings(database_url=database_url))
+    request = envelope_of(
+        ReminderRequested(
+            reminder_id="b1", bot_id=1, chat_id=2, user_id=2, text="tea",
+            due_at=datetime.now(UTC) + timedelta(hours=1), time_zone="UTC", phrase="in 1h",
+        ),
+        producer="test",
+    )  # fmt: skip
+    try:
+        async with TestRabbitBroker(scheduler.runtime.broker) as broker:
+            for _ in range(2):
+                await broker.publish(
+                    request.model_dump_json().encode(),
+                    exchange=EVENTS,
+                    routing_key="reminder.requested.v1",
+                    message_id=request.id,
+                )
+        pool = scheduler.runtime.pool
+        assert await pool.fetchval("SELECT text FROM reminders WHERE id = 'b1'") == "tea"
+        assert await pool.fetchval("SELECT count(*) FROM inbox") == 1
+        routed = await pool.fetch("SELECT routing_key FROM outbox ORDER BY id")
+        assert [r["routing_key"] for r in routed] == ["reminder.scheduled.v1", "send.requested.v1"]
+    finally:
+        await scheduler.runtime.pool.close()
