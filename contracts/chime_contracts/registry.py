@@ -10,6 +10,7 @@ from chime_contracts.events import (
     ReminderScheduled,
     SendFailed,
     SendRequested,
+    TimeZoneSet,
     UpdateReceived,
     UserStarted,
 )
@@ -17,6 +18,7 @@ from chime_contracts.events import (
 ALL_EVENTS: tuple[type[Event], ...] = (
     UpdateReceived,
     UserStarted,
+    TimeZoneSet,
     ReminderRequested,
     ReminderScheduled,
     NotificationDue,

@@ -13,6 +13,7 @@ from chime_contracts.events import (
     ReminderScheduled,
     SendFailed,
     SendRequested,
+    TimeZoneSet,
     UpdateReceived,
     UserStarted,
 )
@@ -25,6 +26,7 @@ NOW = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 SAMPLES = [
     UpdateReceived(bot_id=1, update_id=7, kind="message", chat_id=5, user_id=5, update={"a": 1}),
     UserStarted(bot_id=1, chat_id=5, user_id=5, username="ann"),
+    TimeZoneSet(bot_id=1, chat_id=5, user_id=5, time_zone="Europe/Kyiv"),
     ReminderRequested(
         reminder_id="r1",
         bot_id=1,

@@ -3,6 +3,7 @@
 from chime_contracts.events.api import NotificationRequested
 from chime_contracts.events.ingest import (
     ReminderRequested,
+    TimeZoneSet,
     UpdateReceived,
     UserStarted,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "ReminderScheduled",
     "SendFailed",
     "SendRequested",
+    "TimeZoneSet",
     "UpdateReceived",
     "UserStarted",
 ]

@@ -50,3 +50,15 @@ class ReminderRequested(Event):
     due_at: datetime
     time_zone: str = Field(description="IANA zone the user wrote the time in")
     phrase: str = Field(description="the time phrase as the user wrote it")
+
+
+class TimeZoneSet(Event):
+    """A chat chose the IANA time zone its times are read and shown in."""
+
+    type: Literal["time_zone.set.v1"] = "time_zone.set.v1"
+    producer: ClassVar[str] = "ingest"
+
+    bot_id: int
+    chat_id: int
+    user_id: int
+    time_zone: str = Field(description="IANA name, e.g. Europe/Kyiv")

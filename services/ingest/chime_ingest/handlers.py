@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from chime_contracts.envelope import Envelope
-from chime_contracts.events import ReminderRequested, SendRequested, UpdateReceived, UserStarted
+from chime_contracts.envelope import Envelope, Event
+from chime_contracts.events import (
+    ReminderRequested,
+    SendRequested,
+    TimeZoneSet,
+    UpdateReceived,
+    UserStarted,
+)
 from chime_ingest.adapters.postgres import Chats, UpdateLog
 from chime_ingest.domain import replies
 from chime_ingest.domain.commands import Command, parse_command
 from chime_ingest.domain.time_phrases import PhraseError, parse_reminder
+from chime_ingest.domain.time_zones import UnknownTimeZone, resolve_time_zone
 from chime_ingest.domain.updates import Update, check_update, kind_of
+from chime_kit import event_store
 from chime_kit.unit_of_work import UnitOfWork
 
 Accepted = Literal["accepted", "duplicate", "rejected"]
@@ -62,6 +71,8 @@ async def interpret_update(
         await context.reply(replies.HELP)
     elif command.name == "remind":
         await context.remind(command)
+    elif command.name in ("tz", "timezone"):
+        await context.time_zone(command)
     else:
         await context.reply(replies.unknown_command(command.name))
 
@@ -84,9 +95,7 @@ class _Context:
         sender = self.message.from_
         zone = await self.chats.time_zone(self.bot_id, self.chat_id) or self.default_zone
         await self.chats.start(self.bot_id, self.chat_id, zone)
-        await self.uow.record(
-            f"chat-{self.bot_id}-{self.chat_id}-{self.update.update_id}",
-            0,
+        await self.record(
             UserStarted(
                 bot_id=self.bot_id,
                 chat_id=self.chat_id,
@@ -119,6 +128,30 @@ class _Context:
             )
         )
 
+    async def time_zone(self, command: Command) -> None:
+        current = await self.chats.time_zone(self.bot_id, self.chat_id) or self.default_zone
+        if not command.args:
+            await self.reply(replies.time_zone_is(current, _local_time(current)))
+            return
+        try:
+            zone = resolve_time_zone(command.args)
+        except UnknownTimeZone as exc:
+            await self.reply(replies.cannot_understand(str(exc)))
+            return
+        await self.chats.set_time_zone(self.bot_id, self.chat_id, zone)
+        await self.record(
+            TimeZoneSet(
+                bot_id=self.bot_id, chat_id=self.chat_id, user_id=self.user_id, time_zone=zone
+            )
+        )
+        await self.reply(replies.time_zone_set(zone, _local_time(zone)))
+
+    async def record(self, event: Event) -> None:
+        """Append to this chat's stream; a concurrent writer makes the handler retry."""
+        stream = f"chat-{self.bot_id}-{self.chat_id}"
+        version = await event_store.current_version(self.uow.conn, stream)
+        await self.uow.record(stream, version, event)
+
     async def reply(self, text: str) -> None:
         await self.uow.emit(
             SendRequested(
@@ -130,3 +163,7 @@ class _Context:
                 origin="ingest.reply",
             )
         )
+
+
+def _local_time(time_zone: str) -> str:
+    return datetime.now(ZoneInfo(time_zone)).strftime("%H:%M")

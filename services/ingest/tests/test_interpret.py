@@ -104,3 +104,28 @@ async def test_plain_text_and_other_updates_cause_nothing(pool):
     assert await interpret(pool, update(4, "just chatting")) == {}
     edited = {"update_id": 5, "edited_message": update(5, "/start")["message"]}
     assert await interpret(pool, edited) == {}
+
+
+async def test_tz_sets_the_zone_later_reminders_are_read_in(pool):
+    emitted = await interpret(pool, update(10, "/tz america/new_york", chat_id=8))
+    [chosen] = emitted["time_zone.set.v1"]
+    assert chosen["time_zone"] == "America/New_York"
+    assert "now America/New_York" in emitted["send.requested.v1"][0]["text"]
+    emitted = await interpret(pool, update(11, "/remind in 1h call", chat_id=8))
+    assert emitted["reminder.requested.v1"][0]["time_zone"] == "America/New_York"
+    shown = await interpret(pool, update(12, "/tz", chat_id=8))
+    assert "Your time zone is America/New_York" in shown["send.requested.v1"][0]["text"]
+    # The chat's stream holds its history in order.
+    versions = await pool.fetch(
+        "SELECT version, type FROM events WHERE stream_id = $1 ORDER BY version", f"chat-{BOT}-8"
+    )
+    assert [(r["version"], r["type"]) for r in versions] == [(1, "time_zone.set.v1")]
+
+
+async def test_tz_with_an_unknown_zone_suggests_one(pool):
+    emitted = await interpret(pool, update(13, "/tz Europe/Kiev2", chat_id=9))
+    assert set(emitted) == {"send.requested.v1"}
+    text = emitted["send.requested.v1"][0]["text"]
+    assert "I don't know the time zone 'Europe/Kiev2'" in text
+    assert "Did you mean Europe/Kiev" in text
+    assert await pool.fetchval("SELECT count(*) FROM chats WHERE chat_id = 9") == 0

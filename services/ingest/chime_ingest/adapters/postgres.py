@@ -60,3 +60,12 @@ class Chats:
             chat_id,
             time_zone,
         )
+
+    async def set_time_zone(self, bot_id: int, chat_id: int, time_zone: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO chats (bot_id, chat_id, time_zone) VALUES ($1, $2, $3)"
+            " ON CONFLICT (bot_id, chat_id) DO UPDATE SET time_zone = excluded.time_zone",
+            bot_id,
+            chat_id,
+            time_zone,
+        )
