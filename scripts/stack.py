@@ -175,6 +175,8 @@ async def demo(stack: Stack, client: httpx.AsyncClient) -> None:
     say("a user talks to the bot through the Telegram emulator:")
     await user_says("/start")
     await bot_says("I'm Chime")
+    await user_says("/tz europe/kyiv")
+    await bot_says("now Europe/Kyiv")
     await user_says("/remind in 2s hello")
     await bot_says("I'll remind you")
     await bot_says("⏰ hello")
