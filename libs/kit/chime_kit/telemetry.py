@@ -28,17 +28,22 @@ def redact(text: str) -> str:
     return _TOKEN.sub("<bot-token>", text)
 
 
-def setup_tracing(service_name: str, otlp_endpoint: str | None) -> None:
-    """Install a tracer provider unless one is already installed (tests install theirs)."""
-    if isinstance(trace.get_tracer_provider(), TracerProvider):
-        return
+def tracer_provider(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
+    """Spans of `chime-<service>`, exported over OTLP/HTTP when an endpoint is given."""
     provider = TracerProvider(resource=Resource.create({"service.name": f"chime-{service_name}"}))
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces")
         provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
+    return provider
+
+
+def setup_tracing(service_name: str, otlp_endpoint: str | None) -> None:
+    """Install a tracer provider unless one is already installed (tests install theirs)."""
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return
+    trace.set_tracer_provider(tracer_provider(service_name, otlp_endpoint))
 
 
 def current_traceparent() -> tuple[str | None, str | None]:

@@ -36,3 +36,45 @@ def test_traceparent_round_trips_into_a_context():
     ctx = context_from_traceparent(parent)
     span_context = trace.get_current_span(ctx).get_span_context()
     assert f"{span_context.trace_id:032x}" == "0af7651916cd43dd8448eb211c80319c"
+
+
+def test_spans_are_exported_over_otlp_http_when_an_endpoint_is_set():
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from chime_kit.telemetry import tracer_provider
+
+    received: list[tuple[str, bytes]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        provider = tracer_provider("sender", f"http://127.0.0.1:{server.server_port}/")
+        with provider.get_tracer("test").start_as_current_span("telegram sendMessage"):
+            pass
+        assert provider.force_flush(5000)
+        provider.shutdown()
+    finally:
+        server.shutdown()
+        server.server_close()
+    [(path, body)] = received
+    assert path == "/v1/traces"
+    request = ExportTraceServiceRequest.FromString(body)
+    [resource_spans] = request.resource_spans
+    service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+    assert service["service.name"] == "chime-sender"
+    assert resource_spans.scope_spans[0].spans[0].name == "telegram sendMessage"
