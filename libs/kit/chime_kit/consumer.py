@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from chime_contracts.envelope import Envelope, Event
 from chime_kit.broker import EVENTS, consumer_queue
+from chime_kit.in_flight import InFlight
 from chime_kit.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 from chime_kit.telemetry import context_from, mark_service
 from chime_kit.unit_of_work import UnitOfWork
@@ -36,12 +37,14 @@ def subscribe(
     handler: Handler[E],
     unit_of_work: UnitOfWorkFactory,
     delivery_limit: int,
+    in_flight: InFlight | None = None,
 ) -> None:
     """Bind `queue` to `event`'s routing key and apply each event once.
 
     A message that is not a valid envelope of `event` is poison: rejected straight to the
     dead-letter queue. A handler exception nacks with requeue; the queue's delivery limit
     then dead-letters it. A redelivered event already in the inbox is acknowledged unapplied.
+    `in_flight` follows the event times of the messages being applied.
     """
     envelope_type = Envelope[event]  # type: ignore[valid-type]
     tracer = trace.get_tracer("chime.consumer")
@@ -61,6 +64,23 @@ def subscribe(
             EVENTS_CONSUMED.labels(service, queue, "poison").inc()
             await message.reject(requeue=False)
             return
+        tracking = in_flight or InFlight()
+        # Entered before the first await, so an earlier message is tracked before a later one
+        # can commit.
+        tracking.enter(envelope.occurred_at)
+        try:
+            await _apply(envelope, message)
+        except Exception:
+            # Left before the pause: a failing message must not hold the watermark back.
+            tracking.leave(envelope.occurred_at)
+            await asyncio.sleep(_backoff(message.headers))
+            raise
+        except BaseException:
+            tracking.leave(envelope.occurred_at)
+            raise
+        tracking.leave(envelope.occurred_at)
+
+    async def _apply(envelope: Envelope[Any], message: RabbitMessage) -> None:
         with tracer.start_as_current_span(
             f"consume {envelope.type}",
             context=context_from(message.headers),
@@ -80,7 +100,6 @@ def subscribe(
                 log.exception(
                     "handling %s on %s failed; it will be redelivered", envelope.id, queue
                 )
-                await asyncio.sleep(_backoff(message.headers))
                 raise
             HANDLER_SECONDS.labels(service, queue).observe(time.perf_counter() - started)
             EVENTS_CONSUMED.labels(service, queue, "applied").inc()

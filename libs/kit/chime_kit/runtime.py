@@ -18,6 +18,7 @@ from chime_contracts.envelope import Envelope, Event
 from chime_kit.broker import build_broker, declare_dead_letter_queue
 from chime_kit.consumer import Handler, subscribe
 from chime_kit.db import create_pool
+from chime_kit.in_flight import InFlight
 from chime_kit.migrator import migrate
 from chime_kit.relay import OutboxRelay
 from chime_kit.settings import ServiceSettings
@@ -35,6 +36,11 @@ class Runtime:
     broker: RabbitBroker
     relay: OutboxRelay
     queues: list[str] = field(default_factory=list)
+    _in_flight: dict[str, InFlight] = field(default_factory=dict)
+
+    def in_flight(self, queue: str) -> InFlight:
+        """Event times of the messages of `queue` this process is applying right now."""
+        return self._in_flight.setdefault(queue, InFlight())
 
     def unit_of_work(
         self, cause: Envelope[Any] | None = None
@@ -52,6 +58,7 @@ class Runtime:
             handler=handler,
             unit_of_work=self.unit_of_work,
             delivery_limit=self.settings.delivery_limit,
+            in_flight=self.in_flight(queue),
         )
         self.queues.append(queue)
 

@@ -153,3 +153,51 @@ async def test_dead_letters_can_be_listed_and_replayed_once_the_cause_is_fixed(r
 
     await eventually(applied)
     assert await dead_letters(amqp_url, "demo.user-started") == 0
+
+
+async def test_in_flight_tracks_messages_until_they_are_stored(runtime, amqp_url):
+    tracker = runtime.in_flight("demo.user-started")
+    seen: list = []
+    release = asyncio.Event()
+
+    async def slow(uow, env):
+        seen.append(tracker.watermark())
+        await release.wait()
+
+    await start_with(runtime, slow)
+    event = envelope(41)
+    await publish_envelope(amqp_url, event)
+
+    async def in_flight() -> bool:
+        return bool(seen)
+
+    await eventually(in_flight)
+    assert seen == [event.occurred_at]
+    release.set()
+
+    async def finished() -> bool:
+        return (
+            tracker.watermark() is None
+            and await runtime.pool.fetchval("SELECT count(*) FROM inbox") == 1
+        )
+
+    await eventually(finished)
+
+
+async def test_a_failing_message_does_not_hold_the_watermark_during_its_pause(runtime, amqp_url):
+    tracker = runtime.in_flight("demo.user-started")
+    failures: list[int] = []
+
+    async def fails(uow, env):
+        failures.append(1)
+        raise RuntimeError("broken")
+
+    await start_with(runtime, fails)
+    await publish_envelope(amqp_url, envelope(42))
+
+    async def failed_once() -> bool:
+        return bool(failures)
+
+    await eventually(failed_once)
+    await asyncio.sleep(0.02)  # inside the backoff pause now
+    assert tracker.watermark() is None

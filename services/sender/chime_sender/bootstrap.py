@@ -14,7 +14,7 @@ from chime_sender.calling import Sending
 from chime_sender.domain.circuit import Breakers
 from chime_sender.domain.limits import Limits
 from chime_sender.domain.outcomes import RetryPolicy
-from chime_sender.entrypoints.consumers import build_router
+from chime_sender.entrypoints.consumers import QUEUES, build_router
 from chime_sender.entrypoints.delivery import DeliveryLoop
 from chime_sender.settings import SenderSettings
 
@@ -69,6 +69,7 @@ async def build(
             settings.max_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds
         ),
         resend_when_unsure=settings.resend_when_unsure,
+        in_flight=tuple(runtime.in_flight(queue) for queue in QUEUES),
     )
     delivery = DeliveryLoop(
         runtime,

@@ -19,6 +19,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 from pydantic import SecretStr
 
+from chime_kit.in_flight import InFlight
 from chime_kit.telemetry import context_from_traceparent, mark_service
 from chime_sender.domain.circuit import Breakers
 from chime_sender.domain.deliveries import Claim
@@ -60,6 +61,9 @@ class Sending:
     # Per bot, the next_slot_at a 429 seen here pushed it to (database clock). Slots granted
     # before it are not used, so calls already waiting for one do not hit the pause.
     paused_to: dict[int, datetime] = field(default_factory=dict)
+    # Messages this process's consumers are storing right now: a delivery requested after
+    # the oldest of them waits, so one stored a moment late is still sent first.
+    in_flight: tuple[InFlight, ...] = ()
 
 
 def is_postponed(result: CallResult) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from chime_kit.in_flight import oldest
 from chime_kit.unit_of_work import UnitOfWork
 from chime_sender.adapters.pacing import BotPacing
 from chime_sender.adapters.postgres import DeliveryRepository
@@ -57,7 +58,7 @@ async def claim_ready(
     caps = breaker_caps(sending, limit)
     beyond = await pacing.beyond(lead + horizon)
     skip = {bot for bot, cap in caps.items() if cap <= 0} | set(beyond)
-    candidates = await repo.ready(now, limit, sorted(skip))
+    candidates = await repo.ready(now, limit, sorted(skip), before=oldest(*sending.in_flight))
     if not candidates:
         return []
     next_slots, db_now = await pacing.lock(

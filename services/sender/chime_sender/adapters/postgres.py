@@ -79,20 +79,29 @@ class DeliveryRepository:
         await self.conn.execute("SELECT pg_notify($1, '')", NEW_DELIVERY_CHANNEL)
         return True
 
-    async def ready(self, now: datetime, limit: int, skip_bots: Sequence[int]) -> list[Claim]:
+    async def ready(
+        self,
+        now: datetime,
+        limit: int,
+        skip_bots: Sequence[int],
+        before: datetime | None = None,
+    ) -> list[Claim]:
         """Pending deliveries due now to chats free now, oldest first, locked for this
-        transaction; other replicas skip them."""
+        transaction; other replicas skip them. With `before`, only those requested earlier
+        (the rest may have an earlier sibling still being stored)."""
         rows = await self.conn.fetch(
             f"SELECT {_CLAIM_COLUMNS} FROM deliveries d"  # noqa: S608 - constant columns
             " LEFT JOIN chats c ON c.bot_id = d.bot_id AND c.chat_id = d.chat_id"
             " WHERE d.state = 'pending' AND d.next_attempt_at <= $1"
             " AND NOT (d.bot_id = ANY($3::bigint[]))"
+            " AND ($4::timestamptz IS NULL OR d.requested_at < $4)"
             " AND NOT EXISTS (SELECT 1 FROM chat_pacing p WHERE p.bot_id = d.bot_id"
             "   AND p.chat_id = d.chat_id AND p.next_send_at > $1)"
             " ORDER BY d.requested_at, d.seq LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
             now,
             limit,
             list(skip_bots),
+            before,
         )
         return [_claim(row) for row in rows]
 

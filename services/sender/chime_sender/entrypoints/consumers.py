@@ -10,18 +10,19 @@ from chime_contracts.events import NotificationDue, SendRequested
 from chime_kit.runtime import Runtime
 from chime_sender import handlers
 
+SEND_REQUESTED = "sender.send-requested"
+NOTIFICATION_DUE = "sender.notification-due"
+QUEUES = (SEND_REQUESTED, NOTIFICATION_DUE)
+
 
 def build_router(runtime: Runtime) -> RabbitRouter:
     router = RabbitRouter()
     runtime.subscribe(
-        router,
-        queue="sender.send-requested",
-        event=SendRequested,
-        handler=handlers.store_send_request,
+        router, queue=SEND_REQUESTED, event=SendRequested, handler=handlers.store_send_request
     )
     runtime.subscribe(
         router,
-        queue="sender.notification-due",
+        queue=NOTIFICATION_DUE,
         event=NotificationDue,
         handler=handlers.store_due_notification,
     )
