@@ -34,7 +34,7 @@ import httpx
 
 from chime_contracts.envelope import Envelope, envelope_of
 from chime_contracts.events.ingest import UserStarted
-from chime_contracts.routing import EVENTS_EXCHANGE
+from chime_contracts.routing import EVENT_LOG_QUEUE, EVENTS_EXCHANGE
 from chime_kit import outbox
 from chime_kit.db import create_pool
 from chime_kit.migrator import migrate
@@ -120,12 +120,22 @@ class Environment:
             await admin.close()
 
 
-async def declare_queue(channel: aio_pika.abc.AbstractChannel) -> aio_pika.abc.AbstractQueue:
+async def declare_queue(
+    channel: aio_pika.abc.AbstractChannel, event_log: str | None
+) -> aio_pika.abc.AbstractQueue:
     exchange = await channel.declare_exchange(
         EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
     )
     queue = await channel.declare_queue(QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
     await queue.bind(exchange, "#")
+    if event_log:
+        # As every service's relay declares it: every publisher below also feeds the stream.
+        stream = await channel.declare_queue(
+            EVENT_LOG_QUEUE,
+            durable=True,
+            arguments={"x-queue-type": "stream", "x-max-age": event_log},
+        )
+        await stream.bind(exchange, "#")
     return queue
 
 
@@ -216,8 +226,12 @@ async def fill_outbox(pool: asyncpg.Pool, envelopes: list[Envelope[UserStarted]]
     return time.perf_counter() - started
 
 
-async def relay_round(pool: asyncpg.Pool, amqp_url: str, n: int, batch: int) -> Round:
-    relay = OutboxRelay(pool, amqp_url, schema=SCHEMA, batch_size=batch)
+async def relay_round(
+    pool: asyncpg.Pool, amqp_url: str, n: int, batch: int, event_log: str | None
+) -> Round:
+    relay = OutboxRelay(
+        pool, amqp_url, schema=SCHEMA, batch_size=batch, event_log_max_age=event_log
+    )
     await relay.connect()
     try:
         published = 0
@@ -260,7 +274,7 @@ def summary(rounds: list[Round], kind: str) -> tuple[float, float]:
     return max(rates), statistics.median(rates)
 
 
-async def main(n: int, batch: int, rounds: int) -> None:
+async def main(n: int, batch: int, rounds: int, event_log: str | None) -> None:
     envelopes = make_envelopes(n)
     sizes = [len(e.model_dump_json()) for e in envelopes]
     async with Environment() as env:
@@ -270,7 +284,7 @@ async def main(n: int, batch: int, rounds: int) -> None:
                 await migrate(conn, SCHEMA, "bench_migrations")  # type: ignore[arg-type]
             setup = await aio_pika.connect(env.amqp_url)
             channel = await setup.channel()
-            queue = await declare_queue(channel)
+            queue = await declare_queue(channel, event_log)
             info = await conditions(pool, env.api)
             print("conditions:")
             for key, value in info.items():
@@ -279,6 +293,7 @@ async def main(n: int, batch: int, rounds: int) -> None:
                 f"  {'workload':18} {n} events, batch/window {batch}, body"
                 f" {min(sizes)}-{max(sizes)} B (mean {statistics.mean(sizes):.0f}),"
                 f" persistent, mandatory, confirms, 1 quorum queue bound to '#'"
+                + (f" and the stream {EVENT_LOG_QUEUE} (max age {event_log})" if event_log else "")
             )
             results: list[Round] = []
             for i in range(rounds):
@@ -301,7 +316,7 @@ async def main(n: int, batch: int, rounds: int) -> None:
                 results.append(result)
 
                 write_seconds = await fill_outbox(pool, envelopes)
-                result = await relay_round(pool, env.amqp_url, n, batch)
+                result = await relay_round(pool, env.amqp_url, n, batch, event_log)
                 delivered = await queued(queue)
                 await queue.purge()
                 print(
@@ -344,5 +359,12 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=1000, help="relay batch = ceiling window")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--event-log",
+        metavar="MAX_AGE",
+        default=None,
+        help="also route every event into the stream chime.events.log, as the services do"
+        " (e.g. 7D)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.batch, args.rounds))
+    asyncio.run(main(args.events, args.batch, args.rounds, args.event_log))
