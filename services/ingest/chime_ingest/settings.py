@@ -1,6 +1,6 @@
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from chime_kit.bots import BotTokens
@@ -14,9 +14,10 @@ class IngestSettings(ServiceSettings):
     bot_tokens: BotTokens = Field(
         default_factory=list, description="comma-separated or JSON list of bot tokens"
     )
-    webhook_secret_key: SecretStr = Field(
-        default=SecretStr("change-me"),
-        description="each bot's X-Telegram-Bot-Api-Secret-Token is derived from this key",
+    webhook_secret_key: SecretStr | None = Field(
+        default=None,
+        description="each bot's X-Telegram-Bot-Api-Secret-Token is derived from this key;"
+        " required in webhook mode",
     )
     mode: Literal["webhook", "polling"] = "webhook"
     public_url: str | None = Field(
@@ -25,3 +26,13 @@ class IngestSettings(ServiceSettings):
     telegram_api_base: str = "https://api.telegram.org"
     polling_timeout_seconds: int = Field(default=25, ge=0, le=50)
     default_time_zone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _webhooks_need_a_secret(self) -> "IngestSettings":
+        # Without it anyone who finds the URL could post forged updates.
+        if self.mode == "webhook" and self.bot_tokens and self.webhook_secret_key is None:
+            raise ValueError(
+                "CHIME_INGEST_WEBHOOK_SECRET_KEY must be set in webhook mode (a long random"
+                " string); the webhook secret of each bot is derived from it"
+            )
+        return self

@@ -58,3 +58,23 @@ async def test_polling_stores_updates_and_confirms_them(database_url, amqp_url):
                 return info["pending_update_count"] == 0 or None
 
             await eventually(confirmed)
+
+
+async def test_in_polling_mode_the_webhook_refuses_every_post(database_url, amqp_url):
+    emulator = create_emulator(EmulatorConfig(bot_tokens=(TOKEN,)))
+    async with serving(emulator) as telegram:
+        settings = IngestSettings(
+            database_url=database_url,
+            amqp_url=amqp_url,
+            bot_tokens=[TOKEN],
+            mode="polling",
+            telegram_api_base=telegram,
+            polling_timeout_seconds=1,
+        )
+        async with serving(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as c:
+            forged = await c.post(
+                f"/telegram/{BOT_ID}/webhook",
+                json={"update_id": 1, "message": {}},
+                headers={"X-Telegram-Bot-Api-Secret-Token": ""},
+            )
+            assert forged.status_code == 404
