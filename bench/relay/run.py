@@ -296,35 +296,27 @@ async def main(n: int, batch: int, rounds: int, event_log: str | None) -> None:
                 + (f" and the stream {EVENT_LOG_QUEUE} (max age {event_log})" if event_log else "")
             )
             results: list[Round] = []
-            for i in range(rounds):
-                result = await ceiling(env.amqp_url, envelopes, batch)
+
+            async def report(round_no: int, label: str, result: Round, extra: str = "") -> None:
                 delivered = await queued(queue)
                 await queue.purge()
                 print(
-                    f"round {i + 1} ceiling: {result.rate:8.0f} ev/s  {_detail(result)}"
-                    f"  queued {delivered}"
+                    f"round {round_no} {label:8} {result.rate:8.0f} ev/s  {_detail(result)}"
+                    f"  queued {delivered}{extra}"
                 )
                 results.append(result)
 
-                result = await ceiling_aiormq(env.amqp_url, envelopes, batch)
-                delivered = await queued(queue)
-                await queue.purge()
-                print(
-                    f"round {i + 1} aiormq:  {result.rate:8.0f} ev/s  {_detail(result)}"
-                    f"  queued {delivered}"
-                )
-                results.append(result)
-
+            for i in range(1, rounds + 1):
+                await report(i, "ceiling:", await ceiling(env.amqp_url, envelopes, batch))
+                await report(i, "aiormq:", await ceiling_aiormq(env.amqp_url, envelopes, batch))
                 write_seconds = await fill_outbox(pool, envelopes)
-                result = await relay_round(pool, env.amqp_url, n, batch, event_log)
-                delivered = await queued(queue)
-                await queue.purge()
-                print(
-                    f"round {i + 1} relay:   {result.rate:8.0f} ev/s  {_detail(result)}"
-                    f"  queued {delivered}  (outbox write {n / write_seconds:.0f} ev/s,"
-                    f" tx of {WRITE_TX_SIZE}, not timed)"
+                await report(
+                    i,
+                    "relay:",
+                    await relay_round(pool, env.amqp_url, n, batch, event_log),
+                    f"  (outbox write {n / write_seconds:.0f} ev/s, tx of {WRITE_TX_SIZE},"
+                    " not timed)",
                 )
-                results.append(result)
             await setup.close()
         finally:
             await pool.close()

@@ -6,7 +6,6 @@ Built by `open_runtime(...)` inside a service's lifespan, never at import time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -120,11 +119,3 @@ async def run_migrations(dsn: str, schema: str, migrations_package: str) -> list
         return applied
     finally:
         await conn.close()
-
-
-async def lifespan_runtime(runtime: Runtime) -> AsyncIterator[Runtime]:
-    await runtime.start()
-    try:
-        yield runtime
-    finally:
-        await runtime.stop()
