@@ -17,11 +17,13 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from chime_kit.bots import TOKEN_PATTERN
+
 _propagator = TraceContextTextMapPropagator()
 
-# A Telegram bot token: digits, a colon, 30+ url-safe characters. httpx logs full URLs and
-# the token is part of the URL, so it is scrubbed from every record.
-_TOKEN = re.compile(r"(?<!\d)\d{3,}:[A-Za-z0-9_-]{30,}(?![A-Za-z0-9_-])")
+# httpx logs full URLs and the token is part of the URL, so it is scrubbed from every
+# record: whatever `bots` accepts as a token is redacted here.
+_TOKEN = re.compile(rf"(?<!\d){TOKEN_PATTERN}(?![A-Za-z0-9_-])")
 
 
 def redact(text: str) -> str:

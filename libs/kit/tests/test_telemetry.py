@@ -4,6 +4,7 @@ import orjson
 import pytest
 from opentelemetry import trace
 
+from chime_kit.bots import bot_id_of
 from chime_kit.telemetry import JsonFormatter, context_from_traceparent, redact
 
 pytestmark = pytest.mark.unit
@@ -16,6 +17,13 @@ def test_bot_tokens_are_scrubbed_from_text():
     assert TOKEN not in redact(url)
     assert redact(url) == "POST https://api.telegram.org/bot<bot-token>/sendMessage"
     assert redact("chat 123456:789 at 10:30") == "chat 123456:789 at 10:30"
+
+
+@pytest.mark.parametrize("secret_length", [20, 25, 29, 35, 46])
+def test_every_token_the_settings_accept_is_scrubbed(secret_length):
+    token = f"4242:{'a1_-' * 12}"[: 5 + secret_length]
+    assert bot_id_of(token) == 4242
+    assert redact(f"GET /bot{token}/getMe") == "GET /bot<bot-token>/getMe"
 
 
 def test_json_log_lines_carry_trace_ids_and_no_token():
