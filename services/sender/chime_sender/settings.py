@@ -1,3 +1,6 @@
+import os
+import socket
+
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -51,6 +54,32 @@ class SenderSettings(ServiceSettings):
     max_idle_seconds: float = Field(
         default=0.25, gt=0, description="longest sleep between looks for ready deliveries"
     )
+
+    instance_name: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}",
+        description="this process's name, unique among running senders and kept across its"
+        " restarts (a pod's name): a restarted sender re-queues its predecessor's claims at once",
+    )
+    heartbeat_seconds: float = Field(default=1.0, gt=0, description="how often a sender beats")
+    call_fence_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="no Telegram call starts later than this after the last heartbeat written",
+    )
+    dead_after_seconds: float = Field(
+        default=10.0, gt=0, description="a sender whose heartbeat is older than this is dead"
+    )
+    clock_margin_seconds: float = Field(
+        default=0.5, ge=0, description="slack for skew between the senders' and database's clocks"
+    )
+
+    @model_validator(mode="after")
+    def _dead_is_past_the_fence(self) -> "SenderSettings":
+        if self.dead_after_seconds <= self.call_fence_seconds + self.clock_margin_seconds:
+            raise ValueError("dead_after_seconds must exceed call_fence + clock_margin seconds")
+        if self.call_fence_seconds <= self.heartbeat_seconds:
+            raise ValueError("call_fence_seconds must exceed heartbeat_seconds")
+        return self
 
     @model_validator(mode="after")
     def _lease_outlasts_a_call(self) -> "SenderSettings":
