@@ -84,7 +84,6 @@ async def build(
         interval=settings.heartbeat_seconds,
         fence=settings.call_fence_seconds,
         dead_after=settings.dead_after_seconds,
-        clock_margin=settings.clock_margin_seconds,
     )
     sending.may_call = heartbeat.may_call
     delivery = DeliveryLoop(

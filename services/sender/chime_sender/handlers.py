@@ -213,16 +213,16 @@ async def expire_leases(uow: UnitOfWork, now: datetime) -> int:
 
 
 async def bury(
-    uow: UnitOfWork, sending: Sending, dead: DeadInstance, fence: timedelta, now: datetime
+    uow: UnitOfWork, sending: Sending, dead: DeadInstance, now: datetime
 ) -> tuple[int, int]:
     """Settle the claims of a sender instance that died; returns (re-queued, unknown).
 
-    It never started a call later than `fence` after its last heartbeat, so a claim whose
-    slot starts after that was never called: it is pending again at once. The others may
-    have been in flight: unknown, and their chat waits as if they had been sent now.
+    It never called a claim whose slot starts after its last promise (`calls_until`), so
+    those are pending again at once. The others may have been in flight: unknown, and their
+    chat waits as if they had been sent now.
     """
     repo = DeliveryRepository(uow.conn)
-    requeued = await repo.release(dead.instance_id, now, slots_after=dead.heartbeat_at + fence)
+    requeued = await repo.release(dead.instance_id, now, slots_after=dead.calls_until)
     lost = await repo.expire(now, owner=dead.instance_id)
     for claim in lost:
         d = claim.delivery
@@ -237,6 +237,12 @@ async def bury(
 async def release_unsent(uow: UnitOfWork, owner: str, ids: list[str], now: datetime) -> int:
     """A sender stopping gives back the claims it has not called: pending again at once."""
     return await DeliveryRepository(uow.conn).release(owner, now, ids=ids)
+
+
+async def release_unheld(uow: UnitOfWork, owner: str, held: list[str], now: datetime) -> int:
+    """Claims committed by a transaction whose answer was lost (the link broke at COMMIT):
+    recorded as this sender's, yet no call holds them. Never called: pending again."""
+    return await DeliveryRepository(uow.conn).release(owner, now, all_but=held)
 
 
 async def _record_unknown(uow: UnitOfWork, lost: list[Claim], now: datetime) -> None:

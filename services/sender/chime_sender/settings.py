@@ -60,25 +60,23 @@ class SenderSettings(ServiceSettings):
         description="this process's name, unique among running senders and kept across its"
         " restarts (a pod's name): a restarted sender re-queues its predecessor's claims at once",
     )
-    heartbeat_seconds: float = Field(default=1.0, gt=0, description="how often a sender beats")
+    heartbeat_seconds: float = Field(default=0.1, gt=0, description="how often a sender beats")
     call_fence_seconds: float = Field(
-        default=3.0,
+        default=0.25,
         gt=0,
-        description="no Telegram call starts later than this after the last heartbeat written",
+        description="each heartbeat lets calls of slots up to this far ahead start; what a dead"
+        " sender was not yet let call is re-queued, the rest ends unknown",
     )
     dead_after_seconds: float = Field(
-        default=10.0, gt=0, description="a sender whose heartbeat is older than this is dead"
-    )
-    clock_margin_seconds: float = Field(
-        default=0.5, ge=0, description="slack for skew between the senders' and database's clocks"
+        default=5.0, gt=0, description="a sender whose heartbeat is older than this is dead"
     )
 
     @model_validator(mode="after")
-    def _dead_is_past_the_fence(self) -> "SenderSettings":
-        if self.dead_after_seconds <= self.call_fence_seconds + self.clock_margin_seconds:
-            raise ValueError("dead_after_seconds must exceed call_fence + clock_margin seconds")
+    def _fence_outlasts_a_beat(self) -> "SenderSettings":
         if self.call_fence_seconds <= self.heartbeat_seconds:
             raise ValueError("call_fence_seconds must exceed heartbeat_seconds")
+        if self.dead_after_seconds <= self.call_fence_seconds:
+            raise ValueError("dead_after_seconds must exceed call_fence_seconds")
         return self
 
     @model_validator(mode="after")

@@ -156,18 +156,22 @@ class DeliveryRepository:
         *,
         slots_after: datetime | None = None,
         ids: Sequence[str] = (),
+        all_but: Sequence[str] | None = None,
     ) -> int:
         """Make `owner`'s claims that were never called pending again at once, and free their
-        chats: those named, or those whose slot starts after `slots_after`."""
+        chats: those named, those whose slot starts after `slots_after`, or all but those
+        named in `all_but`."""
         rows = await self.conn.fetch(
             "UPDATE deliveries SET state = 'pending', next_attempt_at = $2, lease_until = NULL,"
             " claimed_by = NULL, slot_at = NULL WHERE state = 'sending' AND claimed_by = $1"
-            " AND (slot_at > $3 OR delivery_id = ANY($4::text[]))"
+            " AND (slot_at > $3 OR delivery_id = ANY($4::text[])"
+            "   OR ($5::text[] IS NOT NULL AND NOT delivery_id = ANY($5::text[])))"
             " RETURNING delivery_id, attempts, bot_id, chat_id",
             owner,
             now,
             slots_after,
             list(ids),
+            None if all_but is None else list(all_but),
         )
         await self.conn.executemany(
             "UPDATE delivery_attempts SET finished_at = $3, outcome = 'released'"

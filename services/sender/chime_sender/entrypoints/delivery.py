@@ -72,6 +72,8 @@ class DeliveryLoop:
         self._in_flight: set[asyncio.Task[None]] = set()
         # Claims whose call has not started (waiting for their slot), by delivery id.
         self._unsent: dict[str, asyncio.Task[None]] = {}
+        self._held: set[str] = set()  # every claim this process is working on
+        self._claim_in_doubt = False  # a claim's transaction failed: it may have committed
         self._listener: asyncpg.Connection | None = None
         self._last_sweep = 0.0
 
@@ -114,7 +116,7 @@ class DeliveryLoop:
                     uow, self.heartbeat.instance_id, list(unsent), datetime.now(UTC)
                 )
         except DB_ERRORS:
-            # Left to the sweep of this dead instance: their slots are past its fence.
+            # Left to the sweep of this dead instance: their slots are past its promise.
             log.exception("could not give back %d unsent claims", len(unsent))
             return
         CLAIMS_RELEASED.labels("sender").inc(released)
@@ -126,9 +128,18 @@ class DeliveryLoop:
                 lost = await handlers.expire_leases(uow, datetime.now(UTC))
             DELIVERIES.labels("sender", "unknown").inc(lost)
             self._last_sweep = time.monotonic()
+        owner = self.heartbeat.instance_id if self.heartbeat else None
+        if self._claim_in_doubt and owner is not None:
+            async with self.runtime.unit_of_work() as uow:
+                released = await handlers.release_unheld(
+                    uow, owner, sorted(self._held), datetime.now(UTC)
+                )
+            CLAIMS_RELEASED.labels("sender").inc(released)
+        self._claim_in_doubt = False
         free = self.concurrency - len(self._in_flight)
         if free <= 0:
             return 0
+        self._claim_in_doubt = True
         async with self.runtime.unit_of_work() as uow:
             claims = await claiming.claim_ready(
                 uow,
@@ -136,11 +147,13 @@ class DeliveryLoop:
                 datetime.now(UTC),
                 limit=min(self.batch_size, free),
                 lease=self.lease_seconds,
-                owner=self.heartbeat.instance_id if self.heartbeat else None,
+                owner=owner,
             )
+        self._claim_in_doubt = False
         for claim in claims:
             task = asyncio.create_task(self._deliver(claim))
             self._in_flight.add(task)
+            self._held.add(claim.delivery.delivery_id)
             self._unsent[claim.delivery.delivery_id] = task
             task.add_done_callback(self._done)
         return len(claims)
@@ -155,6 +168,12 @@ class DeliveryLoop:
         self.wake()
 
     async def _deliver(self, claim: Claim) -> None:
+        try:
+            await self._call_and_settle(claim)
+        finally:
+            self._held.discard(claim.delivery.delivery_id)
+
+    async def _call_and_settle(self, claim: Claim) -> None:
         try:
             usable = await calling.wait_for_slot(self.sending, claim)
         finally:

@@ -1,9 +1,10 @@
 """This sender's heartbeat, and the burial of senders that died.
 
-Every `interval` the process writes its heartbeat; it starts no Telegram call more than
-`fence` after the last heartbeat it wrote (`may_call`), so when its heartbeat is older than
-`dead_after` every claim of it whose slot starts past `heartbeat + fence + margin` was never
-called: a replica sweeping it re-queues those at once and settles only the rest as unknown.
+Every `interval` the process writes its heartbeat and a promise, `calls_until`, `fence`
+ahead on the database's clock; it calls no claim whose slot starts later than the last
+promise stored (`may_call`). When its heartbeat is older than `dead_after`, every claim of it
+whose slot starts past its promise was never called: a replica sweeping it re-queues those
+at once and settles only the rest (at most `fence` worth of slots) as unknown.
 
 A replica judges others by staleness only once its own heartbeats have run unbroken for
 `dead_after`: after a database outage every heartbeat is stale, and none should bury a live
@@ -39,7 +40,6 @@ class Heartbeat:
         interval: float,
         fence: float,
         dead_after: float,
-        clock_margin: float,
     ) -> None:
         self.runtime = runtime
         self.sending = sending
@@ -47,9 +47,9 @@ class Heartbeat:
         self.interval = interval
         self.fence = fence
         self.dead_after = dead_after
-        self.clock_margin = clock_margin
         self.instance_id = str(ULID())
-        self._beat_sent: float | None = None  # monotonic, taken before the beat was sent
+        self.calls_until: datetime | None = None  # the last promise stored
+        self._beat_at = 0.0  # monotonic, when the last beat was stored
         self._unbroken_since = 0.0
         self._loop = runtime.watch(
             BackgroundLoop("sender-heartbeat", self._run, restart_max_seconds=interval)
@@ -65,39 +65,41 @@ class Heartbeat:
         async with self.runtime.pool.acquire() as conn:
             await Instances(conn).remove(self.instance_id)
 
-    def fresh(self) -> bool:
-        sent = self._beat_sent
-        return sent is not None and time.monotonic() - sent <= self.fence
-
     def may_call(self, claim: Claim) -> bool:
-        return claim.owner == self.instance_id and self.fresh()
+        promise = self.calls_until
+        return (
+            claim.owner == self.instance_id
+            and claim.slot is not None
+            and promise is not None
+            and claim.slot <= promise
+        )
 
     async def beat(self) -> None:
-        sent = time.monotonic()
         async with self.runtime.pool.acquire() as conn:
-            alive = await Instances(conn).beat(self.instance_id)
-        if not alive:
+            promise = await Instances(conn).beat(self.instance_id, self._fence)
+        if promise is None:
             # Judged dead (a long pause): its claims were settled; those still in memory are
-            # fenced by their owner. Carry on as a new instance.
+            # refused by `may_call`. Carry on as a new instance.
             log.error("sender instance %s was judged dead; registering anew", self.instance_id)
             self.instance_id = str(ULID())
             await self._register()
             return
-        if self._beat_sent is None or sent - self._beat_sent > self.fence:
-            self._unbroken_since = sent
-        self._beat_sent = sent
+        now = time.monotonic()
+        if now - self._beat_at > self.dead_after / 2:
+            self._unbroken_since = now
+        self._beat_at = now
+        self.calls_until = promise
 
     async def sweep(self) -> None:
         """Bury dead senders: predecessors of this name at once, the stale ones once this
         process's own heartbeats have run unbroken long enough to judge them."""
         unbroken = time.monotonic() - self._unbroken_since >= self.dead_after
         stale = timedelta(seconds=self.dead_after) if unbroken else None
-        fence = timedelta(seconds=self.fence + self.clock_margin)
         async with self.runtime.unit_of_work() as uow:
             dead = await Instances(uow.conn).dead(self.instance_id, self.name, stale)
             for instance in dead:
                 requeued, unknown = await handlers.bury(
-                    uow, self.sending, instance, fence, datetime.now(UTC)
+                    uow, self.sending, instance, datetime.now(UTC)
                 )
                 log.warning(
                     "sender %s is dead: %d claims never called re-queued, %d unknown",
@@ -108,11 +110,15 @@ class Heartbeat:
                 CLAIMS_RELEASED.labels("sender").inc(requeued)
                 DELIVERIES.labels("sender", "unknown").inc(unknown)
 
+    @property
+    def _fence(self) -> timedelta:
+        return timedelta(seconds=self.fence)
+
     async def _register(self) -> None:
-        sent = time.monotonic()
         async with self.runtime.pool.acquire() as conn:
-            await Instances(conn).register(self.instance_id, self.name)
-        self._beat_sent = self._unbroken_since = sent
+            promise = await Instances(conn).register(self.instance_id, self.name, self._fence)
+        self._beat_at = self._unbroken_since = time.monotonic()
+        self.calls_until = promise
 
     async def _run(self) -> None:
         while True:
