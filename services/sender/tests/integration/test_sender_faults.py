@@ -110,23 +110,30 @@ SLOW = {
 }
 
 
-async def claimed(sender: Sender, count: int) -> None:
-    async def enough() -> bool:
-        return list((await states(sender)).values()).count("sending") >= count
+async def claiming_ahead(emulator: Emulator, start_sender, tap: EventTap, name: str) -> Sender:
+    """A slow sender holding claims for future slots to six chats (texts `<name> <chat>`)."""
+    chats = CHATS[name]
+    for chat in chats:
+        await emulator.private_chat(chat)
+    sender: Sender = await start_sender(emulator, **SLOW)
+    for chat in chats:
+        await tap.publish(request(f"d-{name}-{chat}", chat, f"{name} {chat}"))
 
-    await eventually(enough)
+    async def claimed() -> bool:
+        return list((await states(sender)).values()).count("sending") >= 4
+
+    await eventually(claimed)
+    return sender
+
+
+CHATS = {"kill": range(6200, 6206), "stop": range(6300, 6306)}
 
 
 async def test_a_killed_sender_s_unsent_claims_are_sent_once_by_another(
     emulator: Emulator, start_sender, tap: EventTap
 ) -> None:
-    chats = range(6200, 6206)
-    for chat in chats:
-        await emulator.private_chat(chat)
-    doomed: Sender = await start_sender(emulator, **SLOW)
-    for chat in chats:
-        await tap.publish(request(f"d-kill-{chat}", chat, f"kill {chat}"))
-    await claimed(doomed, 4)
+    chats = CHATS["kill"]
+    doomed = await claiming_ahead(emulator, start_sender, tap, "kill")
     # kill -9: the loops and the calls waiting for their slots die, nothing is given back.
     await doomed.heartbeat._loop.stop()
     await doomed.delivery._loop.stop()
@@ -144,7 +151,7 @@ async def test_a_killed_sender_s_unsent_claims_are_sent_once_by_another(
         times = texts.count(f"kill {chat}")
         assert times <= 1, f"chat {chat} got it {times} times"
         # Unknown only within the killed sender's last promise (its slots it was let call).
-        assert final[f"d-kill-{chat}"] == "sent" or (final[f"d-kill-{chat}"] == "unknown")
+        assert final[f"d-kill-{chat}"] in ("sent", "unknown")
     unknown = [d for d, state in final.items() if state == "unknown"]
     never_sent = [f"d-kill-{c}" for c in chats if f"kill {c}" not in texts]
     assert set(never_sent) <= set(unknown)
@@ -158,13 +165,8 @@ async def test_a_killed_sender_s_unsent_claims_are_sent_once_by_another(
 async def test_a_stopping_sender_gives_back_its_unsent_claims_at_once(
     emulator: Emulator, start_sender, tap: EventTap
 ) -> None:
-    chats = range(6300, 6306)
-    for chat in chats:
-        await emulator.private_chat(chat)
-    first: Sender = await start_sender(emulator, **SLOW)
-    for chat in chats:
-        await tap.publish(request(f"d-stop-{chat}", chat, f"stop {chat}"))
-    await claimed(first, 4)
+    chats = CHATS["stop"]
+    first = await claiming_ahead(emulator, start_sender, tap, "stop")
     await first.delivery.stop()  # the graceful path of a stopping sender
     await first.heartbeat.stop()
     after_stop = await states(first)
