@@ -21,7 +21,11 @@ class MessageSent(Event):
 
 
 class SendFailed(Event):
-    """A message could not be delivered; `permanent` says whether retrying could help."""
+    """A message could not be delivered; `permanent` says whether retrying could help.
+
+    `outcome_unknown`: Telegram may have delivered it (the call got no answer, or the sender
+    died while it was in flight); it is not sent again.
+    """
 
     type: Literal["send.failed.v1"] = "send.failed.v1"
     producer: ClassVar[str] = "sender"
@@ -35,6 +39,7 @@ class SendFailed(Event):
     permanent: bool
     attempts: int
     failed_at: datetime
+    outcome_unknown: bool = False
 
 
 class ChatBlocked(Event):

@@ -10,12 +10,27 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+LivenessCheck = Callable[[], dict[str, bool]]
 
 
-def ops_routes(readiness: Callable[[Request], ReadinessCheck | None]) -> list[Route]:
-    """`readiness(request)` finds the running service's check (None while starting)."""
+def liveness_of(request: Request) -> LivenessCheck | None:
+    """The running service's liveness (its runtime's loops), None while starting."""
+    service = getattr(request.app.state, "service", None)
+    return service.runtime.liveness if service is not None else None
 
-    async def healthz(_: Request) -> Response:
+
+def ops_routes(
+    readiness: Callable[[Request], ReadinessCheck | None],
+    liveness: Callable[[Request], LivenessCheck | None] = liveness_of,
+) -> list[Route]:
+    """`readiness(request)` finds the running service's check (None while starting);
+    `liveness(request)` names what is wedged (a loop), so Kubernetes restarts the process."""
+
+    async def healthz(request: Request) -> Response:
+        check = liveness(request)
+        wedged = sorted(name for name, ok in (check() if check else {}).items() if not ok)
+        if wedged:
+            return JSONResponse({"status": "wedged", "wedged": wedged}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:

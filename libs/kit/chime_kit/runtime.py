@@ -18,6 +18,7 @@ from chime_kit.broker import build_broker, declare_dead_letter_queue
 from chime_kit.consumer import Handler, subscribe
 from chime_kit.db import create_pool
 from chime_kit.in_flight import InFlight
+from chime_kit.loops import BackgroundLoop
 from chime_kit.migrator import migrate
 from chime_kit.relay import OutboxRelay
 from chime_kit.settings import ServiceSettings
@@ -36,6 +37,17 @@ class Runtime:
     relay: OutboxRelay
     queues: list[str] = field(default_factory=list)
     _in_flight: dict[str, InFlight] = field(default_factory=dict)
+    loops: list[BackgroundLoop] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.watch(self.relay._loop)
+
+    def watch(self, loop: BackgroundLoop) -> BackgroundLoop:
+        """Let the probes see `loop`: one that keeps failing makes the process not ready,
+        one that is wedged makes it not alive."""
+        if loop not in self.loops:
+            self.loops.append(loop)
+        return loop
 
     def in_flight(self, queue: str) -> InFlight:
         """Event times of the messages of `queue` this process is applying right now."""
@@ -80,11 +92,17 @@ class Runtime:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
                 return False
 
-        return {
+        checks = {
             "postgres": await database(),
             "rabbitmq": await self.broker.ping(timeout=2.0),
             "outbox_relay": self.relay.connected,
         }
+        # Only a failing loop is named, so a healthy service's checks stay the same.
+        return checks | {f"loop {loop.name}": False for loop in self.loops if not loop.ready}
+
+    def liveness(self) -> dict[str, bool]:
+        """False for each loop that is wedged: only a restart of the process helps."""
+        return {f"loop {loop.name}": False for loop in self.loops if loop.wedged}
 
 
 async def open_runtime(service: str, settings: ServiceSettings, migrations_package: str) -> Runtime:

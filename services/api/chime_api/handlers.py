@@ -243,9 +243,11 @@ async def record_send_failed(uow: UnitOfWork, envelope: Envelope[SendFailed]) ->
     failed = envelope.data
     notifications = NotificationRepository(uow.conn)
     current = await _ours(notifications, failed.delivery_id)
-    if current is not None and may_become(current.status, Status.FAILED):
+    outcome = Status.UNKNOWN if failed.outcome_unknown else Status.FAILED
+    if current is not None and may_become(current.status, outcome):
         await notifications.mark_failed(
             current.id,
+            outcome,
             Failure(
                 reason=failed.reason,
                 error_code=failed.error_code,

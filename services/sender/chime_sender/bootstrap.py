@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -15,7 +16,8 @@ from chime_sender.domain.circuit import Breakers
 from chime_sender.domain.limits import Limits
 from chime_sender.domain.outcomes import RetryPolicy
 from chime_sender.entrypoints.consumers import QUEUES, build_router
-from chime_sender.entrypoints.delivery import DeliveryLoop
+from chime_sender.entrypoints.delivery import DB_ERRORS, DeliveryLoop
+from chime_sender.entrypoints.heartbeat import Heartbeat
 from chime_sender.settings import SenderSettings
 
 
@@ -24,14 +26,18 @@ class Sender:
     runtime: Runtime
     delivery: DeliveryLoop
     telegram: TelegramClient
+    heartbeat: Heartbeat
     stop_grace_seconds: float = 20.0
 
     async def start(self) -> None:
         await self.runtime.start()
+        await self.heartbeat.start()
         await self.delivery.start()
 
     async def stop(self) -> None:
         await self.delivery.stop(self.stop_grace_seconds)
+        with contextlib.suppress(*DB_ERRORS):  # a dead instance is swept by the others
+            await self.heartbeat.stop()
         await self.telegram.aclose()
         await self.runtime.stop()
 
@@ -71,13 +77,23 @@ async def build(
         resend_when_unsure=settings.resend_when_unsure,
         in_flight=tuple(runtime.in_flight(queue) for queue in QUEUES),
     )
+    heartbeat = Heartbeat(
+        runtime,
+        sending,
+        name=settings.instance_name,
+        interval=settings.heartbeat_seconds,
+        fence=settings.call_fence_seconds,
+        dead_after=settings.dead_after_seconds,
+    )
+    sending.may_call = heartbeat.may_call
     delivery = DeliveryLoop(
         runtime,
         sending,
+        heartbeat=heartbeat,
         batch_size=settings.claim_batch_size,
         concurrency=settings.send_concurrency,
         lease_seconds=settings.lease_seconds,
         max_idle_seconds=settings.max_idle_seconds,
     )
     grace = settings.telegram_timeout_seconds + settings.telegram_connect_timeout_seconds
-    return Sender(runtime, delivery, telegram, stop_grace_seconds=grace)
+    return Sender(runtime, delivery, telegram, heartbeat, stop_grace_seconds=grace)

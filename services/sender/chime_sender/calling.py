@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -24,7 +24,7 @@ from chime_kit.telemetry import context_from_traceparent, mark_service
 from chime_sender.domain.circuit import Breakers
 from chime_sender.domain.deliveries import Claim
 from chime_sender.domain.formatting import message_parts
-from chime_sender.domain.limits import Limits, missed_slot
+from chime_sender.domain.limits import Limits, missed_slot, slot_wait
 from chime_sender.domain.outcomes import CallResult, RetryPolicy
 from chime_sender.metrics import RATE_LIMITED, SLOTS_MISSED, TELEGRAM_SECONDS
 
@@ -64,31 +64,44 @@ class Sending:
     # Messages this process's consumers are storing right now: a delivery requested after
     # the oldest of them waits, so one stored a moment late is still sent first.
     in_flight: tuple[InFlight, ...] = ()
+    # Whether a claim may still be called now: its owner's heartbeat is fresh (see
+    # entrypoints.heartbeat). A call it refuses is postponed, never made.
+    may_call: Callable[[Claim], bool] = lambda _claim: True
 
 
 def is_postponed(result: CallResult) -> bool:
     return result.transport_error == POSTPONED.transport_error
 
 
-async def wait_for_slot(sending: Sending, claim: Claim) -> bool:
+async def wait_for_slot(
+    sending: Sending,
+    claim: Claim,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> bool:
     """Sleep until the claim's send slot starts; False when the slot cannot be used: too
-    late for it, or a 429 seen here since it was granted paused the bot."""
-    if claim.send_at is None or claim.slot is None:
-        return True
-    delay = (claim.send_at - datetime.now(UTC)).total_seconds()
-    if delay > 0:
-        await asyncio.sleep(delay)
-    if missed_slot(sending.limits, claim.send_at, datetime.now(UTC)):
-        SLOTS_MISSED.labels(SERVICE).inc()
+    late for it, a 429 seen here since it was granted paused the bot, or this process's
+    heartbeat is too old for it to call (another replica may judge it dead)."""
+    if claim.send_at is not None and claim.slot is not None:
+        while (delay := slot_wait(claim.send_at, clock())) > 0:
+            await sleep(delay)  # may end early (see slot_wait): look at the clock again
+        if missed_slot(sending.limits, claim.send_at, clock()):
+            SLOTS_MISSED.labels(SERVICE).inc()
+            return False
+    if not sending.may_call(claim):
         return False
+    if claim.slot is None:
+        return True
     paused_to = sending.paused_to.get(claim.delivery.bot_id)
     return paused_to is None or claim.slot >= paused_to
 
 
-async def call_telegram(sending: Sending, claim: Claim) -> tuple[CallResult, Span]:
-    """One Bot API call for the claim's next part at its slot, in a span of the delivery's
-    trace."""
-    usable = await wait_for_slot(sending, claim)
+async def call_telegram(
+    sending: Sending, claim: Claim, usable: bool = True
+) -> tuple[CallResult, Span]:
+    """One Bot API call for the claim's next part (`wait_for_slot` said whether its slot is
+    `usable`), in a span of the delivery's trace."""
     d = claim.delivery
     parts = message_parts(d.text)
     part = parts[min(claim.parts_sent, len(parts) - 1)]

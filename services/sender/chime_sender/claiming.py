@@ -18,7 +18,7 @@ from chime_sender.adapters.postgres import DeliveryRepository
 from chime_sender.calling import Sending
 from chime_sender.domain.circuit import BreakerState
 from chime_sender.domain.deliveries import Claim, choose
-from chime_sender.domain.limits import grant_slots, slot_interval
+from chime_sender.domain.limits import clock_skew, grant_slots, slot_interval
 from chime_sender.handlers import fail
 
 
@@ -42,7 +42,13 @@ def _callable(sending: Sending, claim: Claim) -> bool:
 
 
 async def claim_ready(
-    uow: UnitOfWork, sending: Sending, now: datetime, *, limit: int, lease: float
+    uow: UnitOfWork,
+    sending: Sending,
+    now: datetime,
+    *,
+    limit: int,
+    lease: float,
+    owner: str | None = None,
 ) -> list[Claim]:
     """Take what can be sent soon; fail at once what never can (no token, chat blocked).
 
@@ -84,15 +90,16 @@ async def claim_ready(
             by_bot.setdefault(claim.delivery.bot_id, []).append(claim)
     # The bots' rows are still locked; granting on a later clock (closer to the calls) never
     # yields fewer slots than the budget counted, so each claim gets one.
+    asked = datetime.now(UTC)
     db_now = await pacing.clock()
-    skew = db_now - datetime.now(UTC)  # maps the database's clock onto this process's
+    skew = clock_skew(asked, db_now, datetime.now(UTC))
     taken: list[Claim] = []
     moved: dict[int, datetime] = {}
     for bot, claims in by_bot.items():
         grant = grant_slots(next_slots[bot], db_now + lead, interval, len(claims), horizon)
         moved[bot] = grant.next_slot_at
         taken += [
-            replace(c, slot=start, send_at=start - skew)
+            replace(c, slot=start, send_at=start - skew, owner=owner)
             for c, start in zip(claims, grant.starts, strict=True)
         ]
     await pacing.store(moved)

@@ -21,6 +21,7 @@ from chime_contracts.events import (
 )
 from chime_kit.telemetry import context_from_traceparent, current_traceparent, mark_service
 from chime_kit.unit_of_work import UnitOfWork
+from chime_sender.adapters.instances import DeadInstance, Instances
 from chime_sender.adapters.pacing import BotPacing
 from chime_sender.adapters.postgres import DeliveryRepository
 from chime_sender.calling import SERVICE, Sending, is_postponed
@@ -103,9 +104,9 @@ async def settle(
     if verdict is Verdict.RATE_LIMITED:
         # Before the chat's row: claims lock a bot's row before its chats' rows.
         await _pause_bot(uow, sending, d.bot_id, retry_after_seconds(result))
-    parts_total = await repo.still_sending(d.delivery_id, claim.attempt)
+    parts_total = await repo.still_sending(d.delivery_id, claim.attempt, claim.owner)
     if parts_total is None:
-        return "stale"  # the lease ran out and the delivery was settled as unknown
+        return "stale"  # its owner was judged dead and the delivery re-queued or unknown
     held = await repo.pace_of(d.bot_id, d.chat_id)
     recent = held.recent if held else ()
     if postponed:
@@ -204,9 +205,47 @@ async def settle(
 
 
 async def expire_leases(uow: UnitOfWork, now: datetime) -> int:
-    """A call that outlived its lease died with its process: Telegram may have the message,
-    so it is never sent again; it fails as unknown."""
-    lost = await DeliveryRepository(uow.conn).expire_leases(now)
+    """A claim of no live instance whose lease ran out died with its process: Telegram may
+    have the message, so it is never sent again; it fails as unknown."""
+    lost = await DeliveryRepository(uow.conn).expire(now)
+    await _record_unknown(uow, lost, now)
+    return len(lost)
+
+
+async def bury(
+    uow: UnitOfWork, sending: Sending, dead: DeadInstance, now: datetime
+) -> tuple[int, int]:
+    """Settle the claims of a sender instance that died; returns (re-queued, unknown).
+
+    It never called a claim whose slot starts after its last promise (`calls_until`), so
+    those are pending again at once. The others may have been in flight: unknown, and their
+    chat waits as if they had been sent now.
+    """
+    repo = DeliveryRepository(uow.conn)
+    requeued = await repo.release(dead.instance_id, now, slots_after=dead.calls_until)
+    lost = await repo.expire(now, owner=dead.instance_id)
+    for claim in lost:
+        d = claim.delivery
+        held = await repo.pace_of(d.bot_id, d.chat_id)
+        recent = held.recent if held else ()
+        await repo.set_pace(d.bot_id, d.chat_id, after_send(sending.limits, d.chat_id, recent, now))
+    await _record_unknown(uow, lost, now)
+    await Instances(uow.conn).remove(dead.instance_id)
+    return requeued, len(lost)
+
+
+async def release_unsent(uow: UnitOfWork, owner: str, ids: list[str], now: datetime) -> int:
+    """A sender stopping gives back the claims it has not called: pending again at once."""
+    return await DeliveryRepository(uow.conn).release(owner, now, ids=ids)
+
+
+async def release_unheld(uow: UnitOfWork, owner: str, held: list[str], now: datetime) -> int:
+    """Claims committed by a transaction whose answer was lost (the link broke at COMMIT):
+    recorded as this sender's, yet no call holds them. Never called: pending again."""
+    return await DeliveryRepository(uow.conn).release(owner, now, all_but=held)
+
+
+async def _record_unknown(uow: UnitOfWork, lost: list[Claim], now: datetime) -> None:
     for claim in lost:
         with tracer.start_as_current_span(
             "delivery outcome unknown", context=context_from_traceparent(claim.delivery.traceparent)
@@ -216,10 +255,9 @@ async def expire_leases(uow: UnitOfWork, now: datetime) -> int:
             await uow.record(
                 _stream(claim.delivery),
                 0,
-                _failed(claim, now, reason=UNKNOWN_AFTER_CRASH, permanent=True),
+                _failed(claim, now, reason=UNKNOWN_AFTER_CRASH, permanent=True, unknown=True),
                 correlation_id=claim.delivery.correlation_id,
             )
-    return len(lost)
 
 
 async def _pause_bot(uow: UnitOfWork, sending: Sending, bot_id: int, seconds: float) -> None:
@@ -253,6 +291,7 @@ def _failed(
     reason: str,
     permanent: bool,
     result: CallResult | None = None,
+    unknown: bool = False,
 ) -> SendFailed:
     d = claim.delivery
     return SendFailed(
@@ -265,6 +304,7 @@ def _failed(
         permanent=permanent,
         attempts=claim.attempt,
         failed_at=now,
+        outcome_unknown=unknown,
     )
 
 
@@ -284,6 +324,13 @@ async def fail(
     await uow.record(
         _stream(claim.delivery),
         0,
-        _failed(claim, now, reason=reason, permanent=permanent, result=result),
+        _failed(
+            claim,
+            now,
+            reason=reason,
+            permanent=permanent,
+            result=result,
+            unknown=state == "unknown",
+        ),
         correlation_id=claim.delivery.correlation_id,
     )

@@ -26,3 +26,9 @@ SLOTS_MISSED = Counter(
     "Send slots given up because the call was too late for them (a busy process)",
     ["service"],
 )
+CLAIMS_RELEASED = Counter(
+    "chime_sender_claims_released_total",
+    "Claims given back unsent, pending again at once: by a stopping sender, or found never"
+    " called when their sender died",
+    ["service"],
+)

@@ -1,3 +1,6 @@
+import os
+import socket
+
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -51,6 +54,30 @@ class SenderSettings(ServiceSettings):
     max_idle_seconds: float = Field(
         default=0.25, gt=0, description="longest sleep between looks for ready deliveries"
     )
+
+    instance_name: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}",
+        description="this process's name, unique among running senders and kept across its"
+        " restarts (a pod's name): a restarted sender re-queues its predecessor's claims at once",
+    )
+    heartbeat_seconds: float = Field(default=0.1, gt=0, description="how often a sender beats")
+    call_fence_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        description="each heartbeat lets calls of slots up to this far ahead start; what a dead"
+        " sender was not yet let call is re-queued, the rest ends unknown",
+    )
+    dead_after_seconds: float = Field(
+        default=5.0, gt=0, description="a sender whose heartbeat is older than this is dead"
+    )
+
+    @model_validator(mode="after")
+    def _fence_outlasts_a_beat(self) -> "SenderSettings":
+        if self.call_fence_seconds <= self.heartbeat_seconds:
+            raise ValueError("call_fence_seconds must exceed heartbeat_seconds")
+        if self.dead_after_seconds <= self.call_fence_seconds:
+            raise ValueError("dead_after_seconds must exceed call_fence_seconds")
+        return self
 
     @model_validator(mode="after")
     def _lease_outlasts_a_call(self) -> "SenderSettings":

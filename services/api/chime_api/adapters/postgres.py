@@ -113,10 +113,10 @@ class NotificationRepository:
             message_id,
         )
 
-    async def mark_failed(self, notification_id: str, failure: Failure) -> None:
+    async def mark_failed(self, notification_id: str, status: Status, failure: Failure) -> None:
+        """Failed, or unknown: either way with the sender's reason."""
         await self.conn.execute(
-            "UPDATE notifications SET status = 'failed', failure = $2, updated_at = now()"
-            " WHERE id = $1",
+            "UPDATE notifications SET status = $3, failure = $2, updated_at = now() WHERE id = $1",
             notification_id,
             {
                 "reason": failure.reason,
@@ -124,6 +124,7 @@ class NotificationRepository:
                 "description": failure.description,
                 "permanent": failure.permanent,
             },
+            status.value,
         )
 
 

@@ -18,6 +18,9 @@ class Status(StrEnum):
     ACCEPTED = "accepted"
     SENT = "sent"
     FAILED = "failed"
+    # Telegram may have delivered it (no answer came, or the sender died mid-call); it is
+    # not sent again. Not a failure: a client that resends on failure would send it twice.
+    UNKNOWN = "unknown"
 
 
 class NoBotError(ValueError):
@@ -79,6 +82,6 @@ def may_become(current: Status, outcome: Status) -> bool:
     """
     if outcome is Status.SENT:
         return current is not Status.SENT
-    if outcome is Status.FAILED:
+    if outcome in (Status.FAILED, Status.UNKNOWN):
         return current is Status.ACCEPTED
     return False

@@ -49,6 +49,8 @@ class NotificationAccepted(BaseModel):
 
 
 class FailureOut(BaseModel):
+    """Why a notification failed or why its outcome is unknown."""
+
     reason: str
     error_code: int | None
     description: str | None
@@ -57,7 +59,11 @@ class FailureOut(BaseModel):
 
 class NotificationOut(BaseModel):
     id: str
-    status: Status
+    status: Status = Field(
+        description="accepted (not delivered yet), sent, failed (not delivered: `failure` says"
+        " why), or unknown (Telegram may have delivered it: no answer came, or the sender died"
+        " mid-call; it is not sent again, and `failure.reason` says so)"
+    )
     chat_id: int
     bot_id: int
     created_at: datetime

@@ -235,6 +235,41 @@ async def test_the_status_follows_the_sender(client, make_key, tap):
     assert failed["sent_at"] is None
 
 
+async def test_an_unknown_outcome_is_its_own_status_with_the_reason(client, make_key, tap):
+    key = await make_key(WRITE, READ)
+    nid = (
+        await client.post(
+            "/v1/notifications", json={"chat_id": 78, "text": "maybe"}, headers=auth(key)
+        )
+    ).json()["id"]
+    await tap.publish(
+        from_sender(
+            SendFailed(
+                delivery_id=f"api:{nid}",
+                bot_id=7,
+                chat_id=78,
+                reason="outcome unknown after crash",
+                permanent=True,
+                attempts=1,
+                failed_at=datetime.now(UTC),
+                outcome_unknown=True,
+            )
+        )
+    )
+
+    async def unknown() -> dict:
+        body = (await client.get(f"/v1/notifications/{nid}", headers=auth(key))).json()
+        return body if body["status"] != "accepted" else {}
+
+    body = await eventually(unknown, within=10.0)
+    assert body["status"] == "unknown"
+    assert body["failure"]["reason"] == "outcome unknown after crash"
+    spec = (await client.get("/openapi.json")).json()
+    status = spec["components"]["schemas"]["NotificationOut"]["properties"]["status"]
+    assert "unknown" in str(spec["components"]["schemas"])
+    assert "unknown" in status["description"]
+
+
 async def test_only_the_key_that_asked_sees_a_notification(client, make_key):
     owner = await make_key(WRITE, READ)
     stranger = await make_key(WRITE, READ)

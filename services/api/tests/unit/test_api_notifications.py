@@ -46,6 +46,10 @@ def test_the_requested_bot_wins_then_the_default():
         (Status.SENT, Status.FAILED, False),
         (Status.SENT, Status.SENT, False),
         (Status.ACCEPTED, Status.ACCEPTED, False),
+        (Status.ACCEPTED, Status.UNKNOWN, True),
+        (Status.UNKNOWN, Status.SENT, True),
+        (Status.UNKNOWN, Status.FAILED, False),
+        (Status.SENT, Status.UNKNOWN, False),
     ],
 )
 def test_sent_is_final_and_failure_only_replaces_accepted(current, outcome, replaces):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import UTC, datetime
 
 from chime_kit.loops import BackgroundLoop
@@ -12,15 +10,13 @@ from chime_scheduler import handlers
 from chime_scheduler.adapters.postgres import ReminderRepository
 from chime_scheduler.metrics import FIRE_LAG, FIRED
 
-log = logging.getLogger(__name__)
-
 
 class FiringLoop:
     def __init__(self, runtime: Runtime, *, batch_size: int, max_idle_seconds: float) -> None:
         self.runtime = runtime
         self.batch_size = batch_size
         self.max_idle_seconds = max_idle_seconds
-        self._loop = BackgroundLoop("scheduler-firing", self._run)
+        self._loop = runtime.watch(BackgroundLoop("scheduler-firing", self._run))
 
     async def start(self) -> None:
         self._loop.start()
@@ -38,16 +34,14 @@ class FiringLoop:
         return len(fired)
 
     async def _run(self) -> None:
+        # A failure (the database restarting) ends the body: the loop's supervisor logs it,
+        # backs off and starts it again, and the probes see a loop that keeps failing.
         while True:
             self._loop.clear()
-            try:
-                fired = await self.fire_once()
-                if fired >= self.batch_size:
-                    continue
-                await self._sleep_until_next_due()
-            except Exception:
-                log.exception("firing failed; retrying shortly")
-                await asyncio.sleep(1.0)
+            fired = await self.fire_once()
+            if fired >= self.batch_size:
+                continue
+            await self._sleep_until_next_due()
 
     async def _sleep_until_next_due(self) -> None:
         async with self.runtime.pool.acquire() as conn:

@@ -127,16 +127,19 @@ class DeliveryRepository:
     async def mark_sending(
         self, claims: Sequence[Claim], now: datetime, lease_until: datetime
     ) -> list[Claim]:
-        """Start one call per claim: count the attempt, take the lease, record the attempt."""
+        """Start one call per claim: count the attempt, take the lease for the claim's owner
+        at its slot, record the attempt."""
         if not claims:
             return []
-        ids = [c.delivery.delivery_id for c in claims]
         rows = await self.conn.fetch(
-            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1,"
-            " lease_until = $2 WHERE delivery_id = ANY($1::text[])"
-            " RETURNING delivery_id, attempts, parts_sent",
-            ids,
+            "UPDATE deliveries d SET state = 'sending', attempts = attempts + 1,"
+            " lease_until = $2, claimed_by = t.owner, slot_at = t.slot"
+            " FROM unnest($1::text[], $3::text[], $4::timestamptz[]) AS t(id, owner, slot)"
+            " WHERE d.delivery_id = t.id RETURNING d.delivery_id, d.attempts, d.parts_sent",
+            [c.delivery.delivery_id for c in claims],
             lease_until,
+            [c.owner for c in claims],
+            [c.slot for c in claims],
         )
         attempt = {row["delivery_id"]: row["attempts"] for row in rows}
         await self.conn.executemany(
@@ -146,13 +149,55 @@ class DeliveryRepository:
         )
         return [replace(c, attempt=attempt[c.delivery.delivery_id]) for c in claims]
 
-    async def still_sending(self, delivery_id: str, attempt: int) -> int | None:
+    async def release(
+        self,
+        owner: str,
+        now: datetime,
+        *,
+        slots_after: datetime | None = None,
+        ids: Sequence[str] = (),
+        all_but: Sequence[str] | None = None,
+    ) -> int:
+        """Make `owner`'s claims that were never called pending again at once, and free their
+        chats: those named, those whose slot starts after `slots_after`, or all but those
+        named in `all_but`."""
+        rows = await self.conn.fetch(
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = $2, lease_until = NULL,"
+            " claimed_by = NULL, slot_at = NULL WHERE state = 'sending' AND claimed_by = $1"
+            " AND (slot_at > $3 OR delivery_id = ANY($4::text[])"
+            "   OR ($5::text[] IS NOT NULL AND NOT delivery_id = ANY($5::text[])))"
+            " RETURNING delivery_id, attempts, bot_id, chat_id",
+            owner,
+            now,
+            slots_after,
+            list(ids),
+            None if all_but is None else list(all_but),
+        )
+        await self.conn.executemany(
+            "UPDATE delivery_attempts SET finished_at = $3, outcome = 'released'"
+            " WHERE delivery_id = $1 AND attempt = $2 AND outcome IS NULL",
+            [(row["delivery_id"], row["attempts"], now) for row in rows],
+        )
+        # The chat was free when claimed (and held for the claim since): free again now.
+        await self.conn.execute(
+            "UPDATE chat_pacing p SET next_send_at = $3"
+            " FROM unnest($1::bigint[], $2::bigint[]) AS t(b, c)"
+            " WHERE p.bot_id = t.b AND p.chat_id = t.c AND p.next_send_at > $3",
+            [row["bot_id"] for row in rows],
+            [row["chat_id"] for row in rows],
+            now,
+        )
+        return len(rows)
+
+    async def still_sending(self, delivery_id: str, attempt: int, owner: str | None) -> int | None:
         """Lock the delivery if this call still owns it; returns its parts_total."""
         value: int | None = await self.conn.fetchval(
             "SELECT parts_total FROM deliveries WHERE delivery_id = $1"
-            " AND state = 'sending' AND attempts = $2 FOR UPDATE",
+            " AND state = 'sending' AND attempts = $2 AND claimed_by IS NOT DISTINCT FROM $3"
+            " FOR UPDATE",
             delivery_id,
             attempt,
+            owner,
         )
         return value
 
@@ -215,16 +260,23 @@ class DeliveryRepository:
             error,
         )
 
-    async def expire_leases(self, now: datetime) -> list[Claim]:
-        """Calls whose process died mid-flight: their outcome is unknown, never re-sent."""
+    async def expire(self, now: datetime, owner: str | None = None) -> list[Claim]:
+        """Calls maybe in flight when their process died: their outcome is unknown, never
+        re-sent. With `owner`, every claim still held by that dead instance; without, claims
+        of no live instance (none recorded, or its row is gone) whose lease ran out."""
         rows = await self.conn.fetch(
             "WITH lost AS (SELECT delivery_id FROM deliveries"  # noqa: S608 - constant columns
-            "  WHERE state = 'sending' AND lease_until < $1 FOR UPDATE SKIP LOCKED)"
+            "  WHERE state = 'sending' AND CASE WHEN $2::text IS NULL"
+            "    THEN lease_until < $1 AND (claimed_by IS NULL OR NOT EXISTS (SELECT 1"
+            "      FROM sender_instances i WHERE i.instance_id = deliveries.claimed_by))"
+            "    ELSE claimed_by = $2 END"
+            "  FOR UPDATE SKIP LOCKED)"
             " UPDATE deliveries d SET state = 'unknown', finished_at = $1, lease_until = NULL,"
             " last_error = 'outcome unknown after crash' FROM lost"
             " WHERE d.delivery_id = lost.delivery_id"
             f" RETURNING {_EXPIRED_COLUMNS}",
             now,
+            owner,
         )
         await self.conn.executemany(
             "UPDATE delivery_attempts SET finished_at = $3, outcome = 'unknown'"

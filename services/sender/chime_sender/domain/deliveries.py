@@ -35,6 +35,8 @@ class Claim:
     chat_blocked: bool
     slot: datetime | None = None
     send_at: datetime | None = None
+    # The sender instance that holds the claim; its calls are fenced by its heartbeat.
+    owner: str | None = None
 
 
 def choose(candidates: Iterable[Claim], budgets: Mapping[int, int]) -> list[Claim]:

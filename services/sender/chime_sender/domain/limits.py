@@ -73,6 +73,27 @@ def grant_slots(
     return Grant(tuple(starts), starts[-1] + interval)
 
 
+def clock_skew(asked: datetime, db_now: datetime, answered: datetime) -> timedelta:
+    """How far the database's clock is ahead of this process's, from one reading of it.
+
+    The database read its clock somewhere between `asked` and `answered`; the middle is the
+    best guess. Taking `answered` alone (as before) counted every delay in reading the answer
+    (a busy event loop) as skew, so a claim read late sent all its slots that much late,
+    bunched up with the next claim's on-time ones.
+    """
+    return db_now - (asked + (answered - asked) / 2)
+
+
+def slot_wait(send_at: datetime, now: datetime) -> float:
+    """Seconds still to wait for a slot starting at `send_at` (never negative).
+
+    Callers loop on it: uvloop times a sleep from the loop's cached clock, so under load a
+    sleep ends early by as long as the loop has been busy, and a call made then would open
+    its slot early, packing more than `token_rate` sends into one window.
+    """
+    return max(0.0, (send_at - now).total_seconds())
+
+
 def missed_slot(limits: Limits, slot_start: datetime, now: datetime) -> bool:
     """Whether a call is too late for its slot to use it.
 

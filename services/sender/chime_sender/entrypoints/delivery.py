@@ -1,5 +1,10 @@
 """The loop that sends: claim ready deliveries, call Telegram outside any transaction,
-settle each outcome. The rules are in handlers; this is scheduling and concurrency."""
+settle each outcome. The rules are in handlers; this is scheduling and concurrency.
+
+A database error ends the loop's body; its supervisor logs it and starts it again with
+backoff. An outcome Telegram gave is kept in memory and its settling retried, with backoff,
+until it is recorded: a database outage delays it, never turns it into a failure.
+"""
 
 from __future__ import annotations
 
@@ -14,18 +19,30 @@ import asyncpg
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
-from chime_kit.loops import BackgroundLoop
+from chime_kit.loops import BackgroundLoop, restart_delay
 from chime_kit.runtime import Runtime
 from chime_sender import calling, claiming, handlers
 from chime_sender.adapters.postgres import NEW_DELIVERY_CHANNEL, DeliveryRepository
 from chime_sender.domain.deliveries import Claim
 from chime_sender.domain.outcomes import CallResult
-from chime_sender.metrics import BREAKER_STATE, DELIVERIES
+from chime_sender.entrypoints.heartbeat import Heartbeat
+from chime_sender.metrics import BREAKER_STATE, CLAIMS_RELEASED, DELIVERIES
 
 log = logging.getLogger(__name__)
 _FINAL = frozenset({"sent", "failed", "blocked", "dead", "unknown"})
-_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# Everything asyncpg raises when the database or the link to it fails: server errors, a
+# closed or broken connection (InterfaceError, "cannot switch to state" InternalClientError),
+# the socket (OSError covers ConnectionError) and timeouts.
+DB_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 MIN_SLEEP_SECONDS = 0.02
+_NO_ANSWER = CallResult(ok=False, transport_error="no_answer")
+SETTLE_BACKOFF_MAX_SECONDS = 2.0
 
 
 class DeliveryLoop:
@@ -39,6 +56,7 @@ class DeliveryLoop:
         lease_seconds: float,
         max_idle_seconds: float,
         sweep_seconds: float = 1.0,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.runtime = runtime
         self.sending = sending
@@ -47,8 +65,15 @@ class DeliveryLoop:
         self.lease_seconds = lease_seconds
         self.max_idle_seconds = max_idle_seconds
         self.sweep_seconds = sweep_seconds
-        self._loop = BackgroundLoop("sender-delivery", self._run)
+        self.heartbeat = heartbeat
+        self._loop = runtime.watch(
+            BackgroundLoop("sender-delivery", self._run, restart_max_seconds=1.0)
+        )
         self._in_flight: set[asyncio.Task[None]] = set()
+        # Claims whose call has not started (waiting for their slot), by delivery id.
+        self._unsent: dict[str, asyncio.Task[None]] = {}
+        self._held: set[str] = set()  # every claim this process is working on
+        self._claim_in_doubt = False  # a claim's transaction failed: it may have committed
         self._listener: asyncpg.Connection | None = None
         self._last_sweep = 0.0
 
@@ -61,20 +86,40 @@ class DeliveryLoop:
                 self.runtime.settings.database_url.get_secret_value()
             )
             await self._listener.add_listener(NEW_DELIVERY_CHANNEL, self.wake)
-        except _DB_ERRORS:
+        except DB_ERRORS:
             log.warning("no LISTEN connection; new deliveries are found by polling")
         self._loop.start()
 
     async def stop(self, grace_seconds: float = 20.0) -> None:
         await self._loop.stop()
+        await self._release_unsent()
         # Calls in flight finish and settle; cancelling one would leave its outcome unknown.
         if self._in_flight:
             _, late = await asyncio.wait(self._in_flight, timeout=grace_seconds)
             for task in late:
                 task.cancel()
         if self._listener is not None:
-            with contextlib.suppress(*_DB_ERRORS):
+            with contextlib.suppress(*DB_ERRORS):
                 await self._listener.close()
+
+    async def _release_unsent(self) -> None:
+        """Give back the claims not called yet: pending again at once, for any replica."""
+        if not self._unsent or self.heartbeat is None:
+            return
+        unsent = dict(self._unsent)
+        for task in unsent.values():
+            task.cancel()  # it is waiting for its slot: nothing has left
+        await asyncio.wait(unsent.values())
+        try:
+            async with self.runtime.unit_of_work() as uow:
+                released = await handlers.release_unsent(
+                    uow, self.heartbeat.instance_id, list(unsent), datetime.now(UTC)
+                )
+        except DB_ERRORS:
+            # Left to the sweep of this dead instance: their slots are past its promise.
+            log.exception("could not give back %d unsent claims", len(unsent))
+            return
+        CLAIMS_RELEASED.labels("sender").inc(released)
 
     async def run_once(self) -> int:
         """Sweep expired leases (now and then), claim what is ready, start its calls."""
@@ -83,9 +128,18 @@ class DeliveryLoop:
                 lost = await handlers.expire_leases(uow, datetime.now(UTC))
             DELIVERIES.labels("sender", "unknown").inc(lost)
             self._last_sweep = time.monotonic()
+        owner = self.heartbeat.instance_id if self.heartbeat else None
+        if self._claim_in_doubt and owner is not None:
+            async with self.runtime.unit_of_work() as uow:
+                released = await handlers.release_unheld(
+                    uow, owner, sorted(self._held), datetime.now(UTC)
+                )
+            CLAIMS_RELEASED.labels("sender").inc(released)
+        self._claim_in_doubt = False
         free = self.concurrency - len(self._in_flight)
         if free <= 0:
             return 0
+        self._claim_in_doubt = True
         async with self.runtime.unit_of_work() as uow:
             claims = await claiming.claim_ready(
                 uow,
@@ -93,10 +147,14 @@ class DeliveryLoop:
                 datetime.now(UTC),
                 limit=min(self.batch_size, free),
                 lease=self.lease_seconds,
+                owner=owner,
             )
+        self._claim_in_doubt = False
         for claim in claims:
             task = asyncio.create_task(self._deliver(claim))
             self._in_flight.add(task)
+            self._held.add(claim.delivery.delivery_id)
+            self._unsent[claim.delivery.delivery_id] = task
             task.add_done_callback(self._done)
         return len(claims)
 
@@ -111,11 +169,27 @@ class DeliveryLoop:
 
     async def _deliver(self, claim: Claim) -> None:
         try:
-            result, span = await calling.call_telegram(self.sending, claim)
+            await self._call_and_settle(claim)
+        finally:
+            self._held.discard(claim.delivery.delivery_id)
+
+    async def _call_and_settle(self, claim: Claim) -> None:
+        try:
+            usable = await calling.wait_for_slot(self.sending, claim)
+        finally:
+            self._unsent.pop(claim.delivery.delivery_id, None)
+        try:
+            result, span = await calling.call_telegram(self.sending, claim, usable)
+        except Exception:
+            # Not a Telegram answer but a bug: the call may have left, so it is unknown.
+            log.exception("calling Telegram for %s failed", claim.delivery.delivery_id)
+            result, span = _NO_ANSWER, trace.INVALID_SPAN
+        try:
             outcome = await self._settle(claim, result, span)
         except Exception:
-            # Left 'sending', the lease sweep settles it as unknown: never sent twice.
-            log.exception("delivering %s failed", claim.delivery.delivery_id)
+            # A bug, not an outage: left 'sending' and held by this live instance; once it
+            # is gone, the sweep settles it as unknown. Never sent twice.
+            log.exception("settling %s failed", claim.delivery.delivery_id)
             return
         if outcome in _FINAL:
             DELIVERIES.labels("sender", outcome).inc()
@@ -124,7 +198,9 @@ class DeliveryLoop:
         BREAKER_STATE.labels("sender", str(bot_id)).set(state.value)
 
     async def _settle(self, claim: Claim, result: CallResult, span: Span) -> str:
-        for attempt in range(3):
+        """Record the outcome, retrying through a database outage until it lands."""
+        failures = 0
+        while True:
             try:
                 # Events recorded here carry the Telegram call's trace context.
                 with trace.use_span(span, end_on_exit=False):
@@ -132,24 +208,26 @@ class DeliveryLoop:
                         return await handlers.settle(
                             uow, self.sending, claim, result, datetime.now(UTC)
                         )
-            except _DB_ERRORS:
-                if attempt == 2:
-                    raise
-                log.warning("settling %s failed; retrying", claim.delivery.delivery_id)
-                await asyncio.sleep(0.5 * (attempt + 1))
-        raise AssertionError("unreachable")
+            except DB_ERRORS as exc:
+                failures += 1
+                delay = restart_delay(failures, 0.1, SETTLE_BACKOFF_MAX_SECONDS)
+                log.warning(
+                    "settling %s (%s) failed %d times (%r); retrying in %.1fs",
+                    claim.delivery.delivery_id,
+                    result.summary,
+                    failures,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
 
     async def _run(self) -> None:
         while True:
-            try:
-                self._loop.clear()
-                claimed = await self.run_once()
-                if claimed > 0:
-                    continue
-                await self._sleep()
-            except _DB_ERRORS:
-                log.exception("delivery loop failed; retrying shortly")
-                await asyncio.sleep(1.0)
+            self._loop.clear()
+            claimed = await self.run_once()
+            if claimed > 0:
+                continue
+            await self._sleep()
 
     async def _sleep(self) -> None:
         timeout = self.max_idle_seconds

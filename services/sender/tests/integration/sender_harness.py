@@ -92,6 +92,8 @@ async def start_sender(
     started: list[Sender] = []
 
     async def start(emulator: Emulator, **overrides: Any) -> Sender:
+        # Replicas in one test process: each its own name, as pods have.
+        overrides.setdefault("instance_name", f"sender-{len(started)}")
         sender = await build(sender_settings(emulator, **overrides))
         await sender.start()
         started.append(sender)

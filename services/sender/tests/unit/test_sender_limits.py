@@ -5,11 +5,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chime_sender.calling import Sending, wait_for_slot
+from chime_sender.domain.circuit import Breakers
+from chime_sender.domain.deliveries import Claim, Delivery
 from chime_sender.domain.limits import (
     ChatPace,
     Grant,
     Limits,
     after_send,
+    clock_skew,
     grant_slots,
     is_group,
     missed_slot,
@@ -17,6 +21,7 @@ from chime_sender.domain.limits import (
     paused_slot,
     slot_interval,
 )
+from chime_sender.domain.outcomes import RetryPolicy
 
 pytestmark = pytest.mark.unit
 
@@ -169,3 +174,35 @@ def test_paused_never_brings_a_chat_forward() -> None:
     pace = ChatPace(T0 + seconds(5), (T0,))
     assert paused(pace, T0 + seconds(3)) == pace
     assert paused(pace, T0 + seconds(9)) == ChatPace(T0 + seconds(9), (T0,))
+
+
+async def test_a_call_woken_early_still_waits_for_its_slot() -> None:
+    """uvloop can end a sleep early (it times it from a cached clock): a call made then opens
+    its slot early and, with one made late 30 slots before, packs 31 sends into a second."""
+    now = [datetime(2024, 1, 1, tzinfo=UTC)]
+    slot = now[0] + timedelta(milliseconds=40)
+
+    async def early_sleep(seconds: float) -> None:
+        wanted = timedelta(seconds=seconds)
+        early = timedelta(milliseconds=20)
+        now[0] += wanted - early if wanted > early else wanted
+
+    sending = Sending(
+        telegram=None,  # type: ignore[arg-type]
+        tokens={},
+        limits=Limits(),
+        breakers=Breakers(5, 30.0, lambda: 0.0),
+        retry=RetryPolicy(),
+    )
+    delivery = Delivery("d", 1, 2, "t", None, None, "c", None)
+    claim = Claim(delivery, 1, 0, 0, None, False, slot=slot, send_at=slot)
+    assert await wait_for_slot(sending, claim, clock=lambda: now[0], sleep=early_sleep)
+    assert now[0] >= slot
+
+
+def test_clock_skew_is_taken_at_the_middle_of_the_round_trip() -> None:
+    asked = datetime(2024, 1, 1, tzinfo=UTC)
+    db_now = asked + timedelta(seconds=10, milliseconds=5)
+    answered = asked + timedelta(milliseconds=10)
+    # Not db_now - answered: the time to read the answer is not skew.
+    assert clock_skew(asked, db_now, answered) == timedelta(seconds=10)
