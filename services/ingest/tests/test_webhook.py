@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chime_ingest.domain.bots import webhook_secret
 from chime_ingest.entrypoints.app import create_app
@@ -267,3 +269,32 @@ async def test_while_postgresql_is_unreachable_the_webhook_answers_503(database_
     finally:
         await conn.close()
     assert stored == 8  # 80, 81 to 86 retried, 90: each once
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+UPDATE_LIKE = st.fixed_dictionaries(
+    {"update_id": st.integers() | JSON},
+    optional={
+        "message": st.dictionaries(
+            st.sampled_from(["message_id", "date", "chat", "from", "text"]), JSON
+        )
+    },
+)
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(body=JSON.map(json.dumps) | UPDATE_LIKE.map(json.dumps) | st.binary(max_size=64))
+async def test_odd_bodies_never_get_a_5xx(ingest, body):
+    client, _ = ingest
+    content = body if isinstance(body, bytes) else body.encode()
+    response = await post(client, content)
+    assert response.status_code in (200, 400), response.text

@@ -1,11 +1,15 @@
 """Bad input answers 4xx, an unreachable database 503, and the OpenAPI document says exactly
 what the api accepts."""
 
+import json
 import re
 from urllib.parse import urlsplit
 
 import pytest
 from api_support import READ, WRITE, auth, running
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from chime_api.entrypoints.app import create_app
@@ -182,3 +186,41 @@ async def test_while_postgresql_is_unreachable_every_route_answers_503(settings,
             await eventually(served_again)
             async for response in requests():
                 assert response.status_code < 300
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+# Near-valid bodies, so the odd part reaches what lies behind validation.
+ODD_TEXT = st.text(st.sampled_from('a \x00\ufffd\u200b\U0001f600\\"') | st.characters(), min_size=1)
+NOTIFICATION_LIKE = st.fixed_dictionaries(
+    {"chat_id": st.integers(-(2**53), 2**53) | JSON, "text": ODD_TEXT | JSON},
+    optional={
+        "bot_id": st.integers(-1, 2**53) | JSON,
+        "parse_mode": st.sampled_from(["HTML", "MarkdownV2", None]) | JSON,
+    },
+)
+
+
+@hypothesis_settings(
+    max_examples=80,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    body=JSON.map(json.dumps) | NOTIFICATION_LIKE.map(json.dumps) | st.binary(max_size=64),
+    idempotency_key=st.none()
+    | st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=40)
+    | st.text(st.characters(max_codepoint=255), max_size=300),
+)
+async def test_odd_requests_never_get_a_5xx(client, make_key, body, idempotency_key):
+    key = await make_key(WRITE)
+    headers = {**auth(key), "Content-Type": "application/json"}
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key.encode("latin-1")
+    content = body if isinstance(body, bytes) else body.encode()
+    response = await client.post("/v1/notifications", content=content, headers=headers)
+    assert response.status_code < 500, response.text
