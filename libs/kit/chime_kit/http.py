@@ -146,17 +146,27 @@ def unavailable(detail: str, instance: str | None = None) -> Response:
     )
 
 
-class DependencyGuard:
-    """A request that fails because PostgreSQL cannot be reached answers 503 with
-    Retry-After (Telegram and API clients retry it), never 500; no traceback is logged."""
+class _HttpOnly:
+    """A pure ASGI middleware that acts on HTTP requests and passes anything else on."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "http":
+            await self.handle(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class DependencyGuard(_HttpOnly):
+    """A request that fails because PostgreSQL cannot be reached answers 503 with
+    Retry-After (Telegram and API clients retry it), never 500; no traceback is logged."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def send_and_note_start(message: Message) -> None:
@@ -185,7 +195,7 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the body is larger than {limit} bytes")
 
 
-class BodyLimit:
+class BodyLimit(_HttpOnly):
     """Refuse a request body above `max_bytes` with 413 as its bytes arrive: a declared
     Content-Length at once, a chunked body once the count passes it, never read whole.
 
@@ -194,13 +204,10 @@ class BodyLimit:
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             error = BodyTooLarge(self.max_bytes)
@@ -235,20 +242,14 @@ def methods_of(scope: Scope) -> set[str]:
     }
 
 
-class AllowedMethods:
+class AllowedMethods(_HttpOnly):
     """OPTIONS answers 204 with every method of the path; a 405 lists them all.
 
     Starlette matches one route at a time, so on its own it answers OPTIONS with 405 and
     names only the methods of the first route of the path.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] == "OPTIONS":
             methods = methods_of(scope)
             if methods and "OPTIONS" not in methods:

@@ -11,6 +11,18 @@ from chime_kit.testing import eventually, serving
 
 pytestmark = pytest.mark.integration
 
+
+def polling(database_url, amqp_url, telegram):
+    return IngestSettings(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        bot_tokens=[TOKEN],
+        mode="polling",
+        telegram_api_base=telegram,
+        polling_timeout_seconds=1,
+    )
+
+
 TOKEN = "5550002:AAIngestPollingTestTokenXXXXXXXXXXXX"
 BOT_ID = 5550002
 
@@ -25,14 +37,7 @@ async def test_polling_stores_updates_and_confirms_them(database_url, amqp_url):
                 "/_emulator/messages",
                 json={"bot_id": BOT_ID, "chat_id": 77, "text": f"note {n}"},
             )
-        settings = IngestSettings(
-            database_url=database_url,
-            amqp_url=amqp_url,
-            bot_tokens=[TOKEN],
-            mode="polling",
-            telegram_api_base=telegram,
-            polling_timeout_seconds=1,
-        )
+        settings = polling(database_url, amqp_url, telegram)
         app = create_app(settings)
         async with serving(app):
             pool = app.state.service.runtime.pool
@@ -63,14 +68,7 @@ async def test_polling_stores_updates_and_confirms_them(database_url, amqp_url):
 async def test_in_polling_mode_the_webhook_refuses_every_post(database_url, amqp_url):
     emulator = create_emulator(EmulatorConfig(bot_tokens=(TOKEN,)))
     async with serving(emulator) as telegram:
-        settings = IngestSettings(
-            database_url=database_url,
-            amqp_url=amqp_url,
-            bot_tokens=[TOKEN],
-            mode="polling",
-            telegram_api_base=telegram,
-            polling_timeout_seconds=1,
-        )
+        settings = polling(database_url, amqp_url, telegram)
         async with serving(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as c:
             forged = await c.post(
                 f"/telegram/{BOT_ID}/webhook",
@@ -100,14 +98,7 @@ async def test_polling_screens_updates_as_the_webhook_does(database_url, amqp_ur
         await inject({**text_update(103, "deep"), "x": deep})
         await inject(text_update(104, "wide", chat_id=2**70))
         await inject(text_update(105, "after"))
-        settings = IngestSettings(
-            database_url=database_url,
-            amqp_url=amqp_url,
-            bot_tokens=[TOKEN],
-            mode="polling",
-            telegram_api_base=telegram,
-            polling_timeout_seconds=1,
-        )
+        settings = polling(database_url, amqp_url, telegram)
         app = create_app(settings)
         async with serving(app):
             pool = app.state.service.runtime.pool
