@@ -26,6 +26,13 @@ class IngestSettings(ServiceSettings):
     telegram_api_base: str = "https://api.telegram.org"
     polling_timeout_seconds: int = Field(default=25, ge=0, le=50)
     default_time_zone: str = "UTC"
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="webhook bodies above this are refused (413) as they are read; real"
+        " updates are about 1 KB, and a message's own limits (4,096 characters, 100"
+        " entities, a reply) keep any below a few hundred KB",
+    )
 
     @model_validator(mode="after")
     def _webhooks_need_a_secret(self) -> "IngestSettings":

@@ -11,6 +11,18 @@ from chime_kit.testing import eventually, serving
 
 pytestmark = pytest.mark.integration
 
+
+def polling(database_url, amqp_url, telegram):
+    return IngestSettings(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        bot_tokens=[TOKEN],
+        mode="polling",
+        telegram_api_base=telegram,
+        polling_timeout_seconds=1,
+    )
+
+
 TOKEN = "5550002:AAIngestPollingTestTokenXXXXXXXXXXXX"
 BOT_ID = 5550002
 
@@ -25,14 +37,7 @@ async def test_polling_stores_updates_and_confirms_them(database_url, amqp_url):
                 "/_emulator/messages",
                 json={"bot_id": BOT_ID, "chat_id": 77, "text": f"note {n}"},
             )
-        settings = IngestSettings(
-            database_url=database_url,
-            amqp_url=amqp_url,
-            bot_tokens=[TOKEN],
-            mode="polling",
-            telegram_api_base=telegram,
-            polling_timeout_seconds=1,
-        )
+        settings = polling(database_url, amqp_url, telegram)
         app = create_app(settings)
         async with serving(app):
             pool = app.state.service.runtime.pool
@@ -63,14 +68,7 @@ async def test_polling_stores_updates_and_confirms_them(database_url, amqp_url):
 async def test_in_polling_mode_the_webhook_refuses_every_post(database_url, amqp_url):
     emulator = create_emulator(EmulatorConfig(bot_tokens=(TOKEN,)))
     async with serving(emulator) as telegram:
-        settings = IngestSettings(
-            database_url=database_url,
-            amqp_url=amqp_url,
-            bot_tokens=[TOKEN],
-            mode="polling",
-            telegram_api_base=telegram,
-            polling_timeout_seconds=1,
-        )
+        settings = polling(database_url, amqp_url, telegram)
         async with serving(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as c:
             forged = await c.post(
                 f"/telegram/{BOT_ID}/webhook",
@@ -78,3 +76,52 @@ async def test_in_polling_mode_the_webhook_refuses_every_post(database_url, amqp
                 headers={"X-Telegram-Bot-Api-Secret-Token": ""},
             )
             assert forged.status_code == 404
+
+
+async def test_polling_screens_updates_as_the_webhook_does(database_url, amqp_url):
+    emulator = create_emulator(EmulatorConfig(bot_tokens=(TOKEN,)))
+    async with serving(emulator) as telegram, httpx.AsyncClient(base_url=telegram) as control:
+
+        async def inject(update):
+            await control.post("/_emulator/updates", json={"bot_id": BOT_ID, "update": update})
+
+        def text_update(update_id, text, chat_id=77):
+            chat = {"id": chat_id, "type": "private"}
+            message = {"message_id": 1, "date": 1, "chat": chat, "text": text}
+            return {"update_id": update_id, "message": message}
+
+        deep: object = 1
+        for _ in range(60):
+            deep = [deep]
+        await inject(text_update(101, "nul\u0000here"))
+        await inject(text_update(102, "far", chat_id=2**63))
+        await inject({**text_update(103, "deep"), "x": deep})
+        await inject(text_update(104, "wide", chat_id=2**70))
+        await inject(text_update(105, "after"))
+        settings = polling(database_url, amqp_url, telegram)
+        app = create_app(settings)
+        async with serving(app):
+            pool = app.state.service.runtime.pool
+
+            async def stored():
+                return await pool.fetchval("SELECT count(*) FROM updates WHERE update_id = 105")
+
+            await eventually(stored)
+            rows = await pool.fetch("SELECT update_id, status, reason, payload FROM updates")
+            by_id = {r["update_id"]: r for r in rows}
+            assert by_id[101]["status"] == "accepted"
+            assert by_id[101]["payload"]["message"]["text"] == "nul\ufffdhere"
+            assert by_id[102]["status"] == "rejected"
+            assert "message.chat.id" in by_id[102]["reason"]
+            assert set(by_id) == {101, 102, 105}
+            reasons = await pool.fetch("SELECT reason FROM rejected_bodies ORDER BY id")
+            assert [r["reason"] for r in reasons] == [
+                "nested deeper than 32 levels",
+                "an integer wider than 64 bits",
+            ]
+
+            async def confirmed():
+                info = (await control.get(f"/bot{TOKEN}/getWebhookInfo")).json()["result"]
+                return info["pending_update_count"] == 0 or None
+
+            await eventually(confirmed)

@@ -2,13 +2,18 @@
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chime_ingest.domain.bots import webhook_secret
 from chime_ingest.entrypoints.app import create_app
 from chime_ingest.settings import IngestSettings
+from chime_kit.faulty_link import faulty_link
 from chime_kit.testing import eventually, serving
 
 SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "telegram-bot-api" / "samples"
@@ -123,3 +128,173 @@ async def test_health_readiness_and_metrics(ingest):
         f'chime_ingest_updates_total{{bot_id="{BOT_ID}",outcome="duplicate",service="ingest"}}'
         in metrics
     )
+
+
+def nested(depth: int) -> bytes:
+    update = json.dumps(message(70))[:-1].encode()
+    return update + b', "x": ' + b"[" * depth + b"1" + b"]" * depth + b"}"
+
+
+async def test_nul_characters_are_replaced_and_the_update_accepted(ingest):
+    client, app = ingest
+    escaped = json.dumps(message(30, "/help\u0000me")).encode()
+    assert b"\\u0000" in escaped
+    assert (await post(client, escaped)).status_code == 200
+    pool = app.state.service.runtime.pool
+    row = await pool.fetchrow("SELECT status, payload FROM updates WHERE update_id = 30")
+    assert row["status"] == "accepted"
+    assert row["payload"]["message"]["text"] == "/help\ufffdme"
+    raw_nul = await post(client, b'{"update_id": 31,\x00 "message": {}}')
+    assert raw_nul.status_code == 400
+    assert raw_nul.headers["content-type"] == "application/problem+json"
+    assert "\x00" not in await pool.fetchval("SELECT body FROM rejected_bodies")
+
+
+@pytest.mark.parametrize("update_id", [2**63, 2**64 - 1, -1])
+async def test_update_ids_beyond_what_the_log_keys_are_not_updates(ingest, update_id):
+    client, app = ingest
+    response = await post(client, message(update_id))
+    assert response.status_code == 400
+    assert "update_id" in response.json()["detail"]
+    assert await counts(app) == {}
+
+
+@pytest.mark.parametrize("depth", [40, 300, 1000, 2000])
+async def test_absurd_nesting_is_refused_before_it_is_parsed_into_anything(ingest, depth):
+    client, app = ingest
+    response = await post(client, nested(depth))
+    assert response.status_code == 400
+    assert "nested" in response.json()["detail"]
+    assert await counts(app) == {}
+    assert (await post(client, nested(20))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("chat.id", 2**63),
+        ("chat.id", 2**53),
+        ("from.id", -(2**63)),
+        ("message_id", 2**63),
+        ("message_id", 2**31),
+        ("date", 2**64 - 1),
+    ],
+)
+async def test_ids_out_of_telegram_ranges_are_recorded_as_rejected(ingest, where, value):
+    client, app = ingest
+    body = message(40)
+    part = body["message"]
+    *path, last = where.split(".")
+    for key in path:
+        part = part[key]
+    part[last] = value
+    assert (await post(client, body)).status_code == 200
+    pool = app.state.service.runtime.pool
+    row = await pool.fetchrow("SELECT status, reason FROM updates WHERE update_id = 40")
+    assert row["status"] == "rejected"
+    assert f"message.{where}" in row["reason"]
+    assert (await post(client, message(41))).status_code == 200
+
+
+async def test_bodies_over_the_limit_are_refused_while_streamed(database_url, amqp_url):
+    settings = IngestSettings(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        bot_tokens=[TOKEN],
+        webhook_secret_key="k",
+        max_body_bytes=4096,
+    )
+    app = create_app(settings)
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+        big = message(50, "x" * 5000)
+        declared = await post(client, big)
+        assert declared.status_code == 413
+        assert declared.headers["content-type"] == "application/problem+json"
+
+        async def chunks():
+            payload = json.dumps(big).encode()
+            for start in range(0, len(payload), 1000):
+                yield payload[start : start + 1000]
+
+        streamed = await client.post(
+            f"/telegram/{BOT_ID}/webhook",
+            content=chunks(),
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
+        assert streamed.status_code == 413
+        assert (await post(client, message(51, "x" * 3000))).status_code == 200
+        assert await counts(app) == {"accepted": 1}
+
+
+def test_the_default_body_limit_is_far_above_any_real_update():
+    largest = max(len(json.dumps(json.loads(p.read_text()))) for p in VALID + INVALID)
+    assert largest < 2048
+    assert IngestSettings.model_fields["max_body_bytes"].default >= 256 * 1024
+
+
+def assert_retry_later(response):
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"].isdigit()
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_while_postgresql_is_unreachable_the_webhook_answers_503(database_url, amqp_url):
+    target = urlsplit(database_url)
+    async with faulty_link(target.hostname, target.port) as link:
+        through = database_url.replace(f":{target.port}/", f":{link.port}/")
+        settings = IngestSettings(
+            database_url=through, amqp_url=amqp_url, bot_tokens=[TOKEN], webhook_secret_key="k"
+        )
+        app = create_app(settings)
+        async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+            assert (await post(client, message(80))).status_code == 200
+            link.cut()
+            after_cut = await post(client, message(81))
+            if after_cut.status_code != 200:  # a pooled connection may notice the cut first
+                assert_retry_later(after_cut)
+            link.down(60)
+            for n in range(82, 87):
+                assert_retry_later(await post(client, message(n)))
+            link.up()
+
+            async def accepted_again():
+                return (await post(client, message(90))).status_code == 200
+
+            await eventually(accepted_again)
+            for n in range(81, 87):  # Telegram's retries of what was answered 503
+                assert (await post(client, message(n))).status_code == 200
+    conn = await asyncpg.connect(database_url)
+    try:
+        stored = await conn.fetchval("SELECT count(*) FROM ingest.updates")
+    finally:
+        await conn.close()
+    assert stored == 8  # 80, 81 to 86 retried, 90: each once
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+UPDATE_LIKE = st.fixed_dictionaries(
+    {"update_id": st.integers() | JSON},
+    optional={
+        "message": st.dictionaries(
+            st.sampled_from(["message_id", "date", "chat", "from", "text"]), JSON
+        )
+    },
+)
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(body=JSON.map(json.dumps) | UPDATE_LIKE.map(json.dumps) | st.binary(max_size=64))
+async def test_odd_bodies_never_get_a_5xx(ingest, body):
+    client, _ = ingest
+    content = body if isinstance(body, bytes) else body.encode()
+    response = await post(client, content)
+    assert response.status_code in (200, 400), response.text

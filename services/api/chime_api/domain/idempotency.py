@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 MAX_KEY_LENGTH = 255
+# Printable ASCII, space included; the header declares exactly this.
+_KEY = re.compile(f"[ -~]{{1,{MAX_KEY_LENGTH}}}")
+KEY_PATTERN = f"^{_KEY.pattern}$"
 
 
 class IdempotencyInFlightError(Exception):
@@ -29,7 +33,7 @@ class IdempotencyRecord:
 
 
 def valid_key(key: str) -> bool:
-    return 0 < len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable()
+    return _KEY.fullmatch(key) is not None
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:

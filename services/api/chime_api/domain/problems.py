@@ -122,6 +122,15 @@ def idempotency_in_flight() -> Problem:
     )
 
 
+def unavailable(detail: str, retry_after_seconds: int) -> Problem:
+    return Problem(
+        status=503,
+        title="Service Unavailable",
+        detail=detail,
+        headers={"Retry-After": str(retry_after_seconds)},
+    )
+
+
 def internal_error() -> Problem:
     return Problem(
         status=500,

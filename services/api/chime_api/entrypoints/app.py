@@ -8,15 +8,18 @@ from chime_api.bootstrap import Api, build
 from chime_api.entrypoints import notifications
 from chime_api.entrypoints.errors import install_problem_handlers
 from chime_api.settings import ApiSettings
-from chime_kit.http import TELEMETRY, RequestObserver
+from chime_kit.http import TELEMETRY, install_http_edges
 from chime_kit.ops import ops_routes
 from chime_kit.service import readiness_of, service_lifespan
 
 DESCRIPTION = """\
 Chime's front door for internal services. Authenticate with an API key
 (`Authorization: Bearer chime_...` or `X-API-Key`); errors are RFC 9457 problem+json;
-every POST takes an `Idempotency-Key`.
+every POST takes an `Idempotency-Key`. While the database is unreachable every route
+answers 503 with `Retry-After`; retry a POST with the same `Idempotency-Key`.
 """
+# The longest text (32,768 characters) written as \\u escapes is under 200 KB.
+MAX_BODY_BYTES = 512 * 1024
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -30,7 +33,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=service_lifespan(start),
         telemetry=TELEMETRY,
     )
-    app.add_middleware(RequestObserver, service="api")
+    install_http_edges(app, "api", MAX_BODY_BYTES)
     install_problem_handlers(app)
     app.include_router(notifications.router)
     app.router.routes.extend(ops_routes(readiness_of))

@@ -15,7 +15,8 @@ from fastapi.security import (
 from chime_api import handlers
 from chime_api.bootstrap import Api
 from chime_api.domain.keys import ApiKey, Scope
-from chime_api.domain.problems import ProblemError, forbidden, http_problem, unauthorized
+from chime_api.domain.problems import ProblemError, forbidden, unauthorized, unavailable
+from chime_kit.http import RETRY_AFTER_SECONDS
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer chime_...`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the key itself")
@@ -24,7 +25,8 @@ _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the key 
 def running_service(request: Request) -> Api:
     service = getattr(request.app.state, "service", None)
     if service is None:
-        raise ProblemError(http_problem(503, "the service is starting or stopping"))
+        detail = "the service is starting or stopping"
+        raise ProblemError(unavailable(detail, RETRY_AFTER_SECONDS))
     return cast(Api, service)
 
 

@@ -8,12 +8,19 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
 from chime_api import handlers
-from chime_api.domain.cursor import InvalidCursorError, decode_cursor, encode_cursor
+from chime_api.domain.cursor import (
+    CURSOR_PATTERN,
+    MAX_CURSOR_LENGTH,
+    InvalidCursorError,
+    decode_cursor,
+    encode_cursor,
+)
 from chime_api.domain.idempotency import (
+    KEY_PATTERN,
+    MAX_KEY_LENGTH,
     IdempotencyInFlightError,
     StoredResponse,
     fingerprint,
-    valid_key,
 )
 from chime_api.domain.notifications import NoBotError, Notification, resolve_bot
 from chime_api.domain.problems import (
@@ -57,7 +64,8 @@ def _invalid(location: str, message: str) -> ProblemError:
     "",
     status_code=202,
     response_model=NotificationAccepted,
-    responses=problems(409),
+    # 400: a body that cannot be read as JSON text at all (not UTF-8).
+    responses=problems(400, 409),
     summary="Send a message to a chat now",
 )
 async def create_notification(
@@ -68,7 +76,10 @@ async def create_notification(
         str | None,
         Header(
             alias="Idempotency-Key",
-            description="retries with the same key and body replay the first response",
+            description="retries with the same key and body replay the first response;"
+            " printable ASCII",
+            pattern=KEY_PATTERN,
+            max_length=MAX_KEY_LENGTH,
         ),
     ] = None,
 ) -> JSONResponse:
@@ -78,8 +89,6 @@ async def create_notification(
         raise _invalid("body.bot_id", str(exc)) from exc
     idempotency = None
     if idempotency_key is not None:
-        if not valid_key(idempotency_key):
-            raise _invalid("header.Idempotency-Key", "must be 1 to 255 printable ASCII characters")
         canonical = fingerprint("POST", PATH, body.model_dump(mode="json"))
         idempotency = handlers.Idempotency(idempotency_key, canonical)
     request = handlers.NotificationRequest(body.chat_id, bot_id, body.text, body.parse_mode)
@@ -125,7 +134,14 @@ async def get_notification(
 async def list_notifications(
     key: NotificationReaderDep,
     service: ServiceDep,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="`next_cursor` of the previous page",
+            pattern=CURSOR_PATTERN,
+            max_length=MAX_CURSOR_LENGTH,
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> NotificationPage:
     try:

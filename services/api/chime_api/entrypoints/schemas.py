@@ -10,21 +10,29 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from chime_api.domain.notifications import Notification, Status
 from chime_api.domain.problems import MEDIA_TYPE
 
-INT64 = 2**63 - 1
+# Telegram's chat and user (bot) ids "have at most 52 significant bits" (Bot API).
+TELEGRAM_ID = 2**52 - 1
 # Telegram takes 4096 characters a message; the sender splits longer text into several.
 MAX_TEXT = 4096 * 8
 
 
 class NotificationIn(BaseModel):
+    # Strict: `true` is not chat 1, nor "1" or 1.0.
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={"examples": [{"chat_id": 42, "text": "Deploy finished"}]},
     )
 
-    chat_id: int = Field(ge=-INT64, le=INT64, description="Telegram chat to send to")
-    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    chat_id: int = Field(ge=-TELEGRAM_ID, le=TELEGRAM_ID, description="Telegram chat to send to")
+    text: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT,
+        # PostgreSQL cannot store U+0000, and Telegram would not show it.
+        json_schema_extra={"pattern": "^[^\\u0000]*$"},
+    )
     bot_id: int | None = Field(
-        default=None, gt=0, le=INT64, description="defaults to the configured default bot"
+        default=None, gt=0, le=TELEGRAM_ID, description="defaults to the configured default bot"
     )
     parse_mode: Literal["HTML", "MarkdownV2"] | None = None
 
@@ -33,6 +41,8 @@ class NotificationIn(BaseModel):
     def _not_blank(cls, text: str) -> str:
         if not text.strip():
             raise ValueError("text must not be blank")
+        if "\x00" in text:
+            raise ValueError("text must not contain U+0000 (NUL)")
         return text
 
 

@@ -60,7 +60,12 @@ async def test_query_errors_and_foreign_cursors(client, make_key):
         await client.get("/v1/notifications", params={"cursor": "garbage!"}, headers=auth(key)),
         422,
     )
-    assert cursor["errors"] == [
+    assert [e["location"] for e in cursor["errors"]] == ["query.cursor"]
+    forged = problem_of(
+        await client.get("/v1/notifications", params={"cursor": "Z2FyYmFnZQ"}, headers=auth(key)),
+        422,
+    )
+    assert forged["errors"] == [
         {"location": "query.cursor", "message": "not a cursor from a previous page"}
     ]
 

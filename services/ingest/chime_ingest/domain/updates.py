@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class NotAnUpdate(ValueError):
-    """The body is not a Telegram update at all (no integer update_id)."""
+    """The body is not a Telegram update at all (no usable update_id, or not storable)."""
+
+
+# The Bot API's types (its machine-readable spec): chat and user ids "have at most 52
+# significant bits"; other Integers, message ids among them, are 32-bit.
+TelegramId = Annotated[int, Field(ge=-(2**52 - 1), le=2**52 - 1)]
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+# Telegram's update ids stay below 2**31; any the log can key (bigint) is taken, so that a
+# larger one would not stall a bot's stream on a 400.
+MAX_UPDATE_ID = 2**63 - 1
+# Real updates nest about 5 levels (the deepest sample); orjson cannot write past 254.
+MAX_DEPTH = 32
+_NUL = "\x00"
+_REPLACEMENT = "\ufffd"
 
 
 class _Lenient(BaseModel):
@@ -16,12 +30,12 @@ class _Lenient(BaseModel):
 
 
 class Chat(_Lenient):
-    id: int
+    id: TelegramId
     type: str
 
 
 class User(_Lenient):
-    id: int
+    id: TelegramId
     is_bot: bool = False
     first_name: str = ""
     username: str | None = None
@@ -29,8 +43,8 @@ class User(_Lenient):
 
 
 class Message(_Lenient):
-    message_id: int
-    date: int
+    message_id: Int32
+    date: Annotated[int, Field(ge=0, le=2**63 - 1)]
     chat: Chat
     from_: User | None = Field(default=None, alias="from")
     text: str | None = None
@@ -38,7 +52,7 @@ class Message(_Lenient):
 
 class ChatMemberUpdated(_Lenient):
     chat: Chat
-    date: int
+    date: Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 # The kinds ingest acts on, and the model each must satisfy; others are stored as received.
@@ -78,7 +92,49 @@ def update_id_of(body: Any) -> int:
     update_id = body.get("update_id")
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         raise NotAnUpdate("an update needs an integer update_id")
+    if not 0 <= update_id <= MAX_UPDATE_ID:
+        raise NotAnUpdate(f"update_id must be from 0 to {MAX_UPDATE_ID}")
     return update_id
+
+
+def parse_update(raw: bytes) -> dict[str, Any]:
+    """A webhook body, parsed and `screened`; NotAnUpdate when it cannot be an update."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):  # orjson stops at 1,024 levels
+            raise NotAnUpdate(f"nested deeper than {MAX_DEPTH} levels") from None
+        raise NotAnUpdate(f"body is not JSON: {exc}") from None
+    return screened(body)
+
+
+def screened(body: Any) -> dict[str, Any]:
+    """The body as ingest stores it, or NotAnUpdate when it cannot be an update.
+
+    Checked before any model reads it: an update_id the log can key, at most MAX_DEPTH
+    levels, integers of at most 64 bits (what JSON encoders and PostgreSQL take). U+0000,
+    which PostgreSQL cannot store in text or jsonb, is replaced by U+FFFD: no Telegram
+    client sends it, and dropping the update would lose whatever else it says.
+    """
+    update_id_of(body)
+    cleaned: dict[str, Any] = _cleaned(body, 1)
+    return cleaned
+
+
+def _cleaned(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return value.replace(_NUL, _REPLACEMENT) if _NUL in value else value
+    if isinstance(value, bool) or not isinstance(value, (dict, list, int)):
+        return value
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**64:
+            raise NotAnUpdate("an integer wider than 64 bits")
+        return value
+    if depth > MAX_DEPTH:
+        raise NotAnUpdate(f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, list):
+        return [_cleaned(v, depth + 1) for v in value]
+    return {_cleaned(k, depth): _cleaned(v, depth + 1) for k, v in value.items()}
 
 
 def kind_of(body: dict[str, Any]) -> str:
