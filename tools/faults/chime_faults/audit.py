@@ -11,13 +11,15 @@ from collections import Counter
 import asyncpg
 import httpx
 
-from chime_faults.checker import Evidence, Request, SenderRow, classify
+from chime_faults.checker import Evidence, MessageKey, Request, SenderRow, classify
 
 SCHEMAS = ("ingest", "scheduler", "sender", "api")
 
 
-async def delivered(client: httpx.AsyncClient, emulator: str, bots: list[int]) -> Counter[tuple]:
-    counts: Counter[tuple] = Counter()
+async def delivered(
+    client: httpx.AsyncClient, emulator: str, bots: list[int]
+) -> Counter[MessageKey]:
+    counts: Counter[MessageKey] = Counter()
     for bot_id in bots:
         sent = (await client.get(f"{emulator}/_emulator/bots/{bot_id}/sent")).json()
         for message in sent["messages"]:
@@ -27,13 +29,13 @@ async def delivered(client: httpx.AsyncClient, emulator: str, bots: list[int]) -
     return counts
 
 
-async def sender_rows(database_url: str) -> dict[tuple, SenderRow]:
+async def sender_rows(database_url: str) -> dict[MessageKey, SenderRow]:
     conn = await asyncpg.connect(database_url)
     try:
         rows = await conn.fetch("SELECT text, state, last_error FROM sender.deliveries")
     finally:
         await conn.close()
-    found: dict[tuple, SenderRow] = {}
+    found: dict[MessageKey, SenderRow] = {}
     for row in rows:
         key = classify(row["text"])
         if key is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Kind = Literal["api", "reminder", "confirmation"]
+MessageKey = tuple[str, Kind]  # the request's token, which of its messages
 TOKEN = re.compile(r"\bfs[0-9a-z]{10,}\b")
 # The api reports a crash-unknown outcome as `unknown`, or (before that status existed)
 # as `failed` with this reason.
@@ -48,8 +49,8 @@ class SenderRow:
 
 @dataclass
 class Evidence:
-    delivered: Counter[tuple[str, Kind]] = field(default_factory=Counter)
-    sender: dict[tuple[str, Kind], SenderRow] = field(default_factory=dict)
+    delivered: Counter[MessageKey] = field(default_factory=Counter)
+    sender: dict[MessageKey, SenderRow] = field(default_factory=dict)
     api: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # id: status, reason
 
 

@@ -18,7 +18,16 @@ import asyncpg
 import httpx
 
 from chime_faults import audit
-from chime_faults.checker import Evidence, Kind, Request, Tally, check, violations
+from chime_faults.checker import (
+    Evidence,
+    Kind,
+    MessageKey,
+    Request,
+    Tally,
+    check,
+    expected_messages,
+    violations,
+)
 from chime_faults.load import PROBE_CHAT, Load
 from chime_faults.scenarios import Context, Scenario
 from chime_faults.servers import PrivatePostgres, PrivateRabbit
@@ -75,9 +84,8 @@ class Runner:
         for request in requests:
             if not request.accepted:
                 continue
-            kinds = ["confirmation", "reminder"] if request.kind == "reminder" else ["api"]
-            for kind in kinds:
-                key = (request.token, kind)
+            for kind in expected_messages(request):
+                key: MessageKey = (request.token, kind)
                 row = evidence.sender.get(key)
                 if not evidence.delivered[key] and (
                     row is None or row.state in ("pending", "sending")
@@ -205,8 +213,8 @@ def table(outcomes: list[Outcome]) -> str:
     for o in outcomes:
         t = o.tally
         rows.append((
-            o.scenario.name, str(t.requested), str(t.rejected), str(t.messages), str(t.once), str(t.twice),
-            str(t.lost), f"{t.unknown} ({t.unknown_sent}/{t.unknown_unsent})", str(t.failed),
+            o.scenario.name, str(t.requested), str(t.rejected), str(t.messages), str(t.once),
+            str(t.twice), str(t.lost), f"{t.unknown} ({t.unknown_sent}/{t.unknown_unsent})", str(t.failed),
             str(o.dead_lettered), "-" if o.drain_seconds is None else f"{o.drain_seconds:.1f}",
             "ok" if o.passed else "FAIL",
         ))  # fmt: skip
