@@ -214,8 +214,9 @@ def table(outcomes: list[Outcome]) -> str:
         t = o.tally
         rows.append((
             o.scenario.name, str(t.requested), str(t.rejected), str(t.messages), str(t.once),
-            str(t.twice), str(t.lost), f"{t.unknown} ({t.unknown_sent}/{t.unknown_unsent})", str(t.failed),
-            str(o.dead_lettered), "-" if o.drain_seconds is None else f"{o.drain_seconds:.1f}",
+            str(t.twice), str(t.lost), f"{t.unknown} ({t.unknown_sent}/{t.unknown_unsent})",
+            str(t.failed), str(o.dead_lettered),
+            "-" if o.drain_seconds is None else f"{o.drain_seconds:.1f}",
             "ok" if o.passed else "FAIL",
         ))  # fmt: skip
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
