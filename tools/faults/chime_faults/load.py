@@ -8,6 +8,7 @@ import asyncio
 import os
 import random
 import time
+from dataclasses import dataclass
 
 import httpx
 
@@ -18,26 +19,16 @@ CHATS = 100_000  # notifications go to chats from here on
 PROBE_CHAT = 900_000
 
 
+@dataclass
 class Load:
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        emulator: str,
-        api: str,
-        api_key: str,
-        bots: list[int],
-        chats_per_bot: int,
-        rng: random.Random,
-    ) -> None:
-        self.client = client
-        self.emulator = emulator
-        self.api = api
-        self.api_key = api_key
-        self.bots = bots
-        self.chats_per_bot = chats_per_bot
-        self.rng = rng
-        self.serial = 0
+    client: httpx.AsyncClient
+    emulator: str
+    api: str
+    api_key: str
+    bots: list[int]
+    chats_per_bot: int
+    rng: random.Random
+    serial: int = 0
 
     async def prepare(self, chats: list[int]) -> None:
         """Telegram knows a private chat once its user wrote to a bot."""
