@@ -38,8 +38,8 @@ class Load:
             )
             response.raise_for_status()
 
-    def chats(self) -> list[int]:
-        return [CHATS + n for n in range(self.chats_per_bot)] + [PROBE_CHAT]
+    def chats(self, *more: int) -> list[int]:
+        return [CHATS + n for n in range(self.chats_per_bot)] + [PROBE_CHAT, *more]
 
     def token(self, tag: str) -> str:
         self.serial += 1

@@ -29,7 +29,7 @@ from chime_faults.checker import (
     violations,
 )
 from chime_faults.load import PROBE_CHAT, Load
-from chime_faults.scenarios import Context, Scenario
+from chime_faults.scenarios import NOISE_CHAT_COUNT, NOISE_CHATS, Context, Scenario
 from chime_faults.servers import PrivatePostgres, PrivateRabbit
 from chime_faults.stack import SERVICES, Stack
 from chime_kit.faulty_link import FaultyLink
@@ -267,7 +267,7 @@ async def run_suite(scenarios: list[Scenario], *, quick: bool, seed: int, workdi
                 client, emulator=stack.url("emulator"), api=stack.url("api"), api_key=key,
                 bots=[int(t.split(":")[0]) for t in tokens], chats_per_bot=40, rng=rng,
             )  # fmt: skip
-            await load.prepare(load.chats())
+            await load.prepare(load.chats(*range(NOISE_CHATS, NOISE_CHATS + NOISE_CHAT_COUNT)))
             ctx = Context(stack, postgres, rabbit, link, client, rng, quick)
             runner = Runner(ctx, load, drain_limit=60.0 if quick else 120.0)
             outcomes = []
