@@ -1,7 +1,8 @@
 """Start Chime on this machine, play a reminder through it and print what happened.
 
 Run through `bash scripts/up.sh [--keep]`. Services run as separate processes, as they would
-in production; their logs go to .run/logs/. Without CHIME_TELEGRAM_TOKEN the local Telegram
+in production (`chime_faults.stack`); their logs go to .run/logs/. SIGTERM stops them all, as
+Ctrl-C does. Without CHIME_TELEGRAM_TOKEN the local Telegram
 emulator stands in for Telegram; with it, ingest long-polls real Telegram.
 """
 
@@ -11,10 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
 import signal
-import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -22,112 +20,20 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from chime_faults.stack import DEFAULT_PORTS, Stack
+from chime_kit.testing import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / ".run"
 POSTGRES = os.environ.get("CHIME_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432")
 AMQP = os.environ.get("CHIME_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 DATABASE = os.environ.get("CHIME_DATABASE", "chime_local")
 DEMO_TOKEN = "1000001:AAChimeLocalDemoTokenNotARealOne0001"  # noqa: S105 (emulator only)
-PORTS = {"emulator": 8081, "ingest": 8001, "scheduler": 8002, "sender": 8003, "api": 8004}
 USER_ID = 1001
 
 
 def say(text: str) -> None:
     print(f"\033[1;32m[chime]\033[0m {text}", flush=True)
-
-
-class Stack:
-    def __init__(
-        self,
-        token: str,
-        real_telegram: bool,
-        *,
-        more_tokens: tuple[str, ...] = (),
-        database: str = DATABASE,
-        amqp_url: str = AMQP,
-        log_level: str = "INFO",
-    ) -> None:
-        self.token = token
-        self.bot_id = int(token.split(":", 1)[0])
-        self.tokens = (token, *more_tokens)
-        self.database = database
-        self.amqp_url = amqp_url
-        self.log_level = log_level
-        self.real = real_telegram
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.telegram = "https://api.telegram.org" if real_telegram else self.url("emulator")
-
-    @staticmethod
-    def url(name: str) -> str:
-        return f"http://127.0.0.1:{PORTS[name]}"
-
-    def env(self, service: str, **extra: str) -> dict[str, str]:
-        prefix = f"CHIME_{service.upper()}_"
-        values = {
-            "DATABASE_URL": f"{POSTGRES}/{self.database}",
-            "LOG_LEVEL": self.log_level,
-            "AMQP_URL": self.amqp_url,
-            "HTTP_PORT": str(PORTS[service]),
-            **extra,
-        }
-        return {**os.environ, **{prefix + k: v for k, v in values.items()}}
-
-    def launch(self, name: str, module: str, env: dict[str, str], *args: str) -> None:
-        (RUN / "logs").mkdir(parents=True, exist_ok=True)
-        log = (RUN / "logs" / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(  # noqa: S603 (our own modules)
-            [sys.executable, "-m", module, *args], env=env, stdout=log, stderr=log, cwd=ROOT
-        )
-
-    def start(self) -> None:
-        if not self.real:
-            self.launch(
-                "emulator", "chime_emulator", dict(os.environ),
-                "--port", str(PORTS["emulator"]),
-                *(arg for t in self.tokens for arg in ("--bot", t)),
-            )  # fmt: skip
-        tokens = ",".join(self.tokens)
-        ingest = {"BOT_TOKENS": tokens, "TELEGRAM_API_BASE": self.telegram}
-        if self.real:
-            ingest["MODE"] = "polling"
-        else:
-            ingest["PUBLIC_URL"] = self.url("ingest")
-            ingest["WEBHOOK_SECRET_KEY"] = os.urandom(16).hex()
-        self.launch("scheduler", "chime_scheduler", self.env("scheduler"))
-        self.launch(
-            "sender", "chime_sender",
-            self.env("sender", BOT_TOKENS=tokens, TELEGRAM_API_BASE=self.telegram),
-        )  # fmt: skip
-        self.launch("api", "chime_api", self.env("api", DEFAULT_BOT_ID=str(self.bot_id)))
-        # Ingest last: it registers its webhook, and the emulator must be up by then.
-        self.launch("ingest", "chime_ingest", self.env("ingest", **ingest))
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-    async def wait_ready(self, client: httpx.AsyncClient) -> None:
-        for name in self.processes:
-            path = "/_emulator/healthz" if name == "emulator" else "/readyz"
-            deadline = time.monotonic() + 90
-            while True:
-                if self.processes[name].poll() is not None:
-                    raise SystemExit(f"{name} exited; see .run/logs/{name}.log")
-                try:
-                    if (await client.get(self.url(name) + path)).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"{name} did not get ready; see .run/logs/{name}.log")
-                await asyncio.sleep(0.3)
-            say(f"{name:9} ready at {self.url(name)}")
 
 
 async def create_database(database: str = DATABASE) -> None:
@@ -182,7 +88,7 @@ async def demo(stack: Stack, client: httpx.AsyncClient) -> None:
     await bot_says("⏰ hello")
 
     say("an internal service sends a notification through the API:")
-    key = create_api_key(stack)
+    key = stack.create_api_key()
     response = await client.post(
         f"{stack.url('api')}/v1/notifications",
         headers={"Authorization": f"Bearer {key}", "Idempotency-Key": os.urandom(8).hex()},
@@ -204,24 +110,19 @@ async def demo(stack: Stack, client: httpx.AsyncClient) -> None:
     say(f"Telegram saw {stats['sent_total']} messages, {stats['rejected_429']} rate-limited.")
 
 
-def create_api_key(stack: Stack) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "chime_api", "keys", "create", "--name", "demo",
-         "--scope", "notifications:write", "--scope", "notifications:read"],
-        env=stack.env("api"), capture_output=True, text=True, check=True, cwd=ROOT,
-    ).stdout  # fmt: skip
-    match = re.search(r"chime_[A-Za-z0-9_-]+", out)
-    if not match:
-        raise SystemExit(f"could not create an API key: {out}")
-    return match.group(0)
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description="Start Chime locally and show it working.")
     parser.add_argument("--keep", action="store_true", help="keep running after the demo")
+    parser.add_argument(
+        "--free-ports", action="store_true", help="listen on free ports instead of 8001-8004, 8081"
+    )
     args = parser.parse_args()
     token = os.environ.get("CHIME_TELEGRAM_TOKEN", "")
-    stack = Stack(token or DEMO_TOKEN, real_telegram=bool(token))
+    ports = {name: free_port() for name in DEFAULT_PORTS} if args.free_ports else DEFAULT_PORTS
+    stack = Stack(
+        token or DEMO_TOKEN, real_telegram=bool(token), postgres=POSTGRES, database=DATABASE,
+        amqp_url=AMQP, ports=ports, logs=RUN / "logs", cwd=ROOT, say=say,
+    )  # fmt: skip
     await create_database()
     say(f"starting Chime ({datetime.now():%H:%M:%S}); logs in .run/logs/")
     stack.start()
@@ -247,5 +148,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    # SIGTERM (a supervisor, `kill`, a CI runner) stops every child the way Ctrl-C does:
+    # its default action would end this process and leave the services running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())

@@ -12,6 +12,8 @@ uv run ruff format --check .
 uv run hadolint Dockerfile
 uv run shellcheck scripts/*.sh .ci/run
 uv run mypy contracts/chime_contracts libs/kit/chime_kit services/*/chime_* \
-  tools/telegram-emulator/chime_emulator
+  tools/telegram-emulator/chime_emulator tools/faults/chime_faults
 echo "== tests"
 uv run pytest "$@"
+echo "== fault suite, quick form (the full form: uv run python -m chime_faults)"
+uv run python -m chime_faults --quick

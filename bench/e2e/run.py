@@ -121,7 +121,8 @@ async def main() -> None:
     amqp_url = await make_vhost(name)
     stack = Stack(
         token(0), real_telegram=False, more_tokens=tuple(token(n) for n in range(1, args.bots)),
-        database=name, amqp_url=amqp_url, log_level="WARNING",
+        postgres=POSTGRES, database=name, amqp_url=amqp_url, log_level="WARNING",
+        logs=ROOT / ".run" / "logs", cwd=ROOT,
     )  # fmt: skip
     stack.start()
     try:

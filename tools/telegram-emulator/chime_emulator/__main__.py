@@ -9,6 +9,7 @@ import uvicorn
 from chime_emulator.app import create_app
 from chime_emulator.config import EmulatorConfig
 from chime_emulator.emulator import REGISTERED_TOKEN
+from chime_emulator.logs import log_config
 
 ENV_PREFIX = "CHIME_EMULATOR_"
 
@@ -68,7 +69,7 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
 
 def main(argv: Sequence[str] | None = None) -> None:
     config = parse_args(argv)
-    uvicorn.run(create_app(config), host=config.host, port=config.port)
+    uvicorn.run(create_app(config), host=config.host, port=config.port, log_config=log_config())
 
 
 if __name__ == "__main__":

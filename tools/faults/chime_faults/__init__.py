@@ -1,0 +1,1 @@
+"""Chime's fault suite: `python -m chime_faults [--quick]`."""
