@@ -132,7 +132,8 @@ class OutboxRelay:
     async def _run(self) -> None:
         while True:
             try:
-                # The session holds the partition locks: they end with it, whatever happens.
+                # The session holds the partition locks: the pool's reset on release (or the
+                # session's end) unlocks them, whatever happens.
                 async with self.pool.acquire() as conn:
                     try:
                         await self._serve(conn)
@@ -145,11 +146,7 @@ class OutboxRelay:
 
     async def _serve(self, conn: Connection) -> None:
         await conn.execute("SELECT pg_advisory_lock_shared($1, $2)", self._lock_space, MEMBER)
-        try:
-            await self._pipeline(conn)
-        finally:
-            if not conn.is_closed():
-                await conn.execute("SELECT pg_advisory_unlock_all()")
+        await self._pipeline(conn)
 
     async def _pipeline(self, conn: Connection) -> None:
         rebalance_at = counted_at = 0.0
@@ -227,18 +224,12 @@ class OutboxRelay:
                 for p in range(PARTITIONS)
                 if await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", self._lock_space, p)
             ]
-            try:
-                rows = await self._fetch(conn, held, ())
-                if not rows:
-                    return 0
-                confirmed = self._confirmed(rows, await (await self._publish(rows)))
-                await _delete(conn, confirmed)
-            finally:
-                await conn.execute(
-                    "SELECT pg_advisory_unlock($1, p) FROM unnest($2::int[]) p",
-                    self._lock_space,
-                    held,
-                )
+            # The locks end with the session's reset when the connection goes back to the pool.
+            rows = await self._fetch(conn, held, ())
+            if not rows:
+                return 0
+            confirmed = self._confirmed(rows, await (await self._publish(rows)))
+            await _delete(conn, confirmed)
         return len(confirmed)
 
     async def _fetch(

@@ -5,13 +5,14 @@ import random
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import UpdateReceived, UserStarted
 from chime_kit import outbox
 from chime_kit.outbox import PARTITIONS, partition_of
 from chime_kit.relay import OutboxRelay
-from chime_kit.testing import eventually
+from chime_kit.testing import event_tap, eventually
 
 
 def event(chat_id: int, seq: int) -> UserStarted:
@@ -140,3 +141,29 @@ async def test_the_running_relay_does_not_skip_a_row_committed_after_a_later_id(
     await runtime.pool.release(slow_conn)
     [second] = await tap.take(1)
     assert [orjson.loads(m.body)["data"]["chat_id"] for m in (first, second)] == [11, 10]
+
+
+@pytest.mark.integration
+async def test_the_running_relay_keeps_an_unroutable_event_until_it_can_be_routed(
+    runtime, amqp_url
+):
+    def failures() -> float:
+        sample = REGISTRY.get_sample_value(
+            "chime_outbox_publish_failures_total", {"service": "demo"}
+        )
+        return sample or 0.0
+
+    before = failures()
+    await runtime.relay.start()  # no queue is bound in this vhost yet: the publish returns
+    async with runtime.unit_of_work() as uow:
+        [envelope] = await uow.emit(event(12, 1))
+
+    async def returned() -> bool:
+        return failures() > before
+
+    await eventually(returned)
+    async with runtime.pool.acquire() as conn:
+        assert await outbox.pending_count(conn) == 1
+    async with event_tap(amqp_url) as tap:
+        [message] = await tap.take(1)
+    assert message.message_id == envelope.id
