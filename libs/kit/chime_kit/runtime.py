@@ -125,6 +125,7 @@ async def open_runtime(service: str, settings: ServiceSettings, migrations_packa
             schema=service,
             batch_size=settings.relay_batch_size,
             idle_poll_seconds=settings.relay_idle_poll_seconds,
+            rebalance_seconds=settings.relay_rebalance_seconds,
             event_log_max_age=settings.event_log_max_age,
         ),
     )

@@ -25,6 +25,11 @@ class ServiceSettings(BaseSettings):
     )
     relay_batch_size: int = Field(default=1000, ge=1)
     relay_idle_poll_seconds: float = Field(default=0.05, gt=0)
+    relay_rebalance_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="how often a relay takes its even share of the outbox partitions",
+    )
     consumer_prefetch: int = Field(default=100, ge=1)
     delivery_limit: int = Field(
         default=5, ge=1, description="redeliveries before a message is dead-lettered"

@@ -34,6 +34,7 @@ async def test_migrations_apply_once(runtime):
             "0001_notes",
             "kit/0001_event_store_outbox_inbox",
             "kit/0002_events_append_only",
+            "kit/0003_outbox_partitions",
         ]
 
 

@@ -85,7 +85,9 @@ async def test_many_concurrent_writers_lose_nothing_and_keep_stream_order(runtim
     async def write_stream(n: int) -> None:
         for version in range(1, per_stream + 1):
             async with runtime.unit_of_work() as uow:
-                await uow.record(f"chat-{n}", version - 1, started(n * 1000 + version))
+                # A stream's events concern one chat, as every service's streams do.
+                event = UserStarted(bot_id=1, chat_id=n, user_id=version)
+                await uow.record(f"chat-{n}", version - 1, event)
                 # Hold some transactions open so later ids commit first.
                 await asyncio.sleep(random.random() * 0.01)
 
@@ -94,8 +96,8 @@ async def test_many_concurrent_writers_lose_nothing_and_keep_stream_order(runtim
 
     seen: dict[int, list[int]] = {}
     for m in messages:
-        chat_id = orjson.loads(m.body)["data"]["chat_id"]
-        seen.setdefault(chat_id // 1000, []).append(chat_id % 1000)
+        data = orjson.loads(m.body)["data"]
+        seen.setdefault(data["chat_id"], []).append(data["user_id"])
     assert sorted(seen) == list(range(streams))
     for versions in seen.values():
         assert versions == list(range(1, per_stream + 1))
