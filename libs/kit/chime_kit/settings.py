@@ -26,6 +26,9 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(default=1000, ge=1)
     relay_idle_poll_seconds: float = Field(default=0.05, gt=0)
     consumer_prefetch: int = Field(default=100, ge=1)
+    consumer_batch_size: int = Field(
+        default=50, ge=1, description="most messages a consumer applies in one transaction"
+    )
     delivery_limit: int = Field(
         default=5, ge=1, description="redeliveries before a message is dead-lettered"
     )
