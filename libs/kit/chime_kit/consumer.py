@@ -72,40 +72,15 @@ class Router:
         self.consumers: list[Consumer[Any]] = []
 
 
-def subscribe(
-    router: Router,
-    *,
-    service: str,
-    queue: str,
-    event: type[E],
-    handler: Handler[E],
-    transaction: TransactionFactory,
-    delivery_limit: int,
-    batch_size: int,
-    in_flight: InFlight | None = None,
-) -> Consumer[E]:
-    """Bind `queue` to `event`'s routing key and apply each event once.
+class Consumer(Generic[E]):
+    """Binds `queue` to `event`'s routing key and applies each event once.
 
     A message that is not a valid envelope of `event` is poison: rejected straight to the
     dead-letter queue. A handler exception nacks with requeue; the queue's delivery limit
     then dead-letters it. A redelivered event already in the inbox is acknowledged unapplied.
     `in_flight` follows the event times of the messages taken and not yet stored.
     """
-    consumer = Consumer(
-        service=service,
-        queue=queue,
-        event=event,
-        handler=handler,
-        transaction=transaction,
-        delivery_limit=delivery_limit,
-        batch_size=batch_size,
-        in_flight=in_flight if in_flight is not None else InFlight(),
-    )
-    router.consumers.append(consumer)
-    return consumer
 
-
-class Consumer(Generic[E]):
     def __init__(
         self,
         *,

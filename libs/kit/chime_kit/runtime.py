@@ -14,7 +14,7 @@ import asyncpg
 
 from chime_contracts.envelope import Envelope, Event
 from chime_kit.broker import Broker, build_broker
-from chime_kit.consumer import Handler, Router, subscribe
+from chime_kit.consumer import Consumer, Handler, Router
 from chime_kit.db import create_pool
 from chime_kit.in_flight import InFlight
 from chime_kit.migrator import migrate
@@ -46,8 +46,7 @@ class Runtime:
         return unit_of_work(self.pool, self.service, cause, after_commit=self.relay.wake)
 
     def subscribe(self, router: Router, *, queue: str, event: type[E], handler: Handler[E]) -> None:
-        subscribe(
-            router,
+        consumer = Consumer(
             service=self.service,
             queue=queue,
             event=event,
@@ -57,6 +56,7 @@ class Runtime:
             batch_size=self.settings.consumer_batch_size,
             in_flight=self.in_flight(queue),
         )
+        router.consumers.append(consumer)
         self.queues.append(queue)
 
     async def start(self) -> None:

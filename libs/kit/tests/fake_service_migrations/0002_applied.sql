@@ -1,2 +1,0 @@
--- Every application of an event, without a unique key, so a duplicate would show.
-CREATE TABLE applied (seq bigserial PRIMARY KEY, event_id text NOT NULL, txid bigint NOT NULL);
