@@ -1,108 +1,335 @@
-"""Consuming one event type idempotently: inbox row and handler writes commit together."""
+"""Consuming one event type in batches: inbox rows and handler writes commit together.
+
+A consumer takes whatever its prefetch buffer holds now, up to `batch_size` messages (it
+never waits to fill a batch), applies them in delivery order in one transaction, and
+acknowledges them with one `basic.ack(multiple)` after the commit. If the batch fails, it
+is rolled back and applied again one message per transaction, so one failing message is
+nacked alone and never holds the others.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
-from faststream.middlewares import AckPolicy
-from faststream.rabbit import RabbitRouter
-from faststream.rabbit.annotations import RabbitMessage
+import aiormq
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from chime_contracts.envelope import Envelope, Event
-from chime_kit.broker import EVENTS, consumer_queue
+from chime_kit.broker import declare_consumer_queue, declare_dead_letter_queue
 from chime_kit.in_flight import InFlight
 from chime_kit.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 from chime_kit.telemetry import context_from, mark_service
-from chime_kit.unit_of_work import UnitOfWork
+from chime_kit.unit_of_work import Transaction, UnitOfWork
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
 Handler = Callable[[UnitOfWork, Envelope[E]], Awaitable[None]]
-UnitOfWorkFactory = Callable[[Envelope[Any]], Any]
+TransactionFactory = Callable[[], AbstractAsyncContextManager[Transaction]]
+# Settling a message on a channel that has gone (the broker dropped the connection) fails;
+# the broker redelivers it and the inbox drops what was already applied.
+SETTLE_ERRORS = (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError)
+
+# How long stopping waits for the batch being applied.
+STOP_SECONDS = 10.0
 
 
-def subscribe(
-    router: RabbitRouter,
-    *,
-    service: str,
-    queue: str,
-    event: type[E],
-    handler: Handler[E],
-    unit_of_work: UnitOfWorkFactory,
-    delivery_limit: int,
-    in_flight: InFlight | None = None,
-) -> None:
-    """Bind `queue` to `event`'s routing key and apply each event once.
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    POISON = "poison"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Received(Generic[E]):
+    """A message taken from the queue; `envelope` is None when it is not a valid one."""
+
+    envelope: Envelope[E] | None
+    headers: Mapping[str, Any]
+    message: AbstractIncomingMessage | None = None
+
+
+class Router:
+    """Collects a service's consumers; `Broker.include_router` takes them."""
+
+    def __init__(self) -> None:
+        self.consumers: list[Consumer[Any]] = []
+
+
+class Consumer(Generic[E]):
+    """Binds `queue` to `event`'s routing key and applies each event once.
 
     A message that is not a valid envelope of `event` is poison: rejected straight to the
     dead-letter queue. A handler exception nacks with requeue; the queue's delivery limit
     then dead-letters it. A redelivered event already in the inbox is acknowledged unapplied.
-    `in_flight` follows the event times of the messages being applied.
+    `in_flight` follows the event times of the messages taken and not yet stored.
     """
-    envelope_type = Envelope[event]  # type: ignore[valid-type]
-    tracer = trace.get_tracer("chime.consumer")
 
-    @router.subscriber(
-        consumer_queue(queue, event.type_name(), delivery_limit=delivery_limit),
-        EVENTS,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title=queue,
-        description=f"{service} consumes {event.type_name()}",
-    )
-    async def consume(message: RabbitMessage) -> None:
-        try:
-            envelope = envelope_type.model_validate_json(message.body)
-        except ValidationError as exc:
-            log.error("poison message on %s dead-lettered: %s", queue, exc.errors()[:3])
-            EVENTS_CONSUMED.labels(service, queue, "poison").inc()
-            await message.reject(requeue=False)
-            return
-        tracking = in_flight or InFlight()
-        # Entered before the first await, so an earlier message is tracked before a later one
-        # can commit.
-        tracking.enter(envelope.occurred_at)
-        try:
-            await _apply(envelope, message)
-        except Exception:
-            # Left before the pause: a failing message must not hold the watermark back.
-            tracking.leave(envelope.occurred_at)
-            await asyncio.sleep(_backoff(message.headers))
-            raise
-        except BaseException:
-            tracking.leave(envelope.occurred_at)
-            raise
-        tracking.leave(envelope.occurred_at)
+    def __init__(
+        self,
+        *,
+        service: str,
+        queue: str,
+        event: type[E],
+        handler: Handler[E],
+        transaction: TransactionFactory,
+        delivery_limit: int,
+        batch_size: int,
+        in_flight: InFlight,
+    ) -> None:
+        self.service = service
+        self.queue = queue
+        self.routing_key = event.type_name()
+        self.handler = handler
+        self.transaction = transaction
+        self.delivery_limit = delivery_limit
+        self.batch_size = batch_size
+        self.in_flight = in_flight
+        self._envelope_type: type[Envelope[E]] = Envelope[event]  # type: ignore[valid-type]
+        self._tracer = trace.get_tracer("chime.consumer")
+        self._buffer: deque[Received[E]] = deque()
+        self._arrived = asyncio.Event()
+        self._channel: AbstractChannel | None = None
+        self._amqp_queue: AbstractQueue | None = None
+        self._consumer_tag: str | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._stopping = False
+        # Nacks waiting out their backoff pause; while any wait, acks must not be `multiple`.
+        self._delayed: set[asyncio.Task[None]] = set()
 
-    async def _apply(envelope: Envelope[Any], message: RabbitMessage) -> None:
-        with tracer.start_as_current_span(
-            f"consume {envelope.type}",
-            context=context_from(message.headers),
-            kind=SpanKind.CONSUMER,
-            attributes={"messaging.destination.name": queue, "chime.event_id": envelope.id},
-        ) as span:
-            mark_service(span, service)
-            started = time.perf_counter()
+    # -- on the broker ---------------------------------------------------------------------
+
+    async def start(self, connection: AbstractRobustConnection, *, prefetch: int) -> None:
+        self._stopping = False
+        self._channel = await connection.channel()
+        await self._channel.set_qos(prefetch_count=prefetch)
+        self._amqp_queue = await declare_consumer_queue(
+            self._channel, self.queue, self.routing_key, delivery_limit=self.delivery_limit
+        )
+        await declare_dead_letter_queue(self._channel, self.queue)
+        self._worker = asyncio.create_task(self._work(), name=f"consumer-{self.queue}")
+        self._consumer_tag = await self._amqp_queue.consume(self._on_message)
+
+    async def stop(self) -> None:
+        """Stop taking messages, finish the batch being applied; the rest go back unacked."""
+        self._stopping = True
+        if self._amqp_queue is not None and self._consumer_tag is not None:
             try:
-                async with unit_of_work(envelope) as uow:
-                    if not await claim(uow, queue, envelope.id):
-                        EVENTS_CONSUMED.labels(service, queue, "duplicate").inc()
-                        return
-                    await handler(uow, envelope)
+                await self._amqp_queue.cancel(self._consumer_tag)
+            except SETTLE_ERRORS as exc:
+                log.warning("cancelling the consumer of %s failed: %r", self.queue, exc)
+        self._arrived.set()
+        if self._worker is not None:
+            try:
+                # A handler that hangs must not hang the shutdown; its batch is not acked.
+                await asyncio.wait_for(self._worker, STOP_SECONDS)
+            except TimeoutError:
+                log.warning("consumer of %s stopped within a batch; it is redelivered", self.queue)
+            self._worker = None
+        for task in self._delayed:
+            task.cancel()
+        self._delayed.clear()
+        while self._buffer:
+            self._leave(self._buffer.popleft())
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        # Nothing here awaits before the append: messages reach the buffer in delivery order.
+        received = self._receive(message.body, message.headers, message)
+        self._buffer.append(received)
+        self._arrived.set()
+
+    async def _work(self) -> None:
+        while True:
+            if not self._buffer:
+                if self._stopping:
+                    return
+                self._arrived.clear()
+                await self._arrived.wait()
+                continue
+            if self._stopping:
+                return
+            batch = [self._buffer.popleft() for _ in range(min(self.batch_size, len(self._buffer)))]
+            try:
+                outcomes = await self.apply(batch)
+                await self._settle(batch, outcomes)
             except Exception:
-                EVENTS_CONSUMED.labels(service, queue, "error").inc()
-                log.exception(
-                    "handling %s on %s failed; it will be redelivered", envelope.id, queue
+                # Not expected (apply isolates failures); the messages stay unacked and come
+                # back when the channel closes, so the loop must live on.
+                log.exception("consumer of %s failed on a batch", self.queue)
+
+    async def _settle(self, batch: Sequence[Received[E]], outcomes: Sequence[Outcome]) -> None:
+        settled = list(zip(batch, outcomes, strict=True))
+        done = [r for r, o in settled if o in (Outcome.APPLIED, Outcome.DUPLICATE)]
+        failed = [r for r, o in settled if o is Outcome.ERROR]
+        # Rejected (to the dead-letter queue) before the ack below, which would cover them.
+        for received in (r for r, o in settled if o is Outcome.POISON):
+            await _settle(received, "reject")
+        for received in failed:
+            task = asyncio.create_task(self._nack_later(received))
+            self._delayed.add(task)
+            task.add_done_callback(self._delayed.discard)
+        if not done:
+            return
+        if self._delayed:
+            # A multiple ack would also ack the failed messages waiting for their nack.
+            for received in done:
+                await _settle(received, "ack")
+            return
+        # Every earlier delivery on the channel is settled, so one ack covers the batch.
+        # After a reconnect a batch can hold deliveries of the old channel too.
+        last_per_channel: dict[int, Received[E]] = {}
+        for received in done:
+            last_per_channel[_channel_of(received)] = received
+        for received in last_per_channel.values():
+            await _settle(received, "ack_multiple")
+
+    async def _nack_later(self, received: Received[E]) -> None:
+        # A short pause before the nack, growing with the quorum queue's delivery count, so
+        # a failure that passes (a database restart) does not use up the delivery limit.
+        count = int(received.headers.get("x-delivery-count", 0) or 0)
+        await asyncio.sleep(min(2.0, 0.05 * 2**count))
+        await _settle(received, "nack")
+
+    # -- in process --------------------------------------------------------------------------
+
+    def _receive(
+        self,
+        body: bytes,
+        headers: Mapping[str, Any] | None,
+        message: AbstractIncomingMessage | None = None,
+    ) -> Received[E]:
+        try:
+            envelope = self._envelope_type.model_validate_json(body)
+        except ValidationError as exc:
+            log.error("poison message on %s dead-lettered: %s", self.queue, exc.errors()[:3])
+            EVENTS_CONSUMED.labels(self.service, self.queue, Outcome.POISON).inc()
+            return Received(None, headers or {}, message)
+        # Tracked from arrival, so an earlier message is in flight before a later one commits.
+        self.in_flight.enter(envelope.occurred_at)
+        return Received(envelope, headers or {}, message)
+
+    def _leave(self, received: Received[E]) -> None:
+        if received.envelope is not None:
+            self.in_flight.leave(received.envelope.occurred_at)
+
+    async def deliver(
+        self, *bodies: Envelope[Any] | bytes, headers: Mapping[str, Any] | None = None
+    ) -> list[Outcome]:
+        """Apply `bodies` as one batch without a broker (tests); returns their outcomes."""
+        batch = [
+            self._receive(b.model_dump_json().encode() if isinstance(b, Envelope) else b, headers)
+            for b in bodies
+        ]
+        return await self.apply(batch)
+
+    async def apply(self, batch: Sequence[Received[E]]) -> list[Outcome]:
+        """Apply the valid envelopes of `batch` in order; each leaves `in_flight` when done."""
+        valid = [r for r in batch if r.envelope is not None]
+        outcomes: dict[int, Outcome] = {}
+        if len(valid) > 1:
+            try:
+                outcomes = await self._apply_together(valid)
+            except Exception as exc:
+                log.warning(
+                    "a batch of %d on %s failed (%r); applying its messages one by one",
+                    len(valid),
+                    self.queue,
+                    exc,
                 )
-                raise
-            HANDLER_SECONDS.labels(service, queue).observe(time.perf_counter() - started)
-            EVENTS_CONSUMED.labels(service, queue, "applied").inc()
+        for received in valid:
+            if id(received) not in outcomes:
+                outcomes[id(received)] = await self._apply_alone(received)
+        for received in valid:
+            self._leave(received)
+            EVENTS_CONSUMED.labels(self.service, self.queue, outcomes[id(received)]).inc()
+        return [outcomes.get(id(r), Outcome.POISON) for r in batch]
+
+    async def _apply_together(self, batch: Sequence[Received[E]]) -> dict[int, Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        async with self.transaction() as tx:
+            for received in batch:
+                outcomes[id(received)] = await self._handle(tx, received)
+        return outcomes
+
+    async def _apply_alone(self, received: Received[E]) -> Outcome:
+        try:
+            async with self.transaction() as tx:
+                return await self._handle(tx, received)
+        except Exception:
+            assert received.envelope is not None
+            log.exception(
+                "handling %s on %s failed; it will be redelivered",
+                received.envelope.id,
+                self.queue,
+            )
+            return Outcome.ERROR
+
+    async def _handle(self, tx: Transaction, received: Received[E]) -> Outcome:
+        envelope = received.envelope
+        assert envelope is not None
+        with self._span(envelope, received.headers):
+            started = time.perf_counter()
+            uow = tx.unit(envelope)
+            if not await claim(uow, self.queue, envelope.id):
+                return Outcome.DUPLICATE
+            await self.handler(uow, envelope)
+            HANDLER_SECONDS.labels(self.service, self.queue).observe(time.perf_counter() - started)
+            return Outcome.APPLIED
+
+    @contextmanager
+    def _span(self, envelope: Envelope[E], headers: Mapping[str, Any]) -> Iterator[None]:
+        """One span per message, continuing the producer's trace even within a batch."""
+        with self._tracer.start_as_current_span(
+            f"consume {envelope.type}",
+            context=context_from(dict(headers)),
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.destination.name": self.queue, "chime.event_id": envelope.id},
+        ) as span:
+            mark_service(span, self.service)
+            yield
+
+
+async def _settle(received: Received[Any], how: str) -> None:
+    message = received.message
+    if message is None:
+        return
+    try:
+        if how == "ack_multiple":
+            await message.ack(multiple=True)
+        elif how == "ack":
+            await message.ack()
+        elif how == "nack":
+            await message.nack(requeue=True)
+        else:
+            await message.reject(requeue=False)
+    except SETTLE_ERRORS as exc:
+        log.warning("settling a message failed (%r); the broker will redeliver it", exc)
+
+
+def _channel_of(received: Received[Any]) -> int:
+    try:
+        return id(received.message.channel) if received.message is not None else 0
+    except SETTLE_ERRORS:
+        return 0  # closed: its ack fails and the broker redelivers
 
 
 async def claim(uow: UnitOfWork, consumer: str, event_id: str) -> bool:
@@ -113,9 +340,3 @@ async def claim(uow: UnitOfWork, consumer: str, event_id: str) -> bool:
         event_id,
     )
     return bool(status == "INSERT 0 1")
-
-
-def _backoff(headers: dict[str, Any] | None) -> float:
-    """A short pause before the nack, growing with the quorum queue's delivery count."""
-    count = int((headers or {}).get("x-delivery-count", 0) or 0)
-    return float(min(2.0, 0.05 * 2**count))

@@ -23,6 +23,10 @@ class InFlight:
         if self._times[occurred_at] <= 0:
             del self._times[occurred_at]
 
+    def count(self) -> int:
+        """How many messages are in flight (a method, so a tracker is never falsy)."""
+        return sum(self._times.values())
+
     def watermark(self) -> datetime | None:
         """The oldest event time in flight; None when nothing is."""
         return min(self._times) if self._times else None

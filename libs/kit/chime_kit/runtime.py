@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncpg
-from faststream.rabbit import RabbitBroker, RabbitRouter
 
 from chime_contracts.envelope import Envelope, Event
-from chime_kit.broker import build_broker, declare_dead_letter_queue
-from chime_kit.consumer import Handler, subscribe
+from chime_kit.broker import Broker, build_broker
+from chime_kit.consumer import Consumer, Handler, Router
 from chime_kit.db import create_pool
 from chime_kit.in_flight import InFlight
 from chime_kit.loops import BackgroundLoop
@@ -23,7 +22,7 @@ from chime_kit.migrator import migrate
 from chime_kit.relay import OutboxRelay
 from chime_kit.settings import ServiceSettings
 from chime_kit.telemetry import setup_tracing
-from chime_kit.unit_of_work import UnitOfWork, unit_of_work
+from chime_kit.unit_of_work import UnitOfWork, transaction, unit_of_work
 
 E = TypeVar("E", bound=Event)
 
@@ -33,7 +32,7 @@ class Runtime:
     service: str
     settings: ServiceSettings
     pool: asyncpg.Pool
-    broker: RabbitBroker
+    broker: Broker
     relay: OutboxRelay
     queues: list[str] = field(default_factory=list)
     _in_flight: dict[str, InFlight] = field(default_factory=dict)
@@ -58,25 +57,22 @@ class Runtime:
     ) -> AbstractAsyncContextManager[UnitOfWork]:
         return unit_of_work(self.pool, self.service, cause, after_commit=self.relay.wake)
 
-    def subscribe(
-        self, router: RabbitRouter, *, queue: str, event: type[E], handler: Handler[E]
-    ) -> None:
-        subscribe(
-            router,
+    def subscribe(self, router: Router, *, queue: str, event: type[E], handler: Handler[E]) -> None:
+        consumer = Consumer(
             service=self.service,
             queue=queue,
             event=event,
             handler=handler,
-            unit_of_work=self.unit_of_work,
+            transaction=lambda: transaction(self.pool, self.service, after_commit=self.relay.wake),
             delivery_limit=self.settings.delivery_limit,
+            batch_size=self.settings.consumer_batch_size,
             in_flight=self.in_flight(queue),
         )
+        router.consumers.append(consumer)
         self.queues.append(queue)
 
     async def start(self) -> None:
-        await self.broker.start()
-        for queue in self.queues:
-            await declare_dead_letter_queue(self.broker, queue)
+        await self.broker.start()  # declares each consumer's queue and dead-letter queue
         await self.relay.start()
 
     async def stop(self) -> None:

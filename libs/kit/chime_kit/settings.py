@@ -31,6 +31,9 @@ class ServiceSettings(BaseSettings):
         description="how often a relay takes its even share of the outbox partitions",
     )
     consumer_prefetch: int = Field(default=100, ge=1)
+    consumer_batch_size: int = Field(
+        default=50, ge=1, description="most messages a consumer applies in one transaction"
+    )
     delivery_limit: int = Field(
         default=5, ge=1, description="redeliveries before a message is dead-lettered"
     )

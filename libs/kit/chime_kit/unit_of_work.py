@@ -60,6 +60,36 @@ class UnitOfWork:
         return version
 
 
+class Transaction:
+    """One database transaction shared by the units of work of several causes (a batch)."""
+
+    def __init__(self, conn: Connection, producer: str) -> None:
+        self.conn = conn
+        self.producer = producer
+        self.units: list[UnitOfWork] = []
+
+    def unit(self, cause: Envelope[Any] | None = None) -> UnitOfWork:
+        uow = UnitOfWork(self.conn, self.producer, cause)
+        self.units.append(uow)
+        return uow
+
+    @property
+    def emitted(self) -> bool:
+        return any(uow.emitted for uow in self.units)
+
+
+@asynccontextmanager
+async def transaction(
+    pool: asyncpg.Pool, producer: str, after_commit: Callable[[], None] | None = None
+) -> AsyncIterator[Transaction]:
+    """Commit everything its units wrote at once; `after_commit` runs if any emitted."""
+    async with pool.acquire() as conn, conn.transaction():
+        tx = Transaction(conn, producer)
+        yield tx
+    if after_commit is not None and tx.emitted:
+        after_commit()
+
+
 @asynccontextmanager
 async def unit_of_work(
     pool: asyncpg.Pool,
@@ -67,8 +97,5 @@ async def unit_of_work(
     cause: Envelope[Any] | None = None,
     after_commit: Callable[[], None] | None = None,
 ) -> AsyncIterator[UnitOfWork]:
-    async with pool.acquire() as conn, conn.transaction():
-        uow = UnitOfWork(conn, producer, cause)
-        yield uow
-    if after_commit is not None and uow.emitted:
-        after_commit()
+    async with transaction(pool, producer, after_commit) as tx:
+        yield tx.unit(cause)

@@ -1,14 +1,20 @@
 """Consumers apply each event once; failures retry, then dead-letter; nothing is dropped."""
 
 import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import aio_pika
+import asyncpg
 import pytest
-from faststream.rabbit import RabbitRouter
 
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import UserStarted
 from chime_contracts.routing import dead_letter_queue
+from chime_kit.broker import declare_consumer_queue
+from chime_kit.consumer import Router
 from chime_kit.dead_letters import peek, replay
 from chime_kit.testing import eventually, publish_envelope
 
@@ -28,7 +34,7 @@ def envelope(chat_id: int):
 
 
 async def start_with(runtime, handler) -> None:
-    router = RabbitRouter()
+    router = Router()
     runtime.subscribe(router, queue="demo.user-started", event=UserStarted, handler=handler)
     runtime.broker.include_router(router)
     await runtime.start()
@@ -201,3 +207,124 @@ async def test_a_failing_message_does_not_hold_the_watermark_during_its_pause(ru
     await eventually(failed_once)
     await asyncio.sleep(0.02)  # inside the backoff pause now
     assert tracker.watermark() is None
+
+
+async def test_a_batch_with_one_poison_message_applies_the_others_and_dead_letters_the_one(
+    runtime, amqp_url
+):
+    tracker = runtime.in_flight("demo.user-started")
+    first, *rest = [envelope(n) for n in range(50, 61)]
+    poison = rest[4]
+    calls: list[tuple[str, int]] = []
+    release = asyncio.Event()
+
+    async def apply(uow, env):
+        txid = await uow.conn.fetchval(
+            "INSERT INTO applied (event_id, txid) VALUES ($1, txid_current()) RETURNING txid",
+            env.id,
+        )
+        calls.append((env.id, txid))
+        if env.id == first.id:
+            await release.wait()
+        if env.id == poison.id:
+            raise RuntimeError("this one is broken")
+
+    await start_with(runtime, apply)
+    # The first message holds the consumer until the other ten wait in its buffer, so they
+    # are taken as one batch.
+    await publish_envelope(amqp_url, first)
+    for event in rest:
+        await publish_envelope(amqp_url, event)
+    await eventually(lambda: _true_if(tracker.count() == 11))
+    release.set()
+
+    async def dead_lettered() -> bool:
+        return await dead_letters(amqp_url, "demo.user-started") == 1
+
+    await eventually(dead_lettered, within=20.0)
+    # One transaction for the batch, until the poison failed it...
+    together = calls[1:6]
+    assert [event_id for event_id, _ in together] == [e.id for e in rest[:5]]
+    assert len({txid for _, txid in together}) == 1
+    # ...then each message in a transaction of its own, in delivery order.
+    alone = calls[6:16]
+    assert [event_id for event_id, _ in alone] == [e.id for e in rest]
+    assert len({txid for _, txid in alone}) == 10
+    # Then one by one: the others committed in delivery order, the poison rolled back.
+    committed = await runtime.pool.fetch("SELECT event_id FROM applied ORDER BY seq")
+    assert [r["event_id"] for r in committed] == [first.id] + [
+        e.id for e in rest if e is not poison
+    ]
+    assert await runtime.pool.fetchval("SELECT count(*) FROM inbox") == 10
+    assert tracker.watermark() is None
+
+
+async def test_in_process_delivery_applies_a_batch_with_its_outcomes(runtime):
+    """The fast test path: the consumer's own code with the database and no broker."""
+
+    async def apply(uow, env):
+        if env.data.chat_id == 13:
+            raise RuntimeError("broken")
+        await uow.conn.execute("INSERT INTO notes (id, body) VALUES ($1, $2)", env.id, "x")
+
+    router = Router()
+    runtime.subscribe(router, queue="demo.user-started", event=UserStarted, handler=apply)
+    runtime.broker.include_router(router)
+    good, bad, other = envelope(11), envelope(13), envelope(12)
+
+    outcomes = await runtime.broker.deliver(good, bad, other, good)
+    assert outcomes == {"demo.user-started": ["applied", "error", "applied", "duplicate"]}
+    outcomes = await runtime.broker.deliver(b"{}", routing_key="user.started.v1")
+    assert outcomes == {"demo.user-started": ["poison"]}
+    notes = await runtime.pool.fetch("SELECT id FROM notes")
+    assert {r["id"] for r in notes} == {good.id, other.id}
+    assert runtime.in_flight("demo.user-started").watermark() is None
+
+
+async def test_kill_9_of_a_consumer_mid_batch_loses_and_duplicates_nothing(database_url, amqp_url):
+    events = [envelope(n) for n in range(1, 201)]
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        await declare_consumer_queue(
+            channel, "demo.user-started", "user.started.v1", delivery_limit=2
+        )
+        for event in events:
+            await publish_envelope(channel, event)
+
+    # The handler of chat 100 stops inside its batch's transaction; then SIGKILL.
+    first = await _consumer_process(database_url, amqp_url, "100")
+    try:
+        async with asyncio.timeout(60):
+            while (line := await first.stdout.readline()) != b"mid-batch\n":
+                assert line, "the consumer process ended before the batch"
+    finally:
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+    pool = await asyncpg.create_pool(database_url, server_settings={"search_path": "demo"})
+    try:
+        before_kill = await pool.fetchval("SELECT count(*) FROM applied")
+        assert 0 < before_kill < 100  # earlier batches committed, chat 100's did not
+
+        second = await _consumer_process(database_url, amqp_url)
+        try:
+
+            async def all_applied() -> bool:
+                return await pool.fetchval("SELECT count(*) FROM inbox") == len(events)
+
+            await eventually(all_applied, within=60.0)
+        finally:
+            second.terminate()
+            await second.wait()
+        rows = await pool.fetch("SELECT event_id FROM applied")
+        assert sorted(r["event_id"] for r in rows) == sorted(e.id for e in events)
+    finally:
+        await pool.close()
+    assert await dead_letters(amqp_url, "demo.user-started") == 0
+
+
+async def _consumer_process(database_url: str, amqp_url: str, *args: str):
+    script = Path(__file__).with_name("consumer_process.py")
+    return await asyncio.create_subprocess_exec(
+        sys.executable, str(script), database_url, amqp_url, *args, stdout=subprocess.PIPE
+    )

@@ -1,13 +1,11 @@
-"""The scheduler's subscriber wiring, on FastStream's in-memory broker and a real database."""
+"""The scheduler's subscriber wiring, driven in process (no broker) with a real database."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from faststream.rabbit import TestRabbitBroker
 
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import ReminderRequested
-from chime_kit.broker import EVENTS
 from chime_scheduler.bootstrap import build
 from chime_scheduler.settings import SchedulerSettings
 
@@ -24,14 +22,9 @@ async def test_a_reminder_request_on_the_bus_is_stored_once(database_url):
         producer="test",
     )  # fmt: skip
     try:
-        async with TestRabbitBroker(scheduler.runtime.broker) as broker:
-            for _ in range(2):
-                await broker.publish(
-                    request.model_dump_json().encode(),
-                    exchange=EVENTS,
-                    routing_key="reminder.requested.v1",
-                    message_id=request.id,
-                )
+        queue = "scheduler.reminder-requested"
+        outcomes = [await scheduler.runtime.broker.deliver(request) for _ in range(2)]
+        assert outcomes == [{queue: ["applied"]}, {queue: ["duplicate"]}]
         pool = scheduler.runtime.pool
         assert await pool.fetchval("SELECT text FROM reminders WHERE id = 'b1'") == "tea"
         assert await pool.fetchval("SELECT count(*) FROM inbox") == 1

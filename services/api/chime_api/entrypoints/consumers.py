@@ -1,14 +1,13 @@
 """Broker subscribers of the api: the sender's outcomes update notification status."""
 
-from faststream.rabbit import RabbitRouter
-
 from chime_api import handlers
 from chime_contracts.events import MessageSent, SendFailed
+from chime_kit.consumer import Router
 from chime_kit.runtime import Runtime
 
 
-def build_router(runtime: Runtime) -> RabbitRouter:
-    router = RabbitRouter()
+def build_router(runtime: Runtime) -> Router:
+    router = Router()
     runtime.subscribe(
         router,
         queue="api.message-sent",

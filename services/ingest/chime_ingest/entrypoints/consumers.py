@@ -2,15 +2,14 @@
 
 from functools import partial
 
-from faststream.rabbit import RabbitRouter
-
 from chime_contracts.events import UpdateReceived
 from chime_ingest import handlers
+from chime_kit.consumer import Router
 from chime_kit.runtime import Runtime
 
 
-def build_router(runtime: Runtime, default_time_zone: str) -> RabbitRouter:
-    router = RabbitRouter()
+def build_router(runtime: Runtime, default_time_zone: str) -> Router:
+    router = Router()
     runtime.subscribe(
         router,
         queue="ingest.update-received",

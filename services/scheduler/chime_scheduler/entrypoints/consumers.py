@@ -1,14 +1,13 @@
 """Broker subscribers of the scheduler: each binds one event to one handler."""
 
-from faststream.rabbit import RabbitRouter
-
 from chime_contracts.events import ReminderRequested
+from chime_kit.consumer import Router
 from chime_kit.runtime import Runtime
 from chime_scheduler import handlers
 
 
-def build_router(runtime: Runtime) -> RabbitRouter:
-    router = RabbitRouter()
+def build_router(runtime: Runtime) -> Router:
+    router = Router()
     runtime.subscribe(
         router,
         queue="scheduler.reminder-requested",

@@ -4,9 +4,8 @@ The handlers only store deliveries; their NOTIFY wakes every replica's delivery 
 the consuming transaction commits.
 """
 
-from faststream.rabbit import RabbitRouter
-
 from chime_contracts.events import NotificationDue, SendRequested
+from chime_kit.consumer import Router
 from chime_kit.runtime import Runtime
 from chime_sender import handlers
 
@@ -15,8 +14,8 @@ NOTIFICATION_DUE = "sender.notification-due"
 QUEUES = (SEND_REQUESTED, NOTIFICATION_DUE)
 
 
-def build_router(runtime: Runtime) -> RabbitRouter:
-    router = RabbitRouter()
+def build_router(runtime: Runtime) -> Router:
+    router = Router()
     runtime.subscribe(
         router, queue=SEND_REQUESTED, event=SendRequested, handler=handlers.store_send_request
     )
