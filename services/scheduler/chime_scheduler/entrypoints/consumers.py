@@ -5,6 +5,7 @@ from faststream.rabbit import RabbitRouter
 from chime_contracts.events import ReminderRequested
 from chime_kit.runtime import Runtime
 from chime_scheduler import handlers
+from chime_scheduler.adapters.postgres import with_reminders
 
 
 def build_router(runtime: Runtime) -> RabbitRouter:
@@ -13,6 +14,6 @@ def build_router(runtime: Runtime) -> RabbitRouter:
         router,
         queue="scheduler.reminder-requested",
         event=ReminderRequested,
-        handler=handlers.schedule_reminder,
+        handler=with_reminders(handlers.schedule_reminder),
     )
     return router
