@@ -71,6 +71,11 @@ class Decided(Generic[S]):
 DEFAULT_ATTEMPTS = 3
 
 
+async def state_of(work: Work, stream_id: str, aggregate: Aggregate[S]) -> S:
+    """The stream's current state, for reading (a decision goes through `decide`)."""
+    return aggregate.fold((await work.load(stream_id)).events)
+
+
 async def decide(
     work: Work,
     stream_id: str,
