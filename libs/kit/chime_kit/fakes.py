@@ -34,9 +34,15 @@ class InMemoryEvents:
         self.all.extend(recorded)
         return recorded
 
+    def undo(self, recorded: Sequence[Recorded]) -> None:
+        """Take back appends that were never committed (their writer rolled back)."""
+        for r in recorded:
+            self.streams[r.stream_id].remove(r.envelope)
+            self.all.remove(r)
+
 
 class InMemoryWork:
-    """A unit of work over `InMemoryEvents`; `published` plays the outbox."""
+    """A unit of work over `InMemoryEvents`; `emitted` plays the outbox."""
 
     def __init__(
         self, events: InMemoryEvents, producer: str = "test", cause: Envelope[Any] | None = None
@@ -44,7 +50,8 @@ class InMemoryWork:
         self.events = events
         self.producer = producer
         self.cause = cause
-        self.published: list[Envelope[Any]] = []
+        self.emitted: list[Envelope[Any]] = []
+        self.appended: list[Recorded] = []
 
     def wrap(self, event: Event, correlation_id: str | None = None) -> Envelope[Any]:
         return envelope_of(
@@ -56,10 +63,12 @@ class InMemoryWork:
         return Stream(stream_id, len(events), events)
 
     async def append(self, appends: Sequence[Append]) -> list[Recorded]:
-        return self.events.append(appends)
+        recorded = self.events.append(appends)
+        self.appended.extend(recorded)
+        return recorded
 
     async def publish(self, envelopes: Sequence[Envelope[Any]]) -> None:
-        self.published.extend(envelopes)
+        self.emitted.extend(envelopes)
 
     async def emit(self, *events: Event, correlation_id: str | None = None) -> list[Envelope[Any]]:
         envelopes = [self.wrap(e, correlation_id) for e in events]
@@ -68,14 +77,12 @@ class InMemoryWork:
 
     @asynccontextmanager
     async def attempt(self) -> AsyncIterator[None]:
-        """Like a savepoint: what the block appended or published is undone if it raises."""
-        streams = {k: list(v) for k, v in self.events.streams.items()}
-        all_, published = list(self.events.all), list(self.published)
+        """Like a savepoint: what the block appended or published is undone if it raises
+        (and only that: other writers' appends stay, as if committed)."""
+        appended, emitted = len(self.appended), len(self.emitted)
         try:
             yield
         except BaseException:
-            self.events.streams, self.events.all, self.published = streams, all_, published
+            self.events.undo(self.appended[appended:])
+            del self.appended[appended:], self.emitted[emitted:]
             raise
-
-    def published_types(self) -> list[str]:
-        return [e.type for e in self.published]

@@ -7,16 +7,21 @@ import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal, TypeVar
 
 import aio_pika
+import asyncpg
 import orjson
 import uvicorn
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 
 from chime_contracts.envelope import Envelope
 from chime_contracts.routing import EVENTS_EXCHANGE
+from chime_kit.db import Connection
+from chime_kit.fakes import InMemoryEvents, InMemoryWork
+from chime_kit.streams import Work
+from chime_kit.unit_of_work import UnitOfWork, unit_of_work
 
 T = TypeVar("T")
 
@@ -178,3 +183,40 @@ async def event_tap(amqp_url: str, *routing_keys: str) -> AsyncIterator[EventTap
         for key in routing_keys or ("#",):
             await queue.bind(exchange, key)
         yield EventTap(channel, queue)
+
+
+class Backend:
+    """Units of work on PostgreSQL (`pool` given) or in memory, for contract suites that run
+    one set of tests against both, and for handler tests on the fakes."""
+
+    def __init__(self, pool: asyncpg.Pool | None = None, producer: str = "test") -> None:
+        self.pool = pool
+        self.producer = producer
+        self.events = InMemoryEvents()
+
+    @property
+    def kind(self) -> str:
+        return "memory" if self.pool is None else "postgres"
+
+    def work(self, cause: Envelope[Any] | None = None) -> AbstractAsyncContextManager[Work]:
+        if self.pool is None:
+            return _in_memory(InMemoryWork(self.events, self.producer, cause))
+        return unit_of_work(self.pool, self.producer, cause)
+
+    def pick(self, work: Work, postgres: Callable[[Connection], T], memory: T) -> T:
+        """The repository for `work`: bound to its connection, or the shared fake."""
+        return postgres(work.conn) if isinstance(work, UnitOfWork) else memory
+
+
+@asynccontextmanager
+async def _in_memory(work: InMemoryWork) -> AsyncIterator[Work]:
+    async with work.attempt():  # a failing block leaves nothing behind, as a transaction
+        yield work
+
+
+async def table_rows(conn: Connection, table: str) -> list[str]:
+    """Every row of a table as JSON text, sorted: two tables with equal rows compare equal."""
+    if not table.isidentifier():
+        raise ValueError(f"not a plain table name: {table!r}")
+    rows = await conn.fetch(f"SELECT row_to_json(t)::text AS r FROM {table} t ORDER BY 1")  # noqa: S608
+    return [r["r"] for r in rows]
