@@ -21,7 +21,7 @@ from starlette.requests import Request
 
 from chime_kit.db import Connection, create_pool
 from chime_kit.ops import ReadinessCheck, ops_routes
-from chime_kit.projection import Projection, rebuild
+from chime_kit.projection import Projection, Rebuilt, rebuild
 from chime_kit.runtime import Runtime, run_migrations
 from chime_kit.settings import ServiceSettings
 from chime_kit.telemetry import setup_logging
@@ -111,12 +111,12 @@ class ServiceCli:
             return 0
         raise SystemExit(f"unknown command {args.command!r}")
 
-    async def rebuild(self, dsn: str) -> None:
+    async def rebuild(self, dsn: str) -> Rebuilt:
         assert self.projections is not None
         pool = await create_pool(dsn, self.service, min_size=1, max_size=1)
         try:
             async with pool.acquire() as conn:
-                await rebuild(conn, self.projections(conn))
+                return await rebuild(conn, self.projections(conn))
         finally:
             await pool.close()
 

@@ -68,7 +68,9 @@ class Decided(Generic[S]):
     recorded: list[Recorded]
 
 
-DEFAULT_ATTEMPTS = 3
+# A lost race means another writer won, so n writers at once need at most n attempts; past
+# that the error reaches the caller (a consumer then nacks, and the event comes back later).
+DEFAULT_ATTEMPTS = 5
 
 
 async def state_of(work: Work, stream_id: str, aggregate: Aggregate[S]) -> S:

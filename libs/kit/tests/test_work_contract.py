@@ -136,5 +136,5 @@ async def test_a_lost_race_is_decided_again_from_a_fresh_load(backend: Backend) 
 async def test_decide_gives_up_after_its_attempts(backend: Backend) -> None:
     async with backend.work() as work:
         with pytest.raises(ConcurrencyError):
-            await decide(Racing(work, backend, races=3), "s", ZONE, lambda s: [started()])  # type: ignore[arg-type]
+            await decide(Racing(work, backend, races=5), "s", ZONE, lambda s: [started()])  # type: ignore[arg-type]
         assert work.emitted == []  # type: ignore[attr-defined]
