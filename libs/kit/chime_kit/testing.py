@@ -18,8 +18,9 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 
 from chime_contracts.envelope import Envelope
 from chime_contracts.routing import EVENTS_EXCHANGE
-from chime_kit.db import Connection
+from chime_kit.db import Connection, create_pool
 from chime_kit.fakes import InMemoryEvents, InMemoryWork
+from chime_kit.migrator import migrate
 from chime_kit.streams import Work
 from chime_kit.unit_of_work import UnitOfWork, unit_of_work
 
@@ -206,6 +207,26 @@ class Backend:
     def pick(self, work: Work, postgres: Callable[[Connection], T], memory: T) -> T:
         """The repository for `work`: bound to its connection, or the shared fake."""
         return postgres(work.conn) if isinstance(work, UnitOfWork) else memory
+
+
+@asynccontextmanager
+async def contract_backend(
+    database_url: str | None, schema: str, migrations_package: str
+) -> AsyncIterator[Backend]:
+    """In memory when `database_url` is None, else on that database's migrated `schema`."""
+    if database_url is None:
+        yield Backend(producer=schema)
+        return
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn, schema, migrations_package)
+    finally:
+        await conn.close()
+    pool = await create_pool(database_url, schema, min_size=1, max_size=3)
+    try:
+        yield Backend(pool, producer=schema)
+    finally:
+        await pool.close()
 
 
 @asynccontextmanager

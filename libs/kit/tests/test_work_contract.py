@@ -8,22 +8,15 @@ import pytest
 
 from chime_contracts.envelope import Envelope, Event, envelope_of
 from chime_contracts.events import TimeZoneSet, UserStarted
-from chime_kit.db import create_pool
 from chime_kit.event_store import Append, ConcurrencyError
-from chime_kit.runtime import run_migrations
 from chime_kit.streams import Aggregate, Work, decide, state_of
-from chime_kit.testing import Backend
+from chime_kit.testing import Backend, contract_backend
 
 
 @pytest.fixture
 async def backend(contract_database: str | None) -> AsyncIterator[Backend]:
-    if contract_database is None:
-        yield Backend()
-        return
-    await run_migrations(contract_database, "demo", "fake_service_migrations")
-    pool = await create_pool(contract_database, "demo", min_size=1, max_size=3)
-    yield Backend(pool)
-    await pool.close()
+    async with contract_backend(contract_database, "demo", "fake_service_migrations") as b:
+        yield b
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,8 @@ from chime_ingest import handlers
 from chime_ingest.adapters.memory import InMemoryChats
 from chime_ingest.adapters.postgres import PostgresChats
 from chime_ingest.ports import ChatRow, ChatsView
-from chime_kit.db import create_pool
-from chime_kit.runtime import run_migrations
 from chime_kit.streams import Work
-from chime_kit.testing import Backend
+from chime_kit.testing import Backend, contract_backend
 
 BOT = 5
 DEFAULT = "Europe/Kyiv"
@@ -60,13 +58,8 @@ class Ingest:
 
 @pytest.fixture
 async def ingest(contract_database: str | None) -> AsyncIterator[Ingest]:
-    if contract_database is None:
-        yield Ingest(Backend())
-        return
-    await run_migrations(contract_database, "ingest", "chime_ingest.migrations")
-    pool = await create_pool(contract_database, "ingest", min_size=1, max_size=2)
-    yield Ingest(Backend(pool, producer="ingest"))
-    await pool.close()
+    async with contract_backend(contract_database, "ingest", "chime_ingest.migrations") as b:
+        yield Ingest(b)
 
 
 async def test_start_records_each_start_and_welcomes_in_the_default_zone(ingest: Ingest) -> None:

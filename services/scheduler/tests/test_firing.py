@@ -57,13 +57,7 @@ async def test_two_schedulers_fire_each_reminder_exactly_once(schedulers):
     assert sum(await asyncio.gather(*(s.firing.fire_once() for s in schedulers))) == 0
     await asyncio.sleep((due - datetime.now(UTC)).total_seconds() + 0.05)
 
-    async def fire_until_empty(scheduler):
-        fired = 0
-        while n := await scheduler.firing.fire_once():
-            fired += n
-        return fired
-
-    fired = await asyncio.gather(*(fire_until_empty(s) for s in schedulers))
+    fired = await asyncio.gather(*(s.firing.fire_until_idle() for s in schedulers))
     assert sum(fired) == 300
     rows = await runtime.pool.fetch(
         "SELECT routing_key, count(*) AS n FROM outbox GROUP BY routing_key"

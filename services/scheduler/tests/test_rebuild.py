@@ -72,7 +72,7 @@ async def test_rebuilt_reminders_equal_the_live_projection(database_url):
                 fired += n
             return fired
 
-        fired = await asyncio.gather(*(fire_until_empty(s) for s in schedulers))
+        fired = await asyncio.gather(*(s.firing.fire_until_idle() for s in schedulers))
         assert sum(fired) == 60
         pool = schedulers[0].runtime.pool
         live = await table_rows(pool, "reminders")

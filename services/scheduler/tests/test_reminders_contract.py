@@ -8,10 +8,8 @@ import pytest
 
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import NotificationDue, ReminderRequested
-from chime_kit.db import create_pool
-from chime_kit.runtime import run_migrations
 from chime_kit.streams import Work
-from chime_kit.testing import Backend
+from chime_kit.testing import Backend, contract_backend
 from chime_scheduler import handlers
 from chime_scheduler.adapters.memory import InMemoryReminders
 from chime_scheduler.adapters.postgres import PostgresReminders
@@ -56,13 +54,8 @@ class Store:
 
 @pytest.fixture
 async def store(contract_database: str | None) -> AsyncIterator[Store]:
-    if contract_database is None:
-        yield Store(Backend())
-        return
-    await run_migrations(contract_database, "scheduler", "chime_scheduler.migrations")
-    pool = await create_pool(contract_database, "scheduler", min_size=1, max_size=2)
-    yield Store(Backend(pool, producer="scheduler"))
-    await pool.close()
+    async with contract_backend(contract_database, "scheduler", "chime_scheduler.migrations") as b:
+        yield Store(b)
 
 
 async def test_a_request_is_recorded_scheduled_and_confirmed_once(store: Store) -> None:

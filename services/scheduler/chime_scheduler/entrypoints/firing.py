@@ -39,6 +39,13 @@ class FiringLoop:
         FIRED.labels("scheduler", "reminder").inc(len(fired))
         return len(fired)
 
+    async def fire_until_idle(self) -> int:
+        """Fire batches until nothing is due; how many fired."""
+        total = 0
+        while fired := await self.fire_once():
+            total += fired
+        return total
+
     async def _run(self) -> None:
         while True:
             self._loop.clear()
