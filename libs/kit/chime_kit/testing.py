@@ -20,7 +20,7 @@ from chime_contracts.envelope import Envelope
 from chime_contracts.routing import EVENTS_EXCHANGE
 from chime_kit.db import Connection, create_pool
 from chime_kit.fakes import InMemoryEvents, InMemoryWork
-from chime_kit.migrator import migrate
+from chime_kit.migrator import kit_migrations, migrate, migrations_in
 from chime_kit.streams import Work
 from chime_kit.unit_of_work import UnitOfWork, unit_of_work
 
@@ -241,3 +241,19 @@ async def table_rows(conn: Connection, table: str) -> list[str]:
         raise ValueError(f"not a plain table name: {table!r}")
     rows = await conn.fetch(f"SELECT row_to_json(t)::text AS r FROM {table} t ORDER BY 1")  # noqa: S608
     return [r["r"] for r in rows]
+
+
+async def migrate_as_before(
+    conn: asyncpg.Connection, schema: str, migrations_package: str, before: str
+) -> None:
+    """The schema as an installation that stopped before migration `before` has it, for
+    tests that upgrade one (the migrator then applies what is missing)."""
+    await conn.execute(f'CREATE SCHEMA "{schema}"; SET search_path TO "{schema}"')
+    await conn.execute(
+        "CREATE TABLE schema_migrations"
+        " (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    older = [m for m in migrations_in(migrations_package) if m.version < before]
+    for migration in kit_migrations() + older:
+        await conn.execute(migration.sql)
+        await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", migration.version)

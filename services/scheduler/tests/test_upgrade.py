@@ -9,26 +9,17 @@ import pytest
 
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import NotificationDue, ReminderScheduled
-from chime_kit.migrator import kit_migrations, migrations_in
-from chime_kit.testing import table_rows
+from chime_kit.testing import migrate_as_before, table_rows
 from chime_scheduler.__main__ import CLI
 from chime_scheduler.bootstrap import build
 from chime_scheduler.settings import SchedulerSettings
 
 pytestmark = pytest.mark.integration
-BEFORE = [m for m in migrations_in("chime_scheduler.migrations") if m.version < "0002"]
 
 
 async def write_as_before(conn: asyncpg.Connection) -> None:
     """The schema before 0002, with one reminder still to fire and one fired, as written then."""
-    await conn.execute("CREATE SCHEMA scheduler; SET search_path TO scheduler")
-    await conn.execute(
-        "CREATE TABLE schema_migrations"
-        " (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-    )
-    for migration in kit_migrations() + BEFORE:
-        await conn.execute(migration.sql)
-        await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", migration.version)
+    await migrate_as_before(conn, "scheduler", "chime_scheduler.migrations", "0002")
     due = datetime.now(UTC) - timedelta(seconds=1)
     for rid, state in (("old1", "scheduled"), ("old2", "fired")):
         await conn.execute(
