@@ -98,3 +98,17 @@ async def amqp_url() -> AsyncIterator[str]:
             yield f"amqp://{user}:{password}@{api.hostname}:{RABBITMQ_AMQP_PORT}/{vhost}"
         finally:
             await client.delete(f"/api/vhosts/{vhost}")
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory", marks=pytest.mark.unit),
+        pytest.param("postgres", marks=pytest.mark.integration),
+    ]
+)
+def contract_database(request: pytest.FixtureRequest) -> str | None:
+    """A contract suite runs twice: on the in-memory fakes (None) and on a fresh database."""
+    if request.param == "memory":
+        return None
+    url: str = request.getfixturevalue("database_url")
+    return url

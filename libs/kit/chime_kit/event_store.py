@@ -1,18 +1,85 @@
-"""Append-only event store with optimistic concurrency, in the service's own schema."""
+"""Append-only event store with optimistic concurrency, in the service's own schema.
+
+A stream's version is the number of events in it; appending says which version the writer
+decided from, and a writer that lost a race gets `ConcurrencyError` instead of a gap or a
+fork. `read_all` hands every event of the schema out in global order, for rebuilds.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from chime_contracts.envelope import Envelope
+from chime_contracts.registry import event_class
 from chime_kit.db import Connection
 
 
 class ConcurrencyError(Exception):
     """The stream moved on since the caller read it: reload and decide again."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One stored event: where it sits in its stream, and the envelope as it was written."""
+
+    stream_id: str
+    version: int
+    envelope: Envelope[Any]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A stream as loaded: its events in order and the version to append after."""
+
+    stream_id: str
+    version: int
+    events: list[Envelope[Any]]
+
+
+@dataclass(frozen=True)
+class Append:
+    """Envelopes for one stream, written only if the stream is still at `expected_version`."""
+
+    stream_id: str
+    expected_version: int
+    envelopes: Sequence[Envelope[Any]]
+
+    def recorded(self) -> list[Recorded]:
+        return [
+            Recorded(self.stream_id, self.expected_version + i, e)
+            for i, e in enumerate(self.envelopes, start=1)
+        ]
+
+
+def decode(stored: dict[str, Any]) -> Envelope[Any]:
+    """A stored envelope as its typed event (every type is in the contracts' registry)."""
+    envelope: Envelope[Any] = Envelope[event_class(stored["type"])].model_validate(stored)  # type: ignore[misc]
+    return envelope
+
+
+async def append_many(conn: Connection, appends: Sequence[Append]) -> list[Recorded]:
+    """Append to several streams in one statement; any stale version fails them all."""
+    recorded = [r for a in appends for r in a.recorded()]
+    if not recorded:
+        return []
+    rows = [
+        (r.stream_id, r.version, r.envelope.id, r.envelope.type, r.envelope.model_dump(mode="json"))
+        for r in recorded
+    ]
+    try:
+        await conn.executemany(
+            "INSERT INTO events (stream_id, version, event_id, type, envelope)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            rows,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        streams = ", ".join(f"{a.stream_id!r}@{a.expected_version}" for a in appends[:5])
+        raise ConcurrencyError(f"a stream moved past its expected version ({streams})") from exc
+    return recorded
 
 
 async def append(
@@ -22,29 +89,40 @@ async def append(
     envelopes: Sequence[Envelope[Any]],
 ) -> int:
     """Append after `expected_version` (0 for a new stream); returns the new version."""
-    rows = [
-        (stream_id, expected_version + i, e.id, e.type, e.model_dump(mode="json"))
-        for i, e in enumerate(envelopes, start=1)
-    ]
-    try:
-        await conn.executemany(
-            "INSERT INTO events (stream_id, version, event_id, type, envelope)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            rows,
-        )
-    except asyncpg.UniqueViolationError as exc:
-        raise ConcurrencyError(f"stream {stream_id!r} is past version {expected_version}") from exc
-    return expected_version + len(rows)
+    await append_many(conn, [Append(stream_id, expected_version, envelopes)])
+    return expected_version + len(envelopes)
 
 
-async def load(conn: Connection, stream_id: str) -> list[dict[str, Any]]:
-    """The stream's envelopes (as JSON objects) in version order."""
+async def load(conn: Connection, stream_id: str) -> Stream:
+    """The stream's events in version order, and its version (0 when it does not exist)."""
     rows = await conn.fetch(
-        "SELECT envelope FROM events WHERE stream_id = $1 ORDER BY version", stream_id
+        "SELECT version, envelope FROM events WHERE stream_id = $1 ORDER BY version", stream_id
     )
-    return [r["envelope"] for r in rows]
+    return Stream(
+        stream_id, rows[-1]["version"] if rows else 0, [decode(r["envelope"]) for r in rows]
+    )
 
 
 async def current_version(conn: Connection, stream_id: str) -> int:
     version = await conn.fetchval("SELECT max(version) FROM events WHERE stream_id = $1", stream_id)
     return int(version or 0)
+
+
+async def read_all(conn: Connection, batch_size: int = 1000) -> AsyncIterator[list[Recorded]]:
+    """Every event of the schema in global order, in batches; must run in a transaction.
+
+    One cursor is one snapshot: events committed while it runs are not seen (a rebuild locks
+    its projections first, so their writers wait until it is done). Within a stream the
+    global order is the version order, because an append waits for the version before it.
+    """
+    cursor = conn.cursor(
+        "SELECT stream_id, version, envelope FROM events ORDER BY position", prefetch=batch_size
+    )
+    batch: list[Recorded] = []
+    async for row in cursor:
+        batch.append(Recorded(row["stream_id"], row["version"], decode(row["envelope"])))
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -19,7 +19,9 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 
+from chime_kit.db import Connection, create_pool
 from chime_kit.ops import ReadinessCheck, ops_routes
+from chime_kit.projection import Projection, Rebuilt, rebuild
 from chime_kit.runtime import Runtime, run_migrations
 from chime_kit.settings import ServiceSettings
 from chime_kit.telemetry import setup_logging
@@ -65,12 +67,14 @@ def ops_app(build: Callable[[], Awaitable[Service]]) -> Starlette:
 @dataclass(frozen=True)
 class ServiceCli:
     """`python -m chime_<service> [serve]` runs it; `... migrate` migrates its schema and exits
-    (a Kubernetes Job runs that before a rollout)."""
+    (a Kubernetes Job runs that before a rollout); `... rebuild` re-derives every projection
+    of the service from its events (`projections` names them, bound to a connection)."""
 
     service: str
     app_factory: str
     migrations_package: str
     settings: Callable[[], ServiceSettings]
+    projections: Callable[[Connection], Sequence[Projection]] | None = None
 
     def parser(self, more_commands: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
         """`more_commands(subparsers)` lets a service add commands of its own."""
@@ -78,6 +82,12 @@ class ServiceCli:
         commands = parser.add_subparsers(dest="command")
         commands.add_parser("serve", help="run the service (the default)")
         commands.add_parser("migrate", help="bring the service's schema up to date and exit")
+        if self.projections is not None:
+            commands.add_parser(
+                "rebuild",
+                help="re-derive every projection from the events, in one transaction"
+                " (readers see the old rows until it commits; writers wait)",
+            )
         if more_commands is not None:
             more_commands(commands)
         return parser
@@ -95,7 +105,20 @@ class ServiceCli:
                 "schema %s: %s", self.service, ", ".join(applied) or "already up to date"
             )
             return 0
+        if args.command == "rebuild" and self.projections is not None:
+            setup_logging(self.service, settings.log_level, settings.log_json)
+            asyncio.run(self.rebuild(settings.database_url.get_secret_value()))
+            return 0
         raise SystemExit(f"unknown command {args.command!r}")
+
+    async def rebuild(self, dsn: str) -> Rebuilt:
+        assert self.projections is not None
+        pool = await create_pool(dsn, self.service, min_size=1, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                return await rebuild(conn, self.projections(conn))
+        finally:
+            await pool.close()
 
     def main(self, argv: Sequence[str] | None = None) -> int:
         return self.run(self.parser().parse_args(argv))

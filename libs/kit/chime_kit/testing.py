@@ -7,16 +7,22 @@ import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal, TypeVar
 
 import aio_pika
+import asyncpg
 import orjson
 import uvicorn
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 
 from chime_contracts.envelope import Envelope
 from chime_contracts.routing import EVENTS_EXCHANGE
+from chime_kit.db import Connection, create_pool
+from chime_kit.fakes import InMemoryEvents, InMemoryWork
+from chime_kit.migrator import kit_migrations, migrate, migrations_in
+from chime_kit.streams import Work
+from chime_kit.unit_of_work import UnitOfWork, unit_of_work
 
 T = TypeVar("T")
 
@@ -178,3 +184,76 @@ async def event_tap(amqp_url: str, *routing_keys: str) -> AsyncIterator[EventTap
         for key in routing_keys or ("#",):
             await queue.bind(exchange, key)
         yield EventTap(channel, queue)
+
+
+class Backend:
+    """Units of work on PostgreSQL (`pool` given) or in memory, for contract suites that run
+    one set of tests against both, and for handler tests on the fakes."""
+
+    def __init__(self, pool: asyncpg.Pool | None = None, producer: str = "test") -> None:
+        self.pool = pool
+        self.producer = producer
+        self.events = InMemoryEvents()
+
+    @property
+    def kind(self) -> str:
+        return "memory" if self.pool is None else "postgres"
+
+    def work(self, cause: Envelope[Any] | None = None) -> AbstractAsyncContextManager[Work]:
+        if self.pool is None:
+            return _in_memory(InMemoryWork(self.events, self.producer, cause))
+        return unit_of_work(self.pool, self.producer, cause)
+
+    def pick(self, work: Work, postgres: Callable[[Connection], T], memory: T) -> T:
+        """The repository for `work`: bound to its connection, or the shared fake."""
+        return postgres(work.conn) if isinstance(work, UnitOfWork) else memory
+
+
+@asynccontextmanager
+async def contract_backend(
+    database_url: str | None, schema: str, migrations_package: str
+) -> AsyncIterator[Backend]:
+    """In memory when `database_url` is None, else on that database's migrated `schema`."""
+    if database_url is None:
+        yield Backend(producer=schema)
+        return
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn, schema, migrations_package)
+    finally:
+        await conn.close()
+    pool = await create_pool(database_url, schema, min_size=1, max_size=3)
+    try:
+        yield Backend(pool, producer=schema)
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def _in_memory(work: InMemoryWork) -> AsyncIterator[Work]:
+    async with work.attempt():  # a failing block leaves nothing behind, as a transaction
+        yield work
+
+
+async def table_rows(conn: Connection, table: str) -> list[str]:
+    """Every row of a table as JSON text, sorted: two tables with equal rows compare equal."""
+    if not table.isidentifier():
+        raise ValueError(f"not a plain table name: {table!r}")
+    rows = await conn.fetch(f"SELECT row_to_json(t)::text AS r FROM {table} t ORDER BY 1")  # noqa: S608
+    return [r["r"] for r in rows]
+
+
+async def migrate_as_before(
+    conn: asyncpg.Connection, schema: str, migrations_package: str, before: str
+) -> None:
+    """The schema as an installation that stopped before migration `before` has it, for
+    tests that upgrade one (the migrator then applies what is missing)."""
+    await conn.execute(f'CREATE SCHEMA "{schema}"; SET search_path TO "{schema}"')
+    await conn.execute(
+        "CREATE TABLE schema_migrations"
+        " (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    older = [m for m in migrations_in(migrations_package) if m.version < before]
+    for migration in kit_migrations() + older:
+        await conn.execute(migration.sql)
+        await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", migration.version)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -11,6 +11,7 @@ import asyncpg
 from chime_contracts.envelope import Envelope, Event, envelope_of
 from chime_kit import event_store, outbox
 from chime_kit.db import Connection
+from chime_kit.event_store import Append, Recorded, Stream
 from chime_kit.telemetry import current_traceparent
 
 
@@ -41,9 +42,12 @@ class UnitOfWork:
     async def emit(self, *events: Event, correlation_id: str | None = None) -> list[Envelope[Any]]:
         """Publish events (through the outbox) without recording them in a stream."""
         envelopes = [self.wrap(e, correlation_id) for e in events]
+        await self.publish(envelopes)
+        return envelopes
+
+    async def publish(self, envelopes: Sequence[Envelope[Any]]) -> None:
         await outbox.add(self.conn, envelopes)
         self.emitted.extend(envelopes)
-        return envelopes
 
     async def record(
         self,
@@ -55,9 +59,19 @@ class UnitOfWork:
         """Append to the event store and publish; raises ConcurrencyError on a race."""
         envelopes = [self.wrap(e, correlation_id) for e in events]
         version = await event_store.append(self.conn, stream_id, expected_version, envelopes)
-        await outbox.add(self.conn, envelopes)
-        self.emitted.extend(envelopes)
+        await self.publish(envelopes)
         return version
+
+    async def load(self, stream_id: str) -> Stream:
+        return await event_store.load(self.conn, stream_id)
+
+    async def append(self, appends: Sequence[Append]) -> list[Recorded]:
+        """Store without publishing; raises ConcurrencyError if any stream moved on."""
+        return await event_store.append_many(self.conn, appends)
+
+    def attempt(self) -> AbstractAsyncContextManager[Any]:
+        """A savepoint: a decision that fails (a lost race) leaves nothing behind."""
+        return self.conn.transaction()
 
 
 class Transaction:

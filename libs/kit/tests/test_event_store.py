@@ -21,7 +21,9 @@ async def test_append_load_and_optimistic_concurrency(runtime):
             await event_store.append(conn, "s", 1, [env(3)])
         assert await event_store.append(conn, "s", 2, [env(3)]) == 3
         loaded = await event_store.load(conn, "s")
-        assert [e["data"]["chat_id"] for e in loaded] == [1, 2, 3]
+        assert [e.data.chat_id for e in loaded.events] == [1, 2, 3]
+        assert loaded.version == 3
+        assert (await event_store.load(conn, "other")).version == 0
         assert await event_store.current_version(conn, "s") == 3
         assert await event_store.current_version(conn, "other") == 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -14,13 +15,15 @@ from chime_contracts.events import (
     UpdateReceived,
     UserStarted,
 )
-from chime_ingest.adapters.postgres import Chats, UpdateLog
-from chime_ingest.domain import replies
+from chime_ingest.adapters.postgres import PostgresChats, UpdateLog
+from chime_ingest.domain import chats, replies
+from chime_ingest.domain.chats import CHAT, ChatState
 from chime_ingest.domain.commands import Command, parse_command
 from chime_ingest.domain.time_phrases import PhraseError, parse_reminder
 from chime_ingest.domain.time_zones import UnknownTimeZone, resolve_time_zone
 from chime_ingest.domain.updates import Update, check_update, kind_of
-from chime_kit import event_store
+from chime_ingest.ports import ChatsView
+from chime_kit.streams import Decided, Work, decide, state_of
 from chime_kit.unit_of_work import UnitOfWork
 
 Accepted = Literal["accepted", "duplicate", "rejected"]
@@ -55,7 +58,18 @@ async def accept_update(uow: UnitOfWork, bot_id: int, body: dict[str, Any]) -> A
 async def interpret_update(
     uow: UnitOfWork, envelope: Envelope[UpdateReceived], default_time_zone: str
 ) -> None:
-    """Turn an accepted update into domain events and replies."""
+    """As the consumer calls it: the chats projection works in the same transaction."""
+    await interpret(uow, PostgresChats(uow.conn), envelope, default_time_zone)
+
+
+async def interpret(
+    uow: Work, view: ChatsView, envelope: Envelope[UpdateReceived], default_time_zone: str
+) -> None:
+    """Turn an accepted update into domain events and replies.
+
+    The chat's state (started, time zone) is decided from its stream; `view` is its
+    projection, updated with every append.
+    """
     received = envelope.data
     update = check_update(received.update)
     message = update.message
@@ -64,7 +78,7 @@ async def interpret_update(
     command = parse_command(message.text)
     if command is None:
         return
-    context = _Context(uow, received, update, default_time_zone)
+    context = _Context(uow, view, received, update, default_time_zone)
     if command.name == "start":
         await context.start()
     elif command.name == "help":
@@ -79,36 +93,40 @@ async def interpret_update(
 
 class _Context:
     def __init__(
-        self, uow: UnitOfWork, received: UpdateReceived, update: Update, default_zone: str
+        self,
+        uow: Work,
+        view: ChatsView,
+        received: UpdateReceived,
+        update: Update,
+        default_zone: str,
     ) -> None:
         assert update.message is not None
         self.uow = uow
+        self.view = view
         self.bot_id = received.bot_id
         self.update = update
         self.message = update.message
         self.chat_id = update.message.chat.id
         self.user_id = update.user_id or self.chat_id
         self.default_zone = default_zone
-        self.chats = Chats(uow.conn)
+        self.stream = chats.stream_id(self.bot_id, self.chat_id)
 
     async def start(self) -> None:
         sender = self.message.from_
-        zone = await self.chats.time_zone(self.bot_id, self.chat_id) or self.default_zone
-        await self.chats.start(self.bot_id, self.chat_id, zone)
-        await self.record(
-            UserStarted(
-                bot_id=self.bot_id,
-                chat_id=self.chat_id,
-                user_id=self.user_id,
-                username=sender.username if sender else None,
-                first_name=sender.first_name if sender else None,
-                language_code=sender.language_code if sender else None,
-            ),
+        started = UserStarted(
+            bot_id=self.bot_id,
+            chat_id=self.chat_id,
+            user_id=self.user_id,
+            username=sender.username if sender else None,
+            first_name=sender.first_name if sender else None,
+            language_code=sender.language_code if sender else None,
         )
-        await self.reply(replies.WELCOME.format(time_zone=zone))
+        # Every /start is a fact worth keeping (a returning user), so it is always recorded.
+        decided = await self.decide(lambda _: [started])
+        await self.reply(replies.WELCOME.format(time_zone=decided.after.zone(self.default_zone)))
 
     async def remind(self, command: Command) -> None:
-        zone = await self.chats.time_zone(self.bot_id, self.chat_id) or self.default_zone
+        zone = (await self.state()).zone(self.default_zone)
         try:
             reminder = parse_reminder(command.args, datetime.now(UTC), zone)
         except PhraseError as exc:
@@ -129,8 +147,8 @@ class _Context:
         )
 
     async def time_zone(self, command: Command) -> None:
-        current = await self.chats.time_zone(self.bot_id, self.chat_id) or self.default_zone
         if not command.args:
+            current = (await self.state()).zone(self.default_zone)
             await self.reply(replies.time_zone_is(current, _local_time(current)))
             return
         try:
@@ -138,19 +156,18 @@ class _Context:
         except UnknownTimeZone as exc:
             await self.reply(replies.cannot_understand(str(exc)))
             return
-        await self.chats.set_time_zone(self.bot_id, self.chat_id, zone)
-        await self.record(
-            TimeZoneSet(
-                bot_id=self.bot_id, chat_id=self.chat_id, user_id=self.user_id, time_zone=zone
-            )
+        chosen = TimeZoneSet(
+            bot_id=self.bot_id, chat_id=self.chat_id, user_id=self.user_id, time_zone=zone
         )
+        await self.decide(lambda state: chats.choose_time_zone(state, chosen))
         await self.reply(replies.time_zone_set(zone, _local_time(zone)))
 
-    async def record(self, event: Event) -> None:
-        """Append to this chat's stream; a concurrent writer makes the handler retry."""
-        stream = f"chat-{self.bot_id}-{self.chat_id}"
-        version = await event_store.current_version(self.uow.conn, stream)
-        await self.uow.record(stream, version, event)
+    async def state(self) -> ChatState:
+        return await state_of(self.uow, self.stream, CHAT)
+
+    async def decide(self, decision: Callable[[ChatState], Sequence[Event]]) -> Decided[ChatState]:
+        """Append to this chat's stream at the version decided from; a race is retried."""
+        return await decide(self.uow, self.stream, CHAT, decision, project=self.view.apply)
 
     async def reply(self, text: str) -> None:
         await self.uow.emit(

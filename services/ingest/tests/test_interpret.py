@@ -67,7 +67,10 @@ async def test_start_records_the_user_and_welcomes_them(pool):
     assert "I'm Chime" in reply["text"]
     assert "Europe/Kyiv" in reply["text"]
     assert reply["reply_to_message_id"] == 1
-    assert await pool.fetchval("SELECT time_zone FROM chats WHERE chat_id = 7") == "Europe/Kyiv"
+    # The projection: started, no zone chosen (the installation's default applies).
+    chat = await pool.fetchrow("SELECT time_zone, started_at FROM chats WHERE chat_id = 7")
+    assert chat["time_zone"] is None
+    assert chat["started_at"] is not None
 
 
 async def test_remind_asks_the_scheduler_in_the_users_zone(pool):

@@ -1,4 +1,8 @@
-"""What the scheduler does on each event, and when time passes. No framework imports."""
+"""What the scheduler does on each event, and when time passes. No framework imports.
+
+Handlers take the unit of work (`chime_kit.streams.Work`) and the reminders projection
+(`ports.Reminders`); PostgreSQL or in-memory, they cannot tell.
+"""
 
 from __future__ import annotations
 
@@ -7,85 +11,62 @@ from datetime import UTC, datetime
 from opentelemetry import trace
 
 from chime_contracts.envelope import Envelope
-from chime_contracts.events import (
-    NotificationDue,
-    ReminderRequested,
-    ReminderScheduled,
-    SendRequested,
-)
-from chime_kit.telemetry import context_from_traceparent, current_traceparent, mark_service
-from chime_kit.unit_of_work import UnitOfWork
-from chime_scheduler.adapters.postgres import ReminderRepository
-from chime_scheduler.domain.reminders import (
-    Reminder,
-    confirmation_text,
-    delivery_id,
-    reminder_text,
-)
+from chime_contracts.events import ReminderRequested, SendRequested
+from chime_kit.event_store import Append
+from chime_kit.streams import Work, decide
+from chime_kit.telemetry import context_from_traceparent, mark_service
+from chime_scheduler.domain import reminders
+from chime_scheduler.domain.reminders import REMINDER, Reminder, confirmation_text, delivery_id
+from chime_scheduler.ports import Reminders
 
 tracer = trace.get_tracer("chime.scheduler")
 
 
-async def schedule_reminder(uow: UnitOfWork, envelope: Envelope[ReminderRequested]) -> None:
+async def schedule_reminder(
+    uow: Work, projection: Reminders, envelope: Envelope[ReminderRequested]
+) -> None:
+    """Record the request and its schedule in the reminder's stream, once, and confirm."""
     request = envelope.data
-    reminder = Reminder(
-        id=request.reminder_id,
-        bot_id=request.bot_id,
-        chat_id=request.chat_id,
-        text=request.text,
-        due_at=request.due_at,
-        time_zone=request.time_zone,
-        correlation_id=envelope.correlation_id,
-        traceparent=current_traceparent()[0],
+    decided = await decide(
+        uow,
+        reminders.stream_id(request.reminder_id),
+        REMINDER,
+        lambda state: reminders.schedule(state, envelope),
+        project=projection.apply,
     )
-    if not await ReminderRepository(uow.conn).add(reminder, request.user_id):
+    if not decided.recorded:
         return
-    await uow.record(
-        f"reminder-{reminder.id}",
-        0,
-        ReminderScheduled(
-            reminder_id=reminder.id,
-            bot_id=reminder.bot_id,
-            chat_id=reminder.chat_id,
-            due_at=reminder.due_at,
-        ),
-    )
     await uow.emit(
         SendRequested(
-            delivery_id=f"{delivery_id(reminder.id)}:confirmation",
-            bot_id=reminder.bot_id,
-            chat_id=reminder.chat_id,
+            delivery_id=f"{delivery_id(request.reminder_id)}:confirmation",
+            bot_id=request.bot_id,
+            chat_id=request.chat_id,
             text=confirmation_text(
-                reminder.text, reminder.due_at, reminder.time_zone, datetime.now(UTC)
+                request.text, request.due_at, request.time_zone, datetime.now(UTC)
             ),
             origin="scheduler.confirmation",
         )
     )
 
 
-async def fire_due_reminders(uow: UnitOfWork, now: datetime, limit: int) -> list[Reminder]:
-    """Fire what is due, once: the claim and the events commit in one transaction."""
-    reminders = await ReminderRepository(uow.conn).claim_due(now, limit)
-    for reminder in reminders:
+async def fire_due_reminders(
+    uow: Work, projection: Reminders, now: datetime, limit: int
+) -> list[Reminder]:
+    """Fire what is due, once: the claim, the streams' appends and the outbox rows commit in
+    one transaction. The claim is taken from the due index (the projection, kept in step
+    with the streams in the same transactions) rather than by loading each stream; the
+    append at the claimed version still fails the batch if a stream moved on regardless."""
+    claimed = await projection.claim_due(now, limit)
+    appends = []
+    for reminder in claimed:
         # The firing joins the trace of the request that created the reminder.
         with tracer.start_as_current_span(
             "fire reminder", context=context_from_traceparent(reminder.traceparent)
         ) as span:
             mark_service(span, "scheduler")
             span.set_attribute("chime.reminder_id", reminder.id)
-            await uow.record(
-                f"reminder-{reminder.id}",
-                1,
-                NotificationDue(
-                    delivery_id=delivery_id(reminder.id),
-                    source="reminder",
-                    source_id=reminder.id,
-                    bot_id=reminder.bot_id,
-                    chat_id=reminder.chat_id,
-                    text=reminder_text(reminder.text),
-                    due_at=reminder.due_at,
-                    fired_at=now,
-                ),
-                correlation_id=reminder.correlation_id,
-            )
-    return reminders
+            fired = uow.wrap(reminders.fire(reminder, now), reminder.correlation_id)
+        appends.append(Append(reminders.stream_id(reminder.id), reminder.version - 1, [fired]))
+    await uow.append(appends)
+    await uow.publish([e for a in appends for e in a.envelopes])
+    return claimed

@@ -9,6 +9,7 @@ import pytest
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import ReminderRequested
 from chime_scheduler import handlers
+from chime_scheduler.adapters.postgres import PostgresReminders
 from chime_scheduler.bootstrap import build
 from chime_scheduler.settings import SchedulerSettings
 
@@ -39,7 +40,7 @@ async def test_schedule_is_idempotent_and_confirms_once(schedulers):
     envelope = request(1, datetime.now(UTC) + timedelta(hours=1))
     for _ in range(2):
         async with runtime.unit_of_work(envelope) as uow:
-            await handlers.schedule_reminder(uow, envelope)
+            await handlers.schedule_reminder(uow, PostgresReminders(uow.conn), envelope)
     assert await runtime.pool.fetchval("SELECT count(*) FROM reminders") == 1
     types = await runtime.pool.fetch("SELECT routing_key FROM outbox ORDER BY id")
     assert [r["routing_key"] for r in types] == ["reminder.scheduled.v1", "send.requested.v1"]
@@ -50,19 +51,13 @@ async def test_two_schedulers_fire_each_reminder_exactly_once(schedulers):
     due = datetime.now(UTC) + timedelta(seconds=2)
     async with runtime.unit_of_work() as uow:
         for n in range(300):
-            await handlers.schedule_reminder(uow, request(n, due))
+            await handlers.schedule_reminder(uow, PostgresReminders(uow.conn), request(n, due))
     await runtime.pool.execute("DELETE FROM outbox")
 
     assert sum(await asyncio.gather(*(s.firing.fire_once() for s in schedulers))) == 0
     await asyncio.sleep((due - datetime.now(UTC)).total_seconds() + 0.05)
 
-    async def fire_until_empty(scheduler):
-        fired = 0
-        while n := await scheduler.firing.fire_once():
-            fired += n
-        return fired
-
-    fired = await asyncio.gather(*(fire_until_empty(s) for s in schedulers))
+    fired = await asyncio.gather(*(s.firing.fire_until_idle() for s in schedulers))
     assert sum(fired) == 300
     rows = await runtime.pool.fetch(
         "SELECT routing_key, count(*) AS n FROM outbox GROUP BY routing_key"
@@ -78,7 +73,7 @@ async def test_fired_notification_keeps_the_request_correlation(schedulers):
     runtime = schedulers[0].runtime
     envelope = request(9, datetime.now(UTC) - timedelta(seconds=1))
     async with runtime.unit_of_work(envelope) as uow:
-        await handlers.schedule_reminder(uow, envelope)
+        await handlers.schedule_reminder(uow, PostgresReminders(uow.conn), envelope)
     assert await schedulers[0].firing.fire_once() == 1
     body = await runtime.pool.fetchval(
         "SELECT body FROM outbox WHERE routing_key = 'notification.due.v1'"

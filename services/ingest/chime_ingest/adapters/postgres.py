@@ -1,10 +1,15 @@
-"""Ingest's own tables: the update log and what it knows of chats."""
+"""Ingest's own tables: the update log (operational) and the chats projection."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from chime_contracts.events import TimeZoneSet, UserStarted
+from chime_ingest.ports import ChatRow
 from chime_kit.db import Connection
+from chime_kit.event_store import Recorded
+from chime_kit.projection import Projection
 
 
 class UpdateLog:
@@ -41,31 +46,39 @@ class UpdateLog:
         )
 
 
-class Chats:
+class PostgresChats:
+    """Projection of the chat streams (`user.started.v1`, `time_zone.set.v1`)."""
+
+    tables = ("chats",)
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    async def time_zone(self, bot_id: int, chat_id: int) -> str | None:
-        value: str | None = await self.conn.fetchval(
-            "SELECT time_zone FROM chats WHERE bot_id = $1 AND chat_id = $2", bot_id, chat_id
-        )
-        return value
+    async def apply(self, events: Sequence[Recorded]) -> None:
+        for r in events:
+            data = r.envelope.data
+            if isinstance(data, UserStarted):
+                await self.conn.execute(
+                    "INSERT INTO chats (bot_id, chat_id, started_at) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (bot_id, chat_id) DO UPDATE SET started_at = excluded.started_at",
+                    data.bot_id, data.chat_id, r.envelope.occurred_at,
+                )  # fmt: skip
+            elif isinstance(data, TimeZoneSet):
+                await self.conn.execute(
+                    "INSERT INTO chats (bot_id, chat_id, time_zone) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (bot_id, chat_id) DO UPDATE SET time_zone = excluded.time_zone",
+                    data.bot_id, data.chat_id, data.time_zone,
+                )  # fmt: skip
 
-    async def start(self, bot_id: int, chat_id: int, time_zone: str) -> None:
-        await self.conn.execute(
-            "INSERT INTO chats (bot_id, chat_id, time_zone, started_at)"
-            " VALUES ($1, $2, $3, now())"
-            " ON CONFLICT (bot_id, chat_id) DO UPDATE SET started_at = now()",
+    async def get(self, bot_id: int, chat_id: int) -> ChatRow | None:
+        row = await self.conn.fetchrow(
+            "SELECT time_zone, started_at FROM chats WHERE bot_id = $1 AND chat_id = $2",
             bot_id,
             chat_id,
-            time_zone,
         )
+        return ChatRow(row["time_zone"], row["started_at"]) if row else None
 
-    async def set_time_zone(self, bot_id: int, chat_id: int, time_zone: str) -> None:
-        await self.conn.execute(
-            "INSERT INTO chats (bot_id, chat_id, time_zone) VALUES ($1, $2, $3)"
-            " ON CONFLICT (bot_id, chat_id) DO UPDATE SET time_zone = excluded.time_zone",
-            bot_id,
-            chat_id,
-            time_zone,
-        )
+
+def projections(conn: Connection) -> Sequence[Projection]:
+    """Every projection of ingest, for `python -m chime_ingest rebuild`."""
+    return [PostgresChats(conn)]

@@ -1,45 +1,64 @@
-"""The scheduler's own tables."""
+"""The scheduler's tables: the reminders projection and due index."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
+from chime_contracts.envelope import Envelope, Event
+from chime_contracts.events import NotificationDue, ReminderRequested, ReminderScheduled
 from chime_kit.db import Connection
+from chime_kit.event_store import Recorded
+from chime_kit.projection import Projection
+from chime_kit.unit_of_work import UnitOfWork
 from chime_scheduler.domain.reminders import Reminder
+from chime_scheduler.ports import Reminders
+
+E = TypeVar("E", bound=Event)
 
 
-class ReminderRepository:
+class PostgresReminders:
+    tables = ("reminders",)
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    async def add(self, reminder: Reminder, user_id: int | None) -> bool:
-        """False when this reminder id is already stored."""
-        status = await self.conn.execute(
-            "INSERT INTO reminders (id, bot_id, chat_id, user_id, text, due_at, time_zone,"
-            " correlation_id, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            " ON CONFLICT (id) DO NOTHING",
-            reminder.id,
-            reminder.bot_id,
-            reminder.chat_id,
-            user_id,
-            reminder.text,
-            reminder.due_at,
-            reminder.time_zone,
-            reminder.correlation_id,
-            reminder.traceparent,
-        )
-        return bool(status == "INSERT 0 1")
+    async def apply(self, events: Sequence[Recorded]) -> None:
+        for r in events:
+            e, data = r.envelope, r.envelope.data
+            if isinstance(data, ReminderRequested):
+                await self.conn.execute(
+                    "INSERT INTO reminders (id, bot_id, chat_id, user_id, text, due_at, time_zone,"
+                    " state, correlation_id, traceparent, created_at, version)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $9, $10, $11)",
+                    data.reminder_id, data.bot_id, data.chat_id, data.user_id, data.text,
+                    data.due_at, data.time_zone, e.correlation_id, e.traceparent, e.occurred_at,
+                    r.version,
+                )  # fmt: skip
+            elif isinstance(data, ReminderScheduled):
+                await self.conn.execute(
+                    "UPDATE reminders SET state = 'scheduled', due_at = $2, traceparent = $3,"
+                    " version = $4 WHERE id = $1",
+                    data.reminder_id, data.due_at, e.traceparent, r.version,
+                )  # fmt: skip
+            elif isinstance(data, NotificationDue) and data.source == "reminder":
+                await self.conn.execute(
+                    "UPDATE reminders SET state = 'fired', fired_at = $2, version = $3"
+                    " WHERE id = $1",
+                    data.source_id, data.fired_at, r.version,
+                )  # fmt: skip
 
     async def claim_due(self, now: datetime, limit: int) -> list[Reminder]:
-        """Mark due reminders fired and return them; replicas skip each other's rows."""
+        """Replicas skip each other's rows: each due reminder is claimed by one of them."""
         rows = await self.conn.fetch(
             "WITH due AS ("
             "  SELECT id FROM reminders WHERE state = 'scheduled' AND due_at <= $1"
             "  ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
-            " UPDATE reminders r SET state = 'fired', fired_at = $1 FROM due"
-            " WHERE r.id = due.id"
+            " UPDATE reminders r SET state = 'fired', fired_at = $1, version = r.version + 1"
+            " FROM due WHERE r.id = due.id"
             " RETURNING r.id, r.bot_id, r.chat_id, r.text, r.due_at, r.time_zone,"
-            " r.correlation_id, r.traceparent",
+            " r.correlation_id, r.traceparent, r.version",
             now,
             limit,
         )
@@ -50,3 +69,25 @@ class ReminderRepository:
             "SELECT min(due_at) FROM reminders WHERE state = 'scheduled'"
         )
         return value
+
+    async def status(self, reminder_id: str) -> str | None:
+        value: str | None = await self.conn.fetchval(
+            "SELECT state FROM reminders WHERE id = $1", reminder_id
+        )
+        return value
+
+
+def projections(conn: Connection) -> Sequence[Projection]:
+    """Every projection of the scheduler, for `python -m chime_scheduler rebuild`."""
+    return [PostgresReminders(conn)]
+
+
+def with_reminders(
+    handler: Callable[[UnitOfWork, Reminders, Envelope[E]], Awaitable[None]],
+) -> Callable[[UnitOfWork, Envelope[E]], Awaitable[None]]:
+    """A handler as the kit's consumer calls it, with its repository on the same connection."""
+
+    async def bound(uow: UnitOfWork, envelope: Envelope[E]) -> None:
+        await handler(uow, PostgresReminders(uow.conn), envelope)
+
+    return bound

@@ -4,6 +4,7 @@ from chime_contracts.events import ReminderRequested
 from chime_kit.consumer import Router
 from chime_kit.runtime import Runtime
 from chime_scheduler import handlers
+from chime_scheduler.adapters.postgres import with_reminders
 
 
 def build_router(runtime: Runtime) -> Router:
@@ -12,6 +13,6 @@ def build_router(runtime: Runtime) -> Router:
         router,
         queue="scheduler.reminder-requested",
         event=ReminderRequested,
-        handler=handlers.schedule_reminder,
+        handler=with_reminders(handlers.schedule_reminder),
     )
     return router

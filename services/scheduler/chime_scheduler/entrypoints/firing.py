@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from chime_kit.loops import BackgroundLoop
 from chime_kit.runtime import Runtime
 from chime_scheduler import handlers
-from chime_scheduler.adapters.postgres import ReminderRepository
+from chime_scheduler.adapters.postgres import PostgresReminders
 from chime_scheduler.metrics import FIRE_LAG, FIRED
 
 
@@ -27,11 +27,20 @@ class FiringLoop:
     async def fire_once(self) -> int:
         now = datetime.now(UTC)
         async with self.runtime.unit_of_work() as uow:
-            fired = await handlers.fire_due_reminders(uow, now, self.batch_size)
+            fired = await handlers.fire_due_reminders(
+                uow, PostgresReminders(uow.conn), now, self.batch_size
+            )
         for reminder in fired:
             FIRE_LAG.labels("scheduler").observe((now - reminder.due_at).total_seconds())
         FIRED.labels("scheduler", "reminder").inc(len(fired))
         return len(fired)
+
+    async def fire_until_idle(self) -> int:
+        """Fire batches until nothing is due; how many fired."""
+        total = 0
+        while fired := await self.fire_once():
+            total += fired
+        return total
 
     async def _run(self) -> None:
         # A failure (the database restarting) ends the body: the loop's supervisor logs it,
@@ -45,7 +54,7 @@ class FiringLoop:
 
     async def _sleep_until_next_due(self) -> None:
         async with self.runtime.pool.acquire() as conn:
-            next_due = await ReminderRepository(conn).next_due_at()
+            next_due = await PostgresReminders(conn).next_due_at()
         timeout = self.max_idle_seconds
         if next_due is not None:
             until_due = (next_due - datetime.now(UTC)).total_seconds()

@@ -1,0 +1,65 @@
+"""In-memory reminders projection, for handler tests without a database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from chime_contracts.events import NotificationDue, ReminderRequested, ReminderScheduled
+from chime_kit.event_store import Recorded
+from chime_scheduler.domain.reminders import Reminder
+
+
+@dataclass(frozen=True)
+class Row:
+    reminder: Reminder
+    state: str
+    fired_at: datetime | None = None
+
+
+class InMemoryReminders:
+    tables = ("reminders",)
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Row] = {}
+
+    async def apply(self, events: Sequence[Recorded]) -> None:
+        for r in events:
+            e, data = r.envelope, r.envelope.data
+            if isinstance(data, ReminderRequested):
+                reminder = Reminder(
+                    data.reminder_id, data.bot_id, data.chat_id, data.text, data.due_at,
+                    data.time_zone, e.correlation_id, e.traceparent, r.version,
+                )  # fmt: skip
+                self.rows[data.reminder_id] = Row(reminder, "requested")
+            elif isinstance(data, ReminderScheduled) and data.reminder_id in self.rows:
+                row = self.rows[data.reminder_id]
+                reminder = replace(
+                    row.reminder, due_at=data.due_at, traceparent=e.traceparent, version=r.version
+                )
+                self.rows[data.reminder_id] = replace(row, reminder=reminder, state="scheduled")
+            elif isinstance(data, NotificationDue) and data.source_id in self.rows:
+                self._fire(data.source_id, data.fired_at, r.version)
+
+    def _fire(self, reminder_id: str, now: datetime, version: int) -> Reminder:
+        row = self.rows[reminder_id]
+        reminder = replace(row.reminder, version=version)
+        self.rows[reminder_id] = Row(reminder, "fired", now)
+        return reminder
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Reminder]:
+        due = sorted(
+            (r.reminder for r in self.rows.values()
+             if r.state == "scheduled" and r.reminder.due_at <= now),
+            key=lambda r: r.due_at,
+        )[:limit]  # fmt: skip
+        return [self._fire(r.id, now, r.version + 1) for r in due]
+
+    async def next_due_at(self) -> datetime | None:
+        due = [r.reminder.due_at for r in self.rows.values() if r.state == "scheduled"]
+        return min(due, default=None)
+
+    async def status(self, reminder_id: str) -> str | None:
+        row = self.rows.get(reminder_id)
+        return row.state if row else None
