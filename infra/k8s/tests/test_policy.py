@@ -11,6 +11,7 @@ import pytest
 from k8s_support import OVERLAYS, SERVICES, Object, of_kind, pod_spec, service_container
 
 from chime_contracts.routing import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, dead_letter_queue
+from chime_kit.broker import DEAD_LETTERS, EVENTS
 from chime_sender.settings import SenderSettings
 
 pytestmark = pytest.mark.unit
@@ -228,9 +229,14 @@ def test_rabbitmq_topology_gives_each_service_its_own_user_and_queues(rendered, 
     (cluster,) = of_kind(objects, "RabbitmqCluster").values()
     assert cluster["spec"]["replicas"] == (1 if overlay == "dev" else 3)
     exchanges = {e["spec"]["name"]: e["spec"] for e in of_kind(objects, "Exchange").values()}
+    assert set(exchanges) == {EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE}
+    # Exactly as the services declare them: a difference refuses their declaration.
+    for declared in (EVENTS, DEAD_LETTERS):
+        made = exchanges[declared.name]
+        assert made["type"] == declared.type.value
+        assert made["durable"] is declared.durable
+        assert made["autoDelete"] is declared.auto_delete
     assert exchanges[EVENTS_EXCHANGE]["type"] == "topic"
-    assert exchanges[EVENTS_EXCHANGE]["durable"] is True
-    assert exchanges[DEAD_LETTER_EXCHANGE]["durable"] is True
     users = of_kind(objects, "User")
     permissions = of_kind(objects, "Permission")
     policies = [p["spec"] for p in of_kind(objects, "Policy").values()]
