@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aio_pika
@@ -25,6 +26,25 @@ from chime_contracts.routing import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, dead_
 
 if TYPE_CHECKING:
     from chime_kit.consumer import Consumer, Outcome, Router
+
+
+@dataclass(frozen=True)
+class ExchangeSpec:
+    """How Chime declares an exchange; the Kubernetes topology must declare it the same way."""
+
+    name: str
+    type: aio_pika.ExchangeType
+    durable: bool = True
+    auto_delete: bool = False
+
+    async def declare(self, channel: AbstractChannel) -> aio_pika.abc.AbstractExchange:
+        return await channel.declare_exchange(
+            self.name, self.type, durable=self.durable, auto_delete=self.auto_delete
+        )
+
+
+EVENTS = ExchangeSpec(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC)
+DEAD_LETTERS = ExchangeSpec(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT)
 
 
 def consumer_queue_arguments(name: str, *, delivery_limit: int) -> dict[str, Any]:
@@ -42,9 +62,7 @@ async def declare_consumer_queue(
     channel: AbstractChannel, name: str, routing_key: str, *, delivery_limit: int
 ) -> AbstractQueue:
     """The quorum queue `name` bound to `routing_key` on the events exchange."""
-    exchange = await channel.declare_exchange(
-        EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-    )
+    exchange = await EVENTS.declare(channel)
     queue = await channel.declare_queue(
         name, durable=True, arguments=consumer_queue_arguments(name, delivery_limit=delivery_limit)
     )
@@ -53,9 +71,7 @@ async def declare_consumer_queue(
 
 
 async def declare_dead_letter_queue(channel: AbstractChannel, queue: str) -> None:
-    exchange = await channel.declare_exchange(
-        DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
-    )
+    exchange = await DEAD_LETTERS.declare(channel)
     dlq = await channel.declare_queue(
         dead_letter_queue(queue), durable=True, arguments={"x-queue-type": "quorum"}
     )

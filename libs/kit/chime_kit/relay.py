@@ -30,6 +30,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnec
 from aiormq import spec
 
 from chime_contracts.routing import EVENT_LOG_QUEUE, EVENTS_EXCHANGE
+from chime_kit.broker import EVENTS
 from chime_kit.db import Connection
 from chime_kit.loops import BackgroundLoop
 from chime_kit.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING, PUBLISH_FAILURES
@@ -93,9 +94,7 @@ class OutboxRelay:
         self._channel = await self._connection.channel(
             publisher_confirms=True, on_return_raises=True
         )
-        self._exchange = await self._channel.declare_exchange(
-            EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-        )
+        self._exchange = await EVENTS.declare(self._channel)
         if self.event_log_max_age:
             event_log = await self._channel.declare_queue(
                 EVENT_LOG_QUEUE,
@@ -103,6 +102,11 @@ class OutboxRelay:
                 arguments={"x-queue-type": "stream", "x-max-age": self.event_log_max_age},
             )
             await event_log.bind(self._exchange, routing_key="#")
+
+    @property
+    def loop(self) -> BackgroundLoop:
+        """The relay's background loop, for the runtime's probes to watch."""
+        return self._loop
 
     async def start(self) -> None:
         if self._exchange is None:

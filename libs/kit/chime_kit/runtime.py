@@ -39,7 +39,7 @@ class Runtime:
     loops: list[BackgroundLoop] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.watch(self.relay._loop)
+        self.watch(self.relay.loop)
 
     def watch(self, loop: BackgroundLoop) -> BackgroundLoop:
         """Let the probes see `loop`: one that keeps failing makes the process not ready,

@@ -17,7 +17,7 @@ import uvicorn
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 
 from chime_contracts.envelope import Envelope
-from chime_contracts.routing import EVENTS_EXCHANGE
+from chime_kit.broker import EVENTS
 from chime_kit.db import Connection, create_pool
 from chime_kit.fakes import InMemoryEvents, InMemoryWork
 from chime_kit.migrator import kit_migrations, migrate, migrations_in
@@ -73,9 +73,7 @@ async def eventually(
 
 
 async def _events_exchange(channel: AbstractChannel) -> AbstractExchange:
-    return await channel.declare_exchange(
-        EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-    )
+    return await EVENTS.declare(channel)
 
 
 async def publish_envelope(

@@ -8,11 +8,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from faststream.rabbit import TestRabbitBroker
 
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import ReminderRequested
-from chime_kit.broker import EVENTS
 from chime_kit.testing import table_rows
 from chime_scheduler.bootstrap import build
 from chime_scheduler.settings import SchedulerSettings
@@ -52,25 +50,14 @@ async def test_rebuilt_reminders_equal_the_live_projection(database_url):
         for n in range(120)
     ]
     try:
-        async with (
-            TestRabbitBroker(schedulers[0].runtime.broker) as one,
-            TestRabbitBroker(schedulers[1].runtime.broker) as two,
-        ):
-            # Every request reaches both replicas, some twice: each is recorded once.
-            async def publish(broker, envelopes):
-                for e in envelopes:
-                    await broker.publish(
-                        e.model_dump_json().encode(), exchange=EVENTS,
-                        routing_key="reminder.requested.v1", message_id=e.id,
-                    )  # fmt: skip
+        # Every request reaches both replicas, some twice: each is recorded once.
+        async def deliver(scheduler, envelopes):
+            for e in envelopes:
+                await scheduler.runtime.broker.deliver(e)
 
-            await asyncio.gather(publish(one, requests), publish(two, requests + requests[:10]))
-
-        async def fire_until_empty(scheduler):
-            fired = 0
-            while n := await scheduler.firing.fire_once():
-                fired += n
-            return fired
+        await asyncio.gather(
+            deliver(schedulers[0], requests), deliver(schedulers[1], requests + requests[:10])
+        )
 
         fired = await asyncio.gather(*(s.firing.fire_until_idle() for s in schedulers))
         assert sum(fired) == 60
