@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from collections import Counter
 
+import aio_pika
 import asyncpg
 import httpx
 
@@ -58,6 +59,19 @@ async def queues(client: httpx.AsyncClient, management: str) -> dict[str, int]:
     """Messages in each classic or quorum queue (the event-log stream keeps everything)."""
     listed = (await client.get(f"{management}/api/queues", auth=("guest", "guest"))).json()
     return {q["name"]: q.get("messages", 0) for q in listed if q.get("type") != "stream"}
+
+
+async def exact_depths(amqp_url: str, names: list[str]) -> dict[str, int]:
+    """Messages in each named queue, counted by the broker now (a passive declare): the
+    management API's figures are up to a statistics interval old."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        depths = {}
+        for name in names:
+            queue = await channel.declare_queue(name, passive=True)
+            depths[name] = queue.declaration_result.message_count or 0
+        return depths
 
 
 async def api_statuses(

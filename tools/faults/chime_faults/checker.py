@@ -136,7 +136,10 @@ def check(requests: list[Request], evidence: Evidence, *, unanswered_calls: bool
     return tally
 
 
-def violations(tally: Tally, *, unanswered_calls: bool) -> list[str]:
+def violations(tally: Tally, *, unanswered_calls: bool, fenced_calls: int = 0) -> list[str]:
+    """`fenced_calls`: how many calls a sender killed mid-burst may have been let start
+    without making them (its last heartbeat's call fence); those end unknown though they
+    never left, and more than that is a violation."""
     found = []
     if tally.lost:
         found.append(f"{tally.lost} lost")
@@ -144,6 +147,7 @@ def violations(tally: Tally, *, unanswered_calls: bool) -> list[str]:
         found.append(f"{tally.twice} sent twice")
     if tally.misreported:
         found.append(f"{tally.misreported} delivered but reported otherwise")
-    if tally.unknown_unsent and not unanswered_calls:
-        found.append(f"{tally.unknown_unsent} reported unknown though never sent")
+    if tally.unknown_unsent > fenced_calls and not unanswered_calls:
+        beyond = f" (the dead sender's call fence allows {fenced_calls})" if fenced_calls else ""
+        found.append(f"{tally.unknown_unsent} reported unknown though never sent{beyond}")
     return found

@@ -47,6 +47,7 @@ class Scenario:
     reminders: int = 40
     seconds: float = 6.0
     unanswered_calls: bool = False  # the fault leaves Telegram calls unanswered
+    kills_sender: bool = False  # calls inside a dead sender's fence may end unknown
 
 
 async def restart(ctx: Context, name: str) -> None:
@@ -172,7 +173,7 @@ def all_scenarios(quick: bool) -> list[Scenario]:
     return [
         Scenario("kill -9 ingest", kill("ingest"), quick=True),
         Scenario("kill -9 scheduler", kill("scheduler"), quick=True),
-        Scenario("kill -9 sender", kill("sender"), quick=True),
+        Scenario("kill -9 sender", kill("sender"), quick=True, kills_sender=True),
         Scenario("kill -9 api", kill("api")),
         Scenario("RabbitMQ stop_app/start_app", rabbitmq_restart, quick=True),
         Scenario("PostgreSQL restart", postgres_restart),

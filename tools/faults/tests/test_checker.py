@@ -73,3 +73,16 @@ def test_a_reminder_is_two_messages_and_a_rejected_request_none() -> None:
     tally = check([reminder, rejected], evidence, unanswered_calls=False)
     assert (tally.messages, tally.once, tally.rejected) == (2, 2, 1)
     assert violations(tally, unanswered_calls=False) == []
+
+
+def test_a_killed_sender_may_leave_its_fence_unknown_and_no_more():
+    evidence = Evidence()
+    requests = [api(A, "n1"), api(B, "n2")]
+    for token, nid in ((A, "n1"), (B, "n2")):
+        evidence.sender[(token, "api")] = SenderRow("unknown", "outcome unknown after crash")
+        evidence.api[nid] = ("unknown", "outcome unknown after crash")
+    tally = check(requests, evidence, unanswered_calls=False)
+    assert violations(tally, unanswered_calls=False, fenced_calls=2) == []
+    assert violations(tally, unanswered_calls=False, fenced_calls=1) == [
+        "2 reported unknown though never sent (the dead sender's call fence allows 1)"
+    ]
