@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from chime_contracts.envelope import Envelope, Event, envelope_of
 from chime_contracts.events import SendRequested
@@ -15,10 +16,36 @@ from chime_emulator.app import create_app
 from chime_emulator.config import EmulatorConfig
 from chime_kit.testing import EventTap, event_tap, serving
 from chime_sender.bootstrap import Sender, build
+from chime_sender.calling import Telegram
+from chime_sender.domain.outcomes import CallResult
 from chime_sender.settings import SenderSettings
 
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ_-0123"
 BOT_ID = 123456
+
+
+@dataclass
+class TelegramSpy:
+    """Wraps the real Bot API client: `before_call()` runs ahead of each call."""
+
+    inner: Telegram
+
+    def before_call(self) -> None:
+        pass
+
+    async def send_message(
+        self,
+        token: SecretStr,
+        chat_id: int,
+        text: str,
+        *,
+        parse_mode: str | None = None,
+        reply_to_message_id: int | None = None,
+    ) -> CallResult:
+        self.before_call()
+        return await self.inner.send_message(
+            token, chat_id, text, parse_mode=parse_mode, reply_to_message_id=reply_to_message_id
+        )
 
 
 @dataclass

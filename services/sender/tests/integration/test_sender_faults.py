@@ -7,40 +7,25 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from pydantic import SecretStr
-from sender_harness import Emulator, request
+from sender_harness import Emulator, TelegramSpy, request
 
 from chime_kit.faulty_link import FaultyLink, faulty_link
 from chime_kit.testing import EventTap, eventually
 from chime_sender.bootstrap import Sender
-from chime_sender.calling import Telegram
-from chime_sender.domain.outcomes import CallResult
 
 pytestmark = pytest.mark.integration
 
 
 @dataclass
-class BeforeCall:
+class BeforeCall(TelegramSpy):
     """Runs `fault` once, just before the first call reaches Telegram."""
 
-    inner: Telegram
-    fault: object
+    fault: object = None
 
-    async def send_message(
-        self,
-        token: SecretStr,
-        chat_id: int,
-        text: str,
-        *,
-        parse_mode: str | None = None,
-        reply_to_message_id: int | None = None,
-    ) -> CallResult:
+    def before_call(self) -> None:
         if callable(self.fault):
             self.fault()
             self.fault = None
-        return await self.inner.send_message(
-            token, chat_id, text, parse_mode=parse_mode, reply_to_message_id=reply_to_message_id
-        )
 
 
 def through(link: FaultyLink, database_url: str) -> str:

@@ -5,12 +5,10 @@ from dataclasses import dataclass
 
 import pytest
 from pydantic import SecretStr
-from sender_harness import TOKEN, Emulator, request
+from sender_harness import TOKEN, Emulator, TelegramSpy, request
 
 from chime_kit.testing import EventTap
 from chime_sender.bootstrap import Sender
-from chime_sender.calling import Telegram
-from chime_sender.domain.outcomes import CallResult
 
 pytestmark = pytest.mark.integration
 
@@ -19,25 +17,13 @@ RATE = 30  # the emulator's default limit per token, and the sender's
 
 
 @dataclass
-class Counting:
+class Counting(TelegramSpy):
     """Counts one replica's Bot API calls, to show both replicas took part."""
 
-    inner: Telegram
     calls: int = 0
 
-    async def send_message(
-        self,
-        token: SecretStr,
-        chat_id: int,
-        text: str,
-        *,
-        parse_mode: str | None = None,
-        reply_to_message_id: int | None = None,
-    ) -> CallResult:
+    def before_call(self) -> None:
         self.calls += 1
-        return await self.inner.send_message(
-            token, chat_id, text, parse_mode=parse_mode, reply_to_message_id=reply_to_message_id
-        )
 
 
 async def test_two_replicas_share_one_token_budget(
