@@ -30,7 +30,7 @@ import uuid
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import asyncpg
 import httpx
@@ -154,16 +154,22 @@ async def main() -> None:
                     out = args.profile / f"{service}.txt"
                     pid = stack.processes[service].pid
                     spies[service] = (out, profile(pid, args.seconds, out))
+            watching = asyncio.create_task(accountant.watch())
             latencies = await measure(stack, client, args, first_chat=1_000_000)
             after = await accountant.snapshot()
+            # The management API's counts lag by up to a sampling interval (5 s): the other
+            # vhosts are read one interval after the window, the bench's once it went still.
+            await asyncio.sleep(5)
+            watching.cancel()
+            after.vhosts = await accountant.final_vhosts()
             await accountant.settle()
-            after.vhosts = await accountant.vhost_stats()
+            after.vhosts[name] = (await accountant.vhost_stats())[name]
             for _, spy in spies.values():
                 spy.wait()
             stats = (await client.get(f"{stack.url('emulator')}/_emulator/stats")).json()
         own = {name: process.pid for name, process in stack.processes.items()}
         own["load generator"] = os.getpid()
-        cpu, notes = rows(before, after, own, name)
+        cpu, notes = rows(before, after, own, name, urlsplit(AMQP).port or 5672)
     finally:
         stack.stop()
         await drop(name, name)
