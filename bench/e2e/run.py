@@ -184,7 +184,7 @@ async def main() -> None:
     print(f"  date        {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"  machine     {os.cpu_count()} CPUs, {platform.machine()}, load {os.getloadavg()}")
     print(f"  python      {platform.python_version()}, postgresql {pg_version}")
-    print(f"  libraries   faststream {version('faststream')}, aio-pika {version('aio-pika')},"
+    print(f"  libraries   aio-pika {version('aio-pika')},"
           f" asyncpg {version('asyncpg')}, fastapi {version('fastapi')}")  # fmt: skip
     print(f"  workload    {len(ms)} new users sending /start at {args.rate:g}/s for"
           f" {args.seconds:g} s over {args.bots} bots; emulator, 4 services, PostgreSQL,"

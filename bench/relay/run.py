@@ -343,7 +343,6 @@ async def conditions(pool: asyncpg.Pool, api: httpx.AsyncClient) -> dict[str, st
         "erlang": overview.get("erlang_version", "unknown"),
         "aio-pika / aiormq": f"{version('aio-pika')} / {version('aiormq')}",
         "asyncpg": version("asyncpg"),
-        "faststream": version("faststream"),
     }
 
 

@@ -216,7 +216,7 @@ def conditions(postgres: PrivatePostgres, rabbit: PrivateRabbit) -> list[str]:
         f"machine     {os.cpu_count()} CPUs, {platform.machine()}, load "
         + " ".join(f"{x:.2f}" for x in os.getloadavg()),
         f"python      {platform.python_version()}; {postgres.version()}; {rabbit.version()}",
-        f"libraries   faststream {version('faststream')}, aio-pika {version('aio-pika')},"
+        f"libraries   aio-pika {version('aio-pika')},"
         f" asyncpg {version('asyncpg')}, httpx {version('httpx')}",
     ]
 
