@@ -5,6 +5,10 @@ never waits to fill a batch), applies them in delivery order in one transaction,
 acknowledges them with one `basic.ack(multiple)` after the commit. If the batch fails, it
 is rolled back and applied again one message per transaction, so one failing message is
 nacked alone and never holds the others.
+
+A batch that fails because the database is unreachable is neither nacked nor split: its
+messages stay unacked while the consumer waits for the database (with backoff) and then
+applies the batch again, so an outage spends none of the queue's delivery limit.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from chime_kit.in_flight import InFlight
 from chime_kit.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 from chime_kit.telemetry import context_from, mark_service
 from chime_kit.unit_of_work import Transaction, UnitOfWork
+from chime_kit.unreachable import dependency_unavailable
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
@@ -47,6 +52,15 @@ SETTLE_ERRORS = (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError)
 
 # How long stopping waits for the batch being applied.
 STOP_SECONDS = 10.0
+# Waiting for an unreachable database: the first pause, the longest, and how long one
+# "are you there" query may take.
+DATABASE_RETRY_FIRST_SECONDS = 0.1
+DATABASE_RETRY_MAX_SECONDS = 5.0
+DATABASE_PROBE_SECONDS = 5.0
+
+
+class DatabaseUnreachable(Exception):
+    """Applying a batch failed because PostgreSQL cannot be reached (the cause says how)."""
 
 
 class Outcome(StrEnum):
@@ -110,6 +124,7 @@ class Consumer(Generic[E]):
         self._consumer_tag: str | None = None
         self._worker: asyncio.Task[None] | None = None
         self._stopping = False
+        self._stopped = asyncio.Event()
         # Nacks waiting out their backoff pause; while any wait, acks must not be `multiple`.
         self._delayed: set[asyncio.Task[None]] = set()
 
@@ -117,6 +132,7 @@ class Consumer(Generic[E]):
 
     async def start(self, connection: AbstractRobustConnection, *, prefetch: int) -> None:
         self._stopping = False
+        self._stopped.clear()
         self._channel = await connection.channel()
         await self._channel.set_qos(prefetch_count=prefetch)
         self._amqp_queue = await declare_consumer_queue(
@@ -129,11 +145,13 @@ class Consumer(Generic[E]):
     async def stop(self) -> None:
         """Stop taking messages, finish the batch being applied; the rest go back unacked."""
         self._stopping = True
+        self._stopped.set()  # ends a wait for the database at once
         if self._amqp_queue is not None and self._consumer_tag is not None:
             try:
                 await self._amqp_queue.cancel(self._consumer_tag)
             except SETTLE_ERRORS as exc:
                 log.warning("cancelling the consumer of %s failed: %r", self.queue, exc)
+            self._consumer_tag = None  # a second stop must not cancel on a closed channel
         self._arrived.set()
         if self._worker is not None:
             try:
@@ -169,12 +187,57 @@ class Consumer(Generic[E]):
                 return
             batch = [self._buffer.popleft() for _ in range(min(self.batch_size, len(self._buffer)))]
             try:
-                outcomes = await self.apply(batch)
+                outcomes = await self._apply_when_reachable(batch)
+                if outcomes is None:  # stopping: the batch goes back unacked
+                    for received in batch:
+                        self._leave(received)
+                    return
                 await self._settle(batch, outcomes)
             except Exception:
                 # Not expected (apply isolates failures); the messages stay unacked and come
                 # back when the channel closes, so the loop must live on.
                 log.exception("consumer of %s failed on a batch", self.queue)
+
+    async def _apply_when_reachable(self, batch: Sequence[Received[E]]) -> list[Outcome] | None:
+        """Apply `batch`, waiting out a database outage; None when stopped while waiting."""
+        pause = DATABASE_RETRY_FIRST_SECONDS
+        waited = False
+        while not self._stopping:
+            try:
+                return await self.apply(batch, hold_when_unreachable=True)
+            except DatabaseUnreachable as exc:
+                if not waited and await self._database_answers():
+                    # The database is there: the error is the handler's own (some other
+                    # link it uses), so it counts towards the delivery limit as usual.
+                    return await self.apply(batch)
+                if not waited:
+                    log.warning(
+                        "the database is unreachable (%r); %s keeps its %d messages and waits",
+                        exc.__cause__,
+                        self.queue,
+                        len(batch),
+                    )
+                waited = True
+            while not await self._pause(pause) and not await self._database_answers():
+                pause = min(DATABASE_RETRY_MAX_SECONDS, pause * 2)
+        return None
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep `seconds`; True (at once) when the consumer is stopping."""
+        try:
+            await asyncio.wait_for(self._stopped.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with asyncio.timeout(DATABASE_PROBE_SECONDS), self.transaction() as tx:
+                await tx.conn.fetchval("SELECT 1")
+        except Exception as exc:
+            # Any other error came from a server that answered.
+            return not dependency_unavailable(exc)
+        return True
 
     async def _settle(self, batch: Sequence[Received[E]], outcomes: Sequence[Outcome]) -> None:
         settled = list(zip(batch, outcomes, strict=True))
@@ -241,14 +304,23 @@ class Consumer(Generic[E]):
         ]
         return await self.apply(batch)
 
-    async def apply(self, batch: Sequence[Received[E]]) -> list[Outcome]:
-        """Apply the valid envelopes of `batch` in order; each leaves `in_flight` when done."""
+    async def apply(
+        self, batch: Sequence[Received[E]], *, hold_when_unreachable: bool = False
+    ) -> list[Outcome]:
+        """Apply the valid envelopes of `batch` in order; each leaves `in_flight` when done.
+
+        With `hold_when_unreachable`, a failure of the database link raises
+        DatabaseUnreachable instead of counting as the handler's error; the messages stay in
+        flight (what was committed before it is a duplicate when the batch comes again).
+        """
         valid = [r for r in batch if r.envelope is not None]
         outcomes: dict[int, Outcome] = {}
         if len(valid) > 1:
             try:
                 outcomes = await self._apply_together(valid)
             except Exception as exc:
+                if hold_when_unreachable and dependency_unavailable(exc):
+                    raise DatabaseUnreachable from exc
                 log.warning(
                     "a batch of %d on %s failed (%r); applying its messages one by one",
                     len(valid),
@@ -257,7 +329,7 @@ class Consumer(Generic[E]):
                 )
         for received in valid:
             if id(received) not in outcomes:
-                outcomes[id(received)] = await self._apply_alone(received)
+                outcomes[id(received)] = await self._apply_alone(received, hold_when_unreachable)
         for received in valid:
             self._leave(received)
             EVENTS_CONSUMED.labels(self.service, self.queue, outcomes[id(received)]).inc()
@@ -270,11 +342,13 @@ class Consumer(Generic[E]):
                 outcomes[id(received)] = await self._handle(tx, received)
         return outcomes
 
-    async def _apply_alone(self, received: Received[E]) -> Outcome:
+    async def _apply_alone(self, received: Received[E], hold_when_unreachable: bool) -> Outcome:
         try:
             async with self.transaction() as tx:
                 return await self._handle(tx, received)
-        except Exception:
+        except Exception as exc:
+            if hold_when_unreachable and dependency_unavailable(exc):
+                raise DatabaseUnreachable from exc
             assert received.envelope is not None
             log.exception(
                 "handling %s on %s failed; it will be redelivered",

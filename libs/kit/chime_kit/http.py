@@ -14,7 +14,6 @@ import time
 from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from opentelemetry import trace
 from prometheus_client import Histogram
 from starlette.datastructures import Headers
@@ -24,6 +23,9 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chime_kit.telemetry import mark_service
+
+# Re-exported: the edges of other entrypoints (polling) import it from here.
+from chime_kit.unreachable import dependency_unavailable as dependency_unavailable
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -106,34 +108,6 @@ def problem_response(
     if instance is not None:
         body["instance"] = instance
     return JSONResponse(body, status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
-
-
-# asyncpg's ways of saying "the server is not there now": connection lost or refused
-# (class 08), shutting down or starting up (57P0x), too many connections, disk or memory
-# full (53xxx), a protocol state broken by a dropped link, and the socket's own errors
-# (TimeoutError, a pool acquire timing out among them, is an OSError).
-_UNREACHABLE = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InsufficientResourcesError,
-    asyncpg.InternalClientError,
-)
-# InterfaceErrors that are mistakes in the request or the code, not a lost connection.
-_NOT_A_LOST_LINK = (
-    ValueError,  # DataError (an argument the column cannot take), ClientConfigurationError
-    asyncpg.exceptions.UnsupportedClientFeatureError,
-    asyncpg.exceptions.UnsupportedServerFeatureError,
-)
-
-
-def dependency_unavailable(exc: BaseException) -> bool:
-    """True when `exc` says a dependency is unreachable now, so retrying later can succeed."""
-    if isinstance(exc, BaseExceptionGroup):
-        return all(dependency_unavailable(e) for e in exc.exceptions)
-    if isinstance(exc, _UNREACHABLE):
-        return True
-    return isinstance(exc, asyncpg.InterfaceError) and not isinstance(exc, _NOT_A_LOST_LINK)
 
 
 def unavailable(detail: str, instance: str | None = None) -> Response:

@@ -107,7 +107,12 @@ async def open_runtime(service: str, settings: ServiceSettings, migrations_packa
     if settings.migrate_on_start:
         await run_migrations(dsn, service, migrations_package)
     pool = await create_pool(
-        dsn, service, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        dsn,
+        service,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        acquire_timeout=settings.db_acquire_timeout_seconds,
+        command_timeout=settings.db_command_timeout_seconds,
     )
     amqp_url = settings.amqp_url.get_secret_value()
     return Runtime(

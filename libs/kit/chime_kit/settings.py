@@ -15,6 +15,12 @@ class ServiceSettings(BaseSettings):
     database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/chime")
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
+    db_acquire_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="longest wait for a pooled (or new) database connection"
+    )
+    db_command_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="longest a database command may take before it fails"
+    )
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
     http_host: str = "127.0.0.1"
     http_port: int = 8000

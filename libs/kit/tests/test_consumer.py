@@ -4,7 +4,9 @@ import asyncio
 import signal
 import subprocess
 import sys
+from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import asyncpg
@@ -16,6 +18,9 @@ from chime_contracts.routing import dead_letter_queue
 from chime_kit.broker import declare_consumer_queue
 from chime_kit.consumer import Router
 from chime_kit.dead_letters import peek, replay
+from chime_kit.faulty_link import FaultyLink, faulty_link
+from chime_kit.runtime import open_runtime
+from chime_kit.settings import ServiceSettings
 from chime_kit.testing import eventually, publish_envelope
 
 pytestmark = pytest.mark.integration
@@ -31,6 +36,11 @@ async def dead_letters(amqp_url: str, queue: str) -> int:
 
 def envelope(chat_id: int):
     return envelope_of(UserStarted(bot_id=1, chat_id=chat_id, user_id=chat_id), producer="test")
+
+
+def through(link: FaultyLink, database_url: str) -> str:
+    parts = urlsplit(database_url)
+    return urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{link.port}"))
 
 
 async def start_with(runtime, handler) -> None:
@@ -328,3 +338,72 @@ async def _consumer_process(database_url: str, amqp_url: str, *args: str):
     return await asyncio.create_subprocess_exec(
         sys.executable, str(script), database_url, amqp_url, *args, stdout=subprocess.PIPE
     )
+
+
+@asynccontextmanager
+async def runtime_through_link(database_url, amqp_url):
+    """A runtime whose pool reaches PostgreSQL through a FaultyLink of the test's own."""
+    pg = urlsplit(database_url)
+    async with faulty_link(pg.hostname or "127.0.0.1", pg.port or 5432) as link:
+        settings = ServiceSettings(
+            database_url=through(link, database_url),
+            amqp_url=amqp_url,
+            delivery_limit=2,
+            relay_idle_poll_seconds=0.02,
+            event_log_max_age=None,
+        )
+        runtime = await open_runtime("demo", settings, "fake_service_migrations")
+        try:
+            yield runtime, link
+        finally:
+            await runtime.stop()
+
+
+async def store_note(uow, env):
+    await uow.conn.execute("INSERT INTO notes (id, body) VALUES ($1, $2)", env.id, "x")
+
+
+async def test_a_database_outage_keeps_the_messages_instead_of_dead_lettering_them(
+    database_url, amqp_url
+):
+    """Unreachable PostgreSQL is not a poison message: the consumer holds its batch, waits
+    for the database and applies it then, spending none of the delivery limit."""
+    async with runtime_through_link(database_url, amqp_url) as (runtime, link):
+        await start_with(runtime, store_note)
+        # Far longer than the delivery limit's nacks with their pauses take (< 1 s).
+        link.down(4.0)
+        events = [envelope(n) for n in range(70, 85)]
+        for event in events:
+            await publish_envelope(amqp_url, event)
+
+        async def all_applied() -> bool:
+            try:
+                return await runtime.pool.fetchval("SELECT count(*) FROM notes") == 15
+            except Exception:
+                return False  # still down, or a connection the outage broke
+
+        await eventually(all_applied, within=40.0)
+        rows = await runtime.pool.fetch("SELECT id FROM notes")
+        assert sorted(r["id"] for r in rows) == sorted(e.id for e in events)
+        assert await dead_letters(amqp_url, "demo.user-started") == 0
+
+
+async def test_stopping_while_waiting_for_the_database_hands_the_messages_back(
+    database_url, amqp_url
+):
+    async with runtime_through_link(database_url, amqp_url) as (runtime, link):
+        tracker = runtime.in_flight("demo.user-started")
+        await start_with(runtime, store_note)
+        link.down(600.0)
+        await publish_envelope(amqp_url, envelope(90))
+        await eventually(lambda: _true_if(tracker.count() == 1))
+        await asyncio.sleep(0.5)  # past the first tries: waiting for the database now
+        await runtime.broker.stop()
+        assert tracker.watermark() is None
+        link.up()
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue("demo.user-started", passive=True)
+        assert queue.declaration_result.message_count == 1  # back, unacked, not dead
+    assert await dead_letters(amqp_url, "demo.user-started") == 0

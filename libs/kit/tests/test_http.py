@@ -4,7 +4,7 @@ import asyncpg
 import pytest
 from asyncpg import exceptions as pg
 
-from chime_kit.http import dependency_unavailable
+from chime_kit.unreachable import dependency_unavailable
 
 pytestmark = pytest.mark.unit
 

@@ -17,8 +17,13 @@ class EmulatorConfig:
     private_chat_interval: float = 1.0
     group_rate_per_minute: int = 20
     webhook_timeout_s: float = 10.0
-    webhook_max_attempts: int = 5
+    # As Telegram: an undelivered update is retried (delays doubling from `webhook_backoff_s`
+    # up to `webhook_max_backoff_s`) for up to a day, and the bot's later updates wait
+    # behind it. A number of attempts instead (tests of giving up) drops it after them.
+    webhook_max_attempts: int | None = None
     webhook_backoff_s: float = 0.5
+    webhook_max_backoff_s: float = 5.0
+    webhook_give_up_s: float = 24 * 3600.0
     # Monotonic seconds used by the rate limiter; tests may pass a fake.
     clock: Callable[[], float] = field(default=time.monotonic)
 

@@ -15,7 +15,6 @@ from chime_emulator.updates import is_allowed
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
-MAX_BACKOFF_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -99,21 +98,27 @@ class WebhookDelivery:
 
     async def _deliver_with_retries(self, bot: Bot, update: PendingUpdate) -> DeliveryResult | None:
         url = bot.webhook_url
-        attempts = max(1, self._config.webhook_max_attempts)
+        limit = self._config.webhook_max_attempts
+        give_up_at = time.monotonic() + self._config.webhook_give_up_s
         result = DeliveryResult(None, "not attempted")
-        for attempt in range(attempts):
+        attempt = 0
+        while True:
             if bot.webhook_url != url:
                 return None
             result = await self._post(url, bot.webhook_secret, update)
+            attempt += 1
             if result.succeeded:
                 self._stats.webhook_deliveries_ok += 1
                 return result
             bot.last_error_date = int(time.time())
             bot.last_error_message = result.error
             logger.warning("webhook of bot %s failed: %s", bot.id, result.error)
-            if not result.retryable or attempt == attempts - 1:
+            if not result.retryable or (limit is not None and attempt >= max(1, limit)):
                 break
-            await asyncio.sleep(min(MAX_BACKOFF_S, self._config.webhook_backoff_s * 2**attempt))
+            if time.monotonic() >= give_up_at:
+                break
+            delay = self._config.webhook_backoff_s * 2 ** min(attempt - 1, 30)
+            await asyncio.sleep(min(self._config.webhook_max_backoff_s, delay))
         self._stats.webhook_deliveries_failed += 1
         logger.warning("dropping update %s of bot %s", update.update_id, bot.id)
         return result

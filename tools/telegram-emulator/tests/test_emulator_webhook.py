@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from emulator_harness import BOT_ID, WEBHOOK_URL, Harness
+from emulator_harness import BOT_ID, WEBHOOK_URL, Harness, MakeHarness
 
 pytestmark = pytest.mark.unit
 
@@ -68,6 +68,27 @@ async def test_webhook_client_error_is_not_retried(harness: Harness) -> None:
     stats = (await harness.client.get("/_emulator/stats")).json()
     assert stats["webhook_deliveries_ok"] == 1
     assert stats["webhook_deliveries_failed"] == 1
+
+
+async def test_an_update_is_kept_while_the_receiver_is_down_and_later_ones_wait_behind_it(
+    make_harness: MakeHarness,
+) -> None:
+    """As Telegram: no attempt limit by default, the delay grows up to its cap, nothing is
+    dropped and the bot's later updates stay queued behind the undelivered one."""
+    harness = await make_harness(
+        webhook_max_attempts=None, webhook_backoff_s=0.001, webhook_max_backoff_s=0.01
+    )
+    harness.webhook.scripted_statuses.extend([502] * 12)  # far past the old 5 attempts
+    await harness.ok("setWebhook", url=WEBHOOK_URL)
+    await harness.control("/messages", {"bot_id": BOT_ID, "chat_id": 42, "text": "first"})
+    answer = await harness.control(
+        "/messages", {"bot_id": BOT_ID, "chat_id": 42, "text": "second", "wait": True}
+    )
+    assert answer["status"] == 200
+    texts = [json.loads(r.body)["message"]["text"] for r in harness.webhook.received]
+    assert texts == ["first"] * 13 + ["second"]
+    stats = (await harness.client.get("/_emulator/stats")).json()
+    assert stats["webhook_deliveries_failed"] == 0
 
 
 async def test_webhook_gives_up_after_max_attempts(harness: Harness) -> None:
