@@ -6,6 +6,18 @@ import asyncpg
 import orjson
 from asyncpg.pool import PoolConnectionProxy
 
+# Everything asyncpg raises when the database or the link to it fails: server errors, a
+# closed or broken connection (InterfaceError, "cannot switch to state" InternalClientError),
+# the socket (OSError covers ConnectionError) and timeouts. Loops that must outlive the
+# database catch these; `unreachable.dependency_unavailable` tells which may pass by waiting.
+DATABASE_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
 # What a handler writes through: a pooled connection or a plain one.
 Connection = asyncpg.Connection | PoolConnectionProxy
 

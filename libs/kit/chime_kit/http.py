@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chime_kit.telemetry import mark_service
 
 # Re-exported: the edges of other entrypoints (polling) import it from here.
-from chime_kit.unreachable import dependency_unavailable as dependency_unavailable
+from chime_kit.unreachable import dependency_unavailable
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

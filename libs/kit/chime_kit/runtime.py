@@ -15,7 +15,7 @@ import asyncpg
 from chime_contracts.envelope import Envelope, Event
 from chime_kit.broker import Broker, build_broker
 from chime_kit.consumer import Consumer, Handler, Router
-from chime_kit.db import create_pool
+from chime_kit.db import DATABASE_ERRORS, create_pool
 from chime_kit.in_flight import InFlight
 from chime_kit.loops import BackgroundLoop
 from chime_kit.migrator import migrate
@@ -85,7 +85,7 @@ class Runtime:
             try:
                 async with asyncio.timeout(2):
                     return bool(await self.pool.fetchval("SELECT true"))
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            except DATABASE_ERRORS:
                 return False
 
         checks = {

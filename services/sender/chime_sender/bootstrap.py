@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from chime_kit.bots import tokens_by_bot
+from chime_kit.db import DATABASE_ERRORS
 from chime_kit.runtime import Runtime, open_runtime
 from chime_sender.adapters.telegram import TelegramClient
 from chime_sender.calling import Sending
@@ -16,7 +17,7 @@ from chime_sender.domain.circuit import Breakers
 from chime_sender.domain.limits import Limits
 from chime_sender.domain.outcomes import RetryPolicy
 from chime_sender.entrypoints.consumers import QUEUES, build_router
-from chime_sender.entrypoints.delivery import DB_ERRORS, DeliveryLoop
+from chime_sender.entrypoints.delivery import DeliveryLoop
 from chime_sender.entrypoints.heartbeat import Heartbeat
 from chime_sender.settings import SenderSettings
 
@@ -36,7 +37,7 @@ class Sender:
 
     async def stop(self) -> None:
         await self.delivery.stop(self.stop_grace_seconds)
-        with contextlib.suppress(*DB_ERRORS):  # a dead instance is swept by the others
+        with contextlib.suppress(*DATABASE_ERRORS):  # a dead instance is swept by the others
             await self.heartbeat.stop()
         await self.telegram.aclose()
         await self.runtime.stop()

@@ -16,9 +16,9 @@ from chime_ingest.adapters.telegram import TelegramBotApi, TelegramError
 from chime_ingest.domain.updates import NotAnUpdate, screened, update_id_of
 from chime_ingest.entrypoints.webhook import reject_body
 from chime_ingest.metrics import UPDATES
-from chime_kit.http import dependency_unavailable
 from chime_kit.runtime import Runtime
 from chime_kit.telemetry import mark_service
+from chime_kit.unreachable import dependency_unavailable
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("chime.ingest")

@@ -19,6 +19,7 @@ import asyncpg
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
+from chime_kit.db import DATABASE_ERRORS
 from chime_kit.loops import BackgroundLoop, restart_delay
 from chime_kit.runtime import Runtime
 from chime_sender import calling, claiming, handlers
@@ -30,16 +31,6 @@ from chime_sender.metrics import BREAKER_STATE, CLAIMS_RELEASED, DELIVERIES
 
 log = logging.getLogger(__name__)
 _FINAL = frozenset({"sent", "failed", "blocked", "dead", "unknown"})
-# Everything asyncpg raises when the database or the link to it fails: server errors, a
-# closed or broken connection (InterfaceError, "cannot switch to state" InternalClientError),
-# the socket (OSError covers ConnectionError) and timeouts.
-DB_ERRORS = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-)
 MIN_SLEEP_SECONDS = 0.02
 _NO_ANSWER = CallResult(ok=False, transport_error="no_answer")
 SETTLE_BACKOFF_MAX_SECONDS = 2.0
@@ -86,7 +77,7 @@ class DeliveryLoop:
                 self.runtime.settings.database_url.get_secret_value()
             )
             await self._listener.add_listener(NEW_DELIVERY_CHANNEL, self.wake)
-        except DB_ERRORS:
+        except DATABASE_ERRORS:
             log.warning("no LISTEN connection; new deliveries are found by polling")
         self._loop.start()
 
@@ -99,7 +90,7 @@ class DeliveryLoop:
             for task in late:
                 task.cancel()
         if self._listener is not None:
-            with contextlib.suppress(*DB_ERRORS):
+            with contextlib.suppress(*DATABASE_ERRORS):
                 await self._listener.close()
 
     async def _release_unsent(self) -> None:
@@ -115,7 +106,7 @@ class DeliveryLoop:
                 released = await handlers.release_unsent(
                     uow, self.heartbeat.instance_id, list(unsent), datetime.now(UTC)
                 )
-        except DB_ERRORS:
+        except DATABASE_ERRORS:
             # Left to the sweep of this dead instance: their slots are past its promise.
             log.exception("could not give back %d unsent claims", len(unsent))
             return
@@ -208,7 +199,7 @@ class DeliveryLoop:
                         return await handlers.settle(
                             uow, self.sending, claim, result, datetime.now(UTC)
                         )
-            except DB_ERRORS as exc:
+            except DATABASE_ERRORS as exc:
                 failures += 1
                 delay = restart_delay(failures, 0.1, SETTLE_BACKOFF_MAX_SECONDS)
                 log.warning(
