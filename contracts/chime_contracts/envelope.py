@@ -30,6 +30,10 @@ class Event(BaseModel):
     # Who publishes the event; documentation for the AsyncAPI description.
     producer: ClassVar[str] = ""
 
+    def routing_key(self) -> str:
+        """The key this event is published under: its type, unless the event refines it."""
+        return self.type
+
     @classmethod
     def type_name(cls) -> str:
         default = cls.model_fields["type"].default
@@ -80,7 +84,7 @@ class Envelope(BaseModel, Generic[EventT]):
 
     @property
     def routing_key(self) -> str:
-        return self.type
+        return self.data.routing_key()
 
 
 def envelope_of(

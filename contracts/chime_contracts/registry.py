@@ -1,32 +1,35 @@
 """Every published event type, by name."""
 
+from chime_contracts import events
 from chime_contracts.envelope import Event
-from chime_contracts.events import (
-    ChatBlocked,
-    MessageSent,
-    NotificationDue,
-    NotificationRequested,
-    ReminderRequested,
-    ReminderScheduled,
-    SendFailed,
-    SendRequested,
-    TimeZoneSet,
-    UpdateReceived,
-    UserStarted,
-)
 
 ALL_EVENTS: tuple[type[Event], ...] = (
-    UpdateReceived,
-    UserStarted,
-    TimeZoneSet,
-    ReminderRequested,
-    ReminderScheduled,
-    NotificationDue,
-    NotificationRequested,
-    SendRequested,
-    MessageSent,
-    SendFailed,
-    ChatBlocked,
+    events.UpdateReceived,
+    events.UserStarted,
+    events.TimeZoneSet,
+    events.LanguageSet,
+    events.MessageReceived,
+    events.ChatMemberChanged,
+    events.ChatMigrated,
+    events.ChatStopped,
+    events.ChatResumed,
+    events.ReminderRequested,
+    events.ScheduleRequested,
+    events.ScheduleChangeRequested,
+    events.SubscriptionRequested,
+    events.BroadcastRequested,
+    events.BroadcastCancelRequested,
+    events.SnoozeRequested,
+    events.ReminderScheduled,
+    events.NotificationDue,
+    events.NotificationRequested,
+    events.SendRequested,
+    events.SendBatchRequested,
+    events.MessageEditRequested,
+    events.MessageDeleteRequested,
+    events.MessageSent,
+    events.SendFailed,
+    events.ChatBlocked,
 )
 
 EVENTS_BY_TYPE: dict[str, type[Event]] = {cls.type_name(): cls for cls in ALL_EVENTS}

@@ -34,6 +34,9 @@ class UserStarted(Event):
     username: str | None = None
     first_name: str | None = None
     language_code: str | None = None
+    payload: str | None = Field(
+        default=None, description="the deep-link payload after /start, if any"
+    )
 
 
 class ReminderRequested(Event):
@@ -62,3 +65,101 @@ class TimeZoneSet(Event):
     chat_id: int
     user_id: int
     time_zone: str = Field(description="IANA name, e.g. Europe/Kyiv")
+
+
+class MessageReceived(Event):
+    """A message reached a bot: new or edited, in a private chat, a group or a channel.
+
+    Carries what history and stats need; the raw update stays in ingest's update log.
+    """
+
+    type: Literal["message.received.v1"] = "message.received.v1"
+    producer: ClassVar[str] = "ingest"
+
+    bot_id: int
+    update_id: int
+    update_kind: Literal["message", "edited_message", "channel_post", "edited_channel_post"]
+    chat_id: int
+    chat_type: str = Field(description="private, group, supergroup or channel")
+    message_id: int
+    user_id: int | None = None
+    language_code: str | None = None
+    content_type: str = Field(description="text, photo, document, sticker, ... or 'other'")
+    text: str | None = Field(default=None, description="text or caption, if any")
+    command: str | None = Field(default=None, description="'/remind' when it was a command")
+    reply_to_message_id: int | None = None
+    sent_at: datetime = Field(description="Telegram's date of the message")
+    edited_at: datetime | None = None
+
+
+ChatMemberState = Literal["member", "administrator", "restricted", "left", "kicked"]
+
+
+class ChatMemberChanged(Event):
+    """The bot's own membership of a chat changed (`my_chat_member`).
+
+    In a private chat `kicked` means the user blocked the bot and `member` that they
+    unblocked it; in a group or channel it is being removed, added or promoted.
+    """
+
+    type: Literal["chat.member.changed.v1"] = "chat.member.changed.v1"
+    producer: ClassVar[str] = "ingest"
+
+    bot_id: int
+    chat_id: int
+    chat_type: str
+    chat_title: str | None = None
+    old_state: ChatMemberState
+    new_state: ChatMemberState
+    by_user_id: int | None = None
+    can_post_messages: bool | None = Field(default=None, description="channels: may post")
+    changed_at: datetime
+
+
+class ChatMigrated(Event):
+    """A group became a supergroup: everything of `old_chat_id` now belongs to the new id."""
+
+    type: Literal["chat.migrated.v1"] = "chat.migrated.v1"
+    producer: ClassVar[str] = "ingest, sender"
+
+    bot_id: int
+    old_chat_id: int
+    new_chat_id: int
+    migrated_at: datetime
+
+
+class ChatStopped(Event):
+    """A chat sent /stop: its schedules pause and nothing but replies is sent to it."""
+
+    type: Literal["chat.stopped.v1"] = "chat.stopped.v1"
+    producer: ClassVar[str] = "ingest"
+
+    bot_id: int
+    chat_id: int
+    user_id: int | None = None
+    stopped_at: datetime
+
+
+class ChatResumed(Event):
+    """A stopped chat sent /start again: what /stop paused runs again."""
+
+    type: Literal["chat.resumed.v1"] = "chat.resumed.v1"
+    producer: ClassVar[str] = "ingest"
+
+    bot_id: int
+    chat_id: int
+    user_id: int | None = None
+    resumed_at: datetime
+
+
+class LanguageSet(Event):
+    """A chat chose the language its replies are written in (`/language`, or first contact)."""
+
+    type: Literal["language.set.v1"] = "language.set.v1"
+    producer: ClassVar[str] = "ingest"
+
+    bot_id: int
+    chat_id: int
+    user_id: int | None = None
+    language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$", examples=["uk", "en"])
+    chosen_by: Literal["telegram", "command"]

@@ -3,10 +3,22 @@
 from datetime import datetime
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from chime_contracts.envelope import Event
+from chime_contracts.events.shared import SendSource
 
 
-class MessageSent(Event):
+class _Outcome(Event):
+    """An outcome of a delivery, routed as `<type>.<source kind>` so a producer binds its own."""
+
+    source: SendSource | None = Field(default=None, description="the request's source")
+
+    def routing_key(self) -> str:
+        return f"{self.type}.{self.source.kind}" if self.source else self.type
+
+
+class MessageSent(_Outcome):
     """Telegram accepted a message."""
 
     type: Literal["message.sent.v1"] = "message.sent.v1"
@@ -20,7 +32,7 @@ class MessageSent(Event):
     sent_at: datetime
 
 
-class SendFailed(Event):
+class SendFailed(_Outcome):
     """A message could not be delivered; `permanent` says whether retrying could help.
 
     `outcome_unknown`: Telegram may have delivered it (the call got no answer, or the sender

@@ -1,18 +1,80 @@
-"""Events more than one service may publish."""
+"""Events more than one service may publish, and the parts of a message they share."""
 
+from datetime import datetime
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chime_contracts.envelope import Event
 
 ParseMode = Literal["HTML", "MarkdownV2"]
+
+# The kinds of source Chime's own services use. A source kind is also the last word of the
+# routing key of the sender's outcomes (`message.sent.v1.notification`), so a consumer binds
+# only the outcomes of its own requests. New kinds may appear; consumers ignore unknown ones.
+SOURCE_KINDS = (
+    "reply",  # ingest answering a command
+    "confirmation",  # the scheduler confirming a schedule to its chat
+    "reminder",  # a one-shot reminder firing
+    "schedule",  # an occurrence of a recurring schedule (cron, RRULE, pings)
+    "snooze",  # a snoozed reminder firing again
+    "broadcast",  # one recipient of a broadcast to a topic
+    "notification",  # an API notification
+)
+
+
+class SendSource(BaseModel):
+    """What asked for a message: a kind and the id of the thing of that kind.
+
+    Structured, so nobody parses delivery ids: the api finds its notifications by
+    `kind == "notification"` and `id`, the scheduler its occurrences by `kind == "schedule"`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: str = Field(
+        pattern=r"^[a-z][a-z_]{0,31}$",
+        description="one of " + ", ".join(SOURCE_KINDS) + "; a word of a routing key",
+    )
+    id: str = Field(min_length=1, max_length=200, description="id of the source's thing")
+
+
+class InlineButton(BaseModel):
+    """One button of an inline keyboard: a link, or a callback to the bot."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    text: str = Field(min_length=1, max_length=64)
+    url: str | None = None
+    callback_data: str | None = Field(
+        default=None, description="at most 64 bytes of UTF-8, as Telegram allows"
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_action(self) -> "InlineButton":
+        if (self.url is None) == (self.callback_data is None):
+            raise ValueError("a button has exactly one of url and callback_data")
+        if self.callback_data is not None and len(self.callback_data.encode()) > 64:
+            raise ValueError("callback_data is longer than 64 bytes")
+        return self
+
+
+class Media(BaseModel):
+    """A photo or document to send, by HTTP URL or Telegram file_id; the text is its caption."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: Literal["photo", "document"]
+    file: str = Field(min_length=1, description="an http(s) URL or a Telegram file_id")
 
 
 class SendRequested(Event):
     """Someone asked for a message to reach a chat now.
 
     `delivery_id` is unique per message: the sender delivers each id at most once.
+    `source` says who asked and for what; the sender's outcomes carry it back. When
+    `variables` is given, `text` is a template (`{name}` placeholders) and each variable is
+    escaped for `parse_mode` before it is put in, never the template itself.
     """
 
     type: Literal["send.requested.v1"] = "send.requested.v1"
@@ -25,3 +87,73 @@ class SendRequested(Event):
     parse_mode: ParseMode | None = None
     reply_to_message_id: int | None = None
     origin: str = Field(description="what asked for it, e.g. 'ingest.reply', 'api'")
+    source: SendSource | None = Field(
+        default=None, description="structured origin; every Chime producer sets it"
+    )
+    variables: dict[str, str] | None = None
+    buttons: list[list[InlineButton]] | None = Field(
+        default=None, description="an inline keyboard, rows of buttons"
+    )
+    media: Media | None = None
+    disable_notification: bool = False
+    protect_content: bool = False
+    disable_link_preview: bool = False
+    scheduled_for: datetime | None = Field(
+        default=None, description="when it was meant to go out (occurrences); for lag"
+    )
+
+
+class SendBatchRequested(Event):
+    """One message to many chats of one bot (a broadcast's slice), in one bus message.
+
+    The sender makes one delivery per chat, identified by (`batch_id`, chat id), so a
+    redelivered batch sends nobody twice; each outcome carries `source` and the chat id.
+    """
+
+    type: Literal["send.batch.requested.v1"] = "send.batch.requested.v1"
+    producer: ClassVar[str] = "scheduler, api"
+
+    batch_id: str = Field(min_length=1, max_length=150, description="unique per batch")
+    bot_id: int
+    chat_ids: list[int] = Field(min_length=1, max_length=5000)
+    text: str = Field(min_length=1)
+    parse_mode: ParseMode | None = None
+    source: SendSource
+    variables: dict[str, str] | None = None
+    buttons: list[list[InlineButton]] | None = None
+    media: Media | None = None
+    disable_notification: bool = False
+    protect_content: bool = False
+    disable_link_preview: bool = False
+    paid_broadcast: bool = Field(
+        default=False, description="allow_paid_broadcast where the bot is allowed to"
+    )
+    scheduled_for: datetime | None = None
+
+
+class MessageEditRequested(Event):
+    """Change the text (and keyboard) of a message Chime sent earlier, found by delivery id."""
+
+    type: Literal["message.edit.requested.v1"] = "message.edit.requested.v1"
+    producer: ClassVar[str] = "ingest, api"
+
+    edit_id: str = Field(min_length=1, max_length=200, description="unique per edit")
+    delivery_id: str = Field(description="the delivery whose message is edited")
+    text: str | None = Field(default=None, min_length=1)
+    parse_mode: ParseMode | None = None
+    variables: dict[str, str] | None = None
+    buttons: list[list[InlineButton]] | None = Field(
+        default=None, description="the new keyboard; [] removes it; None keeps it"
+    )
+    source: SendSource | None = None
+
+
+class MessageDeleteRequested(Event):
+    """Delete a message Chime sent earlier, found by delivery id."""
+
+    type: Literal["message.delete.requested.v1"] = "message.delete.requested.v1"
+    producer: ClassVar[str] = "api"
+
+    delete_id: str = Field(min_length=1, max_length=200, description="unique per delete")
+    delivery_id: str
+    source: SendSource | None = None

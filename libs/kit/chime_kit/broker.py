@@ -22,7 +22,12 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractQueue, AbstractRobustConnection
 
 from chime_contracts.envelope import Envelope
-from chime_contracts.routing import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, dead_letter_queue
+from chime_contracts.routing import (
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    dead_letter_queue,
+    topic_matches,
+)
 
 if TYPE_CHECKING:
     from chime_kit.consumer import Consumer, Outcome, Router
@@ -140,7 +145,7 @@ class Broker:
         return {
             consumer.queue: await consumer.deliver(*bodies, headers=headers)
             for consumer in self.consumers
-            if consumer.routing_key == key
+            if key is not None and topic_matches(consumer.binding, key)
         }
 
 

@@ -35,6 +35,7 @@ from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from chime_contracts.envelope import Envelope, Event
+from chime_contracts.routing import every_refinement_of
 from chime_kit.broker import declare_consumer_queue, declare_dead_letter_queue
 from chime_kit.in_flight import InFlight
 from chime_kit.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
@@ -106,10 +107,12 @@ class Consumer(Generic[E]):
         delivery_limit: int,
         batch_size: int,
         in_flight: InFlight,
+        binding: str | None = None,
     ) -> None:
         self.service = service
         self.queue = queue
-        self.routing_key = event.type_name()
+        # Every message of the event's type unless the subscriber narrows it (to one source).
+        self.binding = binding or every_refinement_of(event.type_name())
         self.handler = handler
         self.transaction = transaction
         self.delivery_limit = delivery_limit
@@ -136,7 +139,7 @@ class Consumer(Generic[E]):
         self._channel = await connection.channel()
         await self._channel.set_qos(prefetch_count=prefetch)
         self._amqp_queue = await declare_consumer_queue(
-            self._channel, self.queue, self.routing_key, delivery_limit=self.delivery_limit
+            self._channel, self.queue, self.binding, delivery_limit=self.delivery_limit
         )
         await declare_dead_letter_queue(self._channel, self.queue)
         self._worker = asyncio.create_task(self._work(), name=f"consumer-{self.queue}")

@@ -29,7 +29,7 @@ import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 from aiormq import spec
 
-from chime_contracts.routing import EVENT_LOG_QUEUE, EVENTS_EXCHANGE
+from chime_contracts.routing import EVENT_LOG_QUEUE, EVENTS_EXCHANGE, event_type_of
 from chime_kit.broker import EVENTS
 from chime_kit.db import Connection
 from chime_kit.loops import BackgroundLoop
@@ -310,7 +310,7 @@ def _properties(row: asyncpg.Record) -> spec.Basic.Properties:
         content_type="application/json",
         delivery_mode=PERSISTENT,
         message_id=row["event_id"],
-        message_type=row["routing_key"],
+        message_type=event_type_of(row["routing_key"]),
         headers={"traceparent": traceparent} if traceparent else None,
     )
     return properties

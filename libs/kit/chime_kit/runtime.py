@@ -57,8 +57,18 @@ class Runtime:
     ) -> AbstractAsyncContextManager[UnitOfWork]:
         return unit_of_work(self.pool, self.service, cause, after_commit=self.relay.wake)
 
-    def subscribe(self, router: Router, *, queue: str, event: type[E], handler: Handler[E]) -> None:
+    def subscribe(
+        self,
+        router: Router,
+        *,
+        queue: str,
+        event: type[E],
+        handler: Handler[E],
+        binding: str | None = None,
+    ) -> None:
+        """Consume `event` from `queue`; `binding` narrows it (default: every refinement)."""
         consumer = Consumer(
+            binding=binding,
             service=self.service,
             queue=queue,
             event=event,
