@@ -59,18 +59,17 @@ async def interpret_update(
     uow: UnitOfWork, envelope: Envelope[UpdateReceived], default_time_zone: str
 ) -> None:
     """As the consumer calls it: the chats projection works in the same transaction."""
-    await interpret(uow, PostgresChats(uow.conn), envelope, default_time_zone)
+    await interpret(uow, PostgresChats(uow.conn), envelope.data, default_time_zone)
 
 
 async def interpret(
-    uow: Work, view: ChatsView, envelope: Envelope[UpdateReceived], default_time_zone: str
+    uow: Work, view: ChatsView, received: UpdateReceived, default_time_zone: str
 ) -> None:
     """Turn an accepted update into domain events and replies.
 
     The chat's state (started, time zone) is decided from its stream; `view` is its
     projection, updated with every append.
     """
-    received = envelope.data
     update = check_update(received.update)
     message = update.message
     if update.kind != "message" or message is None or not message.text:

@@ -43,7 +43,7 @@ class Ingest:
             producer="ingest",
         )
         async with self.backend.work(received) as work:
-            await handlers.interpret(work, self.chats(work), received, DEFAULT)
+            await handlers.interpret(work, self.chats(work), received.data, DEFAULT)
         emitted: dict[str, list[Any]] = {}
         for e in work.emitted:  # type: ignore[attr-defined]
             emitted.setdefault(e.type, []).append(e.data)
