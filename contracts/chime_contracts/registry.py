@@ -20,6 +20,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     events.BroadcastRequested,
     events.BroadcastCancelRequested,
     events.SnoozeRequested,
+    events.ListingRequested,
     events.ReminderScheduled,
     events.NotificationDue,
     events.NotificationRequested,

@@ -13,6 +13,7 @@ from chime_contracts.events import (
     ChatResumed,
     ChatStopped,
     LanguageSet,
+    ListingRequested,
     MessageDeleteRequested,
     MessageEditRequested,
     MessageReceived,
@@ -169,6 +170,9 @@ SAMPLES = [
     ),
     MessageEditRequested(edit_id="e1", delivery_id="d", text="fixed"),
     MessageDeleteRequested(delete_id="x1", delivery_id="d"),
+    ListingRequested(
+        request_id="l1", bot_id=1, chat_id=5, what="schedules", time_zone="UTC", requested_at=NOW
+    ),
 ]
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from chime_contracts.envelope import envelope_of
-from chime_contracts.events import MessageSent, SendFailed, UserStarted
+from chime_contracts.events import MessageEditRequested, MessageSent, SendFailed, UserStarted
 from chime_contracts.events.shared import InlineButton, SendSource
 from chime_contracts.routing import event_type_of, every_refinement_of, topic_matches
 
@@ -98,3 +98,13 @@ def test_a_button_has_one_action_and_short_callback_data():
         InlineButton(text="none")
     with pytest.raises(ValueError, match="64 bytes"):
         InlineButton(text="long", callback_data="ж" * 33)
+
+
+def test_an_edit_names_its_message_one_way():
+    assert MessageEditRequested(edit_id="e", delivery_id="d", text="t").message_id is None
+    by_message = MessageEditRequested(edit_id="e", bot_id=1, chat_id=2, message_id=3, text="t")
+    assert by_message.delivery_id is None
+    with pytest.raises(ValueError, match="name the message"):
+        MessageEditRequested(edit_id="e", text="t")
+    with pytest.raises(ValueError, match="name the message"):
+        MessageEditRequested(edit_id="e", delivery_id="d", bot_id=1, chat_id=2, message_id=3)

@@ -17,6 +17,7 @@ from chime_contracts.events.scheduler import NotificationDue, ReminderScheduled
 from chime_contracts.events.schedules import (
     BroadcastCancelRequested,
     BroadcastRequested,
+    ListingRequested,
     ScheduleChangeRequested,
     ScheduleRequested,
     SnoozeRequested,
@@ -39,6 +40,7 @@ __all__ = [
     "ChatResumed",
     "ChatStopped",
     "LanguageSet",
+    "ListingRequested",
     "MessageDeleteRequested",
     "MessageEditRequested",
     "MessageReceived",

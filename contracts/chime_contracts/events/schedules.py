@@ -173,3 +173,25 @@ class SnoozeRequested(Event):
     time_zone: str
     language: str | None = None
     requested_at: datetime
+
+
+class ListingRequested(Event):
+    """A chat asked what it has (`/list`, `/topics`, or a page button under such a list).
+
+    The scheduler owns the answer: it replies to the chat, or edits `edit_message_id` (the
+    list message whose page button was pressed) to show `page`.
+    """
+
+    type: Literal["listing.requested.v1"] = "listing.requested.v1"
+    producer: ClassVar[str] = "ingest"
+
+    request_id: str = Field(min_length=1, max_length=100, description="unique per request")
+    bot_id: int
+    chat_id: int
+    what: Literal["schedules", "topics"]
+    page: int = Field(default=1, ge=1)
+    reply_to_message_id: int | None = None
+    edit_message_id: int | None = None
+    time_zone: str
+    language: str | None = None
+    requested_at: datetime

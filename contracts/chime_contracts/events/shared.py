@@ -132,13 +132,20 @@ class SendBatchRequested(Event):
 
 
 class MessageEditRequested(Event):
-    """Change the text (and keyboard) of a message Chime sent earlier, found by delivery id."""
+    """Change the text (and keyboard) of a message Chime sent earlier.
+
+    The message is named by `delivery_id`, or, when the requester saw it in an update (a
+    pressed button), by `bot_id`, `chat_id` and Telegram's `message_id`.
+    """
 
     type: Literal["message.edit.requested.v1"] = "message.edit.requested.v1"
-    producer: ClassVar[str] = "ingest, api"
+    producer: ClassVar[str] = "ingest, scheduler, api"
 
     edit_id: str = Field(min_length=1, max_length=200, description="unique per edit")
-    delivery_id: str = Field(description="the delivery whose message is edited")
+    delivery_id: str | None = Field(default=None, description="the delivery to edit")
+    bot_id: int | None = None
+    chat_id: int | None = None
+    message_id: int | None = Field(default=None, description="Telegram's id of the message")
     text: str | None = Field(default=None, min_length=1)
     parse_mode: ParseMode | None = None
     variables: dict[str, str] | None = None
@@ -146,6 +153,13 @@ class MessageEditRequested(Event):
         default=None, description="the new keyboard; [] removes it; None keeps it"
     )
     source: SendSource | None = None
+
+    @model_validator(mode="after")
+    def _names_one_message(self) -> "MessageEditRequested":
+        by_message = None not in (self.bot_id, self.chat_id, self.message_id)
+        if (self.delivery_id is None) == (not by_message):
+            raise ValueError("name the message by delivery_id or by bot_id, chat_id, message_id")
+        return self
 
 
 class MessageDeleteRequested(Event):
