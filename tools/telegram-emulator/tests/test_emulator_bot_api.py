@@ -134,10 +134,9 @@ async def test_send_to_group_and_channel(harness: Harness) -> None:
     assert "from" not in in_channel
 
 
-async def test_chat_action_and_callback_answers(harness: Harness) -> None:
+async def test_chat_action(harness: Harness) -> None:
     await harness.private_chat(42)
     assert await harness.ok("sendChatAction", chat_id=42, action="typing") is True
-    assert await harness.ok("answerCallbackQuery", callback_query_id="1") is True
 
 
 async def inject(harness: Harness, text: str, user_id: int = 42) -> int:
