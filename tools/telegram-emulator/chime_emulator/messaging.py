@@ -113,8 +113,7 @@ def _send(emulator: Emulator, bot: Bot, out: Outgoing) -> dict[str, Any]:
             content = {"reply_to_message": replied} | content
     rejection = emulator.limiter.try_send(bot.token, chat.id, chat.chat_class, paid=out.paid)
     if rejection is not None:
-        stats.rejected_429 += 1
-        stats.breaches.update(rejection.breached)
+        stats.count_breaches(bot.id, rejection.breached)
         raise too_many_requests(rejection.retry_after)
     message = updates.message(
         message_id=chat.next_message_id(),

@@ -194,11 +194,17 @@ class Stats:
     rejected_429: int = 0
     rejected_per_status: Counter[int] = field(default_factory=Counter)
     breaches: Counter[LimitKind] = field(default_factory=Counter)
+    breaches_per_bot: dict[int, Counter[LimitKind]] = field(default_factory=dict)
     errors_5xx_injected: int = 0
     updates_injected: int = 0
     webhook_deliveries_ok: int = 0
     webhook_deliveries_failed: int = 0
     requests_per_method: Counter[str] = field(default_factory=Counter)
+
+    def count_breaches(self, bot_id: int, kinds: tuple[LimitKind, ...]) -> None:
+        self.rejected_429 += 1
+        self.breaches.update(kinds)
+        self.breaches_per_bot.setdefault(bot_id, Counter()).update(kinds)
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -211,7 +217,10 @@ class Stats:
             "rejected_per_status": {
                 str(status): count for status, count in self.rejected_per_status.items()
             },
-            "breaches": {kind.value: self.breaches[kind] for kind in LimitKind},
+            "breaches": _per_kind(self.breaches),
+            "breaches_per_bot": {
+                str(bot_id): _per_kind(counter) for bot_id, counter in self.breaches_per_bot.items()
+            },
             "errors_5xx_injected": self.errors_5xx_injected,
             "updates_injected": self.updates_injected,
             "webhook_deliveries_ok": self.webhook_deliveries_ok,
@@ -226,6 +235,10 @@ class StoredFile:
 
     kind: str
     value: Any  # the PhotoSize list or the Document object
+
+
+def _per_kind(counter: Counter[LimitKind]) -> dict[str, int]:
+    return {kind.value: counter[kind] for kind in LimitKind}
 
 
 class EmulatorState:
