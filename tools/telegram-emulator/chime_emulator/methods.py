@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import itertools
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from chime_emulator import messaging, updates
+from chime_emulator import messaging
 from chime_emulator.emulator import Emulator
 from chime_emulator.errors import ApiError, bad_request
 from chime_emulator.params import Params, get_bool, get_int, get_str, get_str_list
@@ -70,6 +71,7 @@ async def delete_webhook(emulator: Emulator, bot: Bot, params: Params) -> Any:
     was_set = bool(bot.webhook_url)
     bot.webhook_url, bot.webhook_secret = "", None
     emulator.webhooks.abandon_waiters(bot, "webhook deleted")
+    emulator.webhooks.kick(bot)  # its dispatcher sees the webhook gone and stops
     if get_bool(params, "drop_pending_updates"):
         bot.pending.clear()
     bot.notify()
@@ -103,11 +105,7 @@ def _confirm(bot: Bot, offset: int) -> None:
 
 
 def _take(bot: Bot, limit: int) -> list[Any]:
-    kept = [p for p in bot.pending if updates.is_allowed(p.payload, bot.allowed_updates)]
-    if len(kept) != len(bot.pending):
-        bot.pending.clear()
-        bot.pending.extend(kept)
-    return [pending.payload for pending in kept[:limit]]
+    return [pending.payload for pending in itertools.islice(bot.pending, limit)]
 
 
 async def get_updates(emulator: Emulator, bot: Bot, params: Params) -> Any:

@@ -121,7 +121,7 @@ class CallbackQuery:
         }
 
 
-@dataclass
+@dataclass(eq=False)
 class PendingUpdate:
     update_id: int
     payload: Any
@@ -199,6 +199,7 @@ class Stats:
     updates_injected: int = 0
     webhook_deliveries_ok: int = 0
     webhook_deliveries_failed: int = 0
+    webhook_attempts_failed: int = 0
     requests_per_method: Counter[str] = field(default_factory=Counter)
 
     def count_breaches(self, bot_id: int, kinds: tuple[LimitKind, ...]) -> None:
@@ -225,6 +226,7 @@ class Stats:
             "updates_injected": self.updates_injected,
             "webhook_deliveries_ok": self.webhook_deliveries_ok,
             "webhook_deliveries_failed": self.webhook_deliveries_failed,
+            "webhook_attempts_failed": self.webhook_attempts_failed,
             "requests_per_method": dict(self.requests_per_method),
         }
 
