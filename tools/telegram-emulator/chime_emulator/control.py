@@ -128,18 +128,52 @@ def incoming_service_message(
     return {"message": message}
 
 
+def find_bot_of(emulator: Emulator, bot_id: int | None, token: str | None = None) -> Bot:
+    bot = (
+        emulator.state.bots_by_token.get(token)
+        if token is not None
+        else emulator.state.bots_by_id.get(bot_id or 0)
+    )
+    if bot is None:
+        raise HTTPException(404, "bot not found")
+    return bot
+
+
+async def inject_message(emulator: Emulator, body: MessageIn) -> dict[str, Any]:
+    """A user's (or a channel's) text message to a bot; the hot path of benches."""
+    bot = find_bot_of(emulator, body.bot_id, body.token)
+    state = emulator.state
+    chat = state.chats.get(body.chat_id)
+    if chat is None and body.chat_id > 0:
+        chat = state.private_chat(state.user(body.chat_id))
+    if chat is None:
+        raise HTTPException(404, "chat not found")
+    sender_id = body.from_id if body.from_id is not None else chat.id
+    if chat.type != "private" and body.from_id is None and chat.type != "channel":
+        raise HTTPException(400, "from_id is required for group messages")
+    if chat.migrated_to is not None:
+        raise HTTPException(400, f"the group was upgraded to {chat.migrated_to}")
+    if chat.type != "private":
+        if chat.members.get(bot.id) in ("left", "kicked"):
+            raise HTTPException(400, "the bot is not in this chat")
+        chat.members.setdefault(bot.id, default_status(chat))
+    update = updates.incoming_message_update(
+        chat=chat,
+        sender=None if chat.type == "channel" else state.user(sender_id),
+        text=body.text,
+        date=now_epoch(),
+        message_thread_id=body.message_thread_id,
+    )
+    message = next(iter(update.values()))
+    chat.messages[message["message_id"]] = StoredMessage(message, None, time.time())
+    return await emulator.deliver(bot, update, wait=body.wait)
+
+
 def build_router(emulator: Emulator) -> APIRouter:
     router = APIRouter(prefix="/_emulator")
 
     def find_bot(bot_id: int | None, token: str | None = None) -> Bot:
-        bot = (
-            emulator.state.bots_by_token.get(token)
-            if token is not None
-            else emulator.state.bots_by_id.get(bot_id or 0)
-        )
-        if bot is None:
-            raise HTTPException(404, "bot not found")
-        return bot
+        return find_bot_of(emulator, bot_id, token)
 
     @router.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -168,33 +202,8 @@ def build_router(emulator: Emulator) -> APIRouter:
         return chat.to_api()
 
     @router.post("/messages")
-    async def inject_message(body: MessageIn) -> dict[str, Any]:
-        bot = find_bot(body.bot_id, body.token)
-        state = emulator.state
-        chat = state.chats.get(body.chat_id)
-        if chat is None and body.chat_id > 0:
-            chat = state.private_chat(state.user(body.chat_id))
-        if chat is None:
-            raise HTTPException(404, "chat not found")
-        sender_id = body.from_id if body.from_id is not None else chat.id
-        if chat.type != "private" and body.from_id is None and chat.type != "channel":
-            raise HTTPException(400, "from_id is required for group messages")
-        if chat.migrated_to is not None:
-            raise HTTPException(400, f"the group was upgraded to {chat.migrated_to}")
-        if chat.type != "private":
-            if chat.members.get(bot.id) in ("left", "kicked"):
-                raise HTTPException(400, "the bot is not in this chat")
-            chat.members.setdefault(bot.id, default_status(chat))
-        update = updates.incoming_message_update(
-            chat=chat,
-            sender=None if chat.type == "channel" else state.user(sender_id),
-            text=body.text,
-            date=now_epoch(),
-            message_thread_id=body.message_thread_id,
-        )
-        message = next(iter(update.values()))
-        chat.messages[message["message_id"]] = StoredMessage(message, None, time.time())
-        return await emulator.deliver(bot, update, wait=body.wait)
+    async def inject(body: MessageIn) -> dict[str, Any]:
+        return await inject_message(emulator, body)
 
     @router.post("/updates")
     async def inject_raw_update(body: RawUpdateIn) -> dict[str, Any]:

@@ -179,8 +179,13 @@ def test_cli_arguments() -> None:
             "0.5",
             "--group-rate-per-minute",
             "3",
+            "--paid-broadcast-rate",
+            "100",
+            "--access-log",
         ]
     )
+    assert (config.paid_broadcast_rate, config.access_log) == (100, True)
+    assert parse_args([]).access_log is False
     assert config.port == 9000
     assert config.bot_tokens == ("1:aaa", "2:bbb")
     assert config.auto_register is True
@@ -189,3 +194,22 @@ def test_cli_arguments() -> None:
         0.5,
         3,
     )
+
+
+async def test_inject_answers_like_its_fastapi_route(harness: Harness) -> None:
+    """POST /messages is served before FastAPI's routing; its errors keep their shape."""
+    invalid = await harness.client.post("/_emulator/messages", json={"bot_id": BOT_ID})
+    assert invalid.status_code == 422
+    assert {error["loc"][-1] for error in invalid.json()["detail"]} == {"chat_id", "text"}
+    unknown = await harness.client.post(
+        "/_emulator/messages", json={"bot_id": 1, "chat_id": 42, "text": "x"}
+    )
+    assert unknown.status_code == 404
+    assert unknown.json() == {"detail": "bot not found"}
+
+
+async def test_malformed_bot_api_paths_are_not_found(harness: Harness) -> None:
+    for path in (f"/bot{TOKEN}", f"/bot{TOKEN}/", f"/bot{TOKEN}/getMe/extra"):
+        response = await harness.client.get(path)
+        assert response.status_code == 404
+        assert response.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
