@@ -28,6 +28,14 @@ class BotApi(Protocol):
     ) -> Answer: ...
 
 
+@dataclass(frozen=True)
+class SentMessage:
+    bot_id: int
+    chat_id: int
+    message_id: int
+    options: Mapping[str, Any]  # what it was sent with (its keyboard)
+
+
 class Deliveries(Protocol):
     async def add(
         self,
@@ -78,6 +86,14 @@ class Deliveries(Protocol):
         ...
 
     async def next_ready_at(self) -> datetime | None: ...
+
+    async def move_chat(self, bot_id: int, old_chat_id: int, new_chat_id: int) -> int:
+        """Send the chat's pending deliveries to its new id; returns how many."""
+        ...
+
+    async def sent_message(self, delivery_id: str) -> SentMessage | None:
+        """Where a delivery that was sent landed, for editing or deleting it."""
+        ...
 
 
 class BotSlots(Protocol):

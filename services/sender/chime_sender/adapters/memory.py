@@ -9,14 +9,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from chime_contracts.events import ChatBlocked
+from chime_contracts.events import ChatBlocked, ChatMemberChanged, UserStarted
 from chime_kit.event_store import Recorded
 from chime_sender.adapters.postgres import ORDER_GRACE
 from chime_sender.adapters.projections import outcome_row, requested_row
 from chime_sender.domain.deliveries import Claim, Delivery
 from chime_sender.domain.limits import ChatPace
 from chime_sender.domain.settlement import Live, Settlement
-from chime_sender.ports import Stores
+from chime_sender.ports import SentMessage, Stores
 
 
 @dataclass
@@ -49,8 +49,13 @@ class InMemoryChats:
     async def apply(self, events: Sequence[Recorded]) -> None:
         for r in events:
             data = r.envelope.data
+            chat = (getattr(data, "bot_id", 0), getattr(data, "chat_id", 0))
             if isinstance(data, ChatBlocked):
-                self.blocked_at[(data.bot_id, data.chat_id)] = data.blocked_at
+                self.blocked_at[chat] = data.blocked_at
+            elif isinstance(data, ChatMemberChanged) and data.new_state == "kicked":
+                self.blocked_at[chat] = data.changed_at
+            elif isinstance(data, UserStarted | ChatMemberChanged):
+                self.blocked_at.pop(chat, None)
 
     async def blocked(self, bot_id: int, chat_id: int) -> bool:
         return (bot_id, chat_id) in self.blocked_at
@@ -260,6 +265,23 @@ class InMemoryDeliveries:
             (replace(self._claim(r), chat_blocked=False, owner=r.claimed_by), self._live(r))
             for r in lost
         ]
+
+    async def move_chat(self, bot_id: int, old_chat_id: int, new_chat_id: int) -> int:
+        old = (bot_id, old_chat_id)
+        moved = [
+            r for r in self.rows.values()
+            if r.state == "pending" and (r.delivery.bot_id, r.delivery.chat_id) == old
+        ]  # fmt: skip
+        for row in moved:
+            row.delivery = replace(row.delivery, chat_id=new_chat_id)
+        return len(moved)
+
+    async def sent_message(self, delivery_id: str) -> SentMessage | None:
+        row = self.rows.get(delivery_id)
+        if row is None or row.state != "sent" or row.first_message_id is None:
+            return None
+        d = row.delivery
+        return SentMessage(d.bot_id, d.chat_id, row.first_message_id, d.options)
 
     async def next_ready_at(self) -> datetime | None:
         due = [r.next_attempt_at for r in self.rows.values() if r.state == "pending"]

@@ -17,7 +17,7 @@ from chime_sender.adapters.pacing import BotPacing
 from chime_sender.adapters.projections import PostgresChats, PostgresDeliveryLog
 from chime_sender.domain.deliveries import Claim, Delivery
 from chime_sender.domain.settlement import Live, Settlement
-from chime_sender.ports import Stores
+from chime_sender.ports import SentMessage, Stores
 
 # NOTIFY is delivered on commit only, so a listener wakes exactly when a new row is visible.
 NEW_DELIVERY_CHANNEL = "chime_sender_deliveries"
@@ -327,6 +327,26 @@ class DeliveryRepository:
             owner,
         )
         return [(_claim(row), _live(row)) for row in rows]
+
+    async def move_chat(self, bot_id: int, old_chat_id: int, new_chat_id: int) -> int:
+        status = await self.conn.execute(
+            "UPDATE deliveries SET chat_id = $3"
+            " WHERE bot_id = $1 AND chat_id = $2 AND state = 'pending'",
+            bot_id,
+            old_chat_id,
+            new_chat_id,
+        )
+        return int(status.split()[-1])
+
+    async def sent_message(self, delivery_id: str) -> SentMessage | None:
+        row = await self.conn.fetchrow(
+            "SELECT bot_id, chat_id, first_message_id, options FROM deliveries"
+            " WHERE delivery_id = $1 AND state = 'sent' AND first_message_id IS NOT NULL",
+            delivery_id,
+        )
+        if row is None:
+            return None
+        return SentMessage(row["bot_id"], row["chat_id"], row["first_message_id"], row["options"])
 
     async def next_ready_at(self) -> datetime | None:
         value: datetime | None = await self.conn.fetchval(

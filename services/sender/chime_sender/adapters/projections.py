@@ -7,14 +7,17 @@ transaction that appends them and again by `python -m chime_sender rebuild`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from chime_contracts.events import (
     ChatBlocked,
+    ChatMemberChanged,
     MessageSent,
     NotificationDue,
     SendFailed,
     SendRequested,
+    UserStarted,
 )
 from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
@@ -99,13 +102,26 @@ class PostgresChats:
     async def apply(self, events: Sequence[Recorded]) -> None:
         for r in events:
             data = r.envelope.data
+            # Only changes are recorded (see domain.streams.reported): apply them as they come.
             if isinstance(data, ChatBlocked):
+                await self._block(data.bot_id, data.chat_id, data.blocked_at, data.detected_by)
+            elif isinstance(data, ChatMemberChanged) and data.new_state == "kicked":
+                await self._block(data.bot_id, data.chat_id, data.changed_at, "kicked")
+            elif isinstance(data, UserStarted | ChatMemberChanged):
                 await self.conn.execute(
-                    "INSERT INTO chats (bot_id, chat_id, blocked_at, block_reason)"
-                    " VALUES ($1, $2, $3, $4) ON CONFLICT (bot_id, chat_id) DO UPDATE"
-                    " SET blocked_at = EXCLUDED.blocked_at, block_reason = EXCLUDED.block_reason",
-                    data.bot_id, data.chat_id, data.blocked_at, data.detected_by,
-                )  # fmt: skip
+                    "UPDATE chats SET blocked_at = NULL, block_reason = NULL"
+                    " WHERE bot_id = $1 AND chat_id = $2",
+                    data.bot_id,
+                    data.chat_id,
+                )
+
+    async def _block(self, bot_id: int, chat_id: int, at: datetime, reason: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO chats (bot_id, chat_id, blocked_at, block_reason)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (bot_id, chat_id) DO UPDATE"
+            " SET blocked_at = EXCLUDED.blocked_at, block_reason = EXCLUDED.block_reason",
+            bot_id, chat_id, at, reason,
+        )  # fmt: skip
 
     async def blocked(self, bot_id: int, chat_id: int) -> bool:
         value = await self.conn.fetchval(

@@ -92,10 +92,14 @@ def rendered(request: SendRequested) -> tuple[str, str, dict[str, Any]]:
 
 
 CAPTION_UTF16 = 1024
+# Calls on a message already sent: never split, they name it in their options.
+EDIT_METHODS = ("editMessageText", "editMessageReplyMarkup", "deleteMessage")
 
 
 def parts_of(text: str, method: str) -> list[str]:
     """The texts one delivery is sent as: a caption holds less than a message."""
+    if method in EDIT_METHODS:
+        return [text]
     media = method in MEDIA_METHODS.values()
     return message_parts(text, CAPTION_UTF16 if media else MAX_MESSAGE_UTF16)
 
@@ -104,6 +108,13 @@ def payload_of(delivery: Delivery, part: int, parts: list[str]) -> tuple[str, di
     """Part `part` (0-based) of the delivery as a Bot API call: the media goes with the first
     part (its caption), the keyboard with the last; every part keeps the flags."""
     options = dict(delivery.options)
+    if delivery.method in EDIT_METHODS:
+        change: dict[str, Any] = {"chat_id": delivery.chat_id, **options}
+        if delivery.method == "editMessageText":
+            change["text"] = parts[0]
+            if delivery.parse_mode:
+                change["parse_mode"] = delivery.parse_mode
+        return delivery.method, change
     markup = options.pop("reply_markup", None)
     first, last = part == 0, part == len(parts) - 1
     method = delivery.method if first else "sendMessage"

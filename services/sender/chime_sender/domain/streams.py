@@ -13,10 +13,13 @@ from typing import Any
 from chime_contracts.envelope import Envelope, Event
 from chime_contracts.events import (
     ChatBlocked,
+    ChatMemberChanged,
+    ChatMigrated,
     MessageSent,
     NotificationDue,
     SendFailed,
     SendRequested,
+    UserStarted,
 )
 from chime_kit.streams import Aggregate
 
@@ -50,11 +53,26 @@ def request(state: DeliveryState, received: Envelope[Any]) -> list[Event | Envel
 @dataclass(frozen=True)
 class ChatState:
     blocked: bool = False
+    moved_to: int | None = None  # a group that became a supergroup: its new id
+
+
+# A bot's membership that lets it send again, and the one that means it was thrown out of a
+# private chat (the user blocked it).
+_BACK = ("member", "administrator")
 
 
 def _evolve_chat(state: ChatState, event: Event) -> ChatState:
     if isinstance(event, ChatBlocked):
         return replace(state, blocked=True)
+    if isinstance(event, UserStarted):
+        return replace(state, blocked=False)
+    if isinstance(event, ChatMemberChanged):
+        if event.new_state in _BACK:
+            return replace(state, blocked=False)
+        if event.new_state == "kicked":
+            return replace(state, blocked=True)
+    if isinstance(event, ChatMigrated):
+        return replace(state, moved_to=event.new_chat_id)
     return state
 
 
@@ -68,3 +86,17 @@ def chat_stream(bot_id: int, chat_id: int) -> str:
 def block(state: ChatState, blocked: ChatBlocked) -> list[Event | Envelope[Any]]:
     """Mark the chat blocked once: a second refusal says nothing new."""
     return [] if state.blocked else [blocked]
+
+
+def reported(state: ChatState, received: Envelope[Any]) -> list[Event | Envelope[Any]]:
+    """Keep what ingest reported about the chat when it changes whether the bot may send."""
+    after = _evolve_chat(state, received.data)
+    return [received] if after.blocked != state.blocked else []
+
+
+def migrate(
+    state: ChatState, migrated: Envelope[Any] | ChatMigrated
+) -> list[Event | Envelope[Any]]:
+    """Record a chat's move once, whoever noticed it first (ingest, or a refused send)."""
+    new_id = migrated.data.new_chat_id if isinstance(migrated, Envelope) else migrated.new_chat_id
+    return [] if state.moved_to == new_id else [migrated]

@@ -12,14 +12,14 @@ from datetime import datetime
 
 from opentelemetry import trace
 
-from chime_contracts.events import ChatBlocked
+from chime_contracts.events import ChatBlocked, ChatMigrated
 from chime_kit.event_store import Append
 from chime_kit.streams import Work, decide
 from chime_sender.domain import streams
 from chime_sender.domain.limits import paused_slot
 from chime_sender.domain.outcomes import Verdict, classify, counts_for_breaker, retry_after_seconds
 from chime_sender.domain.settlement import Settled, Settlement, is_postponed, settle
-from chime_sender.handlers import Sending
+from chime_sender.handlers import Sending, chats
 from chime_sender.handlers.call import Called
 from chime_sender.ports import Stores
 
@@ -52,6 +52,12 @@ async def settle_calls(
     for s in current:
         if s.settled is Settled.BLOCKED:
             await block_chat(work, stores, s, now)
+        elif s.settled is Settled.MIGRATED and s.migrate_to is not None:
+            d = s.claim.delivery
+            moved = ChatMigrated(
+                bot_id=d.bot_id, old_chat_id=d.chat_id, new_chat_id=s.migrate_to, migrated_at=now
+            )
+            await chats.move_chat(work, stores, moved, d.correlation_id)
     return settlements
 
 

@@ -9,8 +9,15 @@ import pytest
 from pydantic import SecretStr
 
 from chime_contracts.envelope import Envelope, envelope_of
-from chime_contracts.events import SendRequested
-from chime_contracts.events.shared import SendSource
+from chime_contracts.events import (
+    ChatMemberChanged,
+    MessageDeleteRequested,
+    MessageEditRequested,
+    SendBatchRequested,
+    SendRequested,
+    UserStarted,
+)
+from chime_contracts.events.shared import InlineButton, SendSource
 from chime_kit.streams import Work
 from chime_kit.telegram import Answer
 from chime_kit.testing import Backend, contract_backend
@@ -19,9 +26,10 @@ from chime_sender.adapters.postgres import stores
 from chime_sender.domain.circuit import Breakers
 from chime_sender.domain.deliveries import Claim
 from chime_sender.domain.limits import Limits
+from chime_sender.domain.messages import payload_of
 from chime_sender.domain.outcomes import RetryPolicy
 from chime_sender.domain.settlement import Policy, Settled
-from chime_sender.handlers import Local, Sending, claim, recovery, settle, store
+from chime_sender.handlers import Local, Sending, chats, claim, recovery, settle, store
 from chime_sender.handlers.call import Called
 from chime_sender.ports import Stores
 
@@ -194,3 +202,101 @@ async def test_a_batch_settles_each_answer_on_its_own_terms(sender: Sender) -> N
     # The 429 paused the bot for every replica: nothing more is claimed for a while.
     await sender.request("b14", 14)
     assert await sender.claim() == []
+
+
+async def deliver(sender: Sender, envelope: Envelope[Any], handler: Any) -> Any:
+    async with sender.backend.work(envelope) as work:
+        return await handler(work, sender.stores(work), envelope)
+
+
+async def test_a_batch_becomes_one_delivery_per_chat_once(sender: Sender) -> None:
+    batch = envelope_of(
+        SendBatchRequested(
+            batch_id="bc1", bot_id=BOT, chat_ids=[21, 22, 22, 23], text="Hi {name}",
+            variables={"name": "<all>"}, parse_mode="HTML", source=SOURCE, paid_broadcast=True,
+        ),
+        producer="scheduler",
+    )  # fmt: skip
+    assert await deliver(sender, batch, store.store_send_batch) == 3
+    again = envelope_of(batch.data, producer="scheduler")
+    assert await deliver(sender, again, store.store_send_batch) == 0
+    claims = sorted(await sender.claim(), key=lambda c: c.delivery.chat_id)
+    assert [c.delivery.delivery_id for c in claims] == ["bc1:21", "bc1:22", "bc1:23"]
+    assert claims[0].delivery.text == "Hi &lt;all&gt;"
+    assert claims[0].delivery.options == {"allow_paid_broadcast": True}
+    assert await sender.stream("delivery-bc1:22") == ["send.requested.v1"]
+
+
+async def test_an_edit_names_a_sent_message_and_keeps_its_keyboard(sender: Sender) -> None:
+    button = InlineButton(text="Snooze", callback_data="snooze:15m")
+    envelope = envelope_of(
+        SendRequested(delivery_id="e1", bot_id=BOT, chat_id=31, text="v1", origin="api",
+                      buttons=[[button]]),
+        producer="api",
+    )  # fmt: skip
+    await deliver(sender, envelope, store.store_send_request)
+    [c] = await sender.claim()
+    await sender.settle((c, sent(55)))
+    early = envelope_of(
+        MessageEditRequested(edit_id="x0", delivery_id="never-sent", text="v2"), producer="api"
+    )
+    assert await deliver(sender, early, store.store_edit) is store.Stored.REFUSED
+    edit = envelope_of(
+        MessageEditRequested(edit_id="x1", delivery_id="e1", text="v2"), producer="api"
+    )
+    assert await deliver(sender, edit, store.store_edit) is store.Stored.QUEUED
+    [e] = await sender.claim(datetime.now(UTC) + timedelta(seconds=2))
+    method, payload = payload_of(e.delivery, 0, ["v2"])
+    assert method == "editMessageText"
+    assert payload == {
+        "chat_id": 31, "message_id": 55, "text": "v2",
+        "reply_markup": {"inline_keyboard": [[{"text": "Snooze", "callback_data": "snooze:15m"}]]},
+    }  # fmt: skip
+    by_ids = envelope_of(
+        MessageEditRequested(edit_id="x2", bot_id=BOT, chat_id=32, message_id=7, buttons=[]),
+        producer="ingest",
+    )
+    assert await deliver(sender, by_ids, store.store_edit) is store.Stored.QUEUED
+    delete = envelope_of(MessageDeleteRequested(delete_id="z1", delivery_id="e1"), producer="api")
+    assert await deliver(sender, delete, store.store_delete) is store.Stored.QUEUED
+
+
+async def test_a_blocked_chat_is_lifted_when_the_user_is_back(sender: Sender) -> None:
+    await sender.request("u1", 41)
+    [c] = await sender.claim()
+    blocked = "Forbidden: bot was blocked by the user"
+    await sender.settle((c, Answer(ok=False, error_code=403, description=blocked)))
+    started = envelope_of(UserStarted(bot_id=BOT, chat_id=41, user_id=41), producer="ingest")
+    assert await deliver(sender, started, chats.chat_reported) is True
+    assert await deliver(sender, started, chats.chat_reported) is False  # nothing changed
+    await sender.request("u2", 41)
+    [again] = await sender.claim(datetime.now(UTC) + timedelta(seconds=2))
+    assert again.delivery.delivery_id == "u2"
+    kicked = envelope_of(
+        ChatMemberChanged(bot_id=BOT, chat_id=41, chat_type="private", old_state="member",
+                          new_state="kicked", changed_at=datetime.now(UTC)),
+        producer="ingest",
+    )  # fmt: skip
+    assert await deliver(sender, kicked, chats.chat_reported) is True
+    async with sender.backend.work() as work:
+        assert await sender.stores(work).chats.blocked(BOT, 41)
+
+
+async def test_a_group_that_became_a_supergroup_moves_and_is_sent_to_its_new_id(
+    sender: Sender,
+) -> None:
+    await sender.request("m1", -51)
+    await sender.request("m2", -51)
+    [c] = await sender.claim()
+    upgraded = Answer(
+        ok=False, error_code=400, description="Bad Request: group chat was upgraded",
+        migrate_to_chat_id=-10051,
+    )  # fmt: skip
+    settled, work = await sender.settle((c, upgraded))
+    assert settled == [Settled.MIGRATED]
+    [moved] = work.emitted  # type: ignore[attr-defined]
+    assert (moved.type, moved.data.new_chat_id) == ("chat.migrated.v1", -10051)
+    claims = await sender.claim(datetime.now(UTC) + timedelta(seconds=2))
+    assert [(c.delivery.delivery_id, c.delivery.chat_id) for c in claims] == [("m1", -10051)]
+    reported = envelope_of(moved.data, producer="ingest")
+    assert await deliver(sender, reported, chats.chat_migrated) == 0  # already moved
