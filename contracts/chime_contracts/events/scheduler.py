@@ -86,15 +86,18 @@ class ScheduleRejected(Event):
 
 class ScheduleChanged(Event):
     """A schedule changed: by its owner (pause, resume, cancel, update), by its chat (/stop,
-    /start, a new time zone, a migration to a supergroup), or by running out."""
+    /start, a new time zone, a migration to a supergroup), by running out, or by its misfire
+    policy (`skipped`: occurrences missed during an outage were dropped, none fired)."""
 
     type: Literal["schedule.changed.v1"] = "schedule.changed.v1"
     producer: ClassVar[str] = "scheduler"
 
     schedule_id: str
     change_id: str
-    action: Literal["paused", "resumed", "cancelled", "updated", "moved", "migrated", "finished"]
-    by: Literal["owner", "chat_stopped", "chat_resumed", "time_zone", "migration", "end"]
+    action: Literal[
+        "paused", "resumed", "cancelled", "updated", "moved", "migrated", "finished", "skipped"
+    ]
+    by: Literal["owner", "chat_stopped", "chat_resumed", "time_zone", "migration", "end", "misfire"]
     status: ScheduleStatus
     spec: ScheduleSpec | None = None
     time_zone: str | None = None
