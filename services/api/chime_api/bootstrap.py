@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chime_api.entrypoints.consumers import build_router
+from chime_api.handlers.idempotency import Policy
 from chime_api.settings import ApiSettings
 from chime_kit.runtime import Runtime, open_runtime
 
@@ -16,6 +17,10 @@ MIGRATIONS = "chime_api.migrations"
 class Api:
     runtime: Runtime
     settings: ApiSettings
+
+    @property
+    def idempotency(self) -> Policy:
+        return Policy(self.settings.idempotency_wait_seconds, self.settings.idempotency_ttl)
 
     async def start(self) -> None:
         await self.runtime.start()

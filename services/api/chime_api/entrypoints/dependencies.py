@@ -12,10 +12,10 @@ from fastapi.security import (
     SecurityScopes,
 )
 
-from chime_api import handlers
 from chime_api.bootstrap import Api
 from chime_api.domain.keys import ApiKey, Scope
 from chime_api.domain.problems import ProblemError, forbidden, unauthorized, unavailable
+from chime_api.handlers import keys
 from chime_kit.http import RETRY_AFTER_SECONDS
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer chime_...`")
@@ -43,7 +43,7 @@ async def authorized_key(
     if not presented:
         raise ProblemError(unauthorized("an API key is required: Authorization: Bearer <key>"))
     async with service.runtime.pool.acquire() as conn:
-        key = await handlers.authenticate(conn, presented)
+        key = await keys.authenticate(conn, presented)
     if key is None:
         raise ProblemError(unauthorized("the API key is not valid or has been revoked"))
     missing = key.missing([Scope(s) for s in security_scopes.scopes])
@@ -52,10 +52,13 @@ async def authorized_key(
     return key
 
 
-ApiKeyDep = Annotated[ApiKey, Security(authorized_key)]
-NotificationWriterDep = Annotated[
-    ApiKey, Security(authorized_key, scopes=[Scope.NOTIFICATIONS_WRITE.value])
-]
-NotificationReaderDep = Annotated[
-    ApiKey, Security(authorized_key, scopes=[Scope.NOTIFICATIONS_READ.value])
-]
+def _needs(scope: Scope) -> object:
+    return Security(authorized_key, scopes=[scope.value])
+
+
+NotifyDep = Annotated[ApiKey, _needs(Scope.NOTIFY)]
+ScheduleDep = Annotated[ApiKey, _needs(Scope.SCHEDULE)]
+BroadcastDep = Annotated[ApiKey, _needs(Scope.BROADCAST)]
+TopicsDep = Annotated[ApiKey, _needs(Scope.TOPICS)]
+ReadDep = Annotated[ApiKey, _needs(Scope.READ)]
+AdminDep = Annotated[ApiKey, _needs(Scope.ADMIN)]
