@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from chime_api.domain.events import ApiKeyCreated, ApiKeyLimitsSet, ApiKeyRevoked, ApiKeyRotated
@@ -49,13 +50,20 @@ class PostgresKeys:
         row = await self.conn.fetchrow("SELECT * FROM api_keys WHERE id = $1", key_id)
         return key_of(row) if row is not None else None
 
-    async def owned_by(self, owner_team: str | None, key_id: str) -> list[ApiKey]:
-        """The keys of a team, or the one key when it has no team; oldest first."""
+    async def page(
+        self, caller: ApiKey, limit: int, after: tuple[datetime, str] | None
+    ) -> list[ApiKey]:
+        """The keys of the caller's team (or the caller alone), newest first."""
         rows = await self.conn.fetch(
-            "SELECT * FROM api_keys WHERE ($1::text IS NOT NULL AND team = $1)"
-            " OR ($1::text IS NULL AND id = $2) ORDER BY created_at, id",
-            owner_team,
-            key_id,
+            "SELECT * FROM api_keys WHERE (CASE WHEN $1::text IS NULL THEN id = $2"
+            " ELSE team = $1 END)"
+            " AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5))"
+            " ORDER BY created_at DESC, id DESC LIMIT $3",
+            caller.team,
+            caller.id,
+            limit,
+            after[0] if after else None,
+            after[1] if after else None,
         )
         return [key_of(r) for r in rows]
 

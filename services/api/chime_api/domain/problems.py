@@ -100,7 +100,18 @@ def forbidden(missing: Sequence[str]) -> Problem:
 
 
 def not_found(what: str) -> Problem:
-    return Problem(status=404, title="Not Found", detail=f"{what} not found")
+    return Problem(
+        status=404, title="Not Found", detail=f"{what} not found", type=f"{TYPE_BASE}not-found"
+    )
+
+
+def no_team() -> Problem:
+    return Problem(
+        status=409,
+        title="This key belongs to no team",
+        detail="only a key of a team creates keys (for its team); give it one with the CLI",
+        type=f"{TYPE_BASE}no-team",
+    )
 
 
 def idempotency_key_reused() -> Problem:

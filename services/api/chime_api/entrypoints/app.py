@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from chime_api.bootstrap import Api, build
-from chime_api.entrypoints import notifications
+from chime_api.entrypoints import keys, notifications
 from chime_api.entrypoints.errors import install_problem_handlers
 from chime_api.settings import ApiSettings
 from chime_kit.http import TELEMETRY, install_http_edges
@@ -36,5 +36,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_http_edges(app, "api", MAX_BODY_BYTES)
     install_problem_handlers(app)
     app.include_router(notifications.router)
+    app.include_router(keys.router)
     app.router.routes.extend(ops_routes(readiness_of))
     return app

@@ -39,7 +39,10 @@ async def respond_once(
     path: str,
     body: Any,
     effect: Effect,
+    reveal: dict[str, Any] | None = None,
 ) -> JSONResponse:
+    """`reveal` is filled by the effect with what the first response shows and the stored
+    one must not hold (a new key's plaintext): a replay answers without it."""
     idempotency = None
     if idempotency_key is not None:
         idempotency = Idempotency(idempotency_key, fingerprint("POST", path, body))
@@ -52,6 +55,9 @@ async def respond_once(
         raise ProblemError(idempotency_key_reused())
     stored = outcome.response
     headers = dict(stored.headers)
+    body_out = stored.body
     if isinstance(outcome, Replayed):
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(stored.body, status_code=stored.status, headers=headers)
+    elif reveal:
+        body_out = {**stored.body, **reveal}
+    return JSONResponse(body_out, status_code=stored.status, headers=headers)

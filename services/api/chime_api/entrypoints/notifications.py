@@ -7,18 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from chime_api.domain.cursor import (
-    CURSOR_PATTERN,
-    MAX_CURSOR_LENGTH,
-    InvalidCursorError,
-    decode_cursor,
-    encode_cursor,
-)
 from chime_api.domain.idempotency import StoredResponse
 from chime_api.domain.notifications import NoBotError, Status, resolve_bot
-from chime_api.domain.problems import FieldError, ProblemError, not_found, validation_problem
+from chime_api.domain.problems import ProblemError, not_found
 from chime_api.entrypoints.dependencies import NotifyDep, ReadDep, ServiceDep
 from chime_api.entrypoints.idempotent import IdempotencyKey, respond_once
+from chime_api.entrypoints.paging import Cursor, Limit, invalid, next_cursor, position
 from chime_api.entrypoints.schemas import (
     NotificationAccepted,
     NotificationIn,
@@ -31,10 +25,6 @@ from chime_kit.unit_of_work import UnitOfWork
 
 PATH = "/v1/notifications"
 router = APIRouter(prefix=PATH, tags=["notifications"], responses=problems(401, 403, 422))
-
-
-def invalid(location: str, message: str) -> ProblemError:
-    return ProblemError(validation_problem([FieldError(location, message)]))
 
 
 @router.post(
@@ -86,17 +76,6 @@ async def get_notification(
     return NotificationOut.of(notification)
 
 
-Cursor = Annotated[
-    str | None,
-    Query(
-        description="`next_cursor` of the previous page",
-        pattern=CURSOR_PATTERN,
-        max_length=MAX_CURSOR_LENGTH,
-    ),
-]
-Limit = Annotated[int, Query(ge=1, le=100, description="items per page")]
-
-
 @router.get(
     "",
     response_model=NotificationPage,
@@ -110,13 +89,11 @@ async def list_notifications(
     status: Annotated[Status | None, Query(description="only those in this status")] = None,
     chat_id: Annotated[int | None, Query(description="only those to this chat")] = None,
 ) -> NotificationPage:
-    try:
-        after = decode_cursor(cursor) if cursor else None
-    except InvalidCursorError as exc:
-        raise invalid("query.cursor", "not a cursor from a previous page") from exc
     async with service.runtime.pool.acquire() as conn:
         items, more = await notifications.list_notifications(
-            conn, key, limit, after, status, chat_id
+            conn, key, limit, position(cursor), status, chat_id
         )
-    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more else None
-    return NotificationPage(items=[NotificationOut.of(n) for n in items], next_cursor=next_cursor)
+    last = (items[-1].created_at, items[-1].id) if items else None
+    return NotificationPage(
+        items=[NotificationOut.of(n) for n in items], next_cursor=next_cursor(last, more)
+    )

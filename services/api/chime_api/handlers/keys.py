@@ -112,8 +112,21 @@ async def list_api_keys(conn: Connection) -> list[ApiKey]:
     return await PostgresKeys(conn).all()
 
 
-async def keys_of_owner(conn: Connection, caller: ApiKey) -> list[ApiKey]:
-    return await PostgresKeys(conn).owned_by(caller.team, caller.id)
+def may_manage(caller: ApiKey, key: ApiKey) -> bool:
+    """An admin key manages its team's keys; a key without a team, only itself."""
+    return key.id == caller.id or (caller.team is not None and key.team == caller.team)
+
+
+async def owned_key(conn: Connection, caller: ApiKey, key_id: str) -> ApiKey | None:
+    key = await PostgresKeys(conn).get(key_id)
+    return key if key is not None and may_manage(caller, key) else None
+
+
+async def page_of_keys(
+    conn: Connection, caller: ApiKey, limit: int, after: tuple[datetime, str] | None
+) -> tuple[list[ApiKey], bool]:
+    rows = await PostgresKeys(conn).page(caller, limit + 1, after)
+    return rows[:limit], len(rows) > limit
 
 
 async def authenticate(conn: Connection, presented: str) -> ApiKey | None:

@@ -60,8 +60,8 @@ KeyMaker = Callable[..., Awaitable[str]]
 def make_key(settings: ApiSettings) -> KeyMaker:
     """A new key's plaintext, made by the code behind `python -m chime_api keys create`."""
 
-    async def make(*scopes: str, name: str = "test") -> str:
-        _, plaintext = await create_key(settings, name, list(scopes))
+    async def make(*scopes: str, name: str = "test", team: str | None = None) -> str:
+        _, plaintext = await create_key(settings, name, list(scopes), team)
         return plaintext
 
     return make
