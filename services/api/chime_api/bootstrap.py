@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chime_api.entrypoints.consumers import build_router
+from chime_api.entrypoints.loops import purge_loop
 from chime_api.handlers.idempotency import Policy
 from chime_api.settings import ApiSettings
+from chime_kit.loops import BackgroundLoop
 from chime_kit.runtime import Runtime, open_runtime
 
 SERVICE = "api"
@@ -17,6 +19,7 @@ MIGRATIONS = "chime_api.migrations"
 class Api:
     runtime: Runtime
     settings: ApiSettings
+    loops: list[BackgroundLoop]
 
     @property
     def idempotency(self) -> Policy:
@@ -24,12 +27,16 @@ class Api:
 
     async def start(self) -> None:
         await self.runtime.start()
+        for loop in self.loops:
+            loop.start()
 
     async def stop(self) -> None:
+        for loop in self.loops:
+            await loop.stop()
         await self.runtime.stop()
 
 
 async def build(settings: ApiSettings) -> Api:
     runtime = await open_runtime(SERVICE, settings, MIGRATIONS)
     runtime.broker.include_router(build_router(runtime))
-    return Api(runtime, settings)
+    return Api(runtime, settings, [purge_loop(runtime, settings)])

@@ -17,6 +17,7 @@ def unauthorized_body(response):
     assert response.status_code == 401
     body = response.json()
     body.pop("instance")
+    body.pop("request_id")
     return body
 
 
