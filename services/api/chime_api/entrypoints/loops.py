@@ -1,10 +1,12 @@
-"""The api's background loops: expired idempotency records purged on an interval."""
+"""The api's background loops: expired idempotency records purged on an interval, request
+counts flushed to the usage table."""
 
 from __future__ import annotations
 
 import logging
 
 from chime_api.handlers import idempotency
+from chime_api.handlers.usage import UsageCounter
 from chime_api.settings import ApiSettings
 from chime_kit.loops import BackgroundLoop
 from chime_kit.runtime import Runtime
@@ -25,4 +27,16 @@ def purge_loop(runtime: Runtime, settings: ApiSettings) -> BackgroundLoop:
             await loop.sleep(settings.purge_interval_seconds)
 
     loop = runtime.watch(BackgroundLoop("api-idempotency-purge", run))
+    return loop
+
+
+def usage_loop(runtime: Runtime, usage: UsageCounter, interval: float = 1.0) -> BackgroundLoop:
+    async def run() -> None:
+        while True:
+            loop.clear()
+            async with runtime.pool.acquire() as conn:
+                await usage.flush(conn)
+            await loop.sleep(interval)
+
+    loop = runtime.watch(BackgroundLoop("api-usage-flush", run))
     return loop

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chime_api.adapters.keys import PostgresKeys
+from chime_api.adapters.limits import authenticate_and_spend
 from chime_api.domain.events import ApiKeyCreated, ApiKeyLimitsSet, ApiKeyRevoked, ApiKeyRotated
 from chime_api.domain.keys import (
     KEY,
@@ -14,11 +15,12 @@ from chime_api.domain.keys import (
     InvalidKeyError,
     Limits,
     Scope,
+    hash_secret,
     issue_key,
     parse_key,
-    secret_matches,
     stream_of,
 )
+from chime_api.domain.limits import Spent
 from chime_contracts.envelope import Event
 from chime_kit.db import Connection
 from chime_kit.streams import decide
@@ -129,14 +131,14 @@ async def page_of_keys(
     return rows[:limit], len(rows) > limit
 
 
-async def authenticate(conn: Connection, presented: str) -> ApiKey | None:
-    """The working key a client presented, or None (malformed, unknown, wrong secret, revoked
-    or past its rotation overlap): the caller cannot tell these apart."""
+async def authenticate(
+    conn: Connection, presented: str, default: Limits
+) -> tuple[ApiKey, Spent] | None:
+    """The working key a client presented and its rate-limit bucket after this request, or
+    None (malformed, unknown, wrong secret, revoked or past its rotation overlap: the caller
+    cannot tell these apart, and nothing is spent)."""
     try:
         key_id, secret = parse_key(presented)
     except InvalidKeyError:
         return None
-    key = await PostgresKeys(conn).get(key_id)
-    if key is None or not secret_matches(secret, key.secret_hash):
-        return None
-    return key if key.active(datetime.now(UTC)) else None
+    return await authenticate_and_spend(conn, key_id, hash_secret(secret), default)

@@ -35,7 +35,7 @@ async def test_rebuilt_projections_equal_the_live_ones(client, make_key, setting
     keys = [await make_key(WRITE, READ, name=f"k{n}") for n in range(3)]
     pool = app.state.service.runtime.pool
     ids = [r["id"] for r in await pool.fetch("SELECT id FROM api_keys ORDER BY created_at")]
-    await limit_key(settings, ids[0], Limits(3.5, 7))
+    await limit_key(settings, ids[0], Limits(500.5, 700))
     assert await rotate_key(settings, ids[1]) is not None
     assert await revoke_key(settings, ids[2])
 
