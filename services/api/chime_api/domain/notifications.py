@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from ulid import ULID
 
+from chime_contracts.envelope import Envelope, Event
+from chime_contracts.events import MessageSent, NotificationRequested, SendFailed
+from chime_contracts.events.shared import SendSource
+from chime_kit.streams import Aggregate
+
 ID_PREFIX = "ntf_"
 DELIVERY_PREFIX = "api:"
+# The sender routes its outcomes as `<type>.notification`; the api binds only those.
+SOURCE_KIND = "notification"
 ParseMode = Literal["HTML", "MarkdownV2"]
 
 
@@ -39,6 +47,7 @@ class Failure:
 class Notification:
     id: str
     api_key_id: str
+    owner: str
     bot_id: int
     chat_id: int
     parse_mode: ParseMode | None
@@ -54,15 +63,13 @@ def new_notification_id() -> str:
 
 
 def delivery_id(notification_id: str) -> str:
+    """The sender's id of the one message a notification asks for (never parsed back: the
+    outcome names the notification in its `source`)."""
     return f"{DELIVERY_PREFIX}{notification_id}"
 
 
-def notification_id_of(delivery: str) -> str | None:
-    """The notification a sender delivery id belongs to; None if the api did not ask for it."""
-    if not delivery.startswith(DELIVERY_PREFIX):
-        return None
-    rest = delivery.removeprefix(DELIVERY_PREFIX)
-    return rest if rest.startswith(ID_PREFIX) and len(rest) > len(ID_PREFIX) else None
+def source_of(notification_id: str) -> SendSource:
+    return SendSource(kind=SOURCE_KIND, id=notification_id)
 
 
 def resolve_bot(requested: int | None, default: int | None) -> int:
@@ -85,3 +92,40 @@ def may_become(current: Status, outcome: Status) -> bool:
     if outcome in (Status.FAILED, Status.UNKNOWN):
         return current is Status.ACCEPTED
     return False
+
+
+# --- the notification stream: decided from, folded into the read model ------------------
+
+
+@dataclass(frozen=True)
+class NotificationState:
+    requested: bool = False
+    status: Status = Status.ACCEPTED
+
+
+def _evolve(state: NotificationState, event: Event) -> NotificationState:
+    if isinstance(event, NotificationRequested):
+        return NotificationState(requested=True)
+    if isinstance(event, MessageSent | SendFailed):
+        return replace(state, status=outcome_of(event))
+    return state
+
+
+NOTIFICATION = Aggregate(NotificationState(), _evolve)
+
+
+def stream_of(notification_id: str) -> str:
+    return f"notification-{notification_id}"
+
+
+def outcome_of(event: MessageSent | SendFailed) -> Status:
+    if isinstance(event, MessageSent):
+        return Status.SENT
+    return Status.UNKNOWN if event.outcome_unknown else Status.FAILED
+
+
+def keep_outcome(state: NotificationState, envelope: Envelope[Any]) -> Sequence[Envelope[Any]]:
+    """The sender's outcome joins the stream as it came, if it changes the status."""
+    if not state.requested or not may_become(state.status, outcome_of(envelope.data)):
+        return []
+    return [envelope]

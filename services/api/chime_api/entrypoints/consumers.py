@@ -1,6 +1,8 @@
-"""Broker subscribers of the api: the sender's outcomes update notification status."""
+"""Broker subscribers of the api: the sender's outcomes of the api's own notifications only
+(routed `<type>.notification`), not every send outcome."""
 
-from chime_api import handlers
+from chime_api.domain.notifications import SOURCE_KIND
+from chime_api.handlers import notifications
 from chime_contracts.events import MessageSent, SendFailed
 from chime_kit.consumer import Router
 from chime_kit.runtime import Runtime
@@ -10,14 +12,16 @@ def build_router(runtime: Runtime) -> Router:
     router = Router()
     runtime.subscribe(
         router,
-        queue="api.message-sent",
+        queue="api.notification-sent",
         event=MessageSent,
-        handler=handlers.record_message_sent,
+        handler=notifications.record_outcome,
+        binding=f"{MessageSent.type_name()}.{SOURCE_KIND}",
     )
     runtime.subscribe(
         router,
-        queue="api.send-failed",
+        queue="api.notification-failed",
         event=SendFailed,
-        handler=handlers.record_send_failed,
+        handler=notifications.record_outcome,
+        binding=f"{SendFailed.type_name()}.{SOURCE_KIND}",
     )
     return router

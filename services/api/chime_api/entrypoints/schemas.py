@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chime_api.domain.notifications import Notification, Status
 from chime_api.domain.problems import MEDIA_TYPE
+from chime_api.handlers.notifications import NotificationRequest
 
 # Telegram's chat and user (bot) ids "have at most 52 significant bits" (Bot API).
 TELEGRAM_ID = 2**52 - 1
@@ -44,6 +45,9 @@ class NotificationIn(BaseModel):
         if "\x00" in text:
             raise ValueError("text must not contain U+0000 (NUL)")
         return text
+
+    def request(self, bot_id: int) -> NotificationRequest:
+        return NotificationRequest(self.chat_id, bot_id, self.text, self.parse_mode)
 
 
 class NotificationAccepted(BaseModel):
