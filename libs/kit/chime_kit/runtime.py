@@ -112,7 +112,7 @@ class Runtime:
 
 
 async def open_runtime(service: str, settings: ServiceSettings, migrations_package: str) -> Runtime:
-    setup_tracing(service, settings.otlp_endpoint)
+    setup_tracing(service, settings)
     dsn = settings.database_url.get_secret_value()
     if settings.migrate_on_start:
         await run_migrations(dsn, service, migrations_package)
