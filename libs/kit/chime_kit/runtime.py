@@ -21,7 +21,7 @@ from chime_kit.loops import BackgroundLoop
 from chime_kit.migrator import migrate
 from chime_kit.relay import OutboxRelay
 from chime_kit.settings import ServiceSettings
-from chime_kit.telemetry import setup_tracing
+from chime_kit.telemetry import flush_tracing, setup_tracing
 from chime_kit.unit_of_work import UnitOfWork, transaction, unit_of_work
 
 E = TypeVar("E", bound=Event)
@@ -89,6 +89,9 @@ class Runtime:
         await self.relay.stop()
         await self.broker.stop()
         await self.pool.close()
+        # uvicorn ends the process with the SIGTERM it caught, so atexit hooks never run:
+        # the spans still batched are written now.
+        flush_tracing()
 
     async def readiness(self) -> dict[str, bool]:
         async def database() -> bool:

@@ -128,3 +128,51 @@ def read_span_file(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def print_traces(spans: Sequence[Mapping[str, Any]], out: Callable[[str], None] = print) -> None:
+    """Each trace as an indented tree: service, kind, name, duration, links to other traces."""
+    ids = {s["span_id"] for s in spans}
+    children: dict[str | None, list[Mapping[str, Any]]] = {}
+    for s in spans:
+        parent = s["parent_span_id"] if s["parent_span_id"] in ids else None
+        children.setdefault(parent, []).append(s)
+
+    def show(span: Mapping[str, Any], depth: int) -> None:
+        links = "".join(f"  ↪ linked to {k['trace_id']}/{k['span_id']}" for k in span["links"])
+        remote = (
+            "  (parent not in these files)" if span["parent_span_id"] not in (*ids, None) else ""
+        )
+        out(
+            f"{'  ' * depth}{span['service']:<16} {span['kind'].lower():<8} {span['name']}"
+            f"  {span['duration_ms']:.1f} ms{links}{remote}"
+        )
+        for child in sorted(children.get(span["span_id"], []), key=_started):
+            show(child, depth + 1)
+
+    for root in sorted(children.get(None, []), key=_started):
+        out(f"trace {root['trace_id']}")
+        show(root, 1)
+
+
+def _started(span: Mapping[str, Any]) -> int:
+    return int(span["start_unix_nano"])
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m chime_kit.span_export [FOLDER]`: the traces in FOLDER's `*.jsonl` files."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m chime_kit.span_export")
+    parser.add_argument("folder", nargs="?", default=".run/traces", type=Path)
+    parser.add_argument("--trace", help="only this trace id (and the traces it links to)")
+    args = parser.parse_args(argv)
+    spans = [s for f in sorted(args.folder.glob("*.jsonl")) for s in read_span_file(f)]
+    if args.trace:
+        linked = {k["trace_id"] for s in spans if s["trace_id"] == args.trace for k in s["links"]}
+        spans = [s for s in spans if s["trace_id"] in {args.trace, *linked}]
+    print_traces(spans)
+
+
+if __name__ == "__main__":
+    main()

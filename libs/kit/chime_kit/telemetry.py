@@ -147,6 +147,12 @@ def setup_tracing(service: str, settings: ServiceSettings) -> None:
     instrument(*(name for name in INSTRUMENTATIONS if name not in disabled))
 
 
+def flush_tracing(timeout_seconds: float = 5.0) -> None:
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush(int(timeout_seconds * 1000))
+
+
 def instrument(*libraries: str) -> None:
     """OpenTelemetry's instrumentation of each library, once per process."""
     if "asyncpg" in libraries:
