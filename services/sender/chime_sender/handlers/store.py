@@ -42,7 +42,7 @@ async def _store(
     version = await _record_request(work, stores, delivery.delivery_id, received)
     if version is None:
         return Stored.DUPLICATE
-    parts = len(parts_of(delivery.text, delivery.method))
+    parts = len(parts_of(delivery.text, delivery.method, delivery.parse_mode))
     await stores.deliveries.add(delivery, origin, parts, requested_at, version)
     return Stored.QUEUED
 
@@ -141,7 +141,7 @@ async def store_send_batch(
             version = await _record_request(work, stores, r.delivery_id, e)
             if version is not None:
                 fresh.append((r, version))
-    parts = len(parts_of(text, method))
+    parts = len(parts_of(text, method, batch.parse_mode))
     for r, version in fresh:
         delivery = Delivery(
             delivery_id=r.delivery_id, bot_id=r.bot_id, chat_id=r.chat_id, text=text,
