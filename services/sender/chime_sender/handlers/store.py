@@ -39,11 +39,17 @@ async def _store(
     received: Envelope[Any],
     requested_at: datetime,
 ) -> Stored:
-    version = await _record_request(work, stores, delivery.delivery_id, received)
-    if version is None:
-        return Stored.DUPLICATE
+    """The hot path: the queue row and the stream's first event are only ever written
+    together, in one transaction, so a queue row that is new is a stream that is new; the
+    request is appended at version 0 without loading the stream (a race would still fail
+    the append, never fork the stream)."""
     parts = len(parts_of(delivery.text, delivery.method, delivery.parse_mode))
-    await stores.deliveries.add(delivery, origin, parts, requested_at, version)
+    if not await stores.deliveries.add(delivery, origin, parts, requested_at, 1):
+        return Stored.DUPLICATE
+    recorded = await work.append(
+        [Append(streams.delivery_stream(delivery.delivery_id), 0, [received])]
+    )
+    await stores.log.apply(recorded)
     return Stored.QUEUED
 
 
