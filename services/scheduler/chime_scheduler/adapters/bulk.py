@@ -9,8 +9,11 @@ one `rebuild` folds; nothing is published and no chat is told.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
+
+import orjson
 
 from chime_contracts.envelope import Envelope, envelope_of
 from chime_contracts.events import ScheduleCreated, ScheduleRequested
@@ -65,9 +68,27 @@ async def load_schedules(
             if isinstance(envelope.data, ScheduleCreated):
                 rows.append(_row(envelope.data, envelope))
         rejected += not isinstance(decided[-1], ScheduleCreated)
-    await conn.copy_records_to_table("events", records=events, columns=_EVENT_COLUMNS)
-    await conn.copy_records_to_table("schedules", records=rows, columns=_SCHEDULE_COLUMNS)
+    async with _binary_jsonb(conn):
+        await conn.copy_records_to_table("events", records=events, columns=_EVENT_COLUMNS)
+        await conn.copy_records_to_table("schedules", records=rows, columns=_SCHEDULE_COLUMNS)
     return len(rows), rejected
+
+
+@asynccontextmanager
+async def _binary_jsonb(conn: Connection) -> AsyncIterator[None]:
+    """COPY speaks PostgreSQL's binary format, where jsonb is a version byte and the text;
+    the pool's codec (text format) comes back afterwards."""
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", format="binary",
+        encoder=lambda v: b"\x01" + orjson.dumps(v), decoder=lambda b: orjson.loads(b[1:]),
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        await conn.set_type_codec(
+            "jsonb", schema="pg_catalog",
+            encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
+        )  # fmt: skip
 
 
 async def _reserve(conn: Connection, added: Counter[tuple[str, str]]) -> dict[tuple[str, str], int]:
