@@ -21,7 +21,7 @@ from chime_kit.loops import BackgroundLoop
 from chime_kit.migrator import migrate
 from chime_kit.relay import OutboxRelay
 from chime_kit.settings import ServiceSettings
-from chime_kit.telemetry import setup_tracing
+from chime_kit.telemetry import flush_tracing, setup_tracing
 from chime_kit.unit_of_work import UnitOfWork, transaction, unit_of_work
 
 E = TypeVar("E", bound=Event)
@@ -89,6 +89,9 @@ class Runtime:
         await self.relay.stop()
         await self.broker.stop()
         await self.pool.close()
+        # uvicorn ends the process with the SIGTERM it caught, so atexit hooks never run:
+        # the spans still batched are written now.
+        flush_tracing()
 
     async def readiness(self) -> dict[str, bool]:
         async def database() -> bool:
@@ -112,7 +115,7 @@ class Runtime:
 
 
 async def open_runtime(service: str, settings: ServiceSettings, migrations_package: str) -> Runtime:
-    setup_tracing(service, settings.otlp_endpoint)
+    setup_tracing(service, settings)
     dsn = settings.database_url.get_secret_value()
     if settings.migrate_on_start:
         await run_migrations(dsn, service, migrations_package)
