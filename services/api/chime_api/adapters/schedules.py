@@ -11,11 +11,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from chime_api.domain.schedules import AFTER
+from chime_api.domain.schedules import AFTER, RESULTS, Result
 from chime_contracts.events import (
     BroadcastCancelRequested,
+    BroadcastFinished,
+    BroadcastProgressed,
     BroadcastRequested,
+    BroadcastStarted,
+    ScheduleChanged,
     ScheduleChangeRequested,
+    ScheduleCreated,
+    ScheduleFired,
+    ScheduleRejected,
     ScheduleRequested,
     SubscriptionRequested,
 )
@@ -63,6 +70,11 @@ class ScheduleRow:
     status: str
     pending: str | None
     created_at: datetime
+    number: int | None = None
+    next_at: datetime | None = None
+    last_fired_at: datetime | None = None
+    fired: int = 0
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,14 @@ class BroadcastRow:
     at: datetime | None
     status: str
     created_at: datetime
+    recipients: int | None = None
+    handed: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    started_at: datetime | None = None
+    estimated_finish_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -119,12 +139,68 @@ class PostgresRequests:
                 await self.conn.execute(
                     "UPDATE broadcasts SET status = 'cancelled' WHERE id = $1", e.broadcast_id
                 )
+            elif isinstance(e, RESULTS):
+                await self._result(e)
             elif isinstance(e, SubscriptionRequested):
                 await self.conn.execute(
                     _UPSERT_SUBSCRIPTION,
                     e.requested_by.id, e.bot_id, e.chat_id, e.topic, e.action == "subscribe",
                     e.requested_at,
                 )  # fmt: skip
+
+    async def _result(self, e: Result) -> None:
+        if isinstance(e, ScheduleCreated):
+            await self.conn.execute(
+                "UPDATE schedules SET status = 'active', number = $2, next_at = $3,"
+                " spec = $4 WHERE id = $1",
+                e.schedule_id, e.number, e.next_at, e.spec.model_dump(mode="json"),
+            )  # fmt: skip
+        elif isinstance(e, ScheduleRejected):
+            status = "'rejected'" if e.action == "create" else "status"
+            await self.conn.execute(
+                f"UPDATE schedules SET status = {status}, reason = $2 WHERE id = $1",  # noqa: S608
+                e.schedule_ref, e.reason,
+            )  # fmt: skip
+        elif isinstance(e, ScheduleChanged):
+            await self.conn.execute(
+                "UPDATE schedules SET status = $2, next_at = $3,"
+                " spec = COALESCE($4, spec), time_zone = COALESCE($5, time_zone),"
+                " chat_id = COALESCE($6, chat_id) WHERE id = $1",
+                e.schedule_id, e.status, e.next_at,
+                e.spec.model_dump(mode="json") if e.spec else None, e.time_zone, e.chat_id,
+            )  # fmt: skip
+        elif isinstance(e, ScheduleFired):
+            await self.conn.execute(
+                "UPDATE schedules SET last_fired_at = $2, next_at = $3, fired = fired + 1"
+                " WHERE id = $1",
+                e.schedule_id, e.fired_at, e.next_at,
+            )  # fmt: skip
+        elif isinstance(e, BroadcastStarted):
+            # Results travel on separate queues: a late start changes no finished broadcast.
+            await self.conn.execute(
+                "UPDATE broadcasts SET recipients = $2, skipped = GREATEST(skipped, $3),"
+                " started_at = $4, estimated_finish_at = COALESCE(estimated_finish_at, $5),"
+                " status = CASE WHEN status = 'requested' THEN 'running' ELSE status END"
+                " WHERE id = $1",
+                e.broadcast_id, e.recipients, e.skipped, e.started_at, e.estimated_finish_at,
+            )  # fmt: skip
+        elif isinstance(e, BroadcastProgressed):
+            # Running totals: a late report never takes a count back, nor undoes the finish.
+            await self.conn.execute(
+                "UPDATE broadcasts SET handed = GREATEST(handed, $2), sent = GREATEST(sent, $3),"
+                " failed = GREATEST(failed, $4), skipped = GREATEST(skipped, $5),"
+                " estimated_finish_at = COALESCE($6, estimated_finish_at),"
+                " status = CASE WHEN status = 'requested' THEN 'running' ELSE status END"
+                " WHERE id = $1 AND finished_at IS NULL",
+                e.broadcast_id, e.handed, e.sent, e.failed, e.skipped, e.estimated_finish_at,
+            )  # fmt: skip
+        elif isinstance(e, BroadcastFinished):
+            await self.conn.execute(
+                "UPDATE broadcasts SET handed = $2, sent = $3, failed = $4, skipped = $5,"
+                " finished_at = $6, status = $7 WHERE id = $1",
+                e.broadcast_id, e.handed, e.sent, e.failed, e.skipped, e.finished_at,
+                "cancelled" if e.cancelled else "finished",
+            )  # fmt: skip
 
     async def _changed(self, e: ScheduleChangeRequested) -> None:
         if e.action in AFTER:

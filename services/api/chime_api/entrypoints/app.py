@@ -41,6 +41,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(keys.router)
     app.include_router(usage.router)
     app.include_router(schedules.router)
+    app.include_router(schedules.previews)
     app.include_router(broadcasts.router)
     app.include_router(topics.router)
     app.router.routes.extend(ops_routes(readiness_of))

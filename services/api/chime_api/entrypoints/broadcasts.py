@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from chime_api.adapters.schedules import BroadcastRow
 from chime_api.domain.idempotency import StoredResponse
 from chime_api.domain.problems import ProblemError, closed, not_found
-from chime_api.domain.schedules import ClosedError
+from chime_api.domain.schedules import BroadcastStatus, ClosedError
 from chime_api.entrypoints.dependencies import BroadcastDep, ReadDep, ServiceDep
 from chime_api.entrypoints.idempotent import IdempotencyKey, respond_once
 from chime_api.entrypoints.paging import Cursor, Limit, next_cursor, position
@@ -43,9 +43,19 @@ class BroadcastIn(BaseModel):
 
 class BroadcastOut(BaseModel):
     id: str
-    status: Literal["requested", "cancelled"] = Field(
-        description="requested (the scheduler sends it at `at`), or cancelled"
+    status: BroadcastStatus = Field(
+        description="requested (the scheduler starts it at `at`), running, finished, cancelled"
     )
+    recipients: int | None = Field(default=None, description="subscribers when it started")
+    handed: int = Field(default=0, description="handed to the sender so far")
+    sent: int = 0
+    failed: int = 0
+    skipped: int = Field(default=0, description="blocked or stopped chats left out")
+    started_at: datetime | None = None
+    estimated_finish_at: datetime | None = Field(
+        default=None, description="from Telegram's limits for the bot, updated as it goes"
+    )
+    finished_at: datetime | None = None
     topic: str
     bot_id: int
     message: dict[str, Any]

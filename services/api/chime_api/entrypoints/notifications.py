@@ -13,12 +13,13 @@ from chime_api.domain.idempotency import StoredResponse
 from chime_api.domain.keys import ApiKey, Scope
 from chime_api.domain.notifications import NotEditableError, Status
 from chime_api.domain.problems import ProblemError, forbidden, not_editable, not_found
-from chime_api.entrypoints.broadcasts import BroadcastIn, accept_broadcast
+from chime_api.entrypoints.broadcasts import BroadcastIn, BroadcastOut, accept_broadcast
 from chime_api.entrypoints.dependencies import NotifyDep, ReadDep, ServiceDep
 from chime_api.entrypoints.idempotent import IdempotencyKey, respond_once
 from chime_api.entrypoints.paging import Cursor, Limit, next_cursor, position
 from chime_api.entrypoints.schedules import ScheduleOut, target_bot
 from chime_api.entrypoints.schemas import (
+    TELEGRAM_ID,
     NotificationAccepted,
     NotificationIn,
     NotificationOut,
@@ -37,26 +38,11 @@ router = APIRouter(prefix=PATH, tags=["notifications"], responses=problems(401, 
 @router.post(
     "",
     status_code=202,
-    response_model=NotificationAccepted,
+    response_model=NotificationAccepted | ScheduleOut | BroadcastOut,
     # 400: a body that cannot be read as JSON text at all (not UTF-8).
-    responses={
-        **problems(400, 409),
-        202: {
-            "description": "accepted: to a chat now (a notification), at a time (a schedule,"
-            " Location /v1/schedules/...) or to a topic (a broadcast, Location /v1/broadcasts/...)",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "anyOf": [
-                            {"$ref": "#/components/schemas/NotificationAccepted"},
-                            {"$ref": "#/components/schemas/ScheduleOut"},
-                            {"$ref": "#/components/schemas/BroadcastOut"},
-                        ]
-                    }
-                }
-            },
-        },
-    },
+    responses=problems(400, 409),
+    response_description="accepted: to a chat now (a notification), at a time (a schedule,"
+    " Location /v1/schedules/...) or to a topic (a broadcast, Location /v1/broadcasts/...)",
     summary="Send a message to a chat, a user or a topic, now or at a time",
 )
 async def create_notification(
@@ -136,7 +122,9 @@ async def list_notifications(
     cursor: Cursor = None,
     limit: Limit = 50,
     status: Annotated[Status | None, Query(description="only those in this status")] = None,
-    chat_id: Annotated[int | None, Query(description="only those to this chat")] = None,
+    chat_id: Annotated[
+        int | None, Query(ge=-TELEGRAM_ID, le=TELEGRAM_ID, description="only those to this chat")
+    ] = None,
 ) -> NotificationPage:
     async with service.runtime.pool.acquire() as conn:
         items, more = await notifications.list_notifications(

@@ -3,20 +3,27 @@ scheduler; the api records each request and shows where it stands."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from chime_api.adapters.schedules import ScheduleRow
 from chime_api.domain.idempotency import StoredResponse
 from chime_api.domain.keys import ApiKey
 from chime_api.domain.notifications import NoBotError, resolve_bot
 from chime_api.domain.problems import ProblemError, closed, not_found
-from chime_api.domain.schedules import Action, ClosedError
+from chime_api.domain.schedules import Action, ClosedError, ScheduleStatus
 from chime_api.entrypoints.dependencies import ReadDep, ScheduleDep, ServiceDep
 from chime_api.entrypoints.idempotent import IdempotencyKey, respond_once
 from chime_api.entrypoints.paging import Cursor, Limit, invalid, next_cursor, position
@@ -24,6 +31,7 @@ from chime_api.entrypoints.schemas import TELEGRAM_ID, TOPIC_PATTERN, problems
 from chime_api.handlers import schedules
 from chime_contracts.events.schedules import MessageTemplate, MisfirePolicy, ScheduleSpec
 from chime_kit.unit_of_work import UnitOfWork
+from chime_schedules import Spec, SpecError, Timetable, next_line, timetable
 
 PATH = "/v1/schedules"
 router = APIRouter(prefix=PATH, tags=["schedules"], responses=problems(401, 403, 422))
@@ -66,14 +74,74 @@ class ScheduleIn(BaseModel):
     def _one_target(self) -> ScheduleIn:
         if sum(t is not None for t in (self.chat_id, self.user_id, self.topic)) != 1:
             raise ValueError("give exactly one of chat_id, user_id, topic")
+        checked(self.spec, self.time_zone, self.starts_on, self.ends_on)
         return self
+
+
+_SPEC: TypeAdapter[Spec] = TypeAdapter(ScheduleSpec)
+
+
+def spec_of(stored: dict[str, Any]) -> Spec:
+    return _SPEC.validate_python(stored)
+
+
+def checked(
+    spec: ScheduleSpec, time_zone: str, starts_on: date | None, ends_on: date | None
+) -> Timetable:
+    """The spec's timetable; ValueError (a 422) with the library's words if it is wrong."""
+    try:
+        return timetable(spec, time_zone, starts_on=starts_on, ends_on=ends_on)
+    except SpecError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+class PreviewIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"spec": {"kind": "rrule", "rrule": "FREQ=WEEKLY;BYDAY=MO,WE"},
+                 "time_zone": "Europe/Kyiv", "count": 3}
+            ]
+        },
+    )  # fmt: skip
+
+    spec: ScheduleSpec
+    time_zone: str = Field(min_length=1, max_length=64)
+    starts_on: date | None = None
+    ends_on: date | None = None
+    count: int = Field(default=5, ge=1, le=50)
+
+    _zone = field_validator("time_zone")(zone)
+
+    @model_validator(mode="after")
+    def _valid(self) -> PreviewIn:
+        checked(self.spec, self.time_zone, self.starts_on, self.ends_on)
+        return self
+
+
+class PreviewOut(BaseModel):
+    occurrences: list[datetime] = Field(description="the next ones, in the schedule's zone")
+    next_line: str | None = Field(description="what a chat is told, as 'next: Mon 2 Mar 09:00'")
+
+
+def _preview(table: Timetable, time_zone: str, count: int) -> PreviewOut:
+    occurrences = table.upcoming(datetime.now(UTC), count)
+    line = next_line(occurrences[0], time_zone, None) if occurrences else None
+    return PreviewOut(occurrences=occurrences, next_line=line)
 
 
 class ScheduleOut(BaseModel):
     id: str
-    status: Literal["requested", "active", "paused", "cancelled"] = Field(
-        description="requested until the scheduler has it; then as its owner last set it"
+    status: ScheduleStatus = Field(
+        description="requested until the scheduler has it (then active, or rejected with a"
+        " `reason`); paused, cancelled, or finished when no occurrence is left"
     )
+    number: int | None = Field(default=None, description="the short number a chat sees, #12")
+    next_at: datetime | None = Field(default=None, description="the next occurrence (UTC)")
+    last_fired_at: datetime | None = None
+    fired: int = Field(default=0, description="occurrences fired so far")
+    reason: str | None = Field(default=None, description="why the scheduler refused it")
     bot_id: int
     chat_id: int | None
     topic: str | None
@@ -138,6 +206,40 @@ async def create_schedule(
     return await respond_once(service, key, idempotency_key, PATH, dumped, effect)
 
 
+previews = APIRouter(
+    prefix="/v1/schedule-previews", tags=["schedules"], responses=problems(401, 403, 422)
+)
+
+
+@previews.post("", response_model=PreviewOut, summary="Next occurrences of a spec")
+async def preview(
+    body: PreviewIn, key: ScheduleDep, idempotency_key: IdempotencyKey = None
+) -> PreviewOut:
+    """Computes, changes nothing (so any Idempotency-Key is idempotent by nature)."""
+    table = checked(body.spec, body.time_zone, body.starts_on, body.ends_on)
+    return _preview(table, body.time_zone, body.count)
+
+
+@router.get("/{schedule_id}/preview", response_model=PreviewOut, responses=problems(404))
+async def preview_schedule(
+    schedule_id: str,
+    key: ReadDep,
+    service: ServiceDep,
+    count: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> PreviewOut:
+    """The next occurrences of a stored schedule, as its spec and zone stand now."""
+    async with service.runtime.pool.acquire() as conn:
+        row = await schedules.get_schedule(conn, key, schedule_id)
+    if row is None:
+        raise ProblemError(not_found(f"schedule {schedule_id}"))
+    spec = spec_of(row.spec)
+    try:
+        table = checked(spec, row.time_zone, row.starts_on, row.ends_on)
+    except ValueError:
+        return PreviewOut(occurrences=[], next_line=None)
+    return _preview(table, row.time_zone, count)
+
+
 @router.get("", response_model=SchedulePage, summary="Schedules of this key's owner")
 async def list_schedules(
     key: ReadDep,
@@ -196,6 +298,15 @@ async def update_schedule(
 ) -> ScheduleOut:
     """Change the spec, zone, message or end; the scheduler applies it from the next fire."""
     update = schedules.Update(body.spec, body.time_zone, body.message, body.ends_on)
+    if body.spec is not None or body.time_zone is not None:
+        async with service.runtime.pool.acquire() as conn:
+            row = await schedules.get_schedule(conn, key, schedule_id)
+        if row is not None:
+            spec = body.spec or spec_of(row.spec)
+            try:
+                checked(spec, body.time_zone or row.time_zone, row.starts_on, body.ends_on)
+            except ValueError as exc:
+                raise invalid("body.spec", str(exc)) from exc
     return await _change(service, key, schedule_id, "update", update)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -110,7 +110,7 @@ async def unsubscribe(
     chat_id: Annotated[int, Path(ge=-TELEGRAM_ID, le=TELEGRAM_ID)],
     key: TopicsDep,
     service: ServiceDep,
-    bot_id: int | None = None,
+    bot_id: Annotated[int | None, Query(gt=0, le=TELEGRAM_ID)] = None,
 ) -> Response:
     """Unsubscribe a chat (unsubscribing it again changes nothing)."""
     bot = target_bot(bot_id, service.settings.default_bot_id)

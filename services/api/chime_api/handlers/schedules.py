@@ -5,20 +5,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from chime_api.adapters.schedules import BroadcastRow, PostgresRequests, ScheduleRow
 from chime_api.domain.keys import ApiKey
 from chime_api.domain.schedules import (
     REQUEST,
     Action,
+    Result,
     broadcast_stream,
     change,
+    keep_result,
     new_broadcast_id,
     new_schedule_id,
     schedule_stream,
+    stream_of_result,
     subscription_stream,
 )
-from chime_contracts.envelope import Event
+from chime_contracts.envelope import Envelope, Event
 from chime_contracts.events import (
     BroadcastCancelRequested,
     BroadcastRequested,
@@ -181,3 +185,13 @@ async def subscribe(
     )  # fmt: skip
     stream = subscription_stream(key.owner, topic, bot_id, chat_id)
     await decide(uow, stream, REQUEST, lambda _: [event], project=PostgresRequests(uow.conn).apply)
+
+
+async def record_result(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
+    """A scheduler result about one of the api's schedules or broadcasts joins its stream;
+    the others (a chat's own schedules) are not the api's to keep."""
+    result: Result = envelope.data
+    await decide(
+        uow, stream_of_result(result), REQUEST, lambda state: keep_result(state, envelope),
+        project=PostgresRequests(uow.conn).apply,
+    )  # fmt: skip
