@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from chime_api.bootstrap import Api, build
-from chime_api.entrypoints import broadcasts, keys, notifications, schedules, topics, usage
+from chime_api.entrypoints import (
+    broadcasts,
+    events,
+    keys,
+    notifications,
+    schedules,
+    topics,
+    usage,
+)
 from chime_api.entrypoints.errors import install_problem_handlers
 from chime_api.entrypoints.request_ids import RequestIds
 from chime_api.settings import ApiSettings
@@ -44,5 +52,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(schedules.previews)
     app.include_router(broadcasts.router)
     app.include_router(topics.router)
+    app.include_router(events.router)
     app.router.routes.extend(ops_routes(readiness_of))
     return app

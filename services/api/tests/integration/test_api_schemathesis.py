@@ -60,7 +60,11 @@ async def test_no_server_errors_and_no_schema_violations(settings):
         async with httpx.AsyncClient() as http:
             document = (await http.get(f"{base_url}/openapi.json")).json()
         schema = schemathesis.openapi.from_dict(document)
-        operations = [result.ok() for result in schema.get_all_operations()]
+        # The event stream is followed, not fuzzed: it lasts as long as it is asked to.
+        operations = [
+            op for op in (result.ok() for result in schema.get_all_operations())
+            if op.label != "GET /v1/events"
+        ]  # fmt: skip
         assert len(operations) >= 25
         failures = []
         for operation in operations:
