@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 from chime_api.adapters.keys import PostgresKeys
 from chime_api.adapters.notifications import PostgresNotifications
+from chime_api.history.adapters.log import HistoryReplay
 from chime_kit.db import Connection
 from chime_kit.projection import Projection
 
 
 def projections(conn: Connection) -> Sequence[Projection]:
     """Every projection of the api."""
-    return [PostgresKeys(conn), PostgresNotifications(conn)]
+    return [PostgresKeys(conn), PostgresNotifications(conn), HistoryReplay(conn)]
