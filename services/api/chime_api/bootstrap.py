@@ -9,6 +9,8 @@ from chime_api.entrypoints.consumers import build_router
 from chime_api.entrypoints.loops import purge_loop, usage_loop
 from chime_api.handlers.idempotency import Policy
 from chime_api.handlers.usage import UsageCounter
+from chime_api.history.entrypoints.consumers import history_router
+from chime_api.history.entrypoints.loops import maintenance_loop, prepare_partitions
 from chime_api.settings import ApiSettings
 from chime_kit.loops import BackgroundLoop
 from chime_kit.runtime import Runtime, open_runtime
@@ -48,6 +50,9 @@ class Api:
 async def build(settings: ApiSettings) -> Api:
     runtime = await open_runtime(SERVICE, settings, MIGRATIONS)
     runtime.broker.include_router(build_router(runtime))
+    runtime.broker.include_router(history_router(runtime))
+    await prepare_partitions(runtime, settings)
     usage = UsageCounter()
     loops = [purge_loop(runtime, settings), usage_loop(runtime, usage)]
+    loops.append(maintenance_loop(runtime, settings))
     return Api(runtime, settings, usage, loops)

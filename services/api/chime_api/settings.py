@@ -32,3 +32,12 @@ class ApiSettings(ServiceSettings):
         default=50.0, gt=0, description="default refill of a key's token bucket"
     )
     rate_burst: int = Field(default=100, ge=1, description="default size of a key's bucket")
+    history_retention_days: int = Field(
+        default=30, ge=1, description="days of history and stats kept (whole days, UTC)"
+    )
+    history_partitions_ahead_days: int = Field(
+        default=7, ge=1, description="days of history partitions made ready ahead of time"
+    )
+    history_maintenance_seconds: float = Field(
+        default=300.0, gt=0, description="how often history partitions are made and dropped"
+    )
