@@ -26,6 +26,8 @@ SHOWN_PREFIX_LENGTH = len(KEY_PREFIX) + 12
 class Scope(StrEnum):
     NOTIFICATIONS_WRITE = "notifications:write"
     NOTIFICATIONS_READ = "notifications:read"
+    # Operating Chime: the operator page and its data.
+    ADMIN = "admin"
 
 
 class InvalidKeyError(ValueError):
