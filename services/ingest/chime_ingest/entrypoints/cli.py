@@ -38,8 +38,8 @@ async def webhooks(settings: IngestSettings, command: str, out: TextIO) -> int:
         for line in report.lines():
             print(line, file=out)
         if command == "status":
-            if backlog is None:
-                print("  here: the database is unreachable", file=out)
+            if isinstance(backlog, str):
+                print(f"  here: ingest's tables could not be read ({backlog})", file=out)
             else:
                 waiting, poison = backlog.get(report.bot_id, (0, 0))
                 print(f"  here: {waiting} waiting to be interpreted, {poison} poison", file=out)
@@ -48,20 +48,20 @@ async def webhooks(settings: IngestSettings, command: str, out: TextIO) -> int:
     return 1 if failed or drifted else 0
 
 
-async def _backlog(settings: IngestSettings) -> dict[int, tuple[int, int]] | None:
-    """Ingest's own view per bot; None when its database cannot be reached."""
+async def _backlog(settings: IngestSettings) -> dict[int, tuple[int, int]] | str:
+    """Ingest's own view per bot, or why it could not be read."""
     try:
         pool = await create_pool(
             settings.database_url.get_secret_value(), SERVICE, min_size=1, max_size=1,
             acquire_timeout=5.0,
         )  # fmt: skip
-    except DATABASE_ERRORS:
-        return None
+    except DATABASE_ERRORS as exc:
+        return type(exc).__name__
     try:
         async with pool.acquire() as conn:
             return await UpdateLog(conn).backlog()
-    except DATABASE_ERRORS:
-        return None
+    except DATABASE_ERRORS as exc:
+        return type(exc).__name__
     finally:
         await pool.close()
 
