@@ -8,13 +8,13 @@ its cost. The control API stays on FastAPI.
 import asyncio
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from chime_emulator.emulator import Emulator
 from chime_emulator.errors import ApiError, not_found
 from chime_emulator.faults import STATUS_DESCRIPTIONS, FaultMode, FaultRule
+from chime_emulator.jsonio import dump_json
 from chime_emulator.methods import METHODS, Described
 from chime_emulator.params import read_params
 
@@ -56,7 +56,7 @@ async def call_method(emulator: Emulator, request: Request, path: str) -> tuple[
 
 
 async def send_json(send: Send, status: int, body: Any) -> None:
-    payload = orjson.dumps(body)
+    payload = dump_json(body)
     headers = [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -10,17 +10,15 @@ counted in getWebhookInfo — until then. `webhook_max_attempts` gives up sooner
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 import httpx
-import orjson
 
 from chime_emulator.config import EmulatorConfig
+from chime_emulator.jsonio import dump_json
 from chime_emulator.state import Bot, PendingUpdate, Stats
 
 logger = logging.getLogger(__name__)
@@ -180,13 +178,6 @@ class WebhookDelivery:
         if status is not None and 200 <= status < 300:
             return DeliveryResult(status)
         return DeliveryResult(status, error)
-
-
-def dump_json(payload: Any) -> bytes:
-    try:
-        return orjson.dumps(payload)
-    except TypeError:  # integers beyond 64 bits, which a raw injected update may hold
-        return json.dumps(payload).encode()
 
 
 def _wrong_response(status: int, reason: str | None) -> str:
