@@ -82,6 +82,10 @@ class MigrationIn(BaseModel):
     wait: bool = False
 
 
+class EditIn(BotRef):
+    text: str
+
+
 class UserIn(BaseModel):
     deactivated: bool
 
@@ -256,6 +260,22 @@ def build_router(emulator: Emulator) -> APIRouter:
         if stored is None:
             raise HTTPException(404, "message not found (never sent, or deleted)")
         return stored.to_control()
+
+    @router.post("/chats/{chat_id}/messages/{message_id}/edit")
+    async def edit_users_message(chat_id: int, message_id: int, body: EditIn) -> dict[str, Any]:
+        bot = find_bot(body.bot_id, body.token)
+        chat = find_chat(chat_id)
+        stored = chat.messages.get(message_id)
+        if stored is None or stored.bot_id is not None or "text" not in stored.message:
+            raise HTTPException(404, "no text message of a user with that id in the chat")
+        message = stored.message
+        message["text"] = body.text
+        message.pop("entities", None)
+        if entities := updates.command_entities(body.text):
+            message["entities"] = entities
+        message["edit_date"] = now_epoch()
+        kind = "edited_channel_post" if chat.type == "channel" else "edited_message"
+        return await emulator.deliver(bot, {kind: dict(message)}, wait=body.wait)
 
     @router.post("/callbacks")
     async def press_button(body: CallbackIn) -> dict[str, Any]:

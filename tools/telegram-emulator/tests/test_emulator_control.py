@@ -213,3 +213,31 @@ async def test_malformed_bot_api_paths_are_not_found(harness: Harness) -> None:
         response = await harness.client.get(path)
         assert response.status_code == 404
         assert response.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
+
+
+async def test_a_user_edits_a_message(harness: Harness) -> None:
+    await harness.control("/messages", {"bot_id": BOT_ID, "chat_id": 42, "text": "helo"})
+    [original] = await harness.ok("getUpdates")
+    message_id = original["message"]["message_id"]
+    await harness.control(
+        f"/chats/42/messages/{message_id}/edit", {"bot_id": BOT_ID, "text": "/start again"}
+    )
+    [_, edited] = await harness.ok("getUpdates")
+    message = edited["edited_message"]
+    assert message["message_id"] == message_id
+    assert message["text"] == "/start again"
+    assert message["entities"] == [{"offset": 0, "length": 6, "type": "bot_command"}]
+    assert isinstance(message["edit_date"], int)
+    channel = await harness.control("/chats", {"type": "channel", "title": "C"})
+    await harness.control("/messages", {"bot_id": BOT_ID, "chat_id": channel["id"], "text": "a"})
+    *_, post = await harness.ok("getUpdates")
+    await harness.control(
+        f"/chats/{channel['id']}/messages/{post['channel_post']['message_id']}/edit",
+        {"bot_id": BOT_ID, "text": "b"},
+    )
+    *_, edited_post = await harness.ok("getUpdates")
+    assert edited_post["edited_channel_post"]["text"] == "b"
+    missing = await harness.client.post(
+        "/_emulator/chats/42/messages/999/edit", json={"bot_id": BOT_ID, "text": "x"}
+    )
+    assert missing.status_code == 404
