@@ -34,6 +34,7 @@ class BotIn(BaseModel):
     token: str
     username: str | None = None
     first_name: str | None = None
+    privacy_mode: bool | None = None
 
 
 class ChatIn(BaseModel):
@@ -58,6 +59,7 @@ class MessageIn(BotRef):
     text: str
     from_id: int | None = None
     message_thread_id: int | None = None
+    reply_to_message_id: int | None = None
 
 
 class RawUpdateIn(BotRef):
@@ -110,6 +112,7 @@ def _bot_info(bot: Bot) -> dict[str, Any]:
         "username": bot.username,
         "first_name": bot.first_name,
         "token": bot.token,
+        "privacy_mode": bot.privacy_mode,
     }
 
 
@@ -161,16 +164,35 @@ async def inject_message(emulator: Emulator, body: MessageIn) -> dict[str, Any]:
         if chat.members.get(bot.id) in ("left", "kicked"):
             raise HTTPException(400, "the bot is not in this chat")
         chat.members.setdefault(bot.id, default_status(chat))
+    replied: StoredMessage | None = None
+    if body.reply_to_message_id is not None:
+        replied = chat.messages.get(body.reply_to_message_id)
+        if replied is None:
+            raise HTTPException(404, "no message with reply_to_message_id in the chat")
     update = updates.incoming_message_update(
         chat=chat,
         sender=None if chat.type == "channel" else state.user(sender_id),
         text=body.text,
         date=now_epoch(),
         message_thread_id=body.message_thread_id,
+        reply_to_message=None if replied is None else updates.quoted(replied),
     )
     message = next(iter(update.values()))
     chat.messages[message["message_id"]] = StoredMessage(message, None, time.time())
+    if not reaches_bot(bot, chat, body.text, replied):
+        return {"update_id": None, "delivery": "filtered"}
     return await emulator.deliver(bot, update, wait=body.wait)
+
+
+def reaches_bot(bot: Bot, chat: Chat, text: str, replied: StoredMessage | None) -> bool:
+    """Privacy mode: in a group, a bot that is not an administrator gets only commands for
+    it and replies to its own messages."""
+    if not bot.privacy_mode or chat.type not in ("group", "supergroup"):
+        return True
+    if chat.members.get(bot.id) == "administrator":
+        return True
+    replied_to_bot = replied is not None and replied.bot_id == bot.id
+    return replied_to_bot or updates.is_command_for(text, bot.username)
 
 
 def build_router(emulator: Emulator) -> APIRouter:
@@ -187,7 +209,10 @@ def build_router(emulator: Emulator) -> APIRouter:
     async def register_bot(body: BotIn) -> dict[str, Any]:
         if not REGISTERED_TOKEN.fullmatch(body.token):
             raise HTTPException(400, "token must look like <bot id>:<secret>")
-        return _bot_info(emulator.state.register_bot(body.token, body.username, body.first_name))
+        bot = emulator.state.register_bot(body.token, body.username, body.first_name)
+        if body.privacy_mode is not None:
+            bot.privacy_mode = body.privacy_mode
+        return _bot_info(bot)
 
     @router.post("/chats")
     async def create_chat(body: ChatIn) -> dict[str, Any]:

@@ -98,7 +98,7 @@ def _replied(chat: Chat, reply: validation.ReplyTo) -> dict[str, Any] | None:
         if reply.allow_sending_without_reply:
             return None
         raise bad_request("message to be replied not found")
-    return {key: value for key, value in stored.message.items() if key != "reply_to_message"}
+    return updates.quoted(stored)
 
 
 def _send(emulator: Emulator, bot: Bot, out: Outgoing) -> dict[str, Any]:

@@ -143,6 +143,8 @@ class Bot:
     token: str
     username: str
     first_name: str
+    # Telegram's default is on; here off unless asked, so every group message reaches the bot.
+    privacy_mode: bool = False
     webhook_url: str = ""
     webhook_secret: str | None = None
     max_connections: int = 40
@@ -177,7 +179,7 @@ class Bot:
     def get_me(self) -> dict[str, Any]:
         return self.to_api() | {
             "can_join_groups": True,
-            "can_read_all_group_messages": False,
+            "can_read_all_group_messages": not self.privacy_mode,
             "supports_inline_queries": False,
             "can_connect_to_business": False,
             "has_main_web_app": False,

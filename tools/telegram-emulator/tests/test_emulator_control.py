@@ -16,7 +16,13 @@ async def test_healthz(harness: Harness) -> None:
 async def test_register_bot(harness: Harness) -> None:
     token = "555:another_token_value"
     info = await harness.control("/bots", {"token": token, "username": "chime_bot"})
-    assert info == {"id": 555, "username": "chime_bot", "first_name": "Bot 555", "token": token}
+    assert info == {
+        "id": 555,
+        "username": "chime_bot",
+        "first_name": "Bot 555",
+        "token": token,
+        "privacy_mode": False,
+    }
     me = (await harness.call("getMe", token=token)).json()["result"]
     assert me["username"] == "chime_bot"
     bad = await harness.client.post("/_emulator/bots", json={"token": "nonsense"})
