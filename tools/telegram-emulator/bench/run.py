@@ -1,12 +1,14 @@
 """CPU the emulator spends per update of the e2e flow, with nothing else in its way.
 
-    uv run python tools/telegram-emulator/bench/run.py [--rate 300] [--seconds 10] [--bots 10]
+    uv run python tools/telegram-emulator/bench/run.py [--rate 100] [--seconds 10] [--bots 10]
+        [--mode e2e|send] [--profile FILE]
 
 Starts the emulator (`python -m chime_emulator`, Telegram's limits on) and a bare webhook
 receiver as processes of their own, then drives what `bench/e2e` asks of the emulator per
 update, open loop at a fixed rate: `POST /_emulator/messages` (one user's `/start`, which
 the emulator delivers to the bot's webhook) and one `sendMessage` back to that user. Prints
-the emulator's CPU per update from /proc over the window, the rates reached, and the load
+the emulator's CPU per update from /proc over the window (`--mode send`: sendMessage
+alone, the sender bench's load), the rates reached, and the load
 average (the machine may be shared). `--profile FILE` records py-spy's raw (collapsed) stacks
 (sampling costs CPU: take the figures from a run without it).
 """
@@ -48,6 +50,12 @@ asyncio.run(main())
 """
 
 
+WHAT = {
+    "e2e": "update (inject + webhook delivery + sendMessage)",
+    "send": "sendMessage (each to a chat of its own)",
+}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -84,19 +92,24 @@ async def drive(args: argparse.Namespace, emulator: str, hook: str, pid: int) ->
             response.raise_for_status()
         total = int(args.rate * args.seconds)
         errors = 0
+        if args.mode == "send":  # the users exist before the window, as they would
+            for i in range(total):
+                chat = {"type": "private", "id": 1_000_000 + i}
+                (await client.post("/_emulator/chats", json=chat)).raise_for_status()
 
         async def one(i: int) -> None:
             nonlocal errors
             bot, user = i % args.bots, 1_000_000 + i  # a new user each time: no chat limit
-            inject = await client.post(
-                "/_emulator/messages",
-                json={"token": token(bot), "chat_id": user, "text": "/start"},
-            )
+            if args.mode == "e2e":
+                inject = await client.post(
+                    "/_emulator/messages",
+                    json={"token": token(bot), "chat_id": user, "text": "/start"},
+                )
+                errors += inject.status_code != 200
             reply = await client.post(
                 f"/bot{token(bot)}/sendMessage", json={"chat_id": user, "text": "Welcome!"}
             )
-            if inject.status_code != 200 or reply.status_code != 200:
-                errors += 1
+            errors += reply.status_code != 200
 
         start_cpu, start = cpu_seconds(pid), time.monotonic()
         tasks = []
@@ -107,15 +120,14 @@ async def drive(args: argparse.Namespace, emulator: str, hook: str, pid: int) ->
             tasks.append(asyncio.create_task(one(i)))
         await asyncio.gather(*tasks)
         stats = (await client.get("/_emulator/stats")).json()
-        while stats["webhook_deliveries_ok"] < total:
+        while args.mode == "e2e" and stats["webhook_deliveries_ok"] < total:
             await asyncio.sleep(0.05)
             stats = (await client.get("/_emulator/stats")).json()
         elapsed, used = time.monotonic() - start, cpu_seconds(pid) - start_cpu
     print(
         f"{total} updates at {args.rate}/s over {args.bots} bots in {elapsed:.1f} s "
         f"({total / elapsed:.0f}/s reached); errors {errors}; 429s {stats['rejected_429']}\n"
-        f"emulator CPU {used:.2f} s = {used / total * 1000:.2f} ms per update "
-        f"(inject + webhook delivery + sendMessage); "
+        f"emulator CPU {used:.2f} s = {used / total * 1000:.2f} ms per {WHAT[args.mode]}; "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (shared machine)"
     )
 
@@ -125,6 +137,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--bots", type=int, default=10)
+    parser.add_argument("--mode", choices=sorted(WHAT), default="e2e")
     parser.add_argument("--profile", type=Path)
     args = parser.parse_args()
     emulator_port, hook_port = free_port(), free_port()
