@@ -35,6 +35,7 @@ class BotIn(BaseModel):
     username: str | None = None
     first_name: str | None = None
     privacy_mode: bool | None = None
+    require_start: bool | None = None
 
 
 class ChatIn(BaseModel):
@@ -113,6 +114,7 @@ def _bot_info(bot: Bot) -> dict[str, Any]:
         "first_name": bot.first_name,
         "token": bot.token,
         "privacy_mode": bot.privacy_mode,
+        "require_start": bot.require_start,
     }
 
 
@@ -179,6 +181,8 @@ async def inject_message(emulator: Emulator, body: MessageIn) -> dict[str, Any]:
     )
     message = next(iter(update.values()))
     chat.messages[message["message_id"]] = StoredMessage(message, None, time.time())
+    if chat.type == "private":
+        bot.started_by.add(chat.id)
     if not reaches_bot(bot, chat, body.text, replied):
         return {"update_id": None, "delivery": "filtered"}
     return await emulator.deliver(bot, update, wait=body.wait)
@@ -212,6 +216,8 @@ def build_router(emulator: Emulator) -> APIRouter:
         bot = emulator.state.register_bot(body.token, body.username, body.first_name)
         if body.privacy_mode is not None:
             bot.privacy_mode = body.privacy_mode
+        if body.require_start is not None:
+            bot.require_start = body.require_start
         return _bot_info(bot)
 
     @router.post("/chats")

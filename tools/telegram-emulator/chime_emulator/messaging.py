@@ -80,6 +80,8 @@ def check_access(emulator: Emulator, bot: Bot, chat: Chat) -> None:
             raise ApiError(403, "Forbidden: user is deactivated")
         if chat.id in bot.blocked_by:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if bot.require_start and chat.id not in bot.started_by:
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         return
     status = chat.members.get(bot.id)
     if status == "kicked":

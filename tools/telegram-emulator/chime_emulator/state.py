@@ -145,6 +145,10 @@ class Bot:
     first_name: str
     # Telegram's default is on; here off unless asked, so every group message reaches the bot.
     privacy_mode: bool = False
+    # As Telegram: a bot may not write first to a user who never wrote to it. Off unless
+    # asked, since tests create chats and send at once.
+    require_start: bool = False
+    started_by: set[int] = field(default_factory=set)
     webhook_url: str = ""
     webhook_secret: str | None = None
     max_connections: int = 40

@@ -22,6 +22,7 @@ async def test_register_bot(harness: Harness) -> None:
         "first_name": "Bot 555",
         "token": token,
         "privacy_mode": False,
+        "require_start": False,
     }
     me = (await harness.call("getMe", token=token)).json()["result"]
     assert me["username"] == "chime_bot"
@@ -247,3 +248,17 @@ async def test_a_user_edits_a_message(harness: Harness) -> None:
         "/_emulator/chats/42/messages/999/edit", json={"bot_id": BOT_ID, "text": "x"}
     )
     assert missing.status_code == 404
+
+
+async def test_a_bot_that_must_be_started_first(harness: Harness) -> None:
+    token = "888:pool_worker_bot_token_0001"
+    info = await harness.control("/bots", {"token": token, "require_start": True})
+    assert info["require_start"] is True
+    await harness.private_chat(42)
+    first = await harness.call("sendMessage", token=token, chat_id=42, text="hello")
+    assert first.status_code == 403
+    assert first.json()["description"] == ("Forbidden: bot can't initiate conversation with a user")
+    await harness.ok("sendMessage", chat_id=42, text="another bot is unaffected")
+    await harness.control("/messages", {"token": token, "chat_id": 42, "text": "/start x"})
+    after = await harness.call("sendMessage", token=token, chat_id=42, text="hello")
+    assert after.status_code == 200
