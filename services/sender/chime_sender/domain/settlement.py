@@ -8,8 +8,8 @@ when the delivery is over.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -64,6 +64,11 @@ class Policy:
     retry: RetryPolicy
     # At-most-once (the default) or at-least-once when a call got no answer.
     resend_when_unsure: bool = False
+    # Bots whose limits differ from `limits` (a bot Telegram allows more, or a cautious one).
+    per_bot: Mapping[int, Limits] = field(default_factory=dict)
+
+    def limits_of(self, bot_id: int) -> Limits:
+        return self.per_bot.get(bot_id, self.limits)
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,9 @@ def _settle(
         )  # fmt: skip
     verdict = classify(answer, resend_when_unsure=policy.resend_when_unsure)
     # The call reached (or may have reached) Telegram: the chat's limit counts it.
-    pace = after_send(policy.limits, claim.delivery.chat_id, live.recent, now)
+    pace = after_send(
+        policy.limits_of(claim.delivery.bot_id), claim.delivery.chat_id, live.recent, now
+    )
     error = answer.description or answer.transport_error
     if verdict is Verdict.SENT:
         if live.parts_sent + 1 < live.parts_total:

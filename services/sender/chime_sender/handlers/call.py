@@ -52,7 +52,7 @@ async def wait_for_slot(
     if claim.send_at is not None and claim.slot is not None:
         while (delay := slot_wait(claim.send_at, clock())) > 0:
             await sleep(delay)  # may end early (see slot_wait): look at the clock again
-        if missed_slot(sending.policy.limits, claim.send_at, clock()):
+        if missed_slot(sending.policy.limits_of(claim.delivery.bot_id), claim.send_at, clock()):
             SLOTS_MISSED.labels(SERVICE).inc()
             return SLOT_MISSED
     if not sending.local.may_call(claim):
