@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from typing import Any
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from chime_contracts.envelope import Envelope, envelope_of
