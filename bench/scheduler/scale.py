@@ -55,7 +55,8 @@ sys.path.insert(0, str(HERE))
 from workload import background, due, minute_after  # noqa: E402
 
 _relay = importlib.util.spec_from_file_location("relay_bench", HERE.parent / "relay" / "run.py")
-assert _relay is not None and _relay.loader is not None
+assert _relay is not None
+assert _relay.loader is not None
 relay_bench = importlib.util.module_from_spec(_relay)
 sys.modules["relay_bench"] = relay_bench
 _relay.loader.exec_module(relay_bench)
@@ -103,7 +104,7 @@ def load(dsn: str, kind: str, first: int, count: int, loaders: int, at: float = 
                 str(at),
                 str(window),
             ]
-        )  # fmt: skip
+        )
         for i in range(loaders)
         if count - i * share > 0
     ]
@@ -111,6 +112,19 @@ def load(dsn: str, kind: str, first: int, count: int, loaders: int, at: float = 
         if p.wait() != 0:
             raise SystemExit("a loader failed")
     return time.perf_counter() - started
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_replicas(env: Any, replicas: int) -> list[subprocess.Popen[bytes]]:
+    return [
+        subprocess.Popen([sys.executable, __file__, "replica", env.dsn, env.amqp_url])
+        for _ in range(replicas)
+    ]
 
 
 async def replica(dsn: str, amqp_url: str) -> None:
@@ -167,19 +181,21 @@ async def wait_published(pool: asyncpg.Pool, fired_type: str, want: int, since: 
 
 
 async def fire_round(env: Any, pool: asyncpg.Pool, replicas: int, first: int, count: int,
-                     window: float, loaders: int) -> dict[str, Any]:  # fmt: skip
-    lead = 20 + count / 2500  # time to load the round's schedules and start the replicas
+                     window: float, loaders: int, rate: float) -> dict[str, Any]:  # fmt: skip
+    # Time to load the round's schedules (at the rate the background loaded) and start the
+    # replicas before the window opens.
+    lead = 20 + 1.5 * count / rate
     at = minute_after(datetime.now(UTC) + timedelta(seconds=lead))
     seconds = load(env.dsn, "due", first, count, loaders, at.timestamp(), window)
     connection, queue = await tap(env.amqp_url, "send.requested.v1")
-    procs = [subprocess.Popen([sys.executable, __file__, "replica", env.dsn, env.amqp_url])
-             for _ in range(replicas)]  # fmt: skip
+    procs = start_replicas(env, replicas)
     try:
         left = (at - datetime.now(UTC)).total_seconds()
         assert left > 2, f"the round's window opened {-left:.1f}s before the replicas ran"
         done = await wait_published(pool, "schedule.fired.v1", count, at - timedelta(seconds=1),
                                     time.monotonic() + left + 300)  # fmt: skip
         load_avg = os.getloadavg()
+        cpu = sum(cpu_seconds(p.pid) for p in procs)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -204,7 +220,7 @@ async def fire_round(env: Any, pool: asyncpg.Pool, replicas: int, first: int, co
         "seconds": None if done is None else done - at.timestamp(),
         "lag": dict(lags), "delivered": len(delivered),
         "duplicates": len(delivered) - len(set(delivered)), "misses": len(expected - ids),
-        "load_average": load_avg,
+        "load_average": load_avg, "cpu": cpu,
     }  # fmt: skip
 
 
@@ -278,7 +294,7 @@ async def main(args: argparse.Namespace) -> None:
               f" ({base / seconds:,.0f}/s, {args.loaders} loaders); {conditions()}")  # fmt: skip
         for n, replicas in enumerate(args.replicas):
             result = await fire_round(env, pool, replicas, base + n * args.due, args.due,
-                                      args.window, args.loaders)  # fmt: skip
+                                      args.window, args.loaders, base / seconds)  # fmt: skip
             live = await pool.fetchval("SELECT count(*) FROM schedules WHERE status = 'active'")
             lag, secs = result["lag"], result["seconds"]
             print(
