@@ -117,6 +117,7 @@ SAMPLES = [
         chat_type="private",
         old_state="member",
         new_state="kicked",
+        bot_username="chime_bot",
         changed_at=NOW,
     ),
     ChatMigrated(bot_id=1, old_chat_id=-5, new_chat_id=-1005, migrated_at=NOW),
