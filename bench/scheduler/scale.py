@@ -307,6 +307,8 @@ async def main(args: argparse.Namespace) -> None:
                 f" claim to the last ({lag['span']:.1f}s)"
                 + f"\n  firing lag: p50 {lag['p50']:.3f}s p99 {lag['p99']:.3f}s"
                 f" max {lag['max']:.3f}s over {lag['n']:,}"
+                f"\n  scheduler processes' CPU: {result['cpu']:.1f}s,"
+                f" {1000 * result['cpu'] / max(lag['n'], 1):.2f} ms per fire (relay included)"
                 f"\n  delivered {result['delivered']:,}, duplicates {result['duplicates']},"
                 f" misses {result['misses']}; load average during: "
                 + " ".join(f"{x:.2f}" for x in result["load_average"])
