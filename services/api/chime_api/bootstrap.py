@@ -13,6 +13,8 @@ from chime_api.entrypoints.consumers import build_router
 from chime_api.entrypoints.loops import purge_loop, usage_loop, webhook_loop
 from chime_api.handlers.idempotency import Policy
 from chime_api.handlers.usage import UsageCounter
+from chime_api.history.entrypoints.consumers import history_router
+from chime_api.history.entrypoints.loops import maintenance_loop, prepare_partitions
 from chime_api.settings import ApiSettings
 from chime_kit.db import create_pool
 from chime_kit.loops import BackgroundLoop
@@ -57,6 +59,8 @@ class Api:
 async def build(settings: ApiSettings) -> Api:
     runtime = await open_runtime(SERVICE, settings, MIGRATIONS)
     runtime.broker.include_router(build_router(runtime))
+    runtime.broker.include_router(history_router(runtime))
+    await prepare_partitions(runtime, settings)
     usage = UsageCounter()
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
     limits_pool = await create_pool(
@@ -71,5 +75,6 @@ async def build(settings: ApiSettings) -> Api:
         purge_loop(runtime, settings),
         usage_loop(runtime, usage),
         webhook_loop(runtime, http),
+        maintenance_loop(runtime, settings),
     ]
     return Api(runtime, settings, usage, limits_pool, http, loops)

@@ -35,3 +35,12 @@ class ApiSettings(ServiceSettings):
     webhook_timeout_seconds: float = Field(
         default=5.0, gt=0, description="how long a webhook endpoint has to answer"
     )
+    history_retention_days: int = Field(
+        default=30, ge=1, description="days of history and stats kept (whole days, UTC)"
+    )
+    history_partitions_ahead_days: int = Field(
+        default=7, ge=1, description="days of history partitions made ready ahead of time"
+    )
+    history_maintenance_seconds: float = Field(
+        default=300.0, gt=0, description="how often history partitions are made and dropped"
+    )

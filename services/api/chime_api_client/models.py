@@ -64,6 +64,13 @@ class BroadcastPage(BaseModel):
     next_cursor: Annotated[str | None, Field(title="Next Cursor")]
 
 
+class ChatActivityOut(BaseModel):
+    bot_id: Annotated[int, Field(title="Bot Id")]
+    chat_id: Annotated[int, Field(title="Chat Id")]
+    received: Annotated[int, Field(title="Received")]
+    sent: Annotated[int, Field(title="Sent")]
+
+
 class CronSpec(BaseModel):
     kind: Annotated[Literal["cron"], Field(title="Kind")] = "cron"
     expression: Annotated[
@@ -96,6 +103,17 @@ class FailureOut(BaseModel):
 class FieldErrorOut(BaseModel):
     location: Annotated[str, Field(title="Location")]
     message: Annotated[str, Field(title="Message")]
+
+
+class ForgottenOut(BaseModel):
+    bot_id: Annotated[int, Field(title="Bot Id")]
+    chat_id: Annotated[int, Field(title="Chat Id")]
+    messages: Annotated[int, Field(title="Messages")]
+
+
+class Granularity(StrEnum):
+    hour = "hour"
+    day = "day"
 
 
 class InlineButton(BaseModel):
@@ -138,6 +156,28 @@ class Media(BaseModel):
     ]
 
 
+class MessageOut(BaseModel):
+    id: Annotated[int, Field(title="Id")]
+    at: Annotated[AwareDatetime, Field(title="At")]
+    direction: Annotated[str, Field(title="Direction")]
+    message_id: Annotated[int | None, Field(title="Message Id")]
+    user_id: Annotated[int | None, Field(title="User Id")]
+    content_type: Annotated[str, Field(title="Content Type")]
+    text: Annotated[str | None, Field(title="Text")]
+    command: Annotated[str | None, Field(title="Command")]
+    reply_to_message_id: Annotated[int | None, Field(title="Reply To Message Id")]
+    edited_at: Annotated[AwareDatetime | None, Field(title="Edited At")]
+    delivery_id: Annotated[str | None, Field(title="Delivery Id")]
+    source_kind: Annotated[str | None, Field(title="Source Kind")]
+    status: Annotated[str, Field(title="Status")]
+    failure_reason: Annotated[str | None, Field(title="Failure Reason")]
+
+
+class MessagePage(BaseModel):
+    items: Annotated[list[MessageOut], Field(title="Items")]
+    next_cursor: Annotated[str | None, Field(title="Next Cursor")]
+
+
 class MessageTemplate(BaseModel):
     text: Annotated[str, Field(min_length=1, title="Text")]
     parse_mode: Annotated[ParseMode | None, Field(title="Parse Mode")] = None
@@ -145,6 +185,10 @@ class MessageTemplate(BaseModel):
     buttons: Annotated[list[list[InlineButton]] | None, Field(title="Buttons")] = None
     media: Media | None = None
     disable_notification: Annotated[bool | None, Field(title="Disable Notification")] = False
+
+
+class MessagesOut(BaseModel):
+    items: Annotated[list[MessageOut], Field(title="Items")]
 
 
 class NotificationAccepted(BaseModel):
@@ -272,6 +316,20 @@ class PingsSpec(BaseModel):
     seed: Annotated[int | None, Field(description="fixed for reproducible draws", title="Seed")] = (
         None
     )
+
+
+class PointOut(BaseModel):
+    at: Annotated[AwareDatetime, Field(title="At")]
+    received: Annotated[int, Field(title="Received")]
+    received_by_kind: Annotated[dict[str, int], Field(title="Received By Kind")]
+    sent: Annotated[int, Field(title="Sent")]
+    failed: Annotated[int, Field(title="Failed")]
+    failed_by_reason: Annotated[dict[str, int], Field(title="Failed By Reason")]
+    blocked: Annotated[int, Field(title="Blocked")]
+    latency_p50_ms: Annotated[float | None, Field(title="Latency P50 Ms")]
+    latency_p95_ms: Annotated[float | None, Field(title="Latency P95 Ms")]
+    active_chats: Annotated[int | None, Field(title="Active Chats")]
+    active_users: Annotated[int | None, Field(title="Active Users")]
 
 
 class PreviewOut(BaseModel):
@@ -470,6 +528,13 @@ class Scope(StrEnum):
     admin = "admin"
 
 
+class SeriesOut(BaseModel):
+    scope: Annotated[str, Field(title="Scope")]
+    bucket: Annotated[str, Field(title="Bucket")]
+    time_zone: Annotated[str, Field(title="Time Zone")]
+    points: Annotated[list[PointOut], Field(title="Points")]
+
+
 class StatusModel(StrEnum):
     accepted = "accepted"
     sent = "sent"
@@ -496,6 +561,10 @@ class SubscriptionOut(BaseModel):
 class SubscriptionPage(BaseModel):
     items: Annotated[list[SubscriptionOut], Field(title="Items")]
     next_cursor: Annotated[str | None, Field(title="Next Cursor")]
+
+
+class TopChatsOut(BaseModel):
+    items: Annotated[list[ChatActivityOut], Field(title="Items")]
 
 
 class TopicOut(BaseModel):

@@ -379,3 +379,172 @@ class Operations:
                 idempotency_key=idempotency_key,
             ),
         )
+
+    async def last_messages(
+        self, chat_id: int, *, bot_id: int | None = None, limit: int | None = None
+    ) -> MessagesOut:
+        """A conversation's last messages, both directions, oldest first"""
+        return cast(
+            "MessagesOut",
+            await self._call(
+                "GET",
+                f"/v1/history/chats/{chat_id}/last",
+                MessagesOut,
+                params={"bot_id": bot_id, "limit": limit},
+            ),
+        )
+
+    async def messages(
+        self,
+        chat_id: int,
+        *,
+        bot_id: int | None = None,
+        from_: str | None = None,
+        to: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> MessagePage:
+        """A conversation's messages in a time range, oldest first, page by page"""
+        return cast(
+            "MessagePage",
+            await self._call(
+                "GET",
+                f"/v1/history/chats/{chat_id}/messages",
+                MessagePage,
+                params={
+                    "bot_id": bot_id,
+                    "from": from_,
+                    "to": to,
+                    "cursor": cursor,
+                    "limit": limit,
+                },
+            ),
+        )
+
+    async def search_messages(
+        self,
+        chat_id: int,
+        *,
+        q: str | None = None,
+        bot_id: int | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> MessagePage:
+        """Messages of a conversation matching words (web search syntax), newest first"""
+        return cast(
+            "MessagePage",
+            await self._call(
+                "GET",
+                f"/v1/history/chats/{chat_id}/search",
+                MessagePage,
+                params={"q": q, "bot_id": bot_id, "cursor": cursor, "limit": limit},
+            ),
+        )
+
+    async def forget(self, chat_id: int, *, bot_id: int | None = None) -> ForgottenOut:
+        """Forget a chat: its history and its share of every stat erased (admin)"""
+        return cast(
+            "ForgottenOut",
+            await self._call(
+                "DELETE", f"/v1/history/chats/{chat_id}", ForgottenOut, params={"bot_id": bot_id}
+            ),
+        )
+
+    async def global_stats(
+        self,
+        *,
+        bucket: Granularity | None = None,
+        from_: str | None = None,
+        to: str | None = None,
+        tz: str | None = None,
+    ) -> SeriesOut:
+        """Everything, per bucket"""
+        return cast(
+            "SeriesOut",
+            await self._call(
+                "GET",
+                "/v1/stats/global",
+                SeriesOut,
+                params={"bucket": bucket, "from": from_, "to": to, "tz": tz},
+            ),
+        )
+
+    async def bot_stats(
+        self,
+        bot_id: int,
+        *,
+        bucket: Granularity | None = None,
+        from_: str | None = None,
+        to: str | None = None,
+        tz: str | None = None,
+    ) -> SeriesOut:
+        """One bot, per bucket"""
+        return cast(
+            "SeriesOut",
+            await self._call(
+                "GET",
+                f"/v1/stats/bots/{bot_id}",
+                SeriesOut,
+                params={"bucket": bucket, "from": from_, "to": to, "tz": tz},
+            ),
+        )
+
+    async def chat_stats(
+        self,
+        chat_id: int,
+        *,
+        bot_id: int | None = None,
+        bucket: Granularity | None = None,
+        from_: str | None = None,
+        to: str | None = None,
+        tz: str | None = None,
+    ) -> SeriesOut:
+        """One chat, per bucket (tz: the chat's local days)"""
+        return cast(
+            "SeriesOut",
+            await self._call(
+                "GET",
+                f"/v1/stats/chats/{chat_id}",
+                SeriesOut,
+                params={"bot_id": bot_id, "bucket": bucket, "from": from_, "to": to, "tz": tz},
+            ),
+        )
+
+    async def key_stats(
+        self,
+        api_key_id: str,
+        *,
+        bucket: Granularity | None = None,
+        from_: str | None = None,
+        to: str | None = None,
+        tz: str | None = None,
+    ) -> SeriesOut:
+        """What one API key (the caller's, or its team's) had sent, per bucket"""
+        return cast(
+            "SeriesOut",
+            await self._call(
+                "GET",
+                f"/v1/stats/keys/{api_key_id}",
+                SeriesOut,
+                params={"bucket": bucket, "from": from_, "to": to, "tz": tz},
+            ),
+        )
+
+    async def top_chats(
+        self,
+        *,
+        bot_id: int | None = None,
+        from_: str | None = None,
+        to: str | None = None,
+        limit: int | None = None,
+    ) -> TopChatsOut:
+        """Chats by messages received and sent in a range, most first"""
+        return cast(
+            "TopChatsOut",
+            await self._call(
+                "GET",
+                "/v1/stats/top-chats",
+                TopChatsOut,
+                params={"bot_id": bot_id, "from": from_, "to": to, "limit": limit},
+            ),
+        )

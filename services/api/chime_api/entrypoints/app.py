@@ -17,6 +17,7 @@ from chime_api.entrypoints import (
 )
 from chime_api.entrypoints.errors import install_problem_handlers
 from chime_api.entrypoints.request_ids import RequestIds
+from chime_api.history.entrypoints import routes as history_routes
 from chime_api.settings import ApiSettings
 from chime_kit.http import TELEMETRY, install_http_edges
 from chime_kit.ops import ops_routes
@@ -55,5 +56,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(topics.router)
     app.include_router(events.router)
     app.include_router(webhooks.router)
+    app.include_router(history_routes.router)
     app.router.routes.extend(ops_routes(readiness_of))
     return app
