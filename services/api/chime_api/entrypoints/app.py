@@ -13,6 +13,7 @@ from chime_api.entrypoints import (
     schedules,
     topics,
     usage,
+    webhooks,
 )
 from chime_api.entrypoints.errors import install_problem_handlers
 from chime_api.entrypoints.request_ids import RequestIds
@@ -54,6 +55,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(broadcasts.router)
     app.include_router(topics.router)
     app.include_router(events.router)
+    app.include_router(webhooks.router)
     app.include_router(history_routes.router)
     app.router.routes.extend(ops_routes(readiness_of))
     return app
