@@ -40,6 +40,16 @@ from chime_kit.db import Connection
 from chime_kit.streams import Aggregate, decide
 from chime_kit.unit_of_work import UnitOfWork
 
+# Every fact adds to the same global rollup rows, so history's writers take turns anyway;
+# taking turns explicitly, before any row lock, means they can never deadlock (consumers of
+# several queues, replicas, batches touching bots and keys in different orders, forget).
+WRITERS_LOCK = 0x68697374  # "hist"
+
+
+async def take_turn(conn: Connection) -> None:
+    """Wait for history's other writers; held until this transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITERS_LOCK)
+
 
 async def keep(conn: Connection, facts: Sequence[Fact]) -> int:
     """Log and fold the facts that fall inside the window; how many were kept (a fact
@@ -54,12 +64,14 @@ async def keep(conn: Connection, facts: Sequence[Fact]) -> int:
 
 
 async def message_received(uow: UnitOfWork, envelope: Envelope[MessageReceived]) -> None:
+    await take_turn(uow.conn)
     await keep(uow.conn, [received_of(envelope.data)])
 
 
 async def member_changed(uow: UnitOfWork, envelope: Envelope[ChatMemberChanged]) -> None:
     change = envelope.data
     if change.new_state == "kicked" and change.old_state != "kicked":
+        await take_turn(uow.conn)
         await keep(
             uow.conn, [Blocked(bot_id=change.bot_id, chat_id=change.chat_id, at=change.changed_at)]
         )
@@ -93,6 +105,7 @@ RETURNING delivery_id, bot_id, chat_id, text, requested_at, outcome
 async def _requested(
     conn: Connection, rows: list[tuple[str, int, int, str]], requested_at: datetime
 ) -> None:
+    await take_turn(conn)
     returned = await conn.fetch(
         _REQUESTED, *[list(c) for c in zip(*rows, strict=True)], requested_at
     )
@@ -131,6 +144,7 @@ async def send_outcome(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
     source_kind = e.source.kind if e.source is not None else None
     api_key_id = await _key_of(uow.conn, e)
     note = {"kind": "sent" if sent else "failed", "at": at.isoformat(), "api_key_id": api_key_id}
+    await take_turn(uow.conn)
     row = await uow.conn.fetchrow(_OUTCOME, e.delivery_id, e.bot_id, e.chat_id, note)
     if row is None:
         return
@@ -181,6 +195,7 @@ async def forget_chat(
     """Erase a chat's history, its log and its share of every rollup (as if its facts had
     never been applied), and record that it was done."""
     conn = uow.conn
+    await take_turn(conn)
     ids = {r["id"] for r in await conn.fetch(
         "SELECT id FROM history_messages WHERE bot_id = $1 AND chat_id = $2", bot_id, chat_id
     )}  # fmt: skip
