@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from chime_api.history.domain import latency
 from chime_api.history.domain.facts import Blocked, Fact, Outcome, Received, TextJoined
 from chime_api.history.domain.rollups import Deltas, Key, deltas_of
 from chime_kit.db import Connection
@@ -68,12 +69,15 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[],
     $13::bigint[]) AS t(s, i, g, b, rc, rk, se, f, fr, bl, l, ac, au)
 ON CONFLICT (scope, scope_id, granularity, bucket) DO UPDATE SET
     received = r.received + excluded.received,
-    received_by_kind = history_add_counts(r.received_by_kind, excluded.received_by_kind),
+    received_by_kind = CASE WHEN excluded.received_by_kind = '{}' THEN r.received_by_kind
+        ELSE history_add_counts(r.received_by_kind, excluded.received_by_kind) END,
     sent = r.sent + excluded.sent,
     failed = r.failed + excluded.failed,
-    failed_by_reason = history_add_counts(r.failed_by_reason, excluded.failed_by_reason),
+    failed_by_reason = CASE WHEN excluded.failed_by_reason = '{}' THEN r.failed_by_reason
+        ELSE history_add_counts(r.failed_by_reason, excluded.failed_by_reason) END,
     blocked = r.blocked + excluded.blocked,
-    latency = history_add_arrays(r.latency, excluded.latency),
+    latency = CASE WHEN excluded.latency = $14::bigint[] THEN r.latency
+        ELSE history_add_arrays(r.latency, excluded.latency) END,
     active_chats = r.active_chats + excluded.active_chats,
     active_users = r.active_users + excluded.active_users
 """
@@ -213,6 +217,7 @@ async def add_deltas(conn: Connection, deltas: Deltas, sign: int = 1) -> None:
         ["{" + ",".join(map(str, c.latency)) + "}" for c in counters],
         [active.get(k, [0, 0])[0] for k in keys],
         [active.get(k, [0, 0])[1] for k in keys],
+        latency.empty(),
     )
     if sign < 0:
         await conn.execute(
