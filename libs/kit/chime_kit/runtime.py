@@ -6,6 +6,7 @@ Built by `open_runtime(...)` inside a service's lifespan, never at import time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -37,6 +38,8 @@ class Runtime:
     queues: list[str] = field(default_factory=list)
     _in_flight: dict[str, InFlight] = field(default_factory=dict)
     loops: list[BackgroundLoop] = field(default_factory=list)
+    # Sections a service adds to its detailed health view (`/health/details`).
+    sections: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.watch(self.relay.loop)
@@ -47,6 +50,10 @@ class Runtime:
         if loop not in self.loops:
             self.loops.append(loop)
         return loop
+
+    def report(self, name: str, section: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        """Show `await section()` as `name` in the detailed health view (e.g. a lag)."""
+        self.sections[name] = section
 
     def in_flight(self, queue: str) -> InFlight:
         """Event times of the messages of `queue` this process is applying right now."""

@@ -149,13 +149,18 @@ class RRuleClock:
         return self.rule.replace(dtstart=self.dtstart + self.step * periods)
 
     def walls_from(self, start: datetime) -> Iterator[datetime]:
-        rules = rruleset()
-        rules.rrule(self._rule_near(start))
-        for wall in self.rdates:
-            rules.rdate(wall)
-        for wall in self.exdates:
-            rules.exdate(wall)
-        for wall in rules.xafter(start, inc=True):
+        rule = self._rule_near(start)
+        if self.exdates or self.rdates:
+            rules = rruleset()
+            rules.rrule(rule)
+            for wall in self.rdates:
+                rules.rdate(wall)
+            for wall in self.exdates:
+                rules.exdate(wall)
+            walls = rules.xafter(start, inc=True)
+        else:
+            walls = rule.xafter(start, inc=True)
+        for wall in walls:
             if wall > END_OF_TIME:
                 return
             yield wall

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chime_schedules.errors import SpecError
 
 
+@lru_cache(maxsize=1024)
 def zone_of(name: str) -> ZoneInfo:
-    """The IANA zone called `name`; SpecError when there is none."""
+    """The IANA zone called `name`; SpecError when there is none. (ZoneInfo keeps only a
+    few zones strongly cached; a scheduler reads hundreds, each parsed once here.)"""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from chime_contracts.events.schedules import CronSpec, OnceSpec, PingsSpec, RRuleSpec
@@ -96,6 +97,34 @@ def timetable(
     midnight of `starts_on`, else of the anchor's day, so `FREQ=DAILY;BYHOUR=9` fires at
     09:00:00. A once spec's naive time is a wall time of the zone; an aware one is kept.
     """
+    # Many schedules share a spec ("0 9 * * 1-5" in one zone): each is parsed once.
+    if not isinstance(spec, RRuleSpec):
+        return _shared(spec, time_zone, starts_on, ends_on)
+    if spec.starts_at is None:  # its DTSTART depends on the anchor
+        return _build(spec, time_zone, starts_on, ends_on, anchor)
+    return _shared_rrule(spec.model_dump_json(), time_zone, starts_on, ends_on)
+
+
+@lru_cache(maxsize=65_536)
+def _shared(spec: Spec, time_zone: str, starts_on: date | None, ends_on: date | None
+            ) -> Timetable:  # fmt: skip
+    return _build(spec, time_zone, starts_on, ends_on, None)
+
+
+@lru_cache(maxsize=65_536)
+def _shared_rrule(spec: str, time_zone: str, starts_on: date | None, ends_on: date | None
+                  ) -> Timetable:  # fmt: skip
+    """RRULE specs hold lists (EXDATE, RDATE), so their JSON is the key."""
+    return _build(RRuleSpec.model_validate_json(spec), time_zone, starts_on, ends_on, None)
+
+
+def _build(
+    spec: Spec,
+    time_zone: str,
+    starts_on: date | None,
+    ends_on: date | None,
+    anchor: datetime | None,
+) -> Timetable:
     zone = zone_of(time_zone)
     if starts_on and ends_on and ends_on < starts_on:
         raise SpecError(f"the end date {ends_on} is before the start date {starts_on}")

@@ -8,13 +8,19 @@ from typing import Any
 
 from chime_api.domain.keys import owner_of
 from chime_api.domain.notifications import Failure, Notification, Status, outcome_of
-from chime_contracts.events import MessageSent, NotificationRequested, SendFailed
+from chime_contracts.events import (
+    MessageDeleteRequested,
+    MessageEditRequested,
+    MessageSent,
+    NotificationRequested,
+    SendFailed,
+)
 from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
 
 _COLUMNS = (
     "id, api_key_id, owner, bot_id, chat_id, parse_mode, status, created_at, sent_at,"
-    " telegram_message_id, failure"
+    " telegram_message_id, failure, edited_at, deleted_at"
 )
 
 
@@ -53,6 +59,13 @@ class PostgresNotifications:
                     "UPDATE notifications SET status = $2, failure = $3 WHERE id = $1",
                     _id_of(r), outcome_of(e).value, failure,
                 )  # fmt: skip
+            elif isinstance(e, MessageEditRequested | MessageDeleteRequested):
+                column = "edited_at" if isinstance(e, MessageEditRequested) else "deleted_at"
+                await self.conn.execute(
+                    f"UPDATE notifications SET {column} = $2 WHERE id = $1",  # noqa: S608
+                    _id_of(r),
+                    r.envelope.occurred_at,
+                )
 
     async def get(self, notification_id: str) -> Notification | None:
         row = await self.conn.fetchrow(
@@ -103,4 +116,6 @@ def notification_of(row: Any) -> Notification:
         sent_at=row["sent_at"],
         telegram_message_id=row["telegram_message_id"],
         failure=Failure(**failure) if failure is not None else None,
+        edited_at=row["edited_at"],
+        deleted_at=row["deleted_at"],
     )

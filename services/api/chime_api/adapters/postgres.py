@@ -6,11 +6,17 @@ from collections.abc import Sequence
 
 from chime_api.adapters.keys import PostgresKeys
 from chime_api.adapters.notifications import PostgresNotifications
+from chime_api.adapters.schedules import PostgresRequests
 from chime_api.history.adapters.log import HistoryReplay
 from chime_kit.db import Connection
 from chime_kit.projection import Projection
 
 
 def projections(conn: Connection) -> Sequence[Projection]:
-    """Every projection of the api."""
-    return [PostgresKeys(conn), PostgresNotifications(conn), HistoryReplay(conn)]
+    """Every projection of the api; keys first (the others read a key's team)."""
+    return [
+        PostgresKeys(conn),
+        PostgresNotifications(conn),
+        PostgresRequests(conn),
+        HistoryReplay(conn),
+    ]

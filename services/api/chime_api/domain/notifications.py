@@ -11,7 +11,12 @@ from typing import Any, Literal
 from ulid import ULID
 
 from chime_contracts.envelope import Envelope, Event
-from chime_contracts.events import MessageSent, NotificationRequested, SendFailed
+from chime_contracts.events import (
+    MessageDeleteRequested,
+    MessageSent,
+    NotificationRequested,
+    SendFailed,
+)
 from chime_contracts.events.shared import SendSource
 from chime_kit.streams import Aggregate
 
@@ -56,6 +61,8 @@ class Notification:
     sent_at: datetime | None = None
     telegram_message_id: int | None = None
     failure: Failure | None = None
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
 
 
 def new_notification_id() -> str:
@@ -101,6 +108,11 @@ def may_become(current: Status, outcome: Status) -> bool:
 class NotificationState:
     requested: bool = False
     status: Status = Status.ACCEPTED
+    deleted: bool = False
+
+
+class NotEditableError(Exception):
+    """Only a sent message that was not deleted can be edited or deleted."""
 
 
 def _evolve(state: NotificationState, event: Event) -> NotificationState:
@@ -108,6 +120,8 @@ def _evolve(state: NotificationState, event: Event) -> NotificationState:
         return NotificationState(requested=True)
     if isinstance(event, MessageSent | SendFailed):
         return replace(state, status=outcome_of(event))
+    if isinstance(event, MessageDeleteRequested):
+        return replace(state, deleted=True)
     return state
 
 
@@ -129,3 +143,10 @@ def keep_outcome(state: NotificationState, envelope: Envelope[Any]) -> Sequence[
     if not state.requested or not may_become(state.status, outcome_of(envelope.data)):
         return []
     return [envelope]
+
+
+def edit(state: NotificationState, event: Event) -> Sequence[Event]:
+    """An edit or a deletion of the message: only once it is sent, and not after deletion."""
+    if state.status is not Status.SENT or state.deleted:
+        raise NotEditableError
+    return [event]

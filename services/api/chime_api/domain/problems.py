@@ -178,3 +178,21 @@ def rate_limited(retry_after_seconds: int, headers: dict[str, str]) -> Problem:
         type=f"{TYPE_BASE}rate-limited",
         headers={**headers, "Retry-After": str(retry_after_seconds)},
     )
+
+
+def closed(what: str) -> Problem:
+    return Problem(
+        status=409,
+        title="Cancelled",
+        detail=f"{what} was cancelled; nothing more can change it",
+        type=f"{TYPE_BASE}cancelled",
+    )
+
+
+def not_editable(notification_id: str) -> Problem:
+    return Problem(
+        status=409,
+        title="Message not editable",
+        detail=f"notification {notification_id} is not sent, or its message was deleted",
+        type=f"{TYPE_BASE}message-not-editable",
+    )

@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from chime_api.bootstrap import Api, build
-from chime_api.entrypoints import keys, notifications, usage
+from chime_api.entrypoints import (
+    broadcasts,
+    events,
+    keys,
+    notifications,
+    schedules,
+    topics,
+    usage,
+)
 from chime_api.entrypoints.errors import install_problem_handlers
 from chime_api.entrypoints.request_ids import RequestIds
 from chime_api.history.entrypoints import routes as history_routes
@@ -41,6 +49,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(keys.router)
     app.include_router(usage.router)
+    app.include_router(schedules.router)
+    app.include_router(schedules.previews)
+    app.include_router(broadcasts.router)
+    app.include_router(topics.router)
+    app.include_router(events.router)
     app.include_router(history_routes.router)
     app.router.routes.extend(ops_routes(readiness_of))
     return app

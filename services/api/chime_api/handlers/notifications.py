@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ulid import ULID
+
 from chime_api.adapters.notifications import PostgresNotifications
 from chime_api.domain.keys import ApiKey
 from chime_api.domain.notifications import (
@@ -14,13 +16,16 @@ from chime_api.domain.notifications import (
     ParseMode,
     Status,
     delivery_id,
+    edit,
     keep_outcome,
     new_notification_id,
     source_of,
     stream_of,
 )
-from chime_contracts.envelope import Envelope
+from chime_contracts.envelope import Envelope, Event
 from chime_contracts.events import (
+    MessageDeleteRequested,
+    MessageEditRequested,
     MessageSent,
     NotificationRequested,
     SendFailed,
@@ -131,3 +136,42 @@ async def record_outcome(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
         lambda state: keep_outcome(state, envelope),
         project=PostgresNotifications(uow.conn).apply,
     )
+
+
+async def edit_message(
+    uow: UnitOfWork,
+    api_key: ApiKey,
+    notification_id: str,
+    text: str | None,
+    parse_mode: ParseMode | None,
+    variables: dict[str, str] | None,
+    buttons: list[list[InlineButton]] | None,
+) -> bool:
+    """False when the caller's owner has no such notification; NotEditableError unless sent."""
+    if await get_notification(uow.conn, api_key, notification_id) is None:
+        return False
+    event = MessageEditRequested(
+        edit_id=f"edt_{ULID()}", delivery_id=delivery_id(notification_id), text=text,
+        parse_mode=parse_mode, variables=variables, buttons=buttons,
+        source=source_of(notification_id),
+    )  # fmt: skip
+    await _on_message(uow, notification_id, event)
+    return True
+
+
+async def delete_message(uow: UnitOfWork, api_key: ApiKey, notification_id: str) -> bool:
+    if await get_notification(uow.conn, api_key, notification_id) is None:
+        return False
+    event = MessageDeleteRequested(
+        delete_id=f"del_{ULID()}", delivery_id=delivery_id(notification_id),
+        source=source_of(notification_id),
+    )  # fmt: skip
+    await _on_message(uow, notification_id, event)
+    return True
+
+
+async def _on_message(uow: UnitOfWork, notification_id: str, event: Event) -> None:
+    await decide(
+        uow, stream_of(notification_id), NOTIFICATION, lambda state: edit(state, event),
+        project=PostgresNotifications(uow.conn).apply, correlation_id=notification_id,
+    )  # fmt: skip

@@ -31,7 +31,11 @@ async def test_invalid_bodies_list_what_is_wrong(client, make_key):
     )
     assert body["type"] == "/problems/validation-error"
     locations = {e["location"] for e in body["errors"]}
-    assert locations == {"body.chat_id", "body.text", "body.parse_mode", "body.x"}
+    assert locations == {"body.text", "body.parse_mode", "body.x"}
+    targetless = problem_of(
+        await client.post("/v1/notifications", json={"text": "x"}, headers=auth(key)), 422
+    )
+    assert "exactly one of chat_id, user_id, topic" in targetless["detail"]
     assert all(e["message"] for e in body["errors"])
 
     blank = problem_of(

@@ -82,5 +82,11 @@ async def test_rebuilt_projections_equal_the_live_ones(client, make_key, setting
     assert await table_rows(pool, "api_keys") == live_keys
     assert await table_rows(pool, "notifications") == live
     rebuilt = await SERVICE_CLI.rebuild(dsn)
-    assert rebuilt.tables[:2] == ("api_keys", "notifications")
+    assert rebuilt.tables[:5] == (
+        "api_keys",
+        "notifications",
+        "schedules",
+        "broadcasts",
+        "subscriptions",
+    )
     assert await table_rows(pool, "notifications") == live

@@ -12,6 +12,7 @@ from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
 from chime_scheduler.ports import DueSchedule, Listed
 
+STREAM = "schedule-"
 _FIRED = (
     "UPDATE schedules s SET next_at = u.next_at, fire_at = u.fire_at, fired = s.fired + 1,"
     " last_fired_at = u.occurrence, version = u.version,"
@@ -35,8 +36,12 @@ class PostgresSchedules:
 
     async def apply(self, events: Sequence[Recorded]) -> None:
         fired: dict[str, tuple[Any, ...]] = {}
+        # Requests kept in a schedule's stream and rejected changes move its version too.
+        versions: dict[str, int] = {}
         for r in events:
             data = r.envelope.data
+            if r.stream_id.startswith(STREAM) and r.version > 2:
+                versions[r.stream_id.removeprefix(STREAM)] = r.version
             if isinstance(data, ScheduleFired):
                 if data.schedule_id in fired:  # twice in one batch (a rebuild): keep order
                     await self._fired(fired)
@@ -50,6 +55,13 @@ class PostgresSchedules:
                 await self._changed(r, data)
         if fired:
             await self._fired(fired)
+        if versions:
+            await self.conn.execute(
+                "UPDATE schedules s SET version = u.version"
+                " FROM unnest($1::text[], $2::int[]) AS u(id, version)"
+                " WHERE s.id = u.id AND s.version < u.version",
+                list(versions), list(versions.values()),
+            )  # fmt: skip
 
     async def _fired(self, fired: dict[str, tuple[Any, ...]]) -> None:
         rows = list(zip(*fired.values(), strict=True))

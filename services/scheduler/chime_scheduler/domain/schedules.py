@@ -309,9 +309,14 @@ def plan(
     while following is not None and following <= now and len(due) < MISSED_WALK_LIMIT:
         due.append(following)
         following = table.next_after(following)
-    if following is not None and following <= now:  # a long outage: jump to the present
-        due.append(following)
-        following = table.next_after(now)
+    if following is not None and following <= now:
+        # A long outage: past the walk, only what may still fire is looked at (the count of
+        # missed ones is then a lower bound).
+        start = max(following, now - max(grace, on_time)) - timedelta(microseconds=1)
+        following = table.next_after(start)
+        while following is not None and following <= now:
+            due.append(following)
+            following = table.next_after(following)
     limit = on_time if policy == "skip" else max(grace, on_time)
     fresh = [at for at in due if now - at <= limit]
     fire = fresh[-1:] if policy == "coalesce" else fresh

@@ -60,8 +60,8 @@ class FiringLoop:
         except ConcurrencyError:
             # A change request appended to a claimed schedule's stream first: the batch
             # rolled back, its rows stay due, and the next look claims them again.
-            log.info("a firing batch lost a race with a change; retrying")
-            return 1
+            log.info("a firing batch lost a race with a change; its rows stay due")
+            return 0
         return total
 
     def _count(self, fired: Iterable[Fired], now: datetime) -> int:

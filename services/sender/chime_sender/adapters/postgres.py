@@ -19,7 +19,8 @@ from chime_sender.domain.deliveries import Claim, Delivery
 from chime_sender.domain.settlement import Live, Settlement
 from chime_sender.ports import SentMessage, Stores
 
-# NOTIFY is delivered on commit only, so a listener wakes exactly when a new row is visible.
+# NOTIFY (from a trigger on deliveries) is delivered on commit only, so a listener wakes
+# exactly when a new row is visible.
 NEW_DELIVERY_CHANNEL = "chime_sender_deliveries"
 # Consumers apply events concurrently, so an earlier request to a chat may commit a moment
 # after a later one; waiting this long before a new delivery is claimable keeps their order.
@@ -115,10 +116,8 @@ class DeliveryRepository:
             delivery.method,
             dict(delivery.options),
         )
-        if status != "INSERT 0 1":
-            return False
-        await self.conn.execute("SELECT pg_notify($1, '')", NEW_DELIVERY_CHANNEL)
-        return True
+        # A trigger notifies NEW_DELIVERY_CHANNEL (migration 0005).
+        return bool(status == "INSERT 0 1")
 
     async def ready(
         self,

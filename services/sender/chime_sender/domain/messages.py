@@ -19,6 +19,7 @@ from chime_sender.domain.formatting import (
     escape_markdown_v2,
     message_parts,
 )
+from chime_sender.domain.markup import split_formatted
 
 MEDIA_METHODS = {"photo": "sendPhoto", "document": "sendDocument"}
 
@@ -96,12 +97,16 @@ CAPTION_UTF16 = 1024
 EDIT_METHODS = ("editMessageText", "editMessageReplyMarkup", "deleteMessage")
 
 
-def parts_of(text: str, method: str) -> list[str]:
-    """The texts one delivery is sent as: a caption holds less than a message."""
+def parts_of(text: str, method: str, parse_mode: str | None = None) -> list[str]:
+    """The texts one delivery is sent as, each well-formed in its parse mode: a caption
+    holds less than a message; blank parts (Telegram refuses them) go."""
     if method in EDIT_METHODS:
         return [text]
     media = method in MEDIA_METHODS.values()
-    return message_parts(text, CAPTION_UTF16 if media else MAX_MESSAGE_UTF16)
+    limit = CAPTION_UTF16 if media else MAX_MESSAGE_UTF16
+    if parse_mode is None:
+        return message_parts(text, limit)
+    return [p for p in split_formatted(text, parse_mode, limit) if p.strip()] or [text]
 
 
 def payload_of(delivery: Delivery, part: int, parts: list[str]) -> tuple[str, dict[str, Any]]:

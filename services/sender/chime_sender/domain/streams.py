@@ -58,7 +58,7 @@ class ChatState:
 
 # A bot's membership that lets it send again, and the one that means it was thrown out of a
 # private chat (the user blocked it).
-_BACK = ("member", "administrator")
+BACK = ("member", "administrator")
 
 
 def _evolve_chat(state: ChatState, event: Event) -> ChatState:
@@ -67,7 +67,7 @@ def _evolve_chat(state: ChatState, event: Event) -> ChatState:
     if isinstance(event, UserStarted):
         return replace(state, blocked=False)
     if isinstance(event, ChatMemberChanged):
-        if event.new_state in _BACK:
+        if event.new_state in BACK:
             return replace(state, blocked=False)
         if event.new_state == "kicked":
             return replace(state, blocked=True)

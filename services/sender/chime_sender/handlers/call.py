@@ -66,7 +66,7 @@ async def call_telegram(sending: Sending, claim: Claim, usable: bool = True) -> 
     """One Bot API call for the claim's next part (`wait_for_slot` said whether its slot is
     `usable`), in a span of the delivery's trace."""
     d = claim.delivery
-    parts = parts_of(d.text, d.method)
+    parts = parts_of(d.text, d.method, d.parse_mode)
     part = min(claim.parts_sent, len(parts) - 1)
     method, payload = payload_of(d, part, parts)
     span = tracer.start_span(

@@ -18,6 +18,11 @@ async def chat_reported(
 ) -> bool:
     """Record the report when it changes whether the bot may send there; True if it did."""
     data: Any = envelope.data
+    lifts = isinstance(data, UserStarted) or data.new_state in streams.BACK
+    if lifts and not await stores.chats.blocked(data.bot_id, data.chat_id):
+        # Every /start reports a user: most were never blocked, and the projection (kept in
+        # step with the stream in the same transactions) says so in one read.
+        return False
     decided = await decide(
         work,
         streams.chat_stream(data.bot_id, data.chat_id),

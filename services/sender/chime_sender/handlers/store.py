@@ -39,11 +39,17 @@ async def _store(
     received: Envelope[Any],
     requested_at: datetime,
 ) -> Stored:
-    version = await _record_request(work, stores, delivery.delivery_id, received)
-    if version is None:
+    """The hot path: the queue row and the stream's first event are only ever written
+    together, in one transaction, so a queue row that is new is a stream that is new; the
+    request is appended at version 0 without loading the stream (a race would still fail
+    the append, never fork the stream)."""
+    parts = len(parts_of(delivery.text, delivery.method, delivery.parse_mode))
+    if not await stores.deliveries.add(delivery, origin, parts, requested_at, 1):
         return Stored.DUPLICATE
-    parts = len(parts_of(delivery.text, delivery.method))
-    await stores.deliveries.add(delivery, origin, parts, requested_at, version)
+    recorded = await work.append(
+        [Append(streams.delivery_stream(delivery.delivery_id), 0, [received])]
+    )
+    await stores.log.apply(recorded)
     return Stored.QUEUED
 
 
@@ -141,7 +147,7 @@ async def store_send_batch(
             version = await _record_request(work, stores, r.delivery_id, e)
             if version is not None:
                 fresh.append((r, version))
-    parts = len(parts_of(text, method))
+    parts = len(parts_of(text, method, batch.parse_mode))
     for r, version in fresh:
         delivery = Delivery(
             delivery_id=r.delivery_id, bot_id=r.bot_id, chat_id=r.chat_id, text=text,
