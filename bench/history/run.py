@@ -276,6 +276,13 @@ async def main(args: argparse.Namespace) -> None:
 async def run(dsn: str, args: argparse.Namespace) -> None:
     await run_migrations(dsn, SERVICE, MIGRATIONS)
     pool = await create_pool(dsn, SERVICE, min_size=2, max_size=4)
+    try:
+        await phases(pool, dsn, args)
+    finally:
+        await pool.close()
+
+
+async def phases(pool: asyncpg.Pool, dsn: str, args: argparse.Namespace) -> None:
     now = datetime.now(UTC)
     async with pool.acquire() as conn:
         await maintain(conn, now, DAYS, 7)
@@ -354,7 +361,6 @@ async def run(dsn: str, args: argparse.Namespace) -> None:
               f" {logged / seconds / args.rate:.1f}x the live rate of {args.rate}/s")  # fmt: skip
     print(f"replay at load: {replay_rate:,.0f} facts/s = {replay_rate / args.rate:.1f}x the live"
           f" rate of {args.rate}/s")  # fmt: skip
-    await pool.close()
 
 
 def _arguments() -> argparse.Namespace:

@@ -209,10 +209,10 @@ async def add_deltas(conn: Connection, deltas: Deltas, sign: int = 1) -> None:
         [k[2] for k in keys],
         [k[3] for k in keys],
         [c.received for c in counters],
-        [_json(c.received_by_kind) for c in counters],
+        [counts_json(c.received_by_kind) for c in counters],
         [c.sent for c in counters],
         [c.failed for c in counters],
-        [_json(c.failed_by_reason) for c in counters],
+        [counts_json(c.failed_by_reason) for c in counters],
         [c.blocked for c in counters],
         ["{" + ",".join(map(str, c.latency)) + "}" for c in counters],
         [active.get(k, [0, 0])[0] for k in keys],
@@ -229,5 +229,6 @@ async def add_deltas(conn: Connection, deltas: Deltas, sign: int = 1) -> None:
         )
 
 
-def _json(counts: Any) -> str:
+def counts_json(counts: Any) -> str:
+    """A counter map as jsonb text, without its zero entries."""
     return json.dumps({k: v for k, v in counts.items() if v})

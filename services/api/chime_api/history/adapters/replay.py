@@ -9,12 +9,12 @@ written with COPY into the emptied tables. The rebuild tests hold the two equal.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from chime_api.history.adapters.partitions import existing
+from chime_api.history.adapters.projection import counts_json
 from chime_api.history.domain.buckets import DAY
 from chime_api.history.domain.facts import FACT, Blocked, Fact, Outcome, Received, TextJoined
 from chime_api.history.domain.rollups import deltas_of
@@ -96,8 +96,8 @@ class DayFold:
         for key, c in deltas.counters.items():
             chats, users = active.get(key, (0, 0))
             rollups.append((
-                *key, c.received, _json(c.received_by_kind), c.sent, c.failed,
-                _json(c.failed_by_reason), c.blocked, c.latency, chats, users,
+                *key, c.received, counts_json(c.received_by_kind), c.sent, c.failed,
+                counts_json(c.failed_by_reason), c.blocked, c.latency, chats, users,
             ))  # fmt: skip
         return rollups, members
 
@@ -137,10 +137,6 @@ async def _insert_rollups(conn: Connection, rows: list[tuple[Any, ...]]) -> None
         columns = [list(c) for c in zip(*rows, strict=True)]
         columns[10] = ["{" + ",".join(map(str, h)) + "}" for h in columns[10]]
         await conn.execute(_INSERT_ROLLUPS, *columns)
-
-
-def _json(counts: Any) -> str:
-    return json.dumps({k: v for k, v in counts.items() if v})
 
 
 async def _copy(

@@ -46,7 +46,13 @@ async def conversation(client, keys: Keys, amqp_url: str) -> datetime:
     async def projected() -> bool:
         body = (await client.get("/v1/history/chats/1/last", headers=auth(key))).json()
         texts = [m["text"] for m in body["items"]]
-        return len(texts) == 6 and "ok!" in texts and "note 3 about dogs" in texts
+        other = (await client.get("/v1/history/chats/2/last", headers=auth(key))).json()
+        return (
+            len(texts) == 6
+            and "ok!" in texts
+            and "note 3 about dogs" in texts
+            and bool(other["items"])
+        )
 
     await eventually(projected, within=20)
     return start
