@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from chime_api import operator
 from chime_api.bootstrap import Api, build
 from chime_api.entrypoints import notifications
 from chime_api.entrypoints.errors import install_problem_handlers
@@ -36,5 +37,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_http_edges(app, "api", MAX_BODY_BYTES)
     install_problem_handlers(app)
     app.include_router(notifications.router)
+    operator.mount(app)
     app.router.routes.extend(ops_routes(readiness_of))
     return app
