@@ -32,7 +32,8 @@ async def page() -> HTMLResponse:
     )
 
 
-@router.get("/data", summary="Live operational figures (admin scope)")
+# Out of the OpenAPI document: it is the page's, not an API for clients.
+@router.get("/data", include_in_schema=False)
 async def data(request: Request, _: AdminDep) -> dict[str, Any]:
     live: Live | None = getattr(request.app.state, "operator", None)
     if live is None:
