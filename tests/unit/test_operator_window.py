@@ -55,7 +55,7 @@ def test_rates_and_load_per_bot_cover_the_last_minute():
     assert later["totals"]["sent"] == 90
 
 
-def test_schedule_lag_from_fired_notifications_and_scheduled_sends():
+def test_schedule_lag_from_fired_reminders_and_schedules():
     window = Window(T0)
     window.observe(
         {
@@ -66,24 +66,22 @@ def test_schedule_lag_from_fired_notifications_and_scheduled_sends():
     )
     window.observe(
         {
-            "type": "send.requested.v1",
-            "occurred_at": "2027-01-15T08:00:01.5+00:00",
-            "data": {"scheduled_for": "2027-01-15T08:00:00Z", "source": {"kind": "schedule"}},
+            "type": "schedule.fired.v1",
+            "data": {"occurrence": "2027-01-15T08:00:00Z", "fired_at": "2027-01-15T08:00:01.5Z"},
         },
         T0 + 1,
     )
-    # A notification for later is handed over early (negative lag) and an API send has no
-    # schedule: neither counts.
+    # Fired ahead of its instant (clock skew between replicas) counts as no lag; a malformed
+    # time is ignored.
     window.observe(
         {
-            "type": "send.requested.v1",
-            "occurred_at": "2027-01-15T07:00:00Z",
-            "data": {"scheduled_for": "2027-01-15T08:00:00Z", "source": {"kind": "schedule"}},
+            "type": "schedule.fired.v1",
+            "data": {"occurrence": "2027-01-15T08:00:00Z", "fired_at": "2027-01-15T07:59:59Z"},
         },
         T0 + 1,
     )
     window.observe(
-        {"type": "send.requested.v1", "data": {"source": {"kind": "notification"}}}, T0 + 1
+        {"type": "schedule.fired.v1", "data": {"occurrence": "soon", "fired_at": None}}, T0 + 1
     )
     lag = window.snapshot(T0 + 2)["schedule_lag"]
     assert lag == {"samples": 2, "p50": 0.875, "p99": 1.5, "max": 1.5}

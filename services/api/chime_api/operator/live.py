@@ -31,8 +31,8 @@ TAPPED = (
     "message.sent.v1.#",
     "send.failed.v1.#",
     "chat.blocked.v1.#",
-    "notification.due.v1.#",
-    "send.requested.v1.#",
+    "notification.due.v1.#",  # a reminder fired
+    "schedule.fired.v1.#",  # an occurrence of a schedule fired
 )
 
 

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-SCHEDULED_KINDS = frozenset({"reminder", "schedule", "snooze", "broadcast"})
-
 
 @dataclass
 class Bucket:
@@ -95,16 +93,14 @@ class Window:
             )
         elif kind == "notification.due.v1":
             self._lag(_time(data.get("due_at")), _time(data.get("fired_at")), now)
-        elif kind == "send.requested.v1":
-            source = (data.get("source") or {}).get("kind")
-            if source in SCHEDULED_KINDS:
-                self._lag(_time(data.get("scheduled_for")), _time(event.get("occurred_at")), now)
+        elif kind == "schedule.fired.v1":
+            self._lag(_time(data.get("occurrence")), _time(data.get("fired_at")), now)
 
     def _lag(self, due: datetime | None, fired: datetime | None, now: float) -> None:
         if due is None or fired is None:
             return
         lag = (fired - due).total_seconds()
-        if lag < 0:  # handed over ahead of its time (the sender holds it): no lag
+        if lag < 0:  # ahead of its instant (clocks of replicas differ): no lag
             return
         self.lags.append((now, lag))
         bucket = self._bucket(now)
