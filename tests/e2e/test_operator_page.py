@@ -62,9 +62,15 @@ async def figures_when(client: httpx.AsyncClient, url: str, key: str) -> dict:
             and body["totals"]["blocked"] >= 1
             and body["schedule_lag"]["samples"] >= 1
         )
+        last.update(body)
         return body if done else None
 
-    return await eventually(complete, within=30)
+    last: dict = {}
+    try:
+        return await eventually(complete, within=30)
+    except AssertionError as exc:
+        shown = {k: last.get(k) for k in ("totals", "schedule_lag", "tap_connected")}
+        raise AssertionError(f"the page's data never showed it all: {shown}") from exc
 
 
 async def text(page: Page, selector: str) -> str:

@@ -64,7 +64,7 @@ async def test_reminder_is_delivered_on_time_in_one_trace(platform, spans, all_l
     fired = [s for s in finished if s.context.trace_id == fire.context.trace_id]
     assert {"ingest", "scheduler"} <= {s.attributes.get("chime.service") for s in requested}
     assert {"scheduler", "sender"} <= {s.attributes.get("chime.service") for s in fired}
-    assert sum(s.name == "telegram webhook" for s in requested) == 1
+    assert sum(s.name == "POST /telegram/{bot_id}/webhook" for s in requested) == 1
     assert sum(s.name == "telegram sendMessage" for s in requested) == 1  # confirmation
     assert sum(s.name == "telegram sendMessage" for s in fired) == 1  # the reminder
 

@@ -71,6 +71,24 @@ def test_schedule_lag_from_fired_reminders_and_schedules():
         },
         T0 + 1,
     )
+    window.observe(
+        {
+            "type": "send.requested.v1",
+            "occurred_at": "2027-01-15T08:00:00.5+00:00",
+            "data": {"scheduled_for": "2027-01-15T08:00:00Z", "source": {"kind": "reminder"}},
+        },
+        T0 + 1,
+    )
+    # A schedule's send is counted by its schedule.fired; an API send has no schedule.
+    for source in ("schedule", "notification"):
+        window.observe(
+            {
+                "type": "send.requested.v1",
+                "occurred_at": "2027-01-15T09:00:00Z",
+                "data": {"scheduled_for": "2027-01-15T08:00:00Z", "source": {"kind": source}},
+            },
+            T0 + 1,
+        )
     # Fired ahead of its instant (clock skew between replicas) counts as no lag; a malformed
     # time is ignored.
     window.observe(
@@ -84,7 +102,7 @@ def test_schedule_lag_from_fired_reminders_and_schedules():
         {"type": "schedule.fired.v1", "data": {"occurrence": "soon", "fired_at": None}}, T0 + 1
     )
     lag = window.snapshot(T0 + 2)["schedule_lag"]
-    assert lag == {"samples": 2, "p50": 0.875, "p99": 1.5, "max": 1.5}
+    assert lag == {"samples": 3, "p50": 0.5, "p99": 1.5, "max": 1.5}
 
 
 def test_blocked_chats_newest_first_and_malformed_events_ignored():

@@ -31,8 +31,9 @@ TAPPED = (
     "message.sent.v1.#",
     "send.failed.v1.#",
     "chat.blocked.v1.#",
-    "notification.due.v1.#",  # a reminder fired
+    "notification.due.v1.#",  # a reminder fired (older schedulers)
     "schedule.fired.v1.#",  # an occurrence of a schedule fired
+    "send.requested.v1.#",  # a reminder or a snooze fires as its send
 )
 
 

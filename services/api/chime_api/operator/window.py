@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+FIRED_AS_SENDS = frozenset({"reminder", "snooze"})
+
 
 @dataclass
 class Bucket:
@@ -95,6 +97,11 @@ class Window:
             self._lag(_time(data.get("due_at")), _time(data.get("fired_at")), now)
         elif kind == "schedule.fired.v1":
             self._lag(_time(data.get("occurrence")), _time(data.get("fired_at")), now)
+        elif (
+            # A reminder or a snooze fires as its send (a schedule's is counted above).
+            kind == "send.requested.v1" and (data.get("source") or {}).get("kind") in FIRED_AS_SENDS
+        ):
+            self._lag(_time(data.get("scheduled_for")), _time(event.get("occurred_at")), now)
 
     def _lag(self, due: datetime | None, fired: datetime | None, now: float) -> None:
         if due is None or fired is None:
