@@ -142,7 +142,8 @@ async def test_a_reminder_and_an_api_notification_leave_whole_span_trees(
         ("chime-sender", "CONSUMER", "send.requested"),
         ("chime-sender", "CLIENT", r"/sendMessage"),
     )
-    # The firing → the sender's delivery → the Bot API call; the outcome → the api's history.
+    # The firing → the sender's delivery → the Bot API call → the api's history of it (the
+    # api's notification status binds only its own outcomes; its history binds them all).
     _, delivery, call = spans.chain(
         fire["trace_id"],
         ("chime-scheduler", "INTERNAL", "."),
