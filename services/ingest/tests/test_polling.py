@@ -115,9 +115,10 @@ async def test_polling_screens_updates_as_the_webhook_does(database_url, amqp_ur
             assert "message.chat.id" in by_id[102]["reason"]
             assert set(by_id) == {101, 102, 105}
             reasons = await pool.fetch("SELECT reason FROM rejected_bodies ORDER BY id")
-            assert [r["reason"] for r in reasons] == [
-                "nested deeper than 32 levels",
+            # One getUpdates answer is stored together: the two are refused concurrently.
+            assert sorted(r["reason"] for r in reasons) == [
                 "an integer wider than 64 bits",
+                "nested deeper than 32 levels",
             ]
 
             async def confirmed():

@@ -96,7 +96,7 @@ class Intake:
         return outcome
 
     def arrival(self, bot_id: int, body: Any, raw: bytes | None) -> Arrival:
-        update = incoming(body)
+        update = incoming(body, raw)
         if raw is not None and b"\\u0000" not in raw:
             text = raw.decode()  # stored as it came: no second serialisation
         else:
