@@ -68,7 +68,12 @@ async def build(settings: IngestSettings) -> Ingest:
         max_attempts=settings.interpreter_max_attempts,
         idle_seconds=settings.interpreter_idle_seconds,
     )
-    intake = Intake(runtime, on_stored=interpreter.wake, max_batch=settings.group_commit_max)
+    intake = Intake(
+        runtime,
+        on_stored=interpreter.wake,
+        max_batch=settings.group_commit_max,
+        committers=settings.group_commit_transactions,
+    )
     poller = None
     if settings.mode == "polling":
         poller = Poller(
