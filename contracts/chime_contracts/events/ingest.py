@@ -114,6 +114,9 @@ class ChatMemberChanged(Event):
     by_user_id: int | None = None
     can_post_messages: bool | None = Field(default=None, description="channels: may post")
     changed_at: datetime
+    bot_username: str | None = Field(
+        default=None, description="the bot's username as Telegram showed it (for /cmd@name)"
+    )
 
 
 class ChatMigrated(Event):

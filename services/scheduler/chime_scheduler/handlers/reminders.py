@@ -1,8 +1,4 @@
-"""What the scheduler does on each event, and when time passes. No framework imports.
-
-Handlers take the unit of work (`chime_kit.streams.Work`) and the reminders projection
-(`ports.Reminders`); PostgreSQL or in-memory, they cannot tell.
-"""
+"""Reminders and snoozes: one-shot, from the reminders due index."""
 
 from __future__ import annotations
 
@@ -11,12 +7,12 @@ from datetime import UTC, datetime
 from opentelemetry import trace
 
 from chime_contracts.envelope import Envelope
-from chime_contracts.events import ReminderRequested, SendRequested
+from chime_contracts.events import ReminderRequested, SnoozeRequested
 from chime_kit.event_store import Append
 from chime_kit.streams import Work, decide
-from chime_kit.telemetry import context_from_traceparent, mark_service
-from chime_scheduler.domain import reminders
-from chime_scheduler.domain.reminders import REMINDER, Reminder, confirmation_text, delivery_id
+from chime_kit.telemetry import linked_span, mark_service
+from chime_scheduler.domain import messages, reminders
+from chime_scheduler.domain.reminders import REMINDER, Reminder, confirmation_text
 from chime_scheduler.ports import Reminders
 
 tracer = trace.get_tracer("chime.scheduler")
@@ -36,16 +32,20 @@ async def schedule_reminder(
     )
     if not decided.recorded:
         return
-    await uow.emit(
-        SendRequested(
-            delivery_id=f"{delivery_id(request.reminder_id)}:confirmation",
-            bot_id=request.bot_id,
-            chat_id=request.chat_id,
-            text=confirmation_text(
-                request.text, request.due_at, request.time_zone, datetime.now(UTC)
-            ),
-            origin="scheduler.confirmation",
-        )
+    text = confirmation_text(request.text, request.due_at, request.time_zone, datetime.now(UTC))
+    await uow.emit(messages.to_chat(request.bot_id, request.chat_id, request.reminder_id, text))
+
+
+async def schedule_snooze(
+    uow: Work, projection: Reminders, envelope: Envelope[SnoozeRequested]
+) -> None:
+    """A snooze is a one-shot of its own (ingest already told the chat until when)."""
+    await decide(
+        uow,
+        reminders.stream_id(reminders.SNOOZE + envelope.data.snooze_id),
+        REMINDER,
+        lambda state: reminders.snooze(state, envelope),
+        project=projection.apply,
     )
 
 
@@ -59,13 +59,15 @@ async def fire_due_reminders(
     claimed = await projection.claim_due(now, limit)
     appends = []
     for reminder in claimed:
-        # The firing joins the trace of the request that created the reminder.
-        with tracer.start_as_current_span(
-            "fire reminder", context=context_from_traceparent(reminder.traceparent)
-        ) as span:
+        # The firing starts a trace of its own, linked to the request's span: a child would
+        # make the request's trace as long as the wait.
+        with linked_span(tracer, "fire reminder", reminder.traceparent) as span:
             mark_service(span, "scheduler")
             span.set_attribute("chime.reminder_id", reminder.id)
-            fired = uow.wrap(reminders.fire(reminder, now), reminder.correlation_id)
+            fired = uow.wrap(reminders.fire(reminder), reminder.correlation_id)
+        # The claim stamped the row fired at `now`; the event says the same, so a rebuild
+        # folds the row it left.
+        fired = fired.model_copy(update={"occurred_at": now})
         appends.append(Append(reminders.stream_id(reminder.id), reminder.version - 1, [fired]))
     await uow.append(appends)
     await uow.publish([e for a in appends for e in a.envelopes])
