@@ -26,7 +26,7 @@ from opentelemetry.trace import SpanKind
 from chime_ingest import handlers
 from chime_ingest.adapters.update_log import Claimed, UpdateLog
 from chime_ingest.metrics import INTERPRETED
-from chime_kit.loops import BackgroundLoop
+from chime_kit.loops import BackgroundLoop, work_until_idle
 from chime_kit.runtime import Runtime
 from chime_kit.telemetry import context_from, mark_service
 from chime_kit.unit_of_work import Transaction, transaction
@@ -70,12 +70,12 @@ class Interpreter:
         self.loop.wake()
 
     async def _run(self) -> None:
-        while True:
-            self.loop.clear()
-            # A round takes one update per chat, so a short round does not mean an empty
-            # queue (one busy chat): only a round that found nothing to take sleeps.
-            if not await self.round():
-                await self.loop.sleep(self.idle_seconds)
+        # Only a round that found nothing sleeps: one a busy chat's updates fill only partly
+        # is followed at once (a failed update's delay passes within the idle poll).
+        await work_until_idle(self.loop, self._found_work, max_idle=self.idle_seconds)
+
+    async def _found_work(self) -> bool:
+        return await self.round() > 0
 
     async def round(self) -> int:
         """Claim and interpret one batch; how many updates it claimed."""
