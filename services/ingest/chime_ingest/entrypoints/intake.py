@@ -42,7 +42,7 @@ class Intake:
         *,
         on_stored: Callable[[], None],
         max_batch: int = 1000,
-        committers: int = 2,
+        committers: int = 4,
     ) -> None:
         self.runtime = runtime
         self.on_stored = on_stored
@@ -68,7 +68,7 @@ class Intake:
         while self._waiting:  # none while the server drains requests first; never left hanging
             _, future = self._waiting.popleft()
             if not future.done():
-                future.set_exception(ConnectionError("ingest is stopping"))
+                future.set_exception(StoreUnavailable("ingest is stopping"))
 
     async def receive_bytes(self, bot_id: int, raw: bytes) -> Outcome:
         """`receive` of a body as it came over HTTP."""
