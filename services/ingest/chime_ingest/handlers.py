@@ -32,10 +32,10 @@ Accepted = Literal["accepted", "duplicate", "rejected"]
 
 
 async def accept_updates(conn: Connection, arrivals: Sequence[Arrival]) -> list[Accepted]:
-    """Store updates in the caller's transaction, each once per (bot, update_id): accepted
-    (queued for the interpreter in the same statement), rejected (kept with the reason
-    Chime cannot act on it, never interpreted), or a duplicate of one already stored or
-    earlier in `arrivals`."""
+    """Store updates in one statement (its own transaction when the caller opened none), each
+    once per (bot, update_id): accepted (queued for the interpreter by the same statement),
+    rejected (kept with the reason Chime cannot act on it, never interpreted), or a
+    duplicate of one already stored or earlier in `arrivals`."""
     first: dict[tuple[int, int], int] = {}
     unique = [
         a for n, a in enumerate(arrivals) if first.setdefault((a.bot_id, a.update_id), n) == n
