@@ -44,11 +44,11 @@ def test_tomorrow_and_meridiem():
     assert reminder.due_at == datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 
 
-def test_time_in_the_spring_forward_gap_fires_at_the_gap_end():
-    # Berlin skips 02:00-03:00 on 2026-03-29; the next valid instant is 03:00 CEST = 01:00Z.
+def test_time_in_the_spring_forward_gap_moves_forward_by_the_gap():
+    # Berlin skips 02:00-03:00 on 2026-03-29; RFC 5545 reads 02:30 as 03:30 CEST = 01:30Z.
     now = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
     reminder = parse_reminder("tomorrow 2:30 check", now, "Europe/Berlin")
-    assert reminder.due_at == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
+    assert reminder.due_at == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 
 
 def test_repeated_autumn_time_means_the_first_occurrence():
