@@ -73,7 +73,13 @@ class Recurrence:
 
 
 def parse_every(args: str, now: datetime, time_zone: str) -> Recurrence:
-    text = args.strip()
+    try:
+        return _every(args.strip(), now, time_zone)
+    except PhraseError as error:
+        raise error.hinted(EVERY_HOW_TO) from None
+
+
+def _every(text: str, now: datetime, time_zone: str) -> Recurrence:
     if not text:
         raise PhraseError(N_("Tell me how often and what."), EVERY_HOW_TO)
     quoted = _QUOTED.match(text)
@@ -139,6 +145,13 @@ _PING = re.compile(
 
 
 def parse_ping(args: str) -> Pings:
+    try:
+        return _ping(args)
+    except PhraseError as error:
+        raise error.hinted(PING_HOW_TO) from None
+
+
+def _ping(args: str) -> Pings:
     found = _PING.match(args.strip())
     if found is None:
         raise PhraseError(N_("I couldn't understand that."), PING_HOW_TO)

@@ -72,6 +72,10 @@ class PhraseError(ValueError):
         self.hint = hint
         self.fields = fields
 
+    def hinted(self, hint: str) -> PhraseError:
+        """The same error with an example of how to write it, unless it has one."""
+        return self if self.hint else PhraseError(self.message, hint, **self.fields)
+
 
 @dataclass(frozen=True)
 class Reminder:
@@ -91,7 +95,10 @@ def parse_reminder(args: str, now: datetime, time_zone: str) -> Reminder:
     text = args.strip()
     if not text:
         raise PhraseError(N_("Tell me when and what."), HOW_TO)
-    due, phrase, what = parse_when(text, now, time_zone)
+    try:
+        due, phrase, what = parse_when(text, now, time_zone)
+    except PhraseError as error:
+        raise error.hinted(HOW_TO) from None
     if not what:
         raise PhraseError(N_("What should I remind you of {phrase}?"), HOW_TO, phrase=phrase)
     return Reminder(due_at=due, phrase=phrase, text=what)

@@ -81,9 +81,6 @@ class Texts:
     def say(self, message: str, **fields: Any) -> str:
         return translations(self.language).gettext(message).format(**fields)
 
-    def plural(self, singular: str, plural: str, n: int, **fields: Any) -> str:
-        return translations(self.language).ngettext(singular, plural, n).format(n=n, **fields)
-
     def when(self, instant: datetime, time_zone: str) -> str:
         """`Fri 4 Dec 18:30` / `пт 4 груд. 18:30` in the chat's zone."""
         return format_datetime(
