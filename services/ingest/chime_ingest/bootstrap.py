@@ -8,6 +8,7 @@ import httpx
 
 from chime_ingest.adapters.telegram import TelegramBotApi
 from chime_ingest.domain.bots import webhook_secret
+from chime_ingest.entrypoints.callback_answers import CallbackAnswerer
 from chime_ingest.entrypoints.consumers import build_router
 from chime_ingest.entrypoints.polling import Poller
 from chime_ingest.settings import IngestSettings
@@ -24,9 +25,13 @@ class Ingest:
     tokens: dict[int, str]
     webhook_secrets: dict[int, str]
     poller: Poller | None = field(default=None)
+    answerer: CallbackAnswerer | None = field(default=None)
 
     async def start(self) -> None:
         await self.runtime.start()
+        if self.tokens:
+            self.answerer = CallbackAnswerer(self.runtime, self.telegram, self.tokens)
+            await self.answerer.start()
         if self.settings.mode == "polling":
             self.poller = Poller(
                 self.runtime, self.telegram, self.tokens, self.settings.polling_timeout_seconds
@@ -42,6 +47,8 @@ class Ingest:
     async def stop(self) -> None:
         if self.poller is not None:
             await self.poller.stop()
+        if self.answerer is not None:
+            await self.answerer.stop()
         await self.http.aclose()
         await self.runtime.stop()
 

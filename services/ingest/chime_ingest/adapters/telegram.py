@@ -1,4 +1,4 @@
-"""The few Bot API calls ingest makes: setWebhook and getUpdates."""
+"""The few Bot API calls ingest makes: setWebhook, getUpdates, answerCallbackQuery."""
 
 from __future__ import annotations
 
@@ -37,6 +37,12 @@ class TelegramBotApi:
 
     async def set_webhook(self, token: str, url: str, secret_token: str) -> None:
         await self.call(token, "setWebhook", {"url": url, "secret_token": secret_token})
+
+    async def answer_callback_query(self, token: str, query_id: str, text: str) -> None:
+        params: dict[str, Any] = {"callback_query_id": query_id}
+        if text:
+            params["text"] = text[:200]  # Telegram shows at most 200 characters
+        await self.call(token, "answerCallbackQuery", params)
 
     async def delete_webhook(self, token: str) -> None:
         await self.call(token, "deleteWebhook", {})
