@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
 from chime_contracts.events import (
     ChatResumed,
@@ -25,13 +24,12 @@ from chime_ingest.conversation.chat import Chat, now
 from chime_ingest.domain import chats, replies
 from chime_ingest.domain.commands import Command
 from chime_ingest.domain.recurrence import parse_every, parse_ping
-from chime_ingest.domain.time_phrases import PhraseError, parse_duration, parse_reminder, parse_when
+from chime_ingest.domain.time_phrases import PhraseError, parse_reminder, parse_snooze
 from chime_ingest.domain.time_zones import resolve_time_zone
 from chime_ingest.locale import LANGUAGES, Texts, display_name, language_named, supported
 
 Handler = Callable[[Chat, Command, "Sender"], Awaitable[None]]
 _TOPIC = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-DEFAULT_SNOOZE = timedelta(minutes=15)
 
 
 class Sender:
@@ -192,16 +190,10 @@ async def snooze(chat: Chat, command: Command, sender: Sender) -> None:
     zone = state.zone(chat.default_zone)
     at = now()
     try:
-        until = at + (parse_duration(command.args) if command.args else DEFAULT_SNOOZE)
-    except PhraseError as duration_error:
-        try:
-            until, _, rest = parse_when(command.args, at, zone)
-        except PhraseError:
-            await chat.reply(replies.problem(texts, duration_error))
-            return
-        if rest:
-            await chat.reply(replies.problem(texts, duration_error))
-            return
+        until = parse_snooze(command.args, at, zone)
+    except PhraseError as error:
+        await chat.reply(replies.problem(texts, error))
+        return
     await chat.emit(
         SnoozeRequested(
             snooze_id=chat.request_id, bot_id=chat.bot_id, chat_id=chat.chat_id,

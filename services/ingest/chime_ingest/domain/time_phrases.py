@@ -186,6 +186,32 @@ def parse_duration(spec: str) -> timedelta:
     return delta
 
 
+SNOOZE_HOW_TO = N_(
+    "Write it like /snooze 30m, /snooze 2h or /snooze tomorrow 9:00, as a reply to the reminder."
+)
+DEFAULT_SNOOZE = timedelta(minutes=15)
+
+
+def parse_snooze(args: str, now: datetime, time_zone: str) -> datetime:
+    """Until when: a duration (`30m`), a time (`tomorrow 9:00`), or 15 minutes."""
+    text = args.strip()
+    if not text:
+        return now + DEFAULT_SNOOZE
+    try:
+        return now + parse_duration(text)
+    except PhraseError:
+        pass
+    try:
+        until, _, rest = parse_when(text, now, time_zone)
+    except PhraseError:
+        rest = text
+    if rest:
+        raise PhraseError(
+            N_("I couldn't understand {phrase} as a duration."), SNOOZE_HOW_TO, phrase=repr(text)
+        )
+    return until
+
+
 def clock_of(hour: int, minute: int, meridiem: str | None) -> time:
     if meridiem:
         if not 1 <= hour <= 12 or minute > 59:
