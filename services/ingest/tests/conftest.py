@@ -90,8 +90,13 @@ def membership(
         "my_chat_member": {
             "chat": chat_of(chat_id, kind), "from": person(abs(chat_id) % 10_000 or 1),
             "date": 1_764_000_000,
-            "old_chat_member": {"user": BOT_USER, "status": old},
-            "new_chat_member": {"user": BOT_USER, "status": new, **rights},
+            "old_chat_member": {
+                "user": BOT_USER, "status": old, **({"until_date": 0} if old == "kicked" else {}),
+            },
+            "new_chat_member": {
+                "user": BOT_USER, "status": new, **rights,
+                **({"until_date": 0} if new == "kicked" else {}),
+            },
         },
     }  # fmt: skip
 

@@ -3,15 +3,13 @@ that became a supergroup."""
 
 from __future__ import annotations
 
-from aiogram.types import ChatMemberUpdated
-
 from chime_contracts.events import ChatMigrated, LanguageSet, TimeZoneSet
 from chime_ingest.conversation.chat import Chat, now
 from chime_ingest.domain import chats
-from chime_ingest.domain.messages import member_changed
+from chime_ingest.domain.messages import MemberChange, member_changed
 
 
-async def membership(chat: Chat, change: ChatMemberUpdated) -> None:
+async def membership(chat: Chat, change: MemberChange) -> None:
     """Recorded in the chat's stream and published; the sender lifts a block on `member`."""
     changed = member_changed(chat.bot_id, change)
     await chat.decide(lambda state: chats.member_changed(state, changed))

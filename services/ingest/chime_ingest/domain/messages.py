@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal, cast
+from typing import Any, Literal
 
-from aiogram.types import ChatMemberUpdated, Message
+from aiogram.enums import ContentType
+from aiogram.types import Message
+from pydantic import BaseModel, ConfigDict, Field
 
 from chime_contracts.events import ChatMemberChanged, MessageReceived
 from chime_contracts.events.ingest import ChatMemberState
@@ -30,8 +32,19 @@ def command_of(message: Message) -> str | None:
     return None
 
 
-def received(bot_id: int, update_id: int, kind: MessageKind, message: Message) -> MessageReceived:
+def content_type(message: Message, raw: dict[str, Any]) -> str:
+    """aiogram's name for what the message carries; for a part it could not read (left out
+    of `message`), the first field of the raw message that names a content type."""
     content = str(getattr(message.content_type, "value", message.content_type))
+    if content != ContentType.UNKNOWN.value:
+        return content
+    known = {kind.value for kind in ContentType}
+    return next((key for key in raw if key in known and key != "text"), "other")
+
+
+def received(
+    bot_id: int, update_id: int, kind: MessageKind, message: Message, raw: dict[str, Any]
+) -> MessageReceived:
     sender = message.from_user
     return MessageReceived(
         bot_id=bot_id,
@@ -42,7 +55,7 @@ def received(bot_id: int, update_id: int, kind: MessageKind, message: Message) -
         message_id=message.message_id,
         user_id=sender.id if sender else None,
         language_code=sender.language_code if sender else None,
-        content_type="other" if content == "unknown" else content,
+        content_type=content_type(message, raw),
         text=message.text if message.text is not None else message.caption,
         command=command_of(message),
         reply_to_message_id=message.reply_to_message.message_id
@@ -53,20 +66,54 @@ def received(bot_id: int, update_id: int, kind: MessageKind, message: Message) -
     )
 
 
-def member_changed(bot_id: int, change: ChatMemberUpdated) -> ChatMemberChanged:
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class _Chat(_Lenient):
+    id: int
+    type: str
+    title: str | None = None
+
+
+class _User(_Lenient):
+    id: int
+    username: str | None = None
+    language_code: str | None = None
+
+
+class _Member(_Lenient):
+    user: _User
+    status: str
+    can_post_messages: bool | None = None
+
+
+class MemberChange(_Lenient):
+    """`my_chat_member`, read for what Chime needs of it. Not aiogram's type: its
+    administrator requires every right of the newest Bot API (a server or an emulator a
+    version behind omits some), and a membership change must never be lost for a right it
+    does not need."""
+
+    chat: _Chat
+    from_: _User = Field(alias="from")
+    date: int
+    old_chat_member: _Member
+    new_chat_member: _Member
+
+
+def member_changed(bot_id: int, change: MemberChange) -> ChatMemberChanged:
     new = change.new_chat_member
-    bot = new.user if new.user.id == bot_id else None
     return ChatMemberChanged(
         bot_id=bot_id,
         chat_id=change.chat.id,
         chat_type=change.chat.type,
         chat_title=change.chat.title,
-        old_state=_STATES.get(str(change.old_chat_member.status), "left"),
-        new_state=_STATES.get(str(new.status), "left"),
-        by_user_id=change.from_user.id,
-        can_post_messages=cast(bool | None, getattr(new, "can_post_messages", None)),
+        old_state=_STATES.get(change.old_chat_member.status, "left"),
+        new_state=_STATES.get(new.status, "left"),
+        by_user_id=change.from_.id,
+        can_post_messages=new.can_post_messages,
         changed_at=_aware(change.date),
-        bot_username=bot.username if bot else None,
+        bot_username=new.user.username if new.user.id == bot_id else None,
     )
 
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from typing import Any
 
+import asyncpg
 import httpx
 
 from chime_ingest.adapters.postgres import PostgresChats
@@ -63,12 +64,17 @@ class CallbackAnswerer:
             log.info("callback query %s not answered: %s", row["query_id"], exc)
 
     async def _run(self) -> None:
-        async with self.runtime.pool.acquire() as conn:
-            await conn.add_listener(PostgresChats.ANSWERS_CHANNEL, self._loop.wake)
-            try:
-                while True:
-                    self._loop.clear()
-                    if await self.answer_pending() < BATCH:
-                        await self._loop.sleep(self.max_idle_seconds)
-            finally:
-                await conn.remove_listener(PostgresChats.ANSWERS_CHANNEL, self._loop.wake)
+        # A connection of its own, not the pool's: it only listens, and is closed at once
+        # (never waited on) when the loop stops or the database goes away.
+        dsn = self.runtime.settings.database_url.get_secret_value()
+        listener = await asyncpg.connect(
+            dsn, timeout=self.runtime.settings.db_acquire_timeout_seconds
+        )
+        try:
+            await listener.add_listener(PostgresChats.ANSWERS_CHANNEL, self._loop.wake)
+            while True:
+                self._loop.clear()
+                if await self.answer_pending() < BATCH:
+                    await self._loop.sleep(self.max_idle_seconds)
+        finally:
+            listener.terminate()
