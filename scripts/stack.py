@@ -25,6 +25,7 @@ from chime_kit.testing import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / ".run"
+TRACES = RUN / "traces"
 POSTGRES = os.environ.get("CHIME_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432")
 AMQP = os.environ.get("CHIME_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 DATABASE = os.environ.get("CHIME_DATABASE", "chime_local")
@@ -121,10 +122,12 @@ async def main() -> None:
     ports = {name: free_port() for name in DEFAULT_PORTS} if args.free_ports else DEFAULT_PORTS
     stack = Stack(
         token or DEMO_TOKEN, real_telegram=bool(token), postgres=POSTGRES, database=DATABASE,
-        amqp_url=AMQP, ports=ports, logs=RUN / "logs", cwd=ROOT, say=say,
+        amqp_url=AMQP, ports=ports, logs=RUN / "logs", cwd=ROOT, say=say, traces=TRACES,
     )  # fmt: skip
+    for old in TRACES.glob("*.jsonl"):
+        old.unlink()
     await create_database()
-    say(f"starting Chime ({datetime.now():%H:%M:%S}); logs in .run/logs/")
+    say(f"starting Chime ({datetime.now():%H:%M:%S}); logs in .run/logs/, spans in .run/traces/")
     stack.start()
     try:
         async with httpx.AsyncClient(timeout=10) as client:

@@ -11,7 +11,7 @@ uv run ruff check .
 uv run ruff format --check .
 uv run hadolint Dockerfile
 uv run shellcheck scripts/*.sh .ci/run
-uv run mypy contracts/chime_contracts libs/kit/chime_kit services/*/chime_* \
+uv run mypy contracts/chime_contracts libs/*/chime_* services/*/chime_* \
   tools/telegram-emulator/chime_emulator tools/faults/chime_faults
 echo "== tests"
 uv run pytest "$@"

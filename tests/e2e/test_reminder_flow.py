@@ -54,15 +54,19 @@ async def test_reminder_is_delivered_on_time_in_one_trace(platform, spans, all_l
     stats = (await platform.telegram.get("/_emulator/stats")).json()
     assert stats["rejected_429"] == 0
 
-    # One trace id spans ingest (webhook), scheduler (firing) and sender (Telegram call).
+    # The request's trace spans ingest (webhook) and the scheduler; the firing starts a
+    # trace of its own through the sender (Telegram call), linked to the request's.
     finished = spans.get_finished_spans()
     fire = next(s for s in finished if s.name == "fire reminder")
-    in_trace = [s for s in finished if s.context.trace_id == fire.context.trace_id]
-    assert {"ingest", "scheduler", "sender"} <= {
-        s.attributes.get("chime.service") for s in in_trace
-    }
-    assert sum(s.name == "telegram webhook" for s in in_trace) == 1
-    assert sum(s.name == "telegram sendMessage" for s in in_trace) == 2  # confirmation, reminder
+    assert fire.parent is None
+    (link,) = fire.links
+    requested = [s for s in finished if s.context.trace_id == link.context.trace_id]
+    fired = [s for s in finished if s.context.trace_id == fire.context.trace_id]
+    assert {"ingest", "scheduler"} <= {s.attributes.get("chime.service") for s in requested}
+    assert {"scheduler", "sender"} <= {s.attributes.get("chime.service") for s in fired}
+    assert sum(s.name == "telegram webhook" for s in requested) == 1
+    assert sum(s.name == "telegram sendMessage" for s in requested) == 1  # confirmation
+    assert sum(s.name == "telegram sendMessage" for s in fired) == 1  # the reminder
 
     # The bot token appears in no span and no log line, though httpx logged every URL.
     for span in finished:

@@ -13,7 +13,18 @@ from chime_contracts.events.ingest import (
     UpdateReceived,
     UserStarted,
 )
-from chime_contracts.events.scheduler import NotificationDue, ReminderScheduled
+from chime_contracts.events.scheduler import (
+    BroadcastFinished,
+    BroadcastProgressed,
+    BroadcastStarted,
+    NotificationDue,
+    ReminderScheduled,
+    ScheduleChanged,
+    ScheduleCreated,
+    ScheduleFired,
+    ScheduleRejected,
+    SubscriptionChanged,
+)
 from chime_contracts.events.schedules import (
     BroadcastCancelRequested,
     BroadcastRequested,
@@ -33,7 +44,10 @@ from chime_contracts.events.shared import (
 
 __all__ = [
     "BroadcastCancelRequested",
+    "BroadcastFinished",
+    "BroadcastProgressed",
     "BroadcastRequested",
+    "BroadcastStarted",
     "ChatBlocked",
     "ChatMemberChanged",
     "ChatMigrated",
@@ -50,11 +64,16 @@ __all__ = [
     "ReminderRequested",
     "ReminderScheduled",
     "ScheduleChangeRequested",
+    "ScheduleChanged",
+    "ScheduleCreated",
+    "ScheduleFired",
+    "ScheduleRejected",
     "ScheduleRequested",
     "SendBatchRequested",
     "SendFailed",
     "SendRequested",
     "SnoozeRequested",
+    "SubscriptionChanged",
     "SubscriptionRequested",
     "TimeZoneSet",
     "UpdateReceived",

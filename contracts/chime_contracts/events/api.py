@@ -6,6 +6,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from chime_contracts.envelope import Event
+from chime_contracts.events.shared import ParseMode
 
 
 class NotificationRequested(Event):
@@ -20,3 +21,5 @@ class NotificationRequested(Event):
     chat_id: int
     text: str = Field(min_length=1)
     requested_at: datetime
+    parse_mode: ParseMode | None = None
+    team: str | None = Field(default=None, description="the team of the key that asked")

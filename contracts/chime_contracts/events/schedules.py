@@ -56,6 +56,11 @@ class RRuleSpec(_Part):
 
     kind: Literal["rrule"] = "rrule"
     rrule: str = Field(min_length=6, max_length=1000, examples=["FREQ=WEEKLY;BYDAY=MO,WE"])
+    starts_at: datetime | None = Field(
+        default=None,
+        description="DTSTART, a local time (naive) or aware; if absent, local midnight of"
+        " the schedule's starts_on (else of the day it was requested)",
+    )
     exdates: list[datetime] = Field(default_factory=list, description="local times excluded")
     rdates: list[datetime] = Field(default_factory=list, description="local times added")
 

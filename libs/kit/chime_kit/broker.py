@@ -96,6 +96,11 @@ class Broker:
         self.consumers: list[Consumer[Any]] = []
         self._connection: AbstractRobustConnection | None = None
 
+    @property
+    def connection(self) -> AbstractRobustConnection | None:
+        """The consumers' connection while it is open (for the health view's probes)."""
+        return self._connection
+
     def include_router(self, router: Router) -> None:
         self.consumers.extend(router.consumers)
 

@@ -1,10 +1,23 @@
 """PostgreSQL pool bound to one service's own schema."""
 
+import time
+import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
 import orjson
 from asyncpg.pool import PoolConnectionProxy
+from prometheus_client import REGISTRY, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+ACQUIRE_SECONDS = Histogram(
+    "chime_db_pool_acquire_seconds",
+    "Time to get a pooled database connection (a wait means the pool was exhausted)",
+    ["service"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0),
+)
 
 # Everything asyncpg raises when the database or the link to it fails: server errors, a
 # closed or broken connection (InterfaceError, "cannot switch to state" InternalClientError),
@@ -37,12 +50,71 @@ class BoundedPool(asyncpg.Pool):
     database that hangs (a link that stops answering) fails requests with TimeoutError
     (answered 503) instead of holding them forever."""
 
-    def __init__(self, *args: Any, acquire_timeout: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        acquire_timeout: float | None = None,
+        service: str = "unknown",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.acquire_timeout = acquire_timeout
+        self.service = service
+        self.waiting = 0
+        self._acquire_seconds = ACQUIRE_SECONDS.labels(service)
+        _POOLS.add(self)
 
     def acquire(self, *, timeout: float | None = None) -> Any:
         return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+    async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's)
+        # asyncpg's one path to a connection, whether `acquire` is awaited or entered.
+        self.waiting += 1
+        started = time.perf_counter()
+        try:
+            return await super()._acquire(timeout)  # type: ignore[misc]
+        finally:
+            self.waiting -= 1
+            self._acquire_seconds.observe(time.perf_counter() - started)
+
+    @property
+    def in_use(self) -> int:
+        return self.get_size() - self.get_idle_size()
+
+
+_POOLS: weakref.WeakSet[BoundedPool] = weakref.WeakSet()
+
+
+class PoolCollector(Collector):
+    """Read at each scrape from every open pool of the process, summed per service."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families = (
+            GaugeMetricFamily(
+                "chime_db_pool_size", "Connections the pool may open (its maximum)", labels=_BY
+            ),
+            GaugeMetricFamily("chime_db_pool_open", "Connections open now", labels=_BY),
+            GaugeMetricFamily("chime_db_pool_in_use", "Connections handed out now", labels=_BY),
+            GaugeMetricFamily(
+                "chime_db_pool_waiting", "Callers waiting for a connection now", labels=_BY
+            ),
+        )
+        totals: dict[str, list[int]] = {}
+        for pool in list(_POOLS):
+            if pool.is_closing():
+                continue
+            figures = (pool.get_max_size(), pool.get_size(), pool.in_use, pool.waiting)
+            total = totals.setdefault(pool.service, [0] * len(families))
+            for i, figure in enumerate(figures):
+                total[i] += figure
+        for service, total in totals.items():
+            for family, value in zip(families, total, strict=True):
+                family.add_metric([service], value)
+        yield from families
+
+
+_BY = ["service"]
+REGISTRY.register(PoolCollector())
 
 
 async def create_pool(
@@ -72,6 +144,7 @@ async def create_pool(
         connection_class=asyncpg.Connection,
         record_class=asyncpg.Record,
         acquire_timeout=acquire_timeout,
+        service=schema,
         command_timeout=command_timeout,
         server_settings={"search_path": schema, "application_name": f"chime-{schema}"},
         **({} if acquire_timeout is None else {"timeout": acquire_timeout}),

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from chime_contracts.envelope import Envelope
+from chime_contracts.envelope import Envelope, Event
 from chime_contracts.registry import event_class
 from chime_kit.db import Connection
 
@@ -55,9 +55,20 @@ class Append:
         ]
 
 
+# Event types a service stores in its own streams but never publishes, so they are not in
+# the contracts' registry (an api key's hash, say); the service registers them at import.
+_PRIVATE: dict[str, type[Event]] = {}
+
+
+def register_private(*classes: type[Event]) -> None:
+    for cls in classes:
+        _PRIVATE[cls.type_name()] = cls
+
+
 def decode(stored: dict[str, Any]) -> Envelope[Any]:
-    """A stored envelope as its typed event (every type is in the contracts' registry)."""
-    envelope: Envelope[Any] = Envelope[event_class(stored["type"])].model_validate(stored)  # type: ignore[misc]
+    """A stored envelope as its typed event (the contracts' registry, or a private type)."""
+    cls = _PRIVATE.get(stored["type"]) or event_class(stored["type"])
+    envelope: Envelope[Any] = Envelope[cls].model_validate(stored)  # type: ignore[valid-type]
     return envelope
 
 

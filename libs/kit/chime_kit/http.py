@@ -44,7 +44,7 @@ REQUEST_SECONDS = Histogram(
     ["service", "method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
-_OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_OPS_PATHS = frozenset({"/healthz", "/readyz", "/health/details", "/metrics"})
 
 
 def _is_ops(scope: MutableMapping[str, Any]) -> bool:

@@ -14,7 +14,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter
@@ -164,3 +165,31 @@ class BackgroundLoop:
             finally:
                 self._resting = False
                 self.beat()
+
+
+async def work_until_idle(
+    loop: BackgroundLoop,
+    work: Callable[[], Awaitable[bool]],
+    *,
+    max_idle: float,
+    next_due: Callable[[], Awaitable[datetime | None]] | None = None,
+    min_sleep: float = 0.0,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """The body of a loop that works until idle, then sleeps until the next due time or a
+    wake-up, whichever comes first (relay, firing, delivery).
+
+    `work()` returns True while there may be more to do at once (a full batch); then it is
+    called again without sleeping. Otherwise the loop sleeps `max_idle` at most, less when
+    `next_due()` names a sooner time, and never less than `min_sleep` (work due but not yet
+    takeable, such as a paced chat, is looked at again soon, not in a busy loop). A
+    `loop.wake()` cuts the sleep short; one that arrives while `work()` runs is not lost.
+    """
+    while True:
+        loop.clear()
+        if await work():
+            continue
+        timeout = max_idle
+        if next_due is not None and (due := await next_due()) is not None:
+            timeout = min(timeout, max(min_sleep, (due - now()).total_seconds()))
+        await loop.sleep(timeout)

@@ -23,3 +23,9 @@ OUTBOX_PENDING = Gauge(
     "Events waiting in a service's outbox (counted every few seconds)",
     ["service"],
 )
+OUTBOX_OLDEST_SECONDS = Gauge(
+    "chime_outbox_oldest_seconds",
+    "Age of the oldest event waiting in the outbox: how far the relay lags (counted with"
+    " chime_outbox_pending)",
+    ["service"],
+)

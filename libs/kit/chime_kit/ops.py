@@ -1,4 +1,5 @@
-"""/healthz (alive), /readyz (dependencies reachable) and /metrics for every service."""
+"""/healthz (alive), /readyz (dependencies reachable), /health/details (what a person reads
+to find what is wrong, `health.py`) and /metrics for every service."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from chime_kit.health import details
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 LivenessCheck = Callable[[], dict[str, bool]]
@@ -44,11 +47,20 @@ def ops_routes(
             status_code=200 if ready else 503,
         )
 
+    async def health_details(request: Request) -> Response:
+        service = getattr(request.app.state, "service", None)
+        if service is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        found = await details(service.runtime)
+        # Always 200: the body says what is degraded; probes use /healthz and /readyz.
+        return JSONResponse(found)
+
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return [
         Route("/healthz", healthz, include_in_schema=False),
         Route("/readyz", readyz, include_in_schema=False),
+        Route("/health/details", health_details, include_in_schema=False),
         Route("/metrics", metrics, include_in_schema=False),
     ]

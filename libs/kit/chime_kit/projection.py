@@ -1,7 +1,9 @@
 """Projections: query tables folded from a service's events, and their rebuild from zero.
 
 A projection is applied live, in the transaction that appends its events, and replayed by
-`rebuild`; both go through its `apply`, so a rebuilt table equals the live one.
+`rebuild`; both go through its `apply`, so a rebuilt table equals the live one. A projection
+folded from a log of its own (one retained by time, say) also has `replay`, which `rebuild`
+calls after emptying its tables.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from chime_kit import event_store
 from chime_kit.db import Connection
@@ -26,6 +28,13 @@ class Projection(Protocol):
 
     async def apply(self, events: Sequence[Recorded]) -> None:
         """Fold these events (in their global order) into the tables; ignore other types."""
+        ...
+
+
+@runtime_checkable
+class Replaying(Protocol):
+    async def replay(self, batch_size: int) -> int:
+        """Fold the projection's own log into its (emptied) tables; how many it applied."""
         ...
 
 
@@ -59,5 +68,8 @@ async def rebuild(
             for projection in projections:
                 await projection.apply(batch)
             applied += len(batch)
+        for projection in projections:
+            if isinstance(projection, Replaying):
+                applied += await projection.replay(batch_size)
     log.info("rebuilt %s from %d events", ", ".join(tables), applied)
     return Rebuilt(tables, applied)

@@ -33,7 +33,12 @@ from chime_contracts.routing import EVENT_LOG_QUEUE, EVENTS_EXCHANGE, event_type
 from chime_kit.broker import EVENTS
 from chime_kit.db import Connection
 from chime_kit.loops import BackgroundLoop
-from chime_kit.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING, PUBLISH_FAILURES
+from chime_kit.metrics import (
+    EVENTS_PUBLISHED,
+    OUTBOX_OLDEST_SECONDS,
+    OUTBOX_PENDING,
+    PUBLISH_FAILURES,
+)
 from chime_kit.outbox import PARTITIONS
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,9 @@ _SELECT = (
     "SELECT id, event_id, routing_key, body, traceparent FROM outbox"
     " WHERE partition = ANY($1::smallint[]) AND NOT (id = ANY($2::bigint[]))"
     " ORDER BY id LIMIT $3"
+)
+_BACKLOG = (
+    "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 FROM outbox"
 )
 _MEMBERS = (
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
@@ -125,6 +133,10 @@ class OutboxRelay:
         self._loop.wake()
 
     @property
+    def connection(self) -> AbstractRobustConnection | None:
+        return self._connection
+
+    @property
     def connected(self) -> bool:
         return self._connection is not None and not self._connection.is_closed
 
@@ -167,9 +179,10 @@ class OutboxRelay:
                     await self._rebalance(conn)
                     rebalance_at = now + self.rebalance_seconds
                 if now - counted_at >= PENDING_COUNT_SECONDS:
-                    OUTBOX_PENDING.labels(self.schema).set(
-                        await conn.fetchval("SELECT count(*) FROM outbox")
-                    )
+                    backlog = await conn.fetchrow(_BACKLOG)
+                    assert backlog is not None  # an aggregate has a row
+                    OUTBOX_PENDING.labels(self.schema).set(backlog[0])
+                    OUTBOX_OLDEST_SECONDS.labels(self.schema).set(backlog[1])
                     counted_at = now
                 self._loop.clear()
                 rows = await self._fetch(conn, self._owned, ())

@@ -6,6 +6,7 @@ Built by `open_runtime(...)` inside a service's lifespan, never at import time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -21,7 +22,7 @@ from chime_kit.loops import BackgroundLoop
 from chime_kit.migrator import migrate
 from chime_kit.relay import OutboxRelay
 from chime_kit.settings import ServiceSettings
-from chime_kit.telemetry import setup_tracing
+from chime_kit.telemetry import flush_tracing, setup_tracing
 from chime_kit.unit_of_work import UnitOfWork, transaction, unit_of_work
 
 E = TypeVar("E", bound=Event)
@@ -37,6 +38,8 @@ class Runtime:
     queues: list[str] = field(default_factory=list)
     _in_flight: dict[str, InFlight] = field(default_factory=dict)
     loops: list[BackgroundLoop] = field(default_factory=list)
+    # Sections a service adds to its detailed health view (`/health/details`).
+    sections: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.watch(self.relay.loop)
@@ -47,6 +50,10 @@ class Runtime:
         if loop not in self.loops:
             self.loops.append(loop)
         return loop
+
+    def report(self, name: str, section: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        """Show `await section()` as `name` in the detailed health view (e.g. a lag)."""
+        self.sections[name] = section
 
     def in_flight(self, queue: str) -> InFlight:
         """Event times of the messages of `queue` this process is applying right now."""
@@ -89,6 +96,9 @@ class Runtime:
         await self.relay.stop()
         await self.broker.stop()
         await self.pool.close()
+        # uvicorn ends the process with the SIGTERM it caught, so atexit hooks never run:
+        # the spans still batched are written now.
+        flush_tracing()
 
     async def readiness(self) -> dict[str, bool]:
         async def database() -> bool:
@@ -112,7 +122,7 @@ class Runtime:
 
 
 async def open_runtime(service: str, settings: ServiceSettings, migrations_package: str) -> Runtime:
-    setup_tracing(service, settings.otlp_endpoint)
+    setup_tracing(service, settings)
     dsn = settings.database_url.get_secret_value()
     if settings.migrate_on_start:
         await run_migrations(dsn, service, migrations_package)

@@ -1,6 +1,8 @@
 """Settings every service shares; each service subclasses with its own env prefix."""
 
-from pydantic import Field, SecretStr
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,8 +28,35 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     log_level: str = "INFO"
     log_json: bool = True
-    otlp_endpoint: str | None = Field(
-        default=None, description="OTLP/HTTP traces endpoint, e.g. http://collector:4318"
+    # Tracing follows OpenTelemetry's standard variables (unprefixed): the SDK itself reads
+    # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG), OTEL_BSP_* and
+    # OTEL_SDK_DISABLED; these are the ones the kit decides with.
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "otel_exporter_otlp_traces_endpoint"
+        ),
+        description="OTLP/HTTP traces URL (…/v1/traces); overrides the endpoint below",
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),
+        description="OTLP/HTTP base URL, e.g. http://collector:4318; unset: no OTLP export",
+    )
+    otel_traces_exporter: str = Field(
+        default="otlp",
+        validation_alias=AliasChoices("OTEL_TRACES_EXPORTER", "otel_traces_exporter"),
+        description="comma list of otlp, console, none",
+    )
+    otel_python_disabled_instrumentations: str = Field(
+        default="",
+        validation_alias=AliasChoices(
+            "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "otel_python_disabled_instrumentations"
+        ),
+        description="comma list of instrumentations not to install: asyncpg, httpx",
+    )
+    traces_file: Path | None = Field(
+        default=None, description="also append every finished span here, one JSON line each"
     )
     relay_batch_size: int = Field(default=1000, ge=1)
     relay_idle_poll_seconds: float = Field(default=0.05, gt=0)

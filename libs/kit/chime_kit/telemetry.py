@@ -1,51 +1,193 @@
-"""Tracing and JSON logs that carry trace ids; bot tokens never reach a log line."""
+"""Tracing and JSON logs that carry trace ids; bot tokens and API keys never reach either.
+
+Spans come from OpenTelemetry's own instrumentations where one exists: FastAPI's server
+span (FastAPI opens it itself, see `http.TELEMETRY`), asyncpg (every query) and httpx
+(every outgoing call, the Bot API's included); the kit's consumer continues the producer's
+trace from the message's `traceparent` header (written by the outbox relay), so aio-pika
+needs no instrumentation of its own. Configuration is OpenTelemetry's standard variables.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import socket
 import sys
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.sdk.trace.sampling import _get_from_env_or_default as sampler_from_env
+from opentelemetry.trace import Link, Span, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from chime_kit.bots import TOKEN_PATTERN
+from chime_kit.span_export import JsonLinesFile, Redacting
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.util.types import Attributes
+
+    from chime_kit.settings import ServiceSettings
 
 _propagator = TraceContextTextMapPropagator()
 
 # httpx logs full URLs and the token is part of the URL, so it is scrubbed from every
-# record: whatever `bots` accepts as a token is redacted here.
+# record: whatever `bots` accepts as a token is redacted here. API keys (`chime_<ulid>_
+# <secret>`, services/api's domain/keys.py) likewise.
 _TOKEN = re.compile(rf"(?<!\d){TOKEN_PATTERN}(?![A-Za-z0-9_-])")
+_API_KEY = re.compile(r"chime_[0-9a-zA-Z]{26}_[A-Za-z0-9_-]{20,}")
+INSTRUMENTATIONS = ("asyncpg", "httpx")
 
 
 def redact(text: str) -> str:
-    return _TOKEN.sub("<bot-token>", text)
+    return _API_KEY.sub("<api-key>", _TOKEN.sub("<bot-token>", text))
 
 
-def tracer_provider(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
-    """Spans of `chime-<service>`, exported over OTLP/HTTP when an endpoint is given."""
-    provider = TracerProvider(resource=Resource.create({"service.name": f"chime-{service_name}"}))
-    if otlp_endpoint:
+class WithinWork(Sampler):
+    """The configured sampler, except that a client span with no parent (a query of a
+    polling loop, a call outside any request) is dropped: instrumented libraries would
+    otherwise make a trace of every poll."""
+
+    def __init__(self, inner: Sampler) -> None:
+        self.inner = inner
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Any = None,
+        trace_state: Any = None,
+    ) -> SamplingResult:
+        parent = trace.get_current_span(parent_context).get_span_context()
+        if kind is SpanKind.CLIENT and not parent.is_valid and not links:
+            return SamplingResult(Decision.DROP)
+        return self.inner.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"WithinWork{{{self.inner.get_description()}}}"
+
+
+def service_version(service: str) -> str:
+    try:
+        return metadata.version(f"chime-{service}")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def resource_of(service: str) -> Resource:
+    """`chime-<service>` unless OTEL_SERVICE_NAME names it; OTEL_RESOURCE_ATTRIBUTES add to
+    (and may override) the version, namespace and instance the kit fills in."""
+    detected = Resource.create({})
+    defaults = Resource(
+        {
+            "service.name": f"chime-{service}",
+            "service.namespace": "chime",
+            "service.version": service_version(service),
+            "service.instance.id": socket.gethostname(),
+        }
+    )
+    if str(detected.attributes.get("service.name", "")).startswith("unknown_service"):
+        detected = Resource(
+            {k: v for k, v in detected.attributes.items() if k != "service.name"},
+            detected.schema_url,
+        )
+    return defaults.merge(detected)
+
+
+def exporters_of(settings: ServiceSettings) -> list[SpanExporter]:
+    chosen = {e.strip() for e in settings.otel_traces_exporter.split(",") if e.strip()}
+    exporters: list[SpanExporter] = []
+    endpoint = settings.otel_exporter_otlp_traces_endpoint or (
+        f"{settings.otel_exporter_otlp_endpoint.rstrip('/')}/v1/traces"
+        if settings.otel_exporter_otlp_endpoint
+        else None
+    )
+    if "otlp" in chosen and endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces")
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+        exporters.append(OTLPSpanExporter(endpoint=endpoint))
+    if "console" in chosen:
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        exporters.append(ConsoleSpanExporter())
+    if settings.traces_file is not None:
+        exporters.append(JsonLinesFile(settings.traces_file))
+    return exporters
+
+
+def tracer_provider(service: str, settings: ServiceSettings) -> TracerProvider:
+    """Spans of `chime-<service>`, sampled as OTEL_TRACES_SAMPLER says, redacted, then
+    exported to every exporter the settings name (none: spans still carry trace ids)."""
+    provider = TracerProvider(resource=resource_of(service), sampler=WithinWork(sampler_from_env()))
+    for exporter in exporters_of(settings):
+        provider.add_span_processor(BatchSpanProcessor(Redacting(exporter, redact)))
     return provider
 
 
-def setup_tracing(service_name: str, otlp_endpoint: str | None) -> None:
-    """Install a tracer provider unless one is already installed (tests install theirs)."""
-    if isinstance(trace.get_tracer_provider(), TracerProvider):
-        return
-    trace.set_tracer_provider(tracer_provider(service_name, otlp_endpoint))
+def setup_tracing(service: str, settings: ServiceSettings) -> None:
+    """Install a tracer provider unless one is already installed (tests install theirs),
+    then the instrumentations the settings do not disable."""
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(tracer_provider(service, settings))
+    disabled = {name.strip() for name in settings.otel_python_disabled_instrumentations.split(",")}
+    instrument(*(name for name in INSTRUMENTATIONS if name not in disabled))
+
+
+def flush_tracing(timeout_seconds: float = 5.0) -> None:
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush(int(timeout_seconds * 1000))
+
+
+def instrument(*libraries: str) -> None:
+    """OpenTelemetry's instrumentation of each library, once per process."""
+    if "asyncpg" in libraries:
+        from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+        asyncpg_instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+        if not asyncpg_instrumentor.is_instrumented_by_opentelemetry:
+            asyncpg_instrumentor.instrument()
+    if "httpx" in libraries:
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+        if not HTTPXClientInstrumentor().is_instrumented_by_opentelemetry:
+            HTTPXClientInstrumentor().instrument(async_request_hook=_redact_url)
+
+
+async def _redact_url(span: Span, request: Any) -> None:
+    # The Bot API's URL holds the token: not even the span processors may see it.
+    if span.is_recording():
+        for key in ("url.full", "http.url"):
+            span.set_attribute(key, redact(str(request.url)))
+
+
+@contextmanager
+def linked_span(
+    tracer: Tracer, name: str, traceparent: str | None, **attributes: Any
+) -> Iterator[Span]:
+    """A new trace whose first span links to the span `traceparent` names: for work done
+    long after its request (a reminder that fires hours later), where a child would make
+    the request's trace hours long."""
+    requested = trace.get_current_span(context_from_traceparent(traceparent)).get_span_context()
+    links = [Link(requested, {"chime.link": "requested by"})] if requested.is_valid else []
+    with tracer.start_as_current_span(
+        name, context=otel_context.Context(), links=links, attributes=attributes
+    ) as span:
+        yield span
 
 
 def current_traceparent() -> tuple[str | None, str | None]:

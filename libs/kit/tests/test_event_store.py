@@ -1,7 +1,9 @@
+from typing import ClassVar, Literal
+
 import asyncpg
 import pytest
 
-from chime_contracts.envelope import envelope_of
+from chime_contracts.envelope import Event, envelope_of
 from chime_contracts.events import UserStarted
 from chime_kit import event_store
 from chime_kit.event_store import ConcurrencyError
@@ -50,3 +52,22 @@ async def test_recorded_events_cannot_be_rewritten(runtime, statement):
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await conn.execute(statement)
         assert await event_store.current_version(conn, "s") == 1
+
+
+class _Noted(Event):
+    """A type only this test's service knows: stored, never published."""
+
+    type: Literal["test.noted.v1"] = "test.noted.v1"
+    producer: ClassVar[str] = "demo"
+    text: str
+
+
+async def test_a_private_event_type_loads_once_registered(runtime):
+    noted = envelope_of(_Noted(text="kept home"), producer="demo")
+    async with runtime.pool.acquire() as conn:
+        await event_store.append(conn, "private", 0, [noted])
+        with pytest.raises(KeyError, match=r"test\.noted\.v1"):
+            await event_store.load(conn, "private")
+        event_store.register_private(_Noted)
+        [loaded] = (await event_store.load(conn, "private")).events
+        assert loaded.data == _Noted(text="kept home")

@@ -145,3 +145,46 @@ async def test_a_body_that_hangs_is_wedged_but_a_sleeping_one_is_not() -> None:
     assert loop.ready  # nothing raised: only the liveness probe can tell
     await loop.stop()
     assert not loop.wedged  # a stopped loop is not expected to beat
+
+
+async def test_work_until_idle_works_while_busy_then_sleeps_until_due_or_woken() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from chime_kit.loops import work_until_idle
+
+    calls: list[str] = []
+    busy = [True, True, False, False, False]
+    due_in, dues = timedelta(seconds=0.05), 0
+
+    async def work() -> bool:
+        calls.append("work")
+        return busy.pop(0) if busy else False
+
+    async def next_due() -> datetime:
+        calls.append("due")
+        return datetime.now(UTC) + due_in
+
+    loop = BackgroundLoop("idle-test", lambda: work_until_idle(loop, work, max_idle=60.0,
+                                                               next_due=next_due))  # fmt: skip
+
+    async def works(n: int) -> bool:
+        return calls.count("work") >= n
+
+    async def asleep() -> bool:
+        return calls.count("due") > dues and calls[-1] == "due"
+
+    loop.start()
+    try:
+        # Two busy rounds back to back, then idle: the next due time (50 ms) ends the sleep
+        # long before max_idle (60 s).
+        await eventually(lambda: works(4), within=2.0)
+        assert calls[:5] == ["work", "work", "work", "due", "work"]
+        due_in, dues = timedelta(hours=1), calls.count("due")
+        await eventually(asleep, within=2.0)
+        before = calls.count("work")
+        await asyncio.sleep(0.1)
+        assert calls.count("work") == before  # sleeping towards a due time an hour away
+        loop.wake()
+        await eventually(lambda: works(before + 1), within=2.0)
+    finally:
+        await loop.stop()

@@ -3,9 +3,20 @@ import logging
 import orjson
 import pytest
 from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from chime_kit.bots import bot_id_of
-from chime_kit.telemetry import JsonFormatter, context_from_traceparent, redact
+from chime_kit.settings import ServiceSettings
+from chime_kit.span_export import read_span_file
+from chime_kit.telemetry import (
+    JsonFormatter,
+    WithinWork,
+    context_from_traceparent,
+    linked_span,
+    redact,
+    resource_of,
+    tracer_provider,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -54,8 +65,6 @@ def test_spans_are_exported_over_otlp_http_when_an_endpoint_is_set():
         ExportTraceServiceRequest,
     )
 
-    from chime_kit.telemetry import tracer_provider
-
     received: list[tuple[str, bytes]] = []
 
     class Collector(BaseHTTPRequestHandler):
@@ -71,8 +80,11 @@ def test_spans_are_exported_over_otlp_http_when_an_endpoint_is_set():
     server = HTTPServer(("127.0.0.1", 0), Collector)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        provider = tracer_provider("sender", f"http://127.0.0.1:{server.server_port}/")
-        with provider.get_tracer("test").start_as_current_span("telegram sendMessage"):
+        settings = ServiceSettings(
+            OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{server.server_port}/"
+        )
+        provider = tracer_provider("sender", settings)
+        with provider.get_tracer("test").start_as_current_span(f"GET /bot{TOKEN}/getMe"):
             pass
         assert provider.force_flush(5000)
         provider.shutdown()
@@ -85,4 +97,61 @@ def test_spans_are_exported_over_otlp_http_when_an_endpoint_is_set():
     [resource_spans] = request.resource_spans
     service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
     assert service["service.name"] == "chime-sender"
-    assert resource_spans.scope_spans[0].spans[0].name == "telegram sendMessage"
+    assert service["service.namespace"] == "chime"
+    assert service["service.version"] == "0.1.0"
+    # Redacted before it left the process.
+    assert resource_spans.scope_spans[0].spans[0].name == "GET /bot<bot-token>/getMe"
+
+
+API_KEY = "chime_01jd8x2m3n4p5q6r7s8t9v0w1x_Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eA"
+
+
+def test_api_keys_are_scrubbed_from_text():
+    assert redact(f"Authorization: Bearer {API_KEY}") == "Authorization: Bearer <api-key>"
+
+
+def test_a_file_of_json_lines_holds_redacted_spans_with_parents_and_links(tmp_path):
+    path = tmp_path / "traces" / "sender.jsonl"
+    provider = tracer_provider("sender", ServiceSettings(traces_file=path))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("request") as request:
+        with tracer.start_as_current_span("query", attributes={"url.full": f"/bot{TOKEN}/x"}):
+            pass
+        traceparent = f"00-{request.get_span_context().trace_id:032x}-"
+        traceparent += f"{request.get_span_context().span_id:016x}-01"
+    with linked_span(tracer, "fire", traceparent, **{"chime.key": API_KEY}):
+        pass
+    provider.shutdown()
+    spans = {s["name"]: s for s in read_span_file(path)}
+    assert set(spans) == {"request", "query", "fire"}
+    assert spans["query"]["parent_span_id"] == spans["request"]["span_id"]
+    assert spans["query"]["attributes"]["url.full"] == "/bot<bot-token>/x"
+    assert spans["fire"]["parent_span_id"] is None
+    assert spans["fire"]["trace_id"] != spans["request"]["trace_id"]
+    assert spans["fire"]["links"] == [
+        {"trace_id": spans["request"]["trace_id"], "span_id": spans["request"]["span_id"]}
+    ]
+    assert spans["fire"]["attributes"]["chime.key"] == "<api-key>"
+    assert all(s["service"] == "chime-sender" for s in spans.values())
+    assert TOKEN not in path.read_text()
+    assert API_KEY not in path.read_text()
+
+
+def test_client_spans_outside_any_work_are_not_sampled():
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision
+
+    sampler = WithinWork(ALWAYS_ON)
+    assert sampler.should_sample(None, 1, "SELECT", SpanKind.CLIENT).decision is Decision.DROP
+    assert sampler.should_sample(None, 1, "fire", SpanKind.INTERNAL).decision.is_sampled()
+    parent = context_from_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    assert sampler.should_sample(parent, 1, "SELECT", SpanKind.CLIENT).decision.is_sampled()
+
+
+def test_the_standard_variables_name_the_service_and_add_attributes(monkeypatch):
+    assert resource_of("api").attributes["service.name"] == "chime-api"
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "chime-api-canary")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod")
+    attributes = resource_of("api").attributes
+    assert attributes["service.name"] == "chime-api-canary"
+    assert attributes["deployment.environment"] == "prod"
+    assert attributes["service.namespace"] == "chime"

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -16,4 +18,26 @@ class ApiSettings(ServiceSettings):
         gt=0,
         description="how long a duplicate waits for the first request with its"
         " Idempotency-Key before it gets 409",
+    )
+    idempotency_ttl: timedelta = Field(
+        default=timedelta(hours=24), description="how long a first response is replayed"
+    )
+    purge_interval_seconds: float = Field(
+        default=600.0, gt=0, description="how often expired idempotency records are deleted"
+    )
+    key_rotation_overlap: timedelta = Field(
+        default=timedelta(hours=24), description="how long a rotated key keeps working"
+    )
+    rate_per_second: float = Field(
+        default=50.0, gt=0, description="default refill of a key's token bucket"
+    )
+    rate_burst: int = Field(default=100, ge=1, description="default size of a key's bucket")
+    history_retention_days: int = Field(
+        default=30, ge=1, description="days of history and stats kept (whole days, UTC)"
+    )
+    history_partitions_ahead_days: int = Field(
+        default=7, ge=1, description="days of history partitions made ready ahead of time"
+    )
+    history_maintenance_seconds: float = Field(
+        default=300.0, gt=0, description="how often history partitions are made and dropped"
     )

@@ -1,14 +1,6 @@
-from chime_ingest.adapters.postgres import projections
-from chime_ingest.settings import IngestSettings
-from chime_kit.service import ServiceCli
+from chime_ingest.entrypoints.cli import CLI, main
 
-CLI = ServiceCli(
-    service="ingest",
-    app_factory="chime_ingest.entrypoints.app:create_app",
-    migrations_package="chime_ingest.migrations",
-    settings=IngestSettings,
-    projections=projections,
-)
+__all__ = ["CLI"]
 
 if __name__ == "__main__":
-    raise SystemExit(CLI.main())
+    raise SystemExit(main())

@@ -9,9 +9,11 @@ import httpx
 from chime_ingest.adapters.telegram import TelegramBotApi
 from chime_ingest.domain.bots import webhook_secret
 from chime_ingest.entrypoints.callback_answers import CallbackAnswerer
-from chime_ingest.entrypoints.consumers import build_router
+from chime_ingest.entrypoints.intake import Intake
+from chime_ingest.entrypoints.interpreter import Interpreter
 from chime_ingest.entrypoints.polling import Poller
-from chime_ingest.settings import IngestSettings
+from chime_ingest.entrypoints.webhooks import register_webhooks
+from chime_ingest.settings import MIGRATIONS, SERVICE, IngestSettings
 from chime_kit.bots import tokens_by_bot
 from chime_kit.runtime import Runtime, open_runtime
 
@@ -24,6 +26,8 @@ class Ingest:
     telegram: TelegramBotApi
     tokens: dict[int, str]
     webhook_secrets: dict[int, str]
+    intake: Intake
+    interpreter: Interpreter
     poller: Poller | None = field(default=None)
     answerer: CallbackAnswerer | None = field(default=None)
 
@@ -32,40 +36,65 @@ class Ingest:
         if self.tokens:
             self.answerer = CallbackAnswerer(self.runtime, self.telegram, self.tokens)
             await self.answerer.start()
-        if self.settings.mode == "polling":
-            self.poller = Poller(
-                self.runtime, self.telegram, self.tokens, self.settings.polling_timeout_seconds
-            )
-            await self.poller.start()
+        self.interpreter.start()
+        self.intake.start()
+        if self.poller is not None:
+            self.poller.start()
         elif self.settings.public_url:
-            base = self.settings.public_url.rstrip("/")
-            for bot_id, token in self.tokens.items():
-                await self.telegram.set_webhook(
-                    token, f"{base}/telegram/{bot_id}/webhook", self.webhook_secrets[bot_id]
-                )
+            await register_webhooks(self.settings, self.telegram)
 
     async def stop(self) -> None:
         if self.poller is not None:
             await self.poller.stop()
+        await self.intake.stop()
+        await self.interpreter.stop()
         if self.answerer is not None:
             await self.answerer.stop()
         await self.http.aclose()
         await self.runtime.stop()
 
 
-async def build(settings: IngestSettings) -> Ingest:
-    runtime = await open_runtime("ingest", settings, "chime_ingest.migrations")
-    runtime.broker.include_router(build_router(runtime, settings.default_time_zone))
+def bots_of(settings: IngestSettings) -> tuple[dict[int, str], dict[int, str]]:
+    """Each bot's token, and its webhook secret (none without a key: polling mode, where the
+    webhook route knows no bot and refuses every post)."""
     tokens = {bot: t.get_secret_value() for bot, t in tokens_by_bot(settings.bot_tokens).items()}
-    # No key (polling mode): the webhook route knows no bot and refuses every post.
     key = settings.webhook_secret_key
     secrets = {b: webhook_secret(key.get_secret_value(), b) for b in tokens} if key else {}
+    return tokens, secrets
+
+
+async def build(settings: IngestSettings) -> Ingest:
+    runtime = await open_runtime(SERVICE, settings, MIGRATIONS)
+    tokens, secrets = bots_of(settings)
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    telegram = TelegramBotApi(http, settings.telegram_api_base)
+    interpreter = Interpreter(
+        runtime,
+        settings.default_time_zone,
+        batch_size=settings.interpreter_batch_size,
+        max_attempts=settings.interpreter_max_attempts,
+        idle_seconds=settings.interpreter_idle_seconds,
+    )
+    intake = Intake(runtime, on_stored=interpreter.wake, max_batch=settings.group_commit_max)
+    poller = None
+    if settings.mode == "polling":
+        poller = Poller(
+            runtime,
+            intake,
+            telegram,
+            tokens,
+            timeout=settings.polling_timeout_seconds,
+            lease_seconds=settings.poll_lease_seconds,
+            allowed_updates=settings.allowed_updates,
+        )
     return Ingest(
         runtime=runtime,
         settings=settings,
         http=http,
-        telegram=TelegramBotApi(http, settings.telegram_api_base),
+        telegram=telegram,
         tokens=tokens,
         webhook_secrets=secrets,
+        intake=intake,
+        interpreter=interpreter,
+        poller=poller,
     )

@@ -2,51 +2,75 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Literal
 
 from chime_contracts.envelope import Envelope
 from chime_contracts.events import UpdateReceived
 from chime_ingest import conversation
-from chime_ingest.adapters.postgres import PostgresChats, UpdateLog
-from chime_ingest.domain.updates import check_update, kind_of
+from chime_ingest.adapters.postgres import PostgresChats
+from chime_ingest.adapters.update_log import Arrival, Claimed, UpdateLog
 from chime_ingest.ports import ChatsView
+from chime_kit.db import Connection
 from chime_kit.streams import Work
 from chime_kit.unit_of_work import UnitOfWork
 
 Accepted = Literal["accepted", "duplicate", "rejected"]
 
 
-async def accept_update(uow: UnitOfWork, bot_id: int, body: dict[str, Any]) -> Accepted:
-    """Store the update once; an invalid one is kept as rejected and the stream moves on.
+async def accept_updates(conn: Connection, arrivals: Sequence[Arrival]) -> list[Accepted]:
+    """Store updates in the caller's transaction, each once per (bot, update_id): accepted
+    (queued for the interpreter in the same statement), rejected (kept with the reason
+    Chime cannot act on it, never interpreted), or a duplicate of one already stored or
+    earlier in `arrivals`."""
+    first: dict[tuple[int, int], int] = {}
+    unique = [
+        a for n, a in enumerate(arrivals) if first.setdefault((a.bot_id, a.update_id), n) == n
+    ]
+    stored = await UpdateLog(conn).add(unique) if unique else set()
+    outcomes: list[Accepted] = []
+    for n, a in enumerate(arrivals):
+        key = (a.bot_id, a.update_id)
+        if key not in stored or first[key] != n:
+            outcomes.append("duplicate")
+        else:
+            outcomes.append("rejected" if a.reason else "accepted")
+    return outcomes
 
-    The caller has checked that `body` has an integer update_id.
-    """
-    log = UpdateLog(uow.conn)
-    try:
-        update = check_update(body)
-    except ValueError as exc:
-        stored = await log.add(bot_id, body["update_id"], kind_of(body), body, reason=str(exc))
-        return "rejected" if stored else "duplicate"
-    if not await log.add(bot_id, update.update_id, update.kind, body):
-        return "duplicate"
-    await uow.emit(
-        UpdateReceived(
-            bot_id=bot_id,
-            update_id=update.update_id,
-            kind=update.kind,
-            chat_id=update.chat_id,
-            user_id=update.user_id,
-            update=body,
-        )
+
+def receipt_of(claimed: Claimed) -> Envelope[UpdateReceived]:
+    """The update's receipt, built from its stored row, as the cause of what interpreting it
+    emits (they share its correlation id and trace). It is not published: nothing else
+    consumes it, and ingest reads its updates from its own table."""
+    received = UpdateReceived.model_construct(
+        type="update.received.v1",
+        bot_id=claimed.bot_id,
+        update_id=claimed.update_id,
+        kind=claimed.kind,
+        chat_id=claimed.chat_id,
+        user_id=claimed.user_id,
+        update=claimed.payload,
     )
-    return "accepted"
+    # Not validated again: every field comes from the row the receive path checked.
+    receipt: Envelope[UpdateReceived] = Envelope[UpdateReceived].model_construct(
+        id=claimed.event_id,
+        type=received.type,
+        occurred_at=claimed.received_at,
+        producer="ingest",
+        correlation_id=claimed.event_id,
+        causation_id=None,
+        traceparent=claimed.traceparent,
+        tracestate=None,
+        data=received,
+    )
+    return receipt
 
 
 async def interpret_update(
-    uow: UnitOfWork, envelope: Envelope[UpdateReceived], default_time_zone: str
+    uow: UnitOfWork, receipt: Envelope[UpdateReceived], default_time_zone: str
 ) -> None:
-    """As the consumer calls it: the chats projection works in the same transaction."""
-    await interpret(uow, PostgresChats(uow.conn), envelope.data, default_time_zone)
+    """As the interpreter calls it: the chats projection works in the same transaction."""
+    await interpret(uow, PostgresChats(uow.conn), receipt.data, default_time_zone)
 
 
 async def interpret(

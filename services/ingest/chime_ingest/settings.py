@@ -6,6 +6,19 @@ from pydantic_settings import SettingsConfigDict
 from chime_kit.bots import BotTokens
 from chime_kit.settings import ServiceSettings
 
+SERVICE = "ingest"
+MIGRATIONS = "chime_ingest.migrations"
+
+# What ingest acts on; other kinds are not asked for (Telegram would send them for nothing).
+ALLOWED_UPDATES = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "callback_query",
+    "my_chat_member",
+)
+
 
 class IngestSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CHIME_INGEST_", extra="ignore")
@@ -25,6 +38,39 @@ class IngestSettings(ServiceSettings):
     )
     telegram_api_base: str = "https://api.telegram.org"
     polling_timeout_seconds: int = Field(default=25, ge=0, le=50)
+    poll_lease_seconds: float = Field(
+        default=30.0,
+        ge=3.0,
+        description="polling mode: how long a replica's claim to poll a bot lasts unrenewed"
+        " (renewed every third of it); another replica takes a dead one's bots after it",
+    )
+    allowed_updates: list[str] = Field(
+        default_factory=lambda: list(ALLOWED_UPDATES),
+        description="the update kinds each bot's webhook (or long poll) asks Telegram for;"
+        " empty: Telegram's default (all but chat_member and reactions)",
+    )
+    webhook_max_connections: int = Field(
+        default=40,
+        ge=1,
+        le=100,
+        description="setWebhook's max_connections: requests Telegram sends a bot's webhook"
+        " at once (order across chats is not kept then; within a chat it is)",
+    )
+    group_commit_max: int = Field(
+        default=1000, ge=1, description="most updates the receive path stores in one transaction"
+    )
+    interpreter_batch_size: int = Field(
+        default=200, ge=1, description="most updates (one per chat) interpreted per transaction"
+    )
+    interpreter_max_attempts: int = Field(
+        default=5, ge=1, description="tries of an update's interpretation before it is poison"
+    )
+    interpreter_idle_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="how often an idle interpreter looks for updates other replicas stored"
+        " (its own replica's wake it at once)",
+    )
     default_time_zone: str = "UTC"
     max_body_bytes: int = Field(
         default=1024 * 1024,

@@ -27,7 +27,4 @@ class Scheduler:
 async def build(settings: SchedulerSettings) -> Scheduler:
     runtime = await open_runtime("scheduler", settings, "chime_scheduler.migrations")
     runtime.broker.include_router(build_router(runtime))
-    firing = FiringLoop(
-        runtime, batch_size=settings.fire_batch_size, max_idle_seconds=settings.max_idle_seconds
-    )
-    return Scheduler(runtime, firing)
+    return Scheduler(runtime, FiringLoop(runtime, settings))

@@ -62,7 +62,7 @@ async def test_two_schedulers_fire_each_reminder_exactly_once(schedulers):
     rows = await runtime.pool.fetch(
         "SELECT routing_key, count(*) AS n FROM outbox GROUP BY routing_key"
     )
-    assert {r["routing_key"]: r["n"] for r in rows} == {"notification.due.v1": 300}
+    assert {r["routing_key"]: r["n"] for r in rows} == {"send.requested.v1": 300}
     late = await runtime.pool.fetchval(
         "SELECT max(extract(epoch FROM fired_at - due_at)) FROM reminders"
     )
@@ -76,8 +76,11 @@ async def test_fired_notification_keeps_the_request_correlation(schedulers):
         await handlers.schedule_reminder(uow, PostgresReminders(uow.conn), envelope)
     assert await schedulers[0].firing.fire_once() == 1
     body = await runtime.pool.fetchval(
-        "SELECT body FROM outbox WHERE routing_key = 'notification.due.v1'"
+        "SELECT body FROM outbox WHERE routing_key = 'send.requested.v1'"
+        " AND convert_from(body, 'UTF8')::jsonb #>> '{data,source,kind}' = 'reminder'"
     )
     fired = orjson.loads(body)
     assert fired["correlation_id"] == envelope.correlation_id
     assert fired["data"]["delivery_id"] == "reminder:r9"
+    assert fired["data"]["source"] == {"kind": "reminder", "id": "r9"}
+    assert fired["data"]["buttons"][-1][0]["callback_data"] == "snooze:15m"

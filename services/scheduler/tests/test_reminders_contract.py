@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chime_contracts.envelope import envelope_of
-from chime_contracts.events import NotificationDue, ReminderRequested
+from chime_contracts.events import ReminderRequested, SendRequested
 from chime_kit.streams import Work
 from chime_kit.testing import Backend, contract_backend
 from chime_scheduler import handlers
@@ -77,7 +77,7 @@ async def test_due_reminders_fire_once_in_due_order_and_close_their_stream(store
     assert await store.status("r1") == "fired"
     assert await store.status("r3") == "scheduled"
     assert await store.stream_types("r1") == [
-        "reminder.requested.v1", "reminder.scheduled.v1", "notification.due.v1",
+        "reminder.requested.v1", "reminder.scheduled.v1", "send.requested.v1",
     ]  # fmt: skip
 
 
@@ -86,11 +86,13 @@ async def test_the_fired_event_carries_the_request_and_its_correlation(store: St
     async with store.backend.work() as firing:
         await handlers.fire_due_reminders(firing, store.reminders(firing), NOW, 10)
     [fired] = firing.emitted  # type: ignore[attr-defined]
-    assert isinstance(fired.data, NotificationDue)
+    assert isinstance(fired.data, SendRequested)
     assert fired.correlation_id == work.emitted[0].correlation_id  # type: ignore[attr-defined]
-    assert (fired.data.delivery_id, fired.data.text, fired.data.fired_at) == (
+    assert (fired.data.delivery_id, fired.data.text, fired.occurred_at) == (
         "reminder:r9", "⏰ t9", NOW,
     )  # fmt: skip
+    assert fired.data.source is not None
+    assert fired.data.source.kind == "reminder"
 
 
 async def test_next_due_is_the_earliest_still_scheduled(store: Store) -> None:

@@ -60,7 +60,7 @@ async def test_an_upgraded_database_fires_what_was_scheduled_and_rebuilds_it(dat
         )
         assert [(r["stream_id"], r["types"]) for r in streams] == [
             ("reminder-old1", ["reminder.scheduled.v1", "reminder.requested.v1",
-                               "reminder.scheduled.v1", "notification.due.v1"]),
+                               "reminder.scheduled.v1", "send.requested.v1"]),
             ("reminder-old2", ["reminder.scheduled.v1", "notification.due.v1"]),
         ]  # fmt: skip
         live = await table_rows(pool, "reminders")

@@ -11,22 +11,23 @@ import httpx
 from chime_kit.bots import tokens_by_bot
 from chime_kit.db import DATABASE_ERRORS
 from chime_kit.runtime import Runtime, open_runtime
-from chime_sender.adapters.telegram import TelegramClient
-from chime_sender.calling import Sending
+from chime_kit.telegram import BotApi
 from chime_sender.domain.circuit import Breakers
 from chime_sender.domain.limits import Limits
 from chime_sender.domain.outcomes import RetryPolicy
+from chime_sender.domain.settlement import Policy
 from chime_sender.entrypoints.consumers import QUEUES, build_router
 from chime_sender.entrypoints.delivery import DeliveryLoop
 from chime_sender.entrypoints.heartbeat import Heartbeat
-from chime_sender.settings import SenderSettings
+from chime_sender.handlers import Local, Sending
+from chime_sender.settings import SERVICE, SenderSettings
 
 
 @dataclass
 class Sender:
     runtime: Runtime
     delivery: DeliveryLoop
-    telegram: TelegramClient
+    telegram: BotApi
     heartbeat: Heartbeat
     stop_grace_seconds: float = 20.0
 
@@ -43,19 +44,7 @@ class Sender:
         await self.runtime.stop()
 
 
-async def build(
-    settings: SenderSettings, *, transport: httpx.AsyncBaseTransport | None = None
-) -> Sender:
-    """`transport` lets tests route the Bot API in-process."""
-    runtime = await open_runtime("sender", settings, "chime_sender.migrations")
-    runtime.broker.include_router(build_router(runtime))
-    telegram = TelegramClient(
-        settings.telegram_api_base,
-        connect_timeout=settings.telegram_connect_timeout_seconds,
-        timeout=settings.telegram_timeout_seconds,
-        max_connections=settings.telegram_max_connections,
-        transport=transport,
-    )
+def policy_of(settings: SenderSettings) -> Policy:
     limits = Limits(
         token_rate=settings.token_rate,
         chat_interval=settings.chat_interval,
@@ -65,19 +54,32 @@ async def build(
         horizon=settings.slot_horizon_seconds,
         lead=settings.slot_lead_seconds,
     )
-    sending = Sending(
-        telegram=telegram,
-        tokens=tokens_by_bot(settings.bot_tokens),
-        limits=limits,
+    retry = RetryPolicy(
+        settings.max_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds
+    )
+    return Policy(limits, retry, resend_when_unsure=settings.resend_when_unsure)
+
+
+async def build(
+    settings: SenderSettings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> Sender:
+    """`transport` lets tests route the Bot API in-process."""
+    runtime = await open_runtime(SERVICE, settings, "chime_sender.migrations")
+    runtime.broker.include_router(build_router(runtime))
+    telegram = BotApi(
+        settings.telegram_api_base,
+        connect_timeout=settings.telegram_connect_timeout_seconds,
+        timeout=settings.telegram_timeout_seconds,
+        max_connections=settings.telegram_max_connections,
+        transport=transport,
+    )
+    local = Local(
         breakers=Breakers(
             settings.breaker_failures, settings.breaker_cooldown_seconds, time.monotonic
         ),
-        retry=RetryPolicy(
-            settings.max_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds
-        ),
-        resend_when_unsure=settings.resend_when_unsure,
         in_flight=tuple(runtime.in_flight(queue) for queue in QUEUES),
     )
+    sending = Sending(telegram, tokens_by_bot(settings.bot_tokens), policy_of(settings), local)
     heartbeat = Heartbeat(
         runtime,
         sending,
@@ -86,7 +88,7 @@ async def build(
         fence=settings.call_fence_seconds,
         dead_after=settings.dead_after_seconds,
     )
-    sending.may_call = heartbeat.may_call
+    local.may_call = heartbeat.may_call
     delivery = DeliveryLoop(
         runtime,
         sending,

@@ -32,3 +32,14 @@ CLAIMS_RELEASED = Counter(
     " called when their sender died",
     ["service"],
 )
+SETTLE_BATCH = Histogram(
+    "chime_sender_settle_batch_size",
+    "Answers settled together in one transaction",
+    ["service"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
+UNKNOWN_OUTCOMES = Counter(
+    "chime_sender_unknown_outcomes_total",
+    "Calls whose outcome is unknown (never re-sent), by cause: timeout, no_answer, 504, crash",
+    ["service", "cause"],
+)

@@ -7,6 +7,8 @@ from pydantic_settings import SettingsConfigDict
 from chime_kit.bots import BotTokens
 from chime_kit.settings import ServiceSettings
 
+SERVICE = "sender"
+
 
 class SenderSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CHIME_SENDER_", extra="ignore")

@@ -39,8 +39,10 @@ class Stack:
         logs: Path,
         cwd: Path | None = None,
         extra_env: Mapping[str, Mapping[str, str]] | None = None,
+        traces: Path | None = None,
         say: Callable[[str], None] = print,
     ) -> None:
+        """`traces`: a folder where each service appends its spans, `<service>.jsonl`."""
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
         self.tokens = (token, *more_tokens)
@@ -53,6 +55,7 @@ class Stack:
         self.logs = logs
         self.cwd = cwd
         self.extra_env = {k: dict(v) for k, v in (extra_env or {}).items()}
+        self.traces = traces
         self.say = say
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._commands: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {}
@@ -69,10 +72,13 @@ class Stack:
             "LOG_LEVEL": self.log_level,
             "AMQP_URL": self.amqp_url,
             "HTTP_PORT": str(self.ports[service]),
+            **({"TRACES_FILE": str(self.traces / f"{service}.jsonl")} if self.traces else {}),
             **extra,
             **self.extra_env.get(service, {}),
         }
-        return {**os.environ, **{prefix + k: v for k, v in values.items()}}
+        # Spans reach the file within half a second, so a trace can be read while it runs.
+        tracing = {"OTEL_BSP_SCHEDULE_DELAY": "500"} if self.traces else {}
+        return {**os.environ, **tracing, **{prefix + k: v for k, v in values.items()}}
 
     def launch(self, name: str, module: str, env: dict[str, str], *args: str) -> None:
         self._commands[name] = (module, env, args)

@@ -51,6 +51,12 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         default=int(_env("GROUP_RATE_PER_MINUTE", "20")),
         help="messages per minute to one group (0 disables)",
     )
+    parser.add_argument(
+        "--paid-broadcast-rate",
+        type=int,
+        default=int(_env("PAID_BROADCAST_RATE", "1000")),
+        help="messages per second per bot for sends with allow_paid_broadcast",
+    )
     args = parser.parse_args(argv)
     env_bots = [token.strip() for token in _env("BOTS", "").split(",") if token.strip()]
     for token in env_bots + args.bot:
@@ -64,6 +70,7 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         token_rate=args.token_rate,
         private_chat_interval=args.private_chat_interval,
         group_rate_per_minute=args.group_rate_per_minute,
+        paid_broadcast_rate=args.paid_broadcast_rate,
     )
 
 

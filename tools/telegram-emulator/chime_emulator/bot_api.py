@@ -40,6 +40,7 @@ def build_router(emulator: Emulator) -> APIRouter:
                 await _apply_fault(emulator, fault)
             result = await handler(emulator, bot, params)
         except ApiError as error:
+            emulator.state.stats.rejected_per_status[error.error_code] += 1
             return JSONResponse(error.body(), status_code=error.error_code)
         body: dict[str, Any] = {"ok": True}
         if isinstance(result, Described):

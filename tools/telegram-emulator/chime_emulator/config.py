@@ -16,6 +16,7 @@ class EmulatorConfig:
     token_rate: int = 30
     private_chat_interval: float = 1.0
     group_rate_per_minute: int = 20
+    paid_broadcast_rate: int = 1000
     webhook_timeout_s: float = 10.0
     # As Telegram: an undelivered update is retried (delays doubling from `webhook_backoff_s`
     # up to `webhook_max_backoff_s`) for up to a day, and the bot's later updates wait
@@ -33,4 +34,5 @@ class EmulatorConfig:
             messages_per_second=self.token_rate,
             private_chat_interval_s=self.private_chat_interval,
             group_messages_per_minute=self.group_rate_per_minute,
+            paid_messages_per_second=self.paid_broadcast_rate,
         )

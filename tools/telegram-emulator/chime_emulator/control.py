@@ -1,5 +1,6 @@
 """The /_emulator control API that tests and the demo use to drive the fake Telegram."""
 
+import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
@@ -8,7 +9,25 @@ from pydantic import BaseModel, Field
 from chime_emulator import updates
 from chime_emulator.emulator import REGISTERED_TOKEN, Emulator, now_epoch
 from chime_emulator.faults import FaultMode, make_rule
-from chime_emulator.state import Bot, Chat, User
+from chime_emulator.state import (
+    ACTIVE_STATUSES,
+    Bot,
+    CallbackQuery,
+    Chat,
+    StoredMessage,
+    User,
+)
+from chime_emulator.validation import inline_keyboard
+
+# Who adds, removes or upgrades when a request does not say: the chat's owner.
+OWNER_ID = 100_000_000
+# The sender of a supergroup's first message after a migration, as Telegram shows it.
+GROUP_ANONYMOUS_BOT = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
 
 
 class BotIn(BaseModel):
@@ -45,6 +64,28 @@ class RawUpdateIn(BotRef):
     update: Any
 
 
+class CallbackIn(BotRef):
+    chat_id: int
+    message_id: int
+    data: str
+    from_id: int | None = None
+
+
+class MembershipIn(BotRef):
+    status: Literal["member", "administrator", "left", "kicked"]
+    from_id: int | None = None
+
+
+class MigrationIn(BaseModel):
+    supergroup_id: int | None = Field(default=None, lt=0)
+    from_id: int | None = None
+    wait: bool = False
+
+
+class UserIn(BaseModel):
+    deactivated: bool
+
+
 class UserRef(BaseModel):
     user_id: int
     wait: bool = False
@@ -66,6 +107,25 @@ def _bot_info(bot: Bot) -> dict[str, Any]:
         "first_name": bot.first_name,
         "token": bot.token,
     }
+
+
+def default_status(chat: Chat) -> str:
+    """What a bot never added or removed counts as: a member, an admin of a channel."""
+    return "administrator" if chat.type == "channel" else "member"
+
+
+def incoming_service_message(
+    chat: Chat, sender: dict[str, Any], content: dict[str, Any]
+) -> dict[str, Any]:
+    message = updates.message(
+        message_id=chat.next_message_id(),
+        date=now_epoch(),
+        chat=chat,
+        text=None,
+        sender=sender,
+        content=content,
+    )
+    return {"message": message}
 
 
 def build_router(emulator: Emulator) -> APIRouter:
@@ -119,6 +179,12 @@ def build_router(emulator: Emulator) -> APIRouter:
         sender_id = body.from_id if body.from_id is not None else chat.id
         if chat.type != "private" and body.from_id is None and chat.type != "channel":
             raise HTTPException(400, "from_id is required for group messages")
+        if chat.migrated_to is not None:
+            raise HTTPException(400, f"the group was upgraded to {chat.migrated_to}")
+        if chat.type != "private":
+            if chat.members.get(bot.id) in ("left", "kicked"):
+                raise HTTPException(400, "the bot is not in this chat")
+            chat.members.setdefault(bot.id, default_status(chat))
         update = updates.incoming_message_update(
             chat=chat,
             sender=None if chat.type == "channel" else state.user(sender_id),
@@ -126,6 +192,8 @@ def build_router(emulator: Emulator) -> APIRouter:
             date=now_epoch(),
             message_thread_id=body.message_thread_id,
         )
+        message = next(iter(update.values()))
+        chat.messages[message["message_id"]] = StoredMessage(message, None, time.time())
         return await emulator.deliver(bot, update, wait=body.wait)
 
     @router.post("/updates")
@@ -160,12 +228,123 @@ def build_router(emulator: Emulator) -> APIRouter:
         bot_id: int, chat_id: int | None = None, since_message_id: int | None = None
     ) -> dict[str, Any]:
         messages = [
-            message
-            for message in find_bot(bot_id).sent
-            if (chat_id is None or message["chat"]["id"] == chat_id)
-            and (since_message_id is None or message["message_id"] > since_message_id)
+            stored.to_control()
+            for stored in find_bot(bot_id).sent
+            if (chat_id is None or stored.message["chat"]["id"] == chat_id)
+            and (since_message_id is None or stored.message["message_id"] > since_message_id)
         ]
         return {"messages": messages}
+
+    def find_chat(chat_id: int) -> Chat:
+        chat = emulator.state.chats.get(chat_id)
+        if chat is None:
+            raise HTTPException(404, "chat not found")
+        return chat
+
+    @router.get("/chats/{chat_id}/messages/{message_id}")
+    async def chat_message(chat_id: int, message_id: int) -> dict[str, Any]:
+        stored = find_chat(chat_id).messages.get(message_id)
+        if stored is None:
+            raise HTTPException(404, "message not found (never sent, or deleted)")
+        return stored.to_control()
+
+    @router.post("/callbacks")
+    async def press_button(body: CallbackIn) -> dict[str, Any]:
+        bot = find_bot(body.bot_id, body.token)
+        chat = find_chat(body.chat_id)
+        stored = chat.messages.get(body.message_id)
+        if stored is None or stored.bot_id != bot.id:
+            raise HTTPException(404, "no message of this bot with that id in the chat")
+        buttons = [button for row in inline_keyboard(stored.message) for button in row]
+        if not any(button.get("callback_data") == body.data for button in buttons):
+            raise HTTPException(400, "the message has no button with that callback_data")
+        if body.from_id is None and chat.type != "private":
+            raise HTTPException(400, "from_id is required outside private chats")
+        user = emulator.state.user(body.from_id if body.from_id is not None else chat.id)
+        query = CallbackQuery(
+            emulator.state.new_callback_query_id(), bot.id, chat.id, body.message_id, body.data
+        )
+        emulator.state.callback_queries[query.id] = query
+        update = {
+            "callback_query": {
+                "id": query.id,
+                "from": user.to_api(),
+                "message": dict(stored.message),
+                "chat_instance": str(abs(chat.id) * 7919 + bot.id),
+                "data": body.data,
+            }
+        }
+        answer = await emulator.deliver(bot, update, wait=body.wait)
+        return answer | {"callback_query_id": query.id}
+
+    @router.get("/callbacks/{query_id}")
+    async def callback_answer(query_id: str) -> dict[str, Any]:
+        query = emulator.state.callback_queries.get(query_id)
+        if query is None:
+            raise HTTPException(404, "no such callback query")
+        return query.to_control()
+
+    @router.post("/chats/{chat_id}/members")
+    async def change_bot_membership(chat_id: int, body: MembershipIn) -> dict[str, Any]:
+        bot = find_bot(body.bot_id, body.token)
+        chat = find_chat(chat_id)
+        if chat.type == "private":
+            raise HTTPException(400, "a user blocks a bot: POST /bots/{bot_id}/block")
+        if chat.migrated_to is not None:
+            raise HTTPException(400, f"the group was upgraded to {chat.migrated_to}")
+        joining = body.status in ACTIVE_STATUSES
+        old = chat.members.get(bot.id) or ("left" if joining else default_status(chat))
+        chat.members[bot.id] = body.status
+        user = emulator.state.user(body.from_id if body.from_id is not None else OWNER_ID)
+        date = now_epoch()
+        change = updates.my_chat_member_update(
+            bot=bot, chat=chat, user=user, old_status=old, new_status=body.status, date=date
+        )
+        answers = [await emulator.deliver(bot, change, wait=body.wait)]
+        if joining and old not in ACTIVE_STATUSES and chat.type != "channel":
+            joined = incoming_service_message(
+                chat, user.to_api(), {"new_chat_members": [bot.to_api()]}
+            )
+            answers.append(await emulator.deliver(bot, joined, wait=body.wait))
+        return answers[0] | {"update_ids": [answer["update_id"] for answer in answers]}
+
+    @router.post("/chats/{chat_id}/migrate")
+    async def migrate_group(chat_id: int, body: MigrationIn) -> dict[str, Any]:
+        state = emulator.state
+        group = find_chat(chat_id)
+        if group.type != "group" or group.migrated_to is not None:
+            raise HTTPException(400, "only a basic group can be upgraded, once")
+        new_id = body.supergroup_id or state.new_chat_id("supergroup")
+        if new_id in state.chats:
+            raise HTTPException(400, "a chat with that id exists")
+        supergroup = Chat(new_id, "supergroup", title=group.title, username=group.username)
+        supergroup.members = dict(group.members)
+        state.chats[new_id] = supergroup
+        group.migrated_to = new_id
+        user = state.user(body.from_id if body.from_id is not None else OWNER_ID)
+        to_update = incoming_service_message(group, user.to_api(), {"migrate_to_chat_id": new_id})
+        from_update = incoming_service_message(
+            supergroup,
+            GROUP_ANONYMOUS_BOT,
+            {"sender_chat": supergroup.to_api(), "migrate_from_chat_id": group.id},
+        )
+        notified = [
+            state.bots_by_id[bot_id]
+            for bot_id, status in group.members.items()
+            if status in ACTIVE_STATUSES and bot_id in state.bots_by_id
+        ]
+        update_ids: dict[str, list[int]] = {}
+        for bot in notified:
+            for update in (to_update, from_update):
+                answer = await emulator.deliver(bot, update, wait=body.wait)
+                update_ids.setdefault(str(bot.id), []).append(answer["update_id"])
+        return {"migrate_to_chat_id": new_id, "update_ids": update_ids}
+
+    @router.post("/users/{user_id}")
+    async def change_user(user_id: int, body: UserIn) -> dict[str, Any]:
+        user = emulator.state.user(user_id)
+        user.deactivated = body.deactivated
+        return user.to_api() | {"deactivated": user.deactivated}
 
     @router.get("/stats")
     async def stats() -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import httpx
 
+from chime_emulator import updates
 from chime_emulator.config import EmulatorConfig
 from chime_emulator.errors import unauthorized
 from chime_emulator.faults import FaultBook
@@ -16,7 +17,8 @@ from chime_emulator.webhook import WebhookDelivery
 AUTO_REGISTER_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]{20,}")
 REGISTERED_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
 
-Delivery = Literal["webhook", "queued"]
+# "filtered": the bot's allowed_updates excludes the kind, so Telegram never stores it.
+Delivery = Literal["webhook", "queued", "filtered"]
 
 
 def now_epoch() -> int:
@@ -52,13 +54,18 @@ class Emulator:
             return self.state.register_bot(token)
         raise unauthorized()
 
-    def enqueue(self, bot: Bot, payload: Any) -> PendingUpdate:
-        """Adds an update to the bot's queue, numbering it unless it already has a number."""
+    def enqueue(self, bot: Bot, payload: Any) -> PendingUpdate | None:
+        """Adds an update to the bot's queue, numbering it unless it already has a number.
+
+        As Telegram, allowed_updates applies when an update is created: an excluded kind is
+        never queued (None), and updates already queued stay when the setting changes."""
+        if not updates.is_allowed(payload, bot.allowed_updates):
+            return None
         wanted = payload.get("update_id") if isinstance(payload, dict) else None
         update_id = bot.allocate_update_id(wanted if isinstance(wanted, int) else None)
         if isinstance(payload, dict) and "update_id" not in payload:
             payload = {"update_id": update_id} | payload
-        pending = PendingUpdate(update_id, payload)
+        pending = PendingUpdate(update_id, payload, updates.chat_id_of(payload))
         bot.pending.append(pending)
         self.state.stats.updates_injected += 1
         bot.notify()
@@ -68,6 +75,8 @@ class Emulator:
     async def deliver(self, bot: Bot, payload: Any, *, wait: bool) -> dict[str, Any]:
         delivery: Delivery = "webhook" if bot.webhook_url else "queued"
         pending = self.enqueue(bot, payload)
+        if pending is None:
+            return {"update_id": None, "delivery": "filtered"}
         answer: dict[str, Any] = {"update_id": pending.update_id, "delivery": delivery}
         if not wait or delivery == "queued":
             return answer

@@ -1,8 +1,9 @@
 """Telegram's flood limits as pure logic over an injected clock.
 
 Three limits apply per bot token: messages per second across all chats, a minimum
-interval between messages to the same private chat, and messages per minute to one group.
-A value <= 0 disables that limit.
+interval between messages to the same private chat, and messages per minute to one group
+or channel. A value <= 0 disables that limit. A message sent with `allow_paid_broadcast`
+may use the token's paid rate (1000/s) instead; the others still count against 30/s.
 """
 
 import math
@@ -34,6 +35,7 @@ class RateLimits:
     messages_per_second: int = 30
     private_chat_interval_s: float = 1.0
     group_messages_per_minute: int = 20
+    paid_messages_per_second: int = 1000
 
 
 @dataclass(frozen=True)
@@ -64,17 +66,18 @@ class RateLimiter:
         self._private_last_send: dict[tuple[str, int], float] = {}
         self._group_sends: dict[tuple[str, int], deque[float]] = {}
 
-    def try_send(self, token: str, chat_id: int, chat_class: ChatClass) -> Rejection | None:
+    def try_send(
+        self, token: str, chat_id: int, chat_class: ChatClass, *, paid: bool = False
+    ) -> Rejection | None:
         """Records the send and returns None when allowed; a rejected send is not recorded."""
         now = self._clock()
         waits: dict[LimitKind, float] = {}
         limits = self._limits
         token_sends: deque[float] | None = None
-        if limits.messages_per_second > 0:
+        per_second = limits.paid_messages_per_second if paid else limits.messages_per_second
+        if limits.messages_per_second > 0 and per_second > 0:
             token_sends = self._token_sends.setdefault(token, deque())
-            waits[LimitKind.TOKEN] = _window_wait(
-                token_sends, now, TOKEN_WINDOW_S, limits.messages_per_second
-            )
+            waits[LimitKind.TOKEN] = _window_wait(token_sends, now, TOKEN_WINDOW_S, per_second)
         chat_key = (token, chat_id)
         if chat_class is ChatClass.PRIVATE and limits.private_chat_interval_s > 0:
             last = self._private_last_send.get(chat_key)

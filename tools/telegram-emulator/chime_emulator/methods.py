@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import itertools
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -9,22 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from chime_emulator import updates
-from chime_emulator.emulator import Emulator, now_epoch
-from chime_emulator.errors import ApiError, bad_request, too_many_requests
-from chime_emulator.formatting import apply_parse_mode
-from chime_emulator.params import (
-    Params,
-    get_bool,
-    get_chat_id,
-    get_int,
-    get_json,
-    get_str,
-    get_str_list,
-)
+from chime_emulator import messaging
+from chime_emulator.emulator import Emulator
+from chime_emulator.errors import ApiError, bad_request
+from chime_emulator.params import Params, get_bool, get_int, get_str, get_str_list
 from chime_emulator.state import Bot
 
-MAX_MESSAGE_LENGTH = 4096
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 WEBHOOK_CONFLICT = (
     "Conflict: can't use getUpdates method while webhook is active; "
@@ -80,6 +71,7 @@ async def delete_webhook(emulator: Emulator, bot: Bot, params: Params) -> Any:
     was_set = bool(bot.webhook_url)
     bot.webhook_url, bot.webhook_secret = "", None
     emulator.webhooks.abandon_waiters(bot, "webhook deleted")
+    emulator.webhooks.kick(bot)  # its dispatcher sees the webhook gone and stops
     if get_bool(params, "drop_pending_updates"):
         bot.pending.clear()
     bot.notify()
@@ -113,11 +105,7 @@ def _confirm(bot: Bot, offset: int) -> None:
 
 
 def _take(bot: Bot, limit: int) -> list[Any]:
-    kept = [p for p in bot.pending if updates.is_allowed(p.payload, bot.allowed_updates)]
-    if len(kept) != len(bot.pending):
-        bot.pending.clear()
-        bot.pending.extend(kept)
-    return [pending.payload for pending in kept[:limit]]
+    return [pending.payload for pending in itertools.islice(bot.pending, limit)]
 
 
 async def get_updates(emulator: Emulator, bot: Bot, params: Params) -> Any:
@@ -148,71 +136,19 @@ async def get_updates(emulator: Emulator, bot: Bot, params: Params) -> Any:
             await asyncio.wait_for(changed.wait(), remaining)
 
 
-async def send_message(emulator: Emulator, bot: Bot, params: Params) -> Any:
-    chat_id = get_chat_id(params)
-    raw_text = get_str(params, "text") or ""
-    if not raw_text.strip():
-        raise bad_request("message text is empty")
-    chat = emulator.state.find_chat(chat_id)
-    if chat is None:
-        raise bad_request("chat not found")
-    given_entities = get_json(params, "entities")
-    if given_entities is not None:
-        if not isinstance(given_entities, list):
-            raise bad_request("can't parse entities JSON object")
-        text, entities = raw_text, given_entities
-    else:
-        text, entities = apply_parse_mode(raw_text, get_str(params, "parse_mode"))
-    if not text.strip():
-        raise bad_request("message text is empty")
-    if len(text) > MAX_MESSAGE_LENGTH:
-        raise bad_request("message is too long")
-    if chat.type == "private" and chat.id in bot.blocked_by:
-        raise ApiError(403, "Forbidden: bot was blocked by the user")
-    stats = emulator.state.stats
-    rejection = emulator.limiter.try_send(bot.token, chat.id, chat.chat_class)
-    if rejection is not None:
-        stats.rejected_429 += 1
-        stats.breaches.update(rejection.breached)
-        raise too_many_requests(rejection.retry_after)
-    message = updates.message(
-        message_id=chat.next_message_id(),
-        date=now_epoch(),
-        chat=chat,
-        text=text,
-        sender=None if chat.type == "channel" else bot.to_api(),
-        entities=entities,
-        message_thread_id=get_int(params, "message_thread_id"),
-    )
-    reply_markup = get_json(params, "reply_markup")
-    if isinstance(reply_markup, dict) and "inline_keyboard" in reply_markup:
-        message["reply_markup"] = reply_markup
-    bot.sent.append(message | {"sent_at": time.time()})
-    stats.sent_total += 1
-    stats.sent_per_bot[bot.id] += 1
-    return message
-
-
-async def send_chat_action(emulator: Emulator, bot: Bot, params: Params) -> Any:
-    chat = emulator.state.find_chat(get_chat_id(params))
-    if chat is None:
-        raise bad_request("chat not found")
-    if chat.type == "private" and chat.id in bot.blocked_by:
-        raise ApiError(403, "Forbidden: bot was blocked by the user")
-    return True
-
-
-async def answer_callback_query(emulator: Emulator, bot: Bot, params: Params) -> Any:
-    return True
-
-
 METHODS: dict[str, Method] = {
     "getme": get_me,
     "setwebhook": set_webhook,
     "deletewebhook": delete_webhook,
     "getwebhookinfo": get_webhook_info,
     "getupdates": get_updates,
-    "sendmessage": send_message,
-    "sendchataction": send_chat_action,
-    "answercallbackquery": answer_callback_query,
+    "sendmessage": messaging.send_message,
+    "sendphoto": messaging.send_photo,
+    "senddocument": messaging.send_document,
+    "editmessagetext": messaging.edit_message_text,
+    "editmessagecaption": messaging.edit_message_caption,
+    "editmessagereplymarkup": messaging.edit_message_reply_markup,
+    "deletemessage": messaging.delete_message,
+    "sendchataction": messaging.send_chat_action,
+    "answercallbackquery": messaging.answer_callback_query,
 }

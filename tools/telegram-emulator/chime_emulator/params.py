@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -10,6 +11,15 @@ from starlette.datastructures import UploadFile
 from chime_emulator.errors import bad_request
 
 Params = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent in a multipart request; only what Telegram would report is kept."""
+
+    filename: str
+    content_type: str | None
+    size: int
 
 
 async def read_params(request: Request) -> dict[str, Any]:
@@ -29,7 +39,10 @@ async def read_params(request: Request) -> dict[str, Any]:
     elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         async with request.form() as form:  # closing the form closes uploaded files
             for key, value in form.multi_items():
-                if not isinstance(value, UploadFile):
+                if isinstance(value, UploadFile):
+                    size = value.size if value.size is not None else 0
+                    params[key] = Upload(value.filename or key, value.content_type, size)
+                else:
                     params[key] = value
     return params
 
@@ -59,6 +72,13 @@ def get_int(params: Params, name: str, default: int | None = None) -> int | None
         return int(str(value).strip())
     except ValueError as error:
         raise bad_request(f'field "{name}" must be of type Integer') from error
+
+
+def get_required_int(params: Params, name: str, missing: str) -> int:
+    value = get_int(params, name)
+    if value is None:
+        raise bad_request(missing)
+    return value
 
 
 def get_bool(params: Params, name: str, default: bool = False) -> bool:

@@ -15,6 +15,10 @@ SUPERGROUP_ID_OFFSET = 1_000_000_000_000
 SUPERGROUP_ID_START = 2_000_000_001
 
 
+# A bot with one of these statuses is in the chat and receives its updates.
+ACTIVE_STATUSES = frozenset({"member", "administrator"})
+
+
 def _without_none(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
@@ -26,6 +30,7 @@ class User:
     last_name: str | None = None
     username: str | None = None
     language_code: str | None = None
+    deactivated: bool = False
 
     def to_api(self) -> dict[str, Any]:
         return _without_none(
@@ -50,14 +55,17 @@ class Chat:
     last_name: str | None = None
     is_forum: bool | None = None
     last_message_id: int = 0
+    # Messages that can still be replied to, edited or deleted, by message_id.
+    messages: dict[int, "StoredMessage"] = field(default_factory=dict)
+    # The status of each bot in a group or channel ("member", "administrator", "left",
+    # "kicked"); a bot never mentioned is treated as a member (an administrator of a channel).
+    members: dict[int, str] = field(default_factory=dict)
+    migrated_to: int | None = None
 
     @property
     def chat_class(self) -> ChatClass:
-        if self.type == "private":
-            return ChatClass.PRIVATE
-        if self.type in ("group", "supergroup"):
-            return ChatClass.GROUP
-        return ChatClass.OTHER
+        """Private chats have the per-chat interval; groups and channels 20 a minute."""
+        return ChatClass.PRIVATE if self.type == "private" else ChatClass.GROUP
 
     def next_message_id(self) -> int:
         self.last_message_id += 1
@@ -78,9 +86,47 @@ class Chat:
 
 
 @dataclass
+class StoredMessage:
+    """A message in a chat as it stands now: `message` is edited in place."""
+
+    message: dict[str, Any]
+    bot_id: int | None  # the bot that sent it; None for a user's message
+    sent_at: float
+    deleted: bool = False
+
+    def to_control(self) -> dict[str, Any]:
+        shown = self.message | {"sent_at": self.sent_at}
+        if self.deleted:
+            shown["deleted"] = True
+        return shown
+
+
+@dataclass
+class CallbackQuery:
+    id: str
+    bot_id: int
+    chat_id: int
+    message_id: int
+    data: str | None
+    answer: dict[str, Any] | None = None
+
+    def to_control(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "chat_id": self.chat_id,
+            "message_id": self.message_id,
+            "data": self.data,
+            "answered": self.answer is not None,
+            "answer": self.answer,
+        }
+
+
+@dataclass(eq=False)
 class PendingUpdate:
     update_id: int
     payload: Any
+    # Updates of one chat are delivered one at a time, in order; other chats' in parallel.
+    chat_id: int | None = None
 
 
 def update_id_origin(now: float | None = None) -> int:
@@ -106,7 +152,7 @@ class Bot:
     pending: deque[PendingUpdate] = field(default_factory=deque)
     last_update_id: int = field(default_factory=update_id_origin)
     blocked_by: set[int] = field(default_factory=set)
-    sent: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[StoredMessage] = field(default_factory=list)
     poll_generation: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -142,26 +188,59 @@ class Bot:
 class Stats:
     sent_total: int = 0
     sent_per_bot: Counter[int] = field(default_factory=Counter)
+    paid_broadcast_sent: int = 0
+    edited_total: int = 0
+    deleted_total: int = 0
     rejected_429: int = 0
+    rejected_per_status: Counter[int] = field(default_factory=Counter)
     breaches: Counter[LimitKind] = field(default_factory=Counter)
+    breaches_per_bot: dict[int, Counter[LimitKind]] = field(default_factory=dict)
     errors_5xx_injected: int = 0
     updates_injected: int = 0
     webhook_deliveries_ok: int = 0
     webhook_deliveries_failed: int = 0
+    webhook_attempts_failed: int = 0
     requests_per_method: Counter[str] = field(default_factory=Counter)
+
+    def count_breaches(self, bot_id: int, kinds: tuple[LimitKind, ...]) -> None:
+        self.rejected_429 += 1
+        self.breaches.update(kinds)
+        self.breaches_per_bot.setdefault(bot_id, Counter()).update(kinds)
 
     def to_api(self) -> dict[str, Any]:
         return {
             "sent_total": self.sent_total,
             "sent_per_bot": {str(bot_id): count for bot_id, count in self.sent_per_bot.items()},
+            "paid_broadcast_sent": self.paid_broadcast_sent,
+            "edited_total": self.edited_total,
+            "deleted_total": self.deleted_total,
             "rejected_429": self.rejected_429,
-            "breaches": {kind.value: self.breaches[kind] for kind in LimitKind},
+            "rejected_per_status": {
+                str(status): count for status, count in self.rejected_per_status.items()
+            },
+            "breaches": _per_kind(self.breaches),
+            "breaches_per_bot": {
+                str(bot_id): _per_kind(counter) for bot_id, counter in self.breaches_per_bot.items()
+            },
             "errors_5xx_injected": self.errors_5xx_injected,
             "updates_injected": self.updates_injected,
             "webhook_deliveries_ok": self.webhook_deliveries_ok,
             "webhook_deliveries_failed": self.webhook_deliveries_failed,
+            "webhook_attempts_failed": self.webhook_attempts_failed,
             "requests_per_method": dict(self.requests_per_method),
         }
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file Telegram keeps: `kind` is the message field it fills (photo, document)."""
+
+    kind: str
+    value: Any  # the PhotoSize list or the Document object
+
+
+def _per_kind(counter: Counter[LimitKind]) -> dict[str, int]:
+    return {kind.value: counter[kind] for kind in LimitKind}
 
 
 class EmulatorState:
@@ -170,7 +249,11 @@ class EmulatorState:
         self.bots_by_id: dict[int, Bot] = {}
         self.users: dict[int, User] = {}
         self.chats: dict[int, Chat] = {}
+        self.files: dict[str, StoredFile] = {}
+        self.callback_queries: dict[str, CallbackQuery] = {}
         self.stats = Stats()
+        self._file_numbers = itertools.count(1)
+        self._callback_numbers = itertools.count(1)
         self._private_ids = itertools.count(PRIVATE_ID_START)
         self._group_ids = itertools.count(GROUP_ID_START)
         self._supergroup_ids = itertools.count(SUPERGROUP_ID_START)
@@ -226,7 +309,17 @@ class EmulatorState:
     def find_chat(self, chat_id: int | str) -> Chat | None:
         if isinstance(chat_id, int):
             return self.chats.get(chat_id)
-        username = chat_id.removeprefix("@").lower()
+        return self.find_chat_by_name(chat_id)
+
+    def find_chat_by_name(self, username: str) -> Chat | None:
+        username = username.removeprefix("@").lower()
         return next(
             (c for c in self.chats.values() if (c.username or "").lower() == username), None
         )
+
+    def new_file_number(self) -> int:
+        return next(self._file_numbers)
+
+    def new_callback_query_id(self) -> str:
+        # Telegram's ids are decimal strings of a 64-bit number.
+        return str(4_382_000_000_000_000_000 + next(self._callback_numbers))

@@ -22,11 +22,14 @@ def message(
     message_id: int,
     date: int,
     chat: Chat,
-    text: str,
+    text: str | None,
     sender: dict[str, Any] | None,
     entities: list[dict[str, Any]] | None = None,
     message_thread_id: int | None = None,
+    content: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A Message; `content` holds what a message other than text carries (photo, caption,
+    reply_to_message, service fields)."""
     built: dict[str, Any] = {"message_id": message_id}
     if message_thread_id is not None:
         built["message_thread_id"] = message_thread_id
@@ -37,9 +40,12 @@ def message(
     built |= {"chat": chat.to_api(), "date": date}
     if message_thread_id is not None and chat.is_forum:
         built["is_topic_message"] = True
-    built["text"] = text
-    if entities:
-        built["entities"] = entities
+    if content:
+        built |= content
+    if text is not None:
+        built["text"] = text
+        if entities:
+            built["entities"] = entities
     return built
 
 
@@ -65,10 +71,32 @@ def incoming_message_update(
     return {kind: built}
 
 
-def member_status(bot: Bot, status: str) -> dict[str, Any]:
+ADMIN_RIGHTS = (
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+)
+CHANNEL_ADMIN_RIGHTS = ("can_post_messages", "can_edit_messages")
+GROUP_ADMIN_RIGHTS = ("can_pin_messages",)
+
+
+def member_status(bot: Bot, status: str, chat_type: str = "private") -> dict[str, Any]:
+    """A ChatMember of the bot: an administrator gets the usual rights of a bot admin."""
     member: dict[str, Any] = {"user": bot.to_api(), "status": status}
     if status == "kicked":
         member["until_date"] = 0
+    if status == "administrator":
+        member |= {"can_be_edited": False, "is_anonymous": False}
+        member |= dict.fromkeys(ADMIN_RIGHTS, True) | {"can_promote_members": False}
+        extra = CHANNEL_ADMIN_RIGHTS if chat_type == "channel" else GROUP_ADMIN_RIGHTS
+        member |= dict.fromkeys(extra, True)
     return member
 
 
@@ -80,10 +108,29 @@ def my_chat_member_update(
             "chat": chat.to_api(),
             "from": user.to_api(),
             "date": date,
-            "old_chat_member": member_status(bot, old_status),
-            "new_chat_member": member_status(bot, new_status),
+            "old_chat_member": member_status(bot, old_status, chat.type),
+            "new_chat_member": member_status(bot, new_status, chat.type),
         }
     }
+
+
+def chat_id_of(payload: Any) -> int | None:
+    """The chat an update belongs to, which orders its webhook delivery; None if unknown."""
+    if not isinstance(payload, dict):
+        return None
+    for key, value in payload.items():
+        if key == "update_id" or not isinstance(value, dict):
+            continue
+        holder = value.get("message") if key == "callback_query" else value
+        chat = holder.get("chat") if isinstance(holder, dict) else None
+        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+            chat_id: int = chat["id"]
+            return chat_id
+        sender = value.get("from")
+        if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+            user_id: int = sender["id"]
+            return user_id
+    return None
 
 
 def update_type(payload: Any) -> str | None:

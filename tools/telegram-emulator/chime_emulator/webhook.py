@@ -1,7 +1,15 @@
-"""Delivery of pending updates to a bot's webhook: in order, with retries and backoff."""
+"""Delivery of pending updates to a bot's webhook, as Telegram delivers them.
+
+Up to the bot's `max_connections` requests are in flight at once; updates of one chat go
+one at a time and in order, while different chats' updates overtake each other. Any
+answer other than 2xx (and any network error) is retried with a growing delay for up to
+`webhook_give_up_s` (a day, as Telegram keeps an update); the update stays pending — and
+counted in getWebhookInfo — until then. `webhook_max_attempts` gives up sooner (tests).
+"""
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from dataclasses import dataclass
@@ -10,11 +18,12 @@ import httpx
 
 from chime_emulator.config import EmulatorConfig
 from chime_emulator.state import Bot, PendingUpdate, Stats
-from chime_emulator.updates import is_allowed
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+# How far into the queue the dispatcher looks for an update whose chat is free.
+SCAN_WINDOW = 1000
 
 
 @dataclass(frozen=True)
@@ -25,10 +34,6 @@ class DeliveryResult:
     @property
     def succeeded(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
-
-    @property
-    def retryable(self) -> bool:
-        return self.status is None or self.status == 429 or self.status >= 500
 
 
 class WebhookDelivery:
@@ -42,14 +47,19 @@ class WebhookDelivery:
         self._stats = stats
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
-        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._dispatchers: dict[int, asyncio.Task[None]] = {}
+        self._wakeups: dict[int, asyncio.Event] = {}
         self._waiters: dict[tuple[int, int], list[asyncio.Future[DeliveryResult]]] = {}
 
     def kick(self, bot: Bot) -> None:
-        """Makes sure a worker is delivering this bot's pending updates."""
-        worker = self._workers.get(bot.id)
-        if bot.webhook_url and bot.pending and (worker is None or worker.done()):
-            self._workers[bot.id] = asyncio.create_task(self._deliver_pending(bot))
+        """Makes sure a dispatcher is delivering this bot's pending updates."""
+        wakeup = self._wakeups.get(bot.id)
+        if wakeup is not None:
+            wakeup.set()
+        dispatcher = self._dispatchers.get(bot.id)
+        if bot.webhook_url and bot.pending and (dispatcher is None or dispatcher.done()):
+            self._wakeups[bot.id] = asyncio.Event()
+            self._dispatchers[bot.id] = asyncio.create_task(self._dispatch(bot))
 
     def result_of(self, bot: Bot, update_id: int) -> asyncio.Future[DeliveryResult]:
         future: asyncio.Future[DeliveryResult] = asyncio.get_running_loop().create_future()
@@ -62,15 +72,15 @@ class WebhookDelivery:
             self._resolve(bot, update_id, DeliveryResult(None, reason))
 
     async def aclose(self) -> None:
-        workers = list(self._workers.values())
-        self._workers.clear()
-        for worker in workers:
-            worker.cancel()
-        for worker in workers:
+        dispatchers = list(self._dispatchers.values())
+        self._dispatchers.clear()
+        for dispatcher in dispatchers:
+            dispatcher.cancel()
+        for dispatcher in dispatchers:
             with contextlib.suppress(asyncio.CancelledError):
-                await worker
-        for bot_id, update_id in list(self._waiters):
-            for future in self._waiters.pop((bot_id, update_id)):
+                await dispatcher
+        for key in list(self._waiters):
+            for future in self._waiters.pop(key):
                 if not future.done():
                     future.set_result(DeliveryResult(None, "emulator stopped"))
         if self._client is not None:
@@ -82,25 +92,54 @@ class WebhookDelivery:
             if not future.done():
                 future.set_result(result)
 
-    async def _deliver_pending(self, bot: Bot) -> None:
-        while bot.webhook_url and bot.pending:
-            head = bot.pending[0]
-            if not is_allowed(head.payload, bot.allowed_updates):
-                bot.pending.popleft()
-                self._resolve(bot, head.update_id, DeliveryResult(None, "not in allowed_updates"))
+    def _start_free(
+        self, bot: Bot, in_flight: dict[asyncio.Task[DeliveryResult | None], PendingUpdate]
+    ) -> None:
+        """Starts deliveries of the oldest updates whose chats have none in flight."""
+        busy = {update.chat_id for update in in_flight.values()}
+        flying = {update.update_id for update in in_flight.values()}
+        for update in itertools.islice(bot.pending, SCAN_WINDOW):
+            if len(in_flight) >= bot.max_connections:
+                return
+            if update.update_id in flying or (
+                update.chat_id is not None and update.chat_id in busy
+            ):
+                if update.chat_id is not None:
+                    busy.add(update.chat_id)
                 continue
-            result = await self._deliver_with_retries(bot, head)
-            if result is None:
-                continue  # the webhook changed meanwhile; start over with the new one
-            if bot.pending and bot.pending[0] is head:
-                bot.pending.popleft()
-            self._resolve(bot, head.update_id, result)
+            task = asyncio.create_task(self._deliver_with_retries(bot, update))
+            in_flight[task] = update
+            if update.chat_id is not None:
+                busy.add(update.chat_id)
+
+    async def _dispatch(self, bot: Bot) -> None:
+        in_flight: dict[asyncio.Task[DeliveryResult | None], PendingUpdate] = {}
+        wakeup = self._wakeups[bot.id]
+        try:
+            while bot.webhook_url and (bot.pending or in_flight):
+                self._start_free(bot, in_flight)
+                woken = asyncio.ensure_future(wakeup.wait())
+                done, _ = await asyncio.wait(
+                    [*in_flight, woken], return_when=asyncio.FIRST_COMPLETED
+                )
+                woken.cancel()
+                wakeup.clear()
+                for task in [task for task in in_flight if task in done]:
+                    update = in_flight.pop(task)
+                    result = task.result()
+                    if result is None:
+                        continue  # the webhook changed meanwhile; deliver it anew
+                    with contextlib.suppress(ValueError):
+                        bot.pending.remove(update)
+                    self._resolve(bot, update.update_id, result)
+        finally:
+            for task in in_flight:
+                task.cancel()
 
     async def _deliver_with_retries(self, bot: Bot, update: PendingUpdate) -> DeliveryResult | None:
         url = bot.webhook_url
         limit = self._config.webhook_max_attempts
         give_up_at = time.monotonic() + self._config.webhook_give_up_s
-        result = DeliveryResult(None, "not attempted")
         attempt = 0
         while True:
             if bot.webhook_url != url:
@@ -110,12 +149,11 @@ class WebhookDelivery:
             if result.succeeded:
                 self._stats.webhook_deliveries_ok += 1
                 return result
+            self._stats.webhook_attempts_failed += 1
             bot.last_error_date = int(time.time())
             bot.last_error_message = result.error
             logger.warning("webhook of bot %s failed: %s", bot.id, result.error)
-            if not result.retryable or (limit is not None and attempt >= max(1, limit)):
-                break
-            if time.monotonic() >= give_up_at:
+            if (limit is not None and attempt >= max(1, limit)) or time.monotonic() >= give_up_at:
                 break
             delay = self._config.webhook_backoff_s * 2 ** min(attempt - 1, 30)
             await asyncio.sleep(min(self._config.webhook_max_backoff_s, delay))
@@ -126,7 +164,9 @@ class WebhookDelivery:
     async def _post(self, url: str, secret: str | None, update: PendingUpdate) -> DeliveryResult:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                transport=self._transport, timeout=self._config.webhook_timeout_s
+                transport=self._transport,
+                timeout=self._config.webhook_timeout_s,
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
             )
         headers = {SECRET_HEADER: secret} if secret else {}
         try:

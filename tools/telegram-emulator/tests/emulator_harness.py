@@ -1,5 +1,6 @@
 """Test helpers: an emulator behind an in-process client, and a fake webhook receiver."""
 
+import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,12 @@ class WebhookReceiver:
 
     received: list[ReceivedWebhook] = field(default_factory=list)
     scripted_statuses: deque[int] = field(default_factory=deque)
+    # While set, requests are held until `release` is set: shows what runs concurrently.
+    release: asyncio.Event | None = None
+    in_flight: int = 0
+    max_in_flight: int = 0
+    # Answers by body, after the scripted statuses run out: a receiver failing one chat.
+    status_for: Callable[[bytes], int] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         assert scope["type"] == "http"
@@ -52,7 +59,18 @@ class WebhookReceiver:
                 break
         headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
         self.received.append(ReceivedWebhook(scope["path"], headers, body))
-        status = self.scripted_statuses.popleft() if self.scripted_statuses else 200
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.release is not None:
+                await self.release.wait()
+        finally:
+            self.in_flight -= 1
+        status = 200
+        if self.scripted_statuses:
+            status = self.scripted_statuses.popleft()
+        elif self.status_for is not None:
+            status = self.status_for(body)
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 

@@ -134,10 +134,9 @@ async def test_send_to_group_and_channel(harness: Harness) -> None:
     assert "from" not in in_channel
 
 
-async def test_chat_action_and_callback_answers(harness: Harness) -> None:
+async def test_chat_action(harness: Harness) -> None:
     await harness.private_chat(42)
     assert await harness.ok("sendChatAction", chat_id=42, action="typing") is True
-    assert await harness.ok("answerCallbackQuery", callback_query_id="1") is True
 
 
 async def inject(harness: Harness, text: str, user_id: int = 42) -> int:
@@ -228,8 +227,17 @@ async def test_set_webhook_rejects_bad_secret(harness: Harness) -> None:
     assert too_long.status_code == 400
 
 
-async def test_allowed_updates_filters_updates(harness: Harness) -> None:
+async def test_allowed_updates_applies_to_updates_created_after_it(harness: Harness) -> None:
+    """As Telegram: the setting does not affect updates created before the call."""
     await inject(harness, "hello")
+    await harness.ok("getUpdates", allowed_updates=["my_chat_member"])
+    filtered = await harness.control(
+        "/messages", {"bot_id": BOT_ID, "chat_id": 42, "text": "ignored"}
+    )
+    assert filtered == {"update_id": None, "delivery": "filtered"}
     await harness.control("/bots/123456/block", {"user_id": 42})
-    updates = await harness.ok("getUpdates", allowed_updates=["my_chat_member"])
-    assert [next(k for k in u if k != "update_id") for u in updates] == ["my_chat_member"]
+    updates = await harness.ok("getUpdates")
+    assert [next(k for k in u if k != "update_id") for u in updates] == [
+        "message",
+        "my_chat_member",
+    ]

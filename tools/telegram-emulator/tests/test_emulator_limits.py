@@ -158,3 +158,15 @@ def test_reset_forgets_history() -> None:
     assert rate.try_send("t", 7, ChatClass.PRIVATE) is None
     rate.reset()
     assert rate.try_send("t", 7, ChatClass.PRIVATE) is None
+
+
+def test_paid_sends_use_the_paid_rate_and_plain_sends_still_the_plain_one() -> None:
+    clock = Clock()
+    rate = RateLimiter(RateLimits(2, 0, 20, paid_messages_per_second=4), clock)
+    assert rate.try_send("t", 1, ChatClass.PRIVATE) is None
+    assert rate.try_send("t", 2, ChatClass.PRIVATE) is None
+    assert rate.try_send("t", 3, ChatClass.PRIVATE) is not None
+    assert rate.try_send("t", 3, ChatClass.PRIVATE, paid=True) is None
+    assert rate.try_send("t", 4, ChatClass.PRIVATE, paid=True) is None
+    assert rate.try_send("t", 5, ChatClass.PRIVATE, paid=True) is not None
+    assert rate.try_send("t", 5, ChatClass.PRIVATE) is not None

@@ -1,9 +1,12 @@
-"""API keys: how they look, how they are stored (hashed), and what they may do.
+"""API keys: how they look, how they are stored (hashed), what they may do, whom they serve.
 
-A key handed to a client is `chime_<id-part>_<secret>`. The id part names the stored row
-(`key_<id-part>`), so a key is found by primary key and its secret compared in constant
-time. The secret is 32 random bytes, so a plain SHA-256 is a sound hash: there is nothing
-to brute-force that a slow password hash would protect.
+A key handed to a client is `chime_<id-part>_<secret><checksum>`: a fixed prefix and shape
+that secret scanners match (`KEY_PATTERN`), 32 random base62 characters of secret and a
+6-character base62 CRC32 of everything before it, so a scanner (and the api, before any
+database lookup) tells a real key from a typo or a look-alike. The id part names the stored
+row (`key_<id-part>`), so a key is found by primary key and its secret compared in constant
+time. The secret holds ~190 random bits, so a plain SHA-256 is a sound hash: there is
+nothing to brute-force that a slow password hash would protect.
 """
 
 from __future__ import annotations
@@ -11,21 +14,43 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
+import string
+import zlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from ulid import ULID
 
+from chime_api.domain.events import ApiKeyCreated, ApiKeyLimitsSet, ApiKeyRevoked, ApiKeyRotated
+from chime_contracts.envelope import Event
+from chime_kit.streams import Aggregate
+
 KEY_PREFIX = "chime_"
 ID_PREFIX = "key_"
+_BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+_ID_LENGTH = 26  # a ULID in lower-case Crockford base32
+_SECRET_LENGTH = 32
+_CHECKSUM_LENGTH = 6
+_LEGACY_SECRET_LENGTH = 43  # token_urlsafe(32), without a checksum
+# What a secret scanner looks for (GitHub custom patterns, gitleaks, trufflehog).
+KEY_PATTERN = r"chime_[0-9a-hjkmnp-tv-z]{26}_[0-9A-Za-z]{38}"
 # Characters of the full key shown in listings, enough to tell keys apart, never the secret.
 SHOWN_PREFIX_LENGTH = len(KEY_PREFIX) + 12
+DEFAULT_OVERLAP = timedelta(hours=24)
 
 
 class Scope(StrEnum):
-    NOTIFICATIONS_WRITE = "notifications:write"
-    NOTIFICATIONS_READ = "notifications:read"
+    NOTIFY = "notify"  # send notifications, edit and delete what was sent
+    SCHEDULE = "schedule"  # create and change schedules
+    BROADCAST = "broadcast"  # broadcast to a topic's subscribers
+    TOPICS = "topics"  # manage topics and subscriptions
+    READ = "read"  # read everything the key's owner has
+    ADMIN = "admin"  # manage the owner's keys
+
+
+# Names the first version of the api used; a CLI or a stored key may still say them.
+LEGACY_SCOPES = {"notifications:write": Scope.NOTIFY, "notifications:read": Scope.READ}
 
 
 class InvalidKeyError(ValueError):
@@ -43,6 +68,14 @@ class IssuedKey:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """A token bucket: `burst` requests at once, refilled at `per_second`."""
+
+    per_second: float = 50.0
+    burst: int = 100
+
+
+@dataclass(frozen=True)
 class ApiKey:
     id: str
     name: str
@@ -50,11 +83,18 @@ class ApiKey:
     secret_hash: str
     scopes: frozenset[Scope]
     created_at: datetime
+    team: str | None = None
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None  # set when rotated: the overlap's end
+    limits: Limits | None = None  # None: the configured default
+
+    def active(self, now: datetime) -> bool:
+        expired = self.expires_at is not None and self.expires_at <= now
+        return self.revoked_at is None and not expired
 
     @property
-    def active(self) -> bool:
-        return self.revoked_at is None
+    def owner(self) -> str:
+        return owner_of(self.id, self.team)
 
     def allows(self, *needed: Scope) -> bool:
         return all(scope in self.scopes for scope in needed)
@@ -63,28 +103,46 @@ class ApiKey:
         return [scope for scope in needed if scope not in self.scopes]
 
 
+def owner_of(key_id: str, team: str | None) -> str:
+    """What a key's requests belong to: its team's, or its own when it has none."""
+    return f"team:{team}" if team else f"key:{key_id}"
+
+
+def _checksum(body: str) -> str:
+    value = zlib.crc32(body.encode())
+    digits = []
+    for _ in range(_CHECKSUM_LENGTH):
+        value, digit = divmod(value, 62)
+        digits.append(_BASE62[digit])
+    return "".join(reversed(digits))
+
+
 def issue_key() -> IssuedKey:
     id_part = str(ULID()).lower()
-    secret = secrets.token_urlsafe(32)
-    plaintext = f"{KEY_PREFIX}{id_part}_{secret}"
+    secret = "".join(secrets.choice(_BASE62) for _ in range(_SECRET_LENGTH))
+    body = f"{KEY_PREFIX}{id_part}_{secret}"
     return IssuedKey(
         id=f"{ID_PREFIX}{id_part}",
-        prefix=plaintext[:SHOWN_PREFIX_LENGTH],
+        prefix=body[:SHOWN_PREFIX_LENGTH],
         secret_hash=hash_secret(secret),
-        plaintext=plaintext,
+        plaintext=body + _checksum(body),
     )
 
 
 def parse_key(plaintext: str) -> tuple[str, str]:
-    """The stored id and the secret of a presented key; InvalidKeyError if malformed."""
-    if not plaintext.startswith(KEY_PREFIX):
+    """The stored id and the secret of a presented key; InvalidKeyError if malformed or its
+    checksum does not match (no database lookup is spent on it)."""
+    if not plaintext.startswith(KEY_PREFIX) or not plaintext.isascii():
         raise InvalidKeyError("not a Chime API key")
-    id_part, sep, secret = plaintext.removeprefix(KEY_PREFIX).partition("_")
-    # ULIDs are 26 Crockford base32 characters; the secret is url-safe base64 (it may hold
-    # "_" itself, hence partition on the first one only).
-    if not sep or len(id_part) != 26 or not id_part.isalnum() or not id_part.isascii():
+    id_part, sep, rest = plaintext.removeprefix(KEY_PREFIX).partition("_")
+    if not sep or len(id_part) != _ID_LENGTH or not id_part.isalnum():
         raise InvalidKeyError("not a Chime API key")
-    if len(secret) < 32:
+    if len(rest) == _LEGACY_SECRET_LENGTH:
+        return f"{ID_PREFIX}{id_part.lower()}", rest  # issued before checksums; still honoured
+    if len(rest) != _SECRET_LENGTH + _CHECKSUM_LENGTH or not rest.isalnum():
+        raise InvalidKeyError("not a Chime API key")
+    secret, checksum = rest[:_SECRET_LENGTH], rest[_SECRET_LENGTH:]
+    if not hmac.compare_digest(_checksum(plaintext[:-_CHECKSUM_LENGTH]), checksum):
         raise InvalidKeyError("not a Chime API key")
     return f"{ID_PREFIX}{id_part.lower()}", secret
 
@@ -98,9 +156,12 @@ def secret_matches(secret: str, secret_hash: str) -> bool:
 
 
 def parse_scopes(values: list[str]) -> frozenset[Scope]:
-    """Known scopes only; ValueError names the first unknown one."""
+    """Known scopes only (legacy names translated); ValueError names the first unknown one."""
     scopes: set[Scope] = set()
     for value in values:
+        if value in LEGACY_SCOPES:
+            scopes.add(LEGACY_SCOPES[value])
+            continue
         try:
             scopes.add(Scope(value))
         except ValueError:
@@ -118,3 +179,45 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token:
         return None
     return token
+
+
+# --- the key stream: decided from, folded into the api_keys table -------------------------
+
+
+def stream_of(key_id: str) -> str:
+    return f"api-key-{key_id}"
+
+
+def key_from(created: ApiKeyCreated) -> ApiKey:
+    return ApiKey(
+        id=created.api_key_id,
+        name=created.name,
+        prefix=created.prefix,
+        secret_hash=created.secret_hash,
+        scopes=parse_scopes([s for s in created.scopes if s in _KNOWN]),
+        created_at=created.created_at,
+        team=created.team,
+        limits=Limits(created.rate_per_second, created.burst)
+        if created.rate_per_second is not None and created.burst is not None
+        else None,
+    )
+
+
+_KNOWN = {s.value for s in Scope} | set(LEGACY_SCOPES)
+
+
+def _evolve(key: ApiKey | None, event: Event) -> ApiKey | None:
+    if isinstance(event, ApiKeyCreated):
+        return key_from(event)
+    if key is None:
+        return None
+    if isinstance(event, ApiKeyRevoked):
+        return replace(key, revoked_at=event.revoked_at)
+    if isinstance(event, ApiKeyRotated):
+        return replace(key, expires_at=event.expires_at)
+    if isinstance(event, ApiKeyLimitsSet):
+        return replace(key, limits=Limits(event.rate_per_second, event.burst))
+    return key
+
+
+KEY: Aggregate[ApiKey | None] = Aggregate(None, _evolve)

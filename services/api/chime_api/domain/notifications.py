@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from ulid import ULID
 
+from chime_contracts.envelope import Envelope, Event
+from chime_contracts.events import (
+    MessageDeleteRequested,
+    MessageSent,
+    NotificationRequested,
+    SendFailed,
+)
+from chime_contracts.events.shared import SendSource
+from chime_kit.streams import Aggregate
+
 ID_PREFIX = "ntf_"
 DELIVERY_PREFIX = "api:"
+# The sender routes its outcomes as `<type>.notification`; the api binds only those.
+SOURCE_KIND = "notification"
 ParseMode = Literal["HTML", "MarkdownV2"]
 
 
@@ -39,6 +52,7 @@ class Failure:
 class Notification:
     id: str
     api_key_id: str
+    owner: str
     bot_id: int
     chat_id: int
     parse_mode: ParseMode | None
@@ -47,6 +61,8 @@ class Notification:
     sent_at: datetime | None = None
     telegram_message_id: int | None = None
     failure: Failure | None = None
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
 
 
 def new_notification_id() -> str:
@@ -54,15 +70,13 @@ def new_notification_id() -> str:
 
 
 def delivery_id(notification_id: str) -> str:
+    """The sender's id of the one message a notification asks for (never parsed back: the
+    outcome names the notification in its `source`)."""
     return f"{DELIVERY_PREFIX}{notification_id}"
 
 
-def notification_id_of(delivery: str) -> str | None:
-    """The notification a sender delivery id belongs to; None if the api did not ask for it."""
-    if not delivery.startswith(DELIVERY_PREFIX):
-        return None
-    rest = delivery.removeprefix(DELIVERY_PREFIX)
-    return rest if rest.startswith(ID_PREFIX) and len(rest) > len(ID_PREFIX) else None
+def source_of(notification_id: str) -> SendSource:
+    return SendSource(kind=SOURCE_KIND, id=notification_id)
 
 
 def resolve_bot(requested: int | None, default: int | None) -> int:
@@ -85,3 +99,54 @@ def may_become(current: Status, outcome: Status) -> bool:
     if outcome in (Status.FAILED, Status.UNKNOWN):
         return current is Status.ACCEPTED
     return False
+
+
+# --- the notification stream: decided from, folded into the read model ------------------
+
+
+@dataclass(frozen=True)
+class NotificationState:
+    requested: bool = False
+    status: Status = Status.ACCEPTED
+    deleted: bool = False
+
+
+class NotEditableError(Exception):
+    """Only a sent message that was not deleted can be edited or deleted."""
+
+
+def _evolve(state: NotificationState, event: Event) -> NotificationState:
+    if isinstance(event, NotificationRequested):
+        return NotificationState(requested=True)
+    if isinstance(event, MessageSent | SendFailed):
+        return replace(state, status=outcome_of(event))
+    if isinstance(event, MessageDeleteRequested):
+        return replace(state, deleted=True)
+    return state
+
+
+NOTIFICATION = Aggregate(NotificationState(), _evolve)
+
+
+def stream_of(notification_id: str) -> str:
+    return f"notification-{notification_id}"
+
+
+def outcome_of(event: MessageSent | SendFailed) -> Status:
+    if isinstance(event, MessageSent):
+        return Status.SENT
+    return Status.UNKNOWN if event.outcome_unknown else Status.FAILED
+
+
+def keep_outcome(state: NotificationState, envelope: Envelope[Any]) -> Sequence[Envelope[Any]]:
+    """The sender's outcome joins the stream as it came, if it changes the status."""
+    if not state.requested or not may_become(state.status, outcome_of(envelope.data)):
+        return []
+    return [envelope]
+
+
+def edit(state: NotificationState, event: Event) -> Sequence[Event]:
+    """An edit or a deletion of the message: only once it is sent, and not after deletion."""
+    if state.status is not Status.SENT or state.deleted:
+        raise NotEditableError
+    return [event]

@@ -28,12 +28,14 @@ class Problem:
     errors: tuple[FieldError, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
 
-    def body(self, instance: str | None) -> dict[str, Any]:
+    def body(self, instance: str | None, request_id: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
         if self.detail is not None:
             body["detail"] = self.detail
         if instance is not None:
             body["instance"] = instance
+        if request_id is not None:
+            body["request_id"] = request_id
         if self.errors:
             body["errors"] = [{"location": e.location, "message": e.message} for e in self.errors]
         return body
@@ -47,13 +49,29 @@ class ProblemError(Exception):
         self.problem = problem
 
 
+# A stable type for each plain HTTP error, so clients branch on `type`, never on text.
+HTTP_TYPES = {
+    400: "bad-request",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    413: "content-too-large",
+    415: "unsupported-media-type",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+
 def http_problem(status: int, detail: str | None = None) -> Problem:
-    """A plain HTTP error (404, 405, ...): type about:blank, title the status phrase."""
+    """A plain HTTP error (404, 405, ...): its stable type, the status phrase as title."""
     try:
         title = HTTPStatus(status).phrase
     except ValueError:
         title = "Error"
-    return Problem(status=status, title=title, detail=detail)
+    slug = HTTP_TYPES.get(status)
+    kind = f"{TYPE_BASE}{slug}" if slug else "about:blank"
+    return Problem(status=status, title=title, detail=detail, type=kind)
 
 
 def location_of(loc: Sequence[str | int]) -> str:
@@ -100,7 +118,18 @@ def forbidden(missing: Sequence[str]) -> Problem:
 
 
 def not_found(what: str) -> Problem:
-    return Problem(status=404, title="Not Found", detail=f"{what} not found")
+    return Problem(
+        status=404, title="Not Found", detail=f"{what} not found", type=f"{TYPE_BASE}not-found"
+    )
+
+
+def no_team() -> Problem:
+    return Problem(
+        status=409,
+        title="This key belongs to no team",
+        detail="only a key of a team creates keys (for its team); give it one with the CLI",
+        type=f"{TYPE_BASE}no-team",
+    )
 
 
 def idempotency_key_reused() -> Problem:
@@ -127,6 +156,7 @@ def unavailable(detail: str, retry_after_seconds: int) -> Problem:
         status=503,
         title="Service Unavailable",
         detail=detail,
+        type=f"{TYPE_BASE}unavailable",
         headers={"Retry-After": str(retry_after_seconds)},
     )
 
@@ -136,4 +166,33 @@ def internal_error() -> Problem:
         status=500,
         title="Internal Server Error",
         detail="the server could not handle the request; it has been logged",
+        type=f"{TYPE_BASE}internal-error",
+    )
+
+
+def rate_limited(retry_after_seconds: int, headers: dict[str, str]) -> Problem:
+    return Problem(
+        status=429,
+        title="Too Many Requests",
+        detail=f"this API key's rate limit is spent; retry in {retry_after_seconds} s",
+        type=f"{TYPE_BASE}rate-limited",
+        headers={**headers, "Retry-After": str(retry_after_seconds)},
+    )
+
+
+def closed(what: str) -> Problem:
+    return Problem(
+        status=409,
+        title="Cancelled",
+        detail=f"{what} was cancelled; nothing more can change it",
+        type=f"{TYPE_BASE}cancelled",
+    )
+
+
+def not_editable(notification_id: str) -> Problem:
+    return Problem(
+        status=409,
+        title="Message not editable",
+        detail=f"notification {notification_id} is not sent, or its message was deleted",
+        type=f"{TYPE_BASE}message-not-editable",
     )

@@ -5,8 +5,18 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from chime_api.bootstrap import Api, build
-from chime_api.entrypoints import notifications
+from chime_api.entrypoints import (
+    broadcasts,
+    events,
+    keys,
+    notifications,
+    schedules,
+    topics,
+    usage,
+)
 from chime_api.entrypoints.errors import install_problem_handlers
+from chime_api.entrypoints.request_ids import RequestIds
+from chime_api.history.entrypoints import routes as history_routes
 from chime_api.settings import ApiSettings
 from chime_kit.http import TELEMETRY, install_http_edges
 from chime_kit.ops import ops_routes
@@ -35,6 +45,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     install_http_edges(app, "api", MAX_BODY_BYTES)
     install_problem_handlers(app)
+    app.add_middleware(RequestIds)
     app.include_router(notifications.router)
+    app.include_router(keys.router)
+    app.include_router(usage.router)
+    app.include_router(schedules.router)
+    app.include_router(schedules.previews)
+    app.include_router(broadcasts.router)
+    app.include_router(topics.router)
+    app.include_router(events.router)
+    app.include_router(history_routes.router)
     app.router.routes.extend(ops_routes(readiness_of))
     return app

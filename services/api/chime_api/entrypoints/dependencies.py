@@ -12,10 +12,17 @@ from fastapi.security import (
     SecurityScopes,
 )
 
-from chime_api import handlers
 from chime_api.bootstrap import Api
 from chime_api.domain.keys import ApiKey, Scope
-from chime_api.domain.problems import ProblemError, forbidden, unauthorized, unavailable
+from chime_api.domain.problems import (
+    ProblemError,
+    forbidden,
+    rate_limited,
+    unauthorized,
+    unavailable,
+)
+from chime_api.entrypoints.request_ids import add_response_headers
+from chime_api.handlers import keys
 from chime_kit.http import RETRY_AFTER_SECONDS
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer chime_...`")
@@ -39,23 +46,33 @@ async def authorized_key(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
 ) -> ApiKey:
+    """The caller's key, once it is known to work, holds the route's scopes and had a token
+    left in its bucket; the RateLimit headers go on every response to it."""
     presented = bearer.credentials if bearer is not None else header
     if not presented:
         raise ProblemError(unauthorized("an API key is required: Authorization: Bearer <key>"))
     async with service.runtime.pool.acquire() as conn:
-        key = await handlers.authenticate(conn, presented)
-    if key is None:
+        found = await keys.authenticate(conn, presented, service.default_limits)
+    if found is None:
         raise ProblemError(unauthorized("the API key is not valid or has been revoked"))
+    key, spent = found
+    service.usage.count(key.id, limited=not spent.granted)
+    add_response_headers(spent.headers())
+    if not spent.granted:
+        raise ProblemError(rate_limited(spent.retry_after, spent.headers()))
     missing = key.missing([Scope(s) for s in security_scopes.scopes])
     if missing:
         raise ProblemError(forbidden(missing))
     return key
 
 
-ApiKeyDep = Annotated[ApiKey, Security(authorized_key)]
-NotificationWriterDep = Annotated[
-    ApiKey, Security(authorized_key, scopes=[Scope.NOTIFICATIONS_WRITE.value])
-]
-NotificationReaderDep = Annotated[
-    ApiKey, Security(authorized_key, scopes=[Scope.NOTIFICATIONS_READ.value])
-]
+def _needs(scope: Scope) -> object:
+    return Security(authorized_key, scopes=[scope.value])
+
+
+NotifyDep = Annotated[ApiKey, _needs(Scope.NOTIFY)]
+ScheduleDep = Annotated[ApiKey, _needs(Scope.SCHEDULE)]
+BroadcastDep = Annotated[ApiKey, _needs(Scope.BROADCAST)]
+TopicsDep = Annotated[ApiKey, _needs(Scope.TOPICS)]
+ReadDep = Annotated[ApiKey, _needs(Scope.READ)]
+AdminDep = Annotated[ApiKey, _needs(Scope.ADMIN)]

@@ -18,11 +18,12 @@ from chime_api.domain.problems import (
     location_of,
     validation_problem,
 )
+from chime_api.entrypoints.request_ids import request_id_of
 
 
 def problem_response(problem: Problem, request: Request) -> Response:
     return JSONResponse(
-        problem.body(instance=request.url.path),
+        problem.body(instance=request.url.path, request_id=request_id_of(request.scope)),
         status_code=problem.status,
         headers=dict(problem.headers),
         media_type=MEDIA_TYPE,
@@ -47,7 +48,7 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     problem = http_problem(exc.status_code)
     if exc.detail and exc.detail != problem.title:
-        problem = Problem(status=problem.status, title=problem.title, detail=str(exc.detail))
+        problem = http_problem(exc.status_code, str(exc.detail))
     response = problem_response(problem, request)
     response.headers.update(exc.headers or {})
     return response

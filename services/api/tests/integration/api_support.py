@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from chime_contracts.envelope import Envelope, Event, envelope_of
 from chime_kit.testing import eventually
 
-WRITE = "notifications:write"
-READ = "notifications:read"
+WRITE = "notify"
+READ = "read"
 
 
 @asynccontextmanager

@@ -37,6 +37,9 @@ async def settings(database_url: str, amqp_url: str, sink: None) -> ApiSettings:
         database_url=database_url,
         amqp_url=amqp_url,
         default_bot_id=7,
+        # Generous by default: a test of rate limits gives its key its own.
+        rate_per_second=100_000,
+        rate_burst=100_000,
         delivery_limit=2,
         db_pool_min=1,
     )
@@ -60,8 +63,8 @@ KeyMaker = Callable[..., Awaitable[str]]
 def make_key(settings: ApiSettings) -> KeyMaker:
     """A new key's plaintext, made by the code behind `python -m chime_api keys create`."""
 
-    async def make(*scopes: str, name: str = "test") -> str:
-        _, plaintext = await create_key(settings, name, list(scopes))
+    async def make(*scopes: str, name: str = "test", team: str | None = None) -> str:
+        _, plaintext = await create_key(settings, name, list(scopes), team)
         return plaintext
 
     return make

@@ -56,7 +56,7 @@ async def test_a_key_without_the_scope_gets_403(client, make_key):
     denied = await client.post("/v1/notifications", json=BODY, headers=auth(reader))
     assert denied.status_code == 403
     assert denied.headers["content-type"] == "application/problem+json"
-    assert denied.json()["detail"] == "this API key lacks the scope notifications:write"
+    assert denied.json()["detail"] == "this API key lacks the scope notify"
     assert (await client.get("/v1/notifications", headers=auth(writer))).status_code == 403
     assert (await client.get("/v1/notifications/ntf_x", headers=auth(writer))).status_code == 403
 

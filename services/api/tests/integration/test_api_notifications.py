@@ -9,6 +9,7 @@ import pytest
 from api_support import READ, WRITE, auth, from_sender
 
 from chime_contracts.events import MessageSent, SendFailed
+from chime_contracts.events.shared import SendSource
 from chime_kit.testing import eventually
 
 pytestmark = pytest.mark.integration
@@ -40,6 +41,7 @@ async def test_a_notification_is_accepted_and_a_send_is_requested(
     assert envelope["producer"] == "api"
     assert envelope["data"]["delivery_id"] == f"api:{nid}"
     assert envelope["data"]["origin"] == "api"
+    assert envelope["data"]["source"] == {"kind": "notification", "id": nid}
     assert envelope["data"]["text"] == "deploy done"
     assert envelope["data"]["parse_mode"] == "HTML"
     assert envelope["data"]["bot_id"] == 7
@@ -175,6 +177,7 @@ async def test_the_status_follows_the_sender(client, make_key, tap):
         from_sender(
             MessageSent(
                 delivery_id=f"api:{sent_id}",
+                source=SendSource(kind="notification", id=sent_id),
                 bot_id=7,
                 chat_id=77,
                 telegram_message_id=555,
@@ -187,6 +190,7 @@ async def test_the_status_follows_the_sender(client, make_key, tap):
         from_sender(
             SendFailed(
                 delivery_id=f"api:{failed_id}",
+                source=SendSource(kind="notification", id=failed_id),
                 bot_id=7,
                 chat_id=77,
                 reason="chat_not_found",
@@ -203,6 +207,7 @@ async def test_the_status_follows_the_sender(client, make_key, tap):
         from_sender(
             SendFailed(
                 delivery_id=f"api:{sent_id}",
+                source=SendSource(kind="notification", id=sent_id),
                 bot_id=7,
                 chat_id=77,
                 reason="timeout",
@@ -246,6 +251,7 @@ async def test_an_unknown_outcome_is_its_own_status_with_the_reason(client, make
         from_sender(
             SendFailed(
                 delivery_id=f"api:{nid}",
+                source=SendSource(kind="notification", id=nid),
                 bot_id=7,
                 chat_id=78,
                 reason="outcome unknown after crash",

@@ -31,7 +31,11 @@ async def test_invalid_bodies_list_what_is_wrong(client, make_key):
     )
     assert body["type"] == "/problems/validation-error"
     locations = {e["location"] for e in body["errors"]}
-    assert locations == {"body.chat_id", "body.text", "body.parse_mode", "body.x"}
+    assert locations == {"body.text", "body.parse_mode", "body.x"}
+    targetless = problem_of(
+        await client.post("/v1/notifications", json={"text": "x"}, headers=auth(key)), 422
+    )
+    assert "exactly one of chat_id, user_id, topic" in targetless["detail"]
     assert all(e["message"] for e in body["errors"])
 
     blank = problem_of(
@@ -71,18 +75,24 @@ async def test_query_errors_and_foreign_cursors(client, make_key):
 
 
 async def test_unknown_routes_and_methods(client, make_key):
-    missing = problem_of(await client.get("/v1/nothing-here"), 404)
+    asked = await client.get("/v1/nothing-here", headers={"X-Request-Id": "ticket-42"})
+    missing = problem_of(asked, 404)
     assert missing == {
-        "type": "about:blank",
+        "type": "/problems/not-found",
         "title": "Not Found",
         "status": 404,
         "instance": "/v1/nothing-here",
+        "request_id": "ticket-42",
     }
+    assert asked.headers["x-request-id"] == "ticket-42"
+    made_up = await client.get("/v1/nothing-here", headers={"X-Request-Id": "bad id\n"})
+    assert made_up.headers["x-request-id"].startswith("req_")
+    assert problem_of(made_up, 404)["request_id"] == made_up.headers["x-request-id"]
     key = await make_key(READ)
     gone = problem_of(await client.get("/v1/notifications/ntf_nope", headers=auth(key)), 404)
     assert gone["detail"] == "notification ntf_nope not found"
     wrong_method = await client.delete("/v1/notifications")
-    assert problem_of(wrong_method, 405)["title"] == "Method Not Allowed"
+    assert problem_of(wrong_method, 405)["type"] == "/problems/method-not-allowed"
     assert wrong_method.headers["allow"]
 
 
@@ -126,7 +136,9 @@ async def test_ops_endpoints_and_the_openapi_document(client):
     assert ready.json()["checks"] == {"postgres": True, "rabbitmq": True, "outbox_relay": True}
     assert "chime_http_request_seconds" in (await client.get("/metrics")).text
     spec = (await client.get("/openapi.json")).json()
-    assert set(spec["paths"]) == {"/v1/notifications", "/v1/notifications/{notification_id}"}
+    assert {"/v1/notifications", "/v1/notifications/{notification_id}", "/v1/keys"} <= set(
+        spec["paths"]
+    )
     post = spec["paths"]["/v1/notifications"]["post"]
     assert "202" in post["responses"]
     assert {"401", "403", "409", "422"} <= post["responses"].keys()

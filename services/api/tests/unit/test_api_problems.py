@@ -18,10 +18,11 @@ from chime_api.domain.problems import (
 pytestmark = pytest.mark.unit
 
 
-def test_a_plain_http_problem_is_about_blank_with_the_status_phrase():
+def test_a_plain_http_problem_has_a_stable_type_and_the_status_phrase():
+    assert http_problem(418).type == "about:blank"  # no type of ours: the status says it
     problem = http_problem(405)
     assert problem.body("/v1/x") == {
-        "type": "about:blank",
+        "type": "/problems/method-not-allowed",
         "title": "Method Not Allowed",
         "status": 405,
         "instance": "/v1/x",

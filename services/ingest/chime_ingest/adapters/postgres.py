@@ -1,9 +1,8 @@
-"""Ingest's own tables: the update log (operational) and the chats projection."""
+"""The chats projection in PostgreSQL (the update log is in `update_log.py`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from chime_contracts.events import (
     ChatMemberChanged,
@@ -18,40 +17,6 @@ from chime_ingest.ports import ChatRow
 from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
 from chime_kit.projection import Projection
-
-
-class UpdateLog:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    async def add(
-        self,
-        bot_id: int,
-        update_id: int,
-        kind: str,
-        payload: dict[str, Any],
-        reason: str | None = None,
-    ) -> bool:
-        """False when (bot, update_id) was already received."""
-        status = await self.conn.execute(
-            "INSERT INTO updates (bot_id, update_id, kind, status, reason, payload)"
-            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            bot_id,
-            update_id,
-            kind,
-            "rejected" if reason else "accepted",
-            reason,
-            payload,
-        )
-        return bool(status == "INSERT 0 1")
-
-    async def reject_body(self, bot_id: int, reason: str, body: str) -> None:
-        await self.conn.execute(
-            "INSERT INTO rejected_bodies (bot_id, reason, body) VALUES ($1, $2, $3)",
-            bot_id,
-            reason,
-            body[:65536],
-        )
 
 
 class PostgresChats:

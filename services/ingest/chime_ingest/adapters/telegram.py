@@ -1,4 +1,5 @@
-"""The few Bot API calls ingest makes: setWebhook, getUpdates, answerCallbackQuery."""
+"""The few Bot API calls ingest makes: the webhook's (set, delete, info), getUpdates and
+answerCallbackQuery."""
 
 from __future__ import annotations
 
@@ -35,8 +36,25 @@ class TelegramBotApi:
             )
         return body["result"]
 
-    async def set_webhook(self, token: str, url: str, secret_token: str) -> None:
-        await self.call(token, "setWebhook", {"url": url, "secret_token": secret_token})
+    async def set_webhook(
+        self,
+        token: str,
+        url: str,
+        secret_token: str,
+        *,
+        allowed_updates: list[str] | None = None,
+        max_connections: int | None = None,
+    ) -> None:
+        params: dict[str, Any] = {"url": url, "secret_token": secret_token}
+        if allowed_updates is not None:
+            params["allowed_updates"] = allowed_updates
+        if max_connections is not None:
+            params["max_connections"] = max_connections
+        await self.call(token, "setWebhook", params)
+
+    async def get_webhook_info(self, token: str) -> dict[str, Any]:
+        info: dict[str, Any] = await self.call(token, "getWebhookInfo", {})
+        return info
 
     async def answer_callback_query(self, token: str, query_id: str, text: str) -> None:
         params: dict[str, Any] = {"callback_query_id": query_id}
@@ -48,9 +66,15 @@ class TelegramBotApi:
         await self.call(token, "deleteWebhook", {})
 
     async def get_updates(
-        self, token: str, offset: int | None, poll_seconds: int
+        self,
+        token: str,
+        offset: int | None,
+        poll_seconds: int,
+        allowed_updates: list[str] | None = None,
     ) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"timeout": poll_seconds}
+        if allowed_updates is not None:
+            params["allowed_updates"] = allowed_updates
         if offset is not None:
             params["offset"] = offset
         result: list[dict[str, Any]] = await self.call(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -97,15 +98,14 @@ def update_id_of(body: Any) -> int:
     return update_id
 
 
-def parse_update(raw: bytes) -> dict[str, Any]:
-    """A webhook body, parsed and `screened`; NotAnUpdate when it cannot be an update."""
+def parse_update(raw: bytes) -> Any:
+    """A webhook body as JSON, for `incoming` to check; NotAnUpdate when it is not JSON."""
     try:
-        body = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         if "depth limit" in str(exc):  # orjson stops at 1,024 levels
             raise NotAnUpdate(f"nested deeper than {MAX_DEPTH} levels") from None
         raise NotAnUpdate(f"body is not JSON: {exc}") from None
-    return screened(body)
 
 
 def screened(body: Any) -> dict[str, Any]:
@@ -167,3 +167,65 @@ def check_update(body: dict[str, Any]) -> Update:
         )
     assert isinstance(part, ChatMemberUpdated)
     return Update(update_id=update_id, kind=kind, chat_id=part.chat.id)
+
+
+# What a bigint column keys: a chat or user id beyond it is not Telegram's, so it is not kept.
+_BIGINT = range(-(2**63), 2**63)
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """An update as ingest receives it, checked once: the webhook and polling both make
+    one with `incoming`, and nothing checks it again before it is stored."""
+
+    update_id: int
+    kind: str
+    payload: dict[str, Any]
+    chat_id: int | None
+    user_id: int | None
+    # Why Chime cannot act on it (kept as rejected, never interpreted); None: accepted.
+    reason: str | None = None
+
+
+def incoming(body: Any) -> Incoming:
+    """`body` screened and checked; NotAnUpdate when it cannot be an update at all."""
+    cleaned = screened(body)
+    try:
+        update = check_update(cleaned)
+    except ValueError as exc:
+        chat_id, user_id = parties_of(cleaned)
+        return Incoming(
+            update_id_of(cleaned), kind_of(cleaned), cleaned, chat_id, user_id, reason=str(exc)
+        )
+    chat_id, user_id = parties_of(cleaned)
+    return Incoming(
+        update.update_id,
+        update.kind,
+        cleaned,
+        update.chat_id if update.chat_id is not None else chat_id,
+        update.user_id if update.user_id is not None else user_id,
+    )
+
+
+def parties_of(body: dict[str, Any]) -> tuple[int | None, int | None]:
+    """The chat and the user an update of any kind comes from, where it names them: the
+    chat orders a chat's updates, so a callback query counts in its message's chat."""
+    part = body.get(kind_of(body))
+    if not isinstance(part, dict):
+        return None, None
+    chat = _id_at(part, "chat")
+    if chat is None:
+        message = part.get("message")
+        chat = _id_at(message, "chat") if isinstance(message, dict) else None
+    user = _id_at(part, "from")
+    if user is None:
+        user = _id_at(part, "user")
+    return chat, user
+
+
+def _id_at(part: dict[str, Any], key: str) -> int | None:
+    value = part.get(key)
+    found = value.get("id") if isinstance(value, dict) else None
+    if isinstance(found, int) and not isinstance(found, bool) and found in _BIGINT:
+        return found
+    return None

@@ -1,4 +1,5 @@
-"""The ingest process: Telegram webhooks plus ops endpoints; consumers run in its lifespan."""
+"""The ingest process: Telegram webhooks plus ops endpoints; the interpreter (and the poller
+in polling mode) run in its lifespan."""
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -34,6 +35,6 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     install_http_edges(app, "ingest", resolved.max_body_bytes)
     app.add_exception_handler(HTTPException, _on_http)
-    app.include_router(webhook.router)
+    app.router.routes.extend(webhook.routes)
     app.router.routes.extend(ops_routes(readiness_of))
     return app

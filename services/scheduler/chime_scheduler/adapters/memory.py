@@ -6,7 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from chime_contracts.events import NotificationDue, ReminderRequested, ReminderScheduled
+from chime_contracts.events import (
+    NotificationDue,
+    ReminderRequested,
+    ReminderScheduled,
+    SendRequested,
+)
 from chime_kit.event_store import Recorded
 from chime_scheduler.domain.reminders import Reminder
 
@@ -41,6 +46,8 @@ class InMemoryReminders:
                 self.rows[data.reminder_id] = replace(row, reminder=reminder, state="scheduled")
             elif isinstance(data, NotificationDue) and data.source_id in self.rows:
                 self._fire(data.source_id, data.fired_at, r.version)
+            elif isinstance(data, SendRequested) and data.source and data.source.id in self.rows:
+                self._fire(data.source.id, e.occurred_at, r.version)
 
     def _fire(self, reminder_id: str, now: datetime, version: int) -> Reminder:
         row = self.rows[reminder_id]

@@ -7,15 +7,28 @@ from datetime import datetime
 from typing import TypeVar
 
 from chime_contracts.envelope import Envelope, Event
-from chime_contracts.events import NotificationDue, ReminderRequested, ReminderScheduled
+from chime_contracts.events import (
+    NotificationDue,
+    ReminderRequested,
+    ReminderScheduled,
+    SendRequested,
+    SnoozeRequested,
+)
 from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
 from chime_kit.projection import Projection
 from chime_kit.unit_of_work import UnitOfWork
-from chime_scheduler.domain.reminders import Reminder
-from chime_scheduler.ports import Reminders
+from chime_scheduler.adapters.schedules import PostgresSchedules
+from chime_scheduler.adapters.topics import (
+    PostgresBroadcasts,
+    PostgresChats,
+    PostgresSubscriptions,
+)
+from chime_scheduler.domain.reminders import SNOOZE, Reminder
+from chime_scheduler.ports import Reminders, Store
 
 E = TypeVar("E", bound=Event)
+ONE_SHOT = ("reminder", "snooze")
 
 
 class PostgresReminders:
@@ -42,12 +55,26 @@ class PostgresReminders:
                     " version = $4 WHERE id = $1",
                     data.reminder_id, data.due_at, e.traceparent, r.version,
                 )  # fmt: skip
-            elif isinstance(data, NotificationDue) and data.source == "reminder":
+            elif isinstance(data, SnoozeRequested):
                 await self.conn.execute(
-                    "UPDATE reminders SET state = 'fired', fired_at = $2, version = $3"
-                    " WHERE id = $1",
-                    data.source_id, data.fired_at, r.version,
+                    "INSERT INTO reminders (id, bot_id, chat_id, text, due_at, time_zone, state,"
+                    " correlation_id, traceparent, created_at, version, kind, language)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, 'scheduled', $7, $8, $9, $10, 'snooze', $11)",
+                    SNOOZE + data.snooze_id, data.bot_id, data.chat_id, data.text, data.until,
+                    data.time_zone, e.correlation_id, e.traceparent, e.occurred_at, r.version,
+                    data.language,
                 )  # fmt: skip
+            elif isinstance(data, NotificationDue) and data.source == "reminder":
+                await self._fired(data.source_id, data.fired_at, r.version)
+            elif isinstance(data, SendRequested) and data.source and data.source.kind in ONE_SHOT:
+                prefix = SNOOZE if data.source.kind == "snooze" else ""
+                await self._fired(prefix + data.source.id, e.occurred_at, r.version)
+
+    async def _fired(self, reminder_id: str, fired_at: datetime, version: int) -> None:
+        await self.conn.execute(
+            "UPDATE reminders SET state = 'fired', fired_at = $2, version = $3 WHERE id = $1",
+            reminder_id, fired_at, version,
+        )  # fmt: skip
 
     async def claim_due(self, now: datetime, limit: int) -> list[Reminder]:
         """Replicas skip each other's rows: each due reminder is claimed by one of them."""
@@ -58,7 +85,7 @@ class PostgresReminders:
             " UPDATE reminders r SET state = 'fired', fired_at = $1, version = r.version + 1"
             " FROM due WHERE r.id = due.id"
             " RETURNING r.id, r.bot_id, r.chat_id, r.text, r.due_at, r.time_zone,"
-            " r.correlation_id, r.traceparent, r.version",
+            " r.correlation_id, r.traceparent, r.version, r.kind, r.language",
             now,
             limit,
         )
@@ -79,7 +106,30 @@ class PostgresReminders:
 
 def projections(conn: Connection) -> Sequence[Projection]:
     """Every projection of the scheduler, for `python -m chime_scheduler rebuild`."""
-    return [PostgresReminders(conn)]
+    store = PostgresStore(conn)
+    return [store.reminders, store.schedules, store.subscriptions, store.chats, store.broadcasts]
+
+
+class PostgresStore:
+    """The scheduler's repositories on one connection (the unit of work's)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.reminders = PostgresReminders(conn)
+        self.schedules = PostgresSchedules(conn)
+        self.subscriptions = PostgresSubscriptions(conn)
+        self.chats = PostgresChats(conn)
+        self.broadcasts = PostgresBroadcasts(conn)
+
+
+def with_store(
+    handler: Callable[[UnitOfWork, Store, Envelope[E]], Awaitable[None]],
+) -> Callable[[UnitOfWork, Envelope[E]], Awaitable[None]]:
+    """A handler as the kit's consumer calls it, with the repositories on its connection."""
+
+    async def bound(uow: UnitOfWork, envelope: Envelope[E]) -> None:
+        await handler(uow, PostgresStore(uow.conn), envelope)
+
+    return bound
 
 
 def with_reminders(

@@ -1,7 +1,10 @@
-"""Reminders as the scheduler sees them: pure rules, no I/O.
+"""Reminders and snoozes as the scheduler sees them: pure rules, no I/O.
 
 A reminder's stream `reminder-<id>` holds its life: the request as received
-(`reminder.requested.v1`), `reminder.scheduled.v1`, then `notification.due.v1` when it fired.
+(`reminder.requested.v1`), `reminder.scheduled.v1`, then the `send.requested.v1` it fired
+(source kind `reminder`; streams of older installations end in `notification.due.v1`). A
+snooze's stream `snooze-<id>` holds `snooze.requested.v1`, then its `send.requested.v1`
+(source kind `snooze`). Both fire from the reminders table, the one-shot due index.
 """
 
 from __future__ import annotations
@@ -12,15 +15,24 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from chime_contracts.envelope import Envelope, Event
-from chime_contracts.events import NotificationDue, ReminderRequested, ReminderScheduled
+from chime_contracts.events import (
+    NotificationDue,
+    ReminderRequested,
+    ReminderScheduled,
+    SendRequested,
+    SnoozeRequested,
+)
+from chime_contracts.events.schedules import MessageTemplate
 from chime_kit.streams import Aggregate
+from chime_scheduler.domain import messages
 
 Status = Literal["new", "requested", "scheduled", "fired", "cancelled"]
+SNOOZE = "snooze:"
 
 
 @dataclass(frozen=True)
 class Reminder:
-    """What firing needs of a due reminder (read from the due index)."""
+    """What firing needs of a due reminder or snooze (read from the due index)."""
 
     id: str
     bot_id: int
@@ -31,6 +43,12 @@ class Reminder:
     correlation_id: str
     traceparent: str | None
     version: int = 0
+    kind: str = "reminder"
+    language: str | None = None
+
+    @property
+    def source_id(self) -> str:
+        return self.id.removeprefix(SNOOZE)
 
 
 @dataclass(frozen=True)
@@ -45,7 +63,9 @@ def evolve(state: ReminderState, event: Event) -> ReminderState:
         return replace(state, status="requested") if state.status == "new" else state
     if isinstance(event, ReminderScheduled):
         return replace(state, status="scheduled", due_at=event.due_at)
-    if isinstance(event, NotificationDue):
+    if isinstance(event, SnoozeRequested):
+        return replace(state, status="scheduled", due_at=event.until)
+    if isinstance(event, NotificationDue | SendRequested):
         return replace(state, status="fired")
     return state
 
@@ -54,6 +74,9 @@ REMINDER = Aggregate(ReminderState(), evolve)
 
 
 def stream_id(reminder_id: str) -> str:
+    """`reminder-<id>`, or `snooze-<id>` for a snooze's row (`snooze:<id>`)."""
+    if reminder_id.startswith(SNOOZE):
+        return f"snooze-{reminder_id.removeprefix(SNOOZE)}"
     return f"reminder-{reminder_id}"
 
 
@@ -71,22 +94,22 @@ def schedule(
     return [request, scheduled]
 
 
-def fire(reminder: Reminder, now: datetime) -> NotificationDue:
-    return NotificationDue(
-        delivery_id=delivery_id(reminder.id),
-        source="reminder",
-        source_id=reminder.id,
-        bot_id=reminder.bot_id,
-        chat_id=reminder.chat_id,
-        text=reminder_text(reminder.text),
-        due_at=reminder.due_at,
-        fired_at=now,
-    )
+def snooze(state: ReminderState, request: Envelope[SnoozeRequested]) -> list[Event | Envelope[Any]]:
+    """Keep the snooze as received: it is its own schedule."""
+    return [request] if state.status == "new" else []
+
+
+def fire(reminder: Reminder) -> SendRequested:
+    text = reminder.text if reminder.kind == "snooze" else reminder_text(reminder.text)
+    return messages.occurrence(
+        reminder.kind, reminder.source_id, delivery_id(reminder.id), reminder.bot_id,
+        reminder.chat_id, MessageTemplate(text=text), reminder.due_at, reminder.language,
+    )  # fmt: skip
 
 
 def delivery_id(reminder_id: str) -> str:
     """One delivery per reminder occurrence: the sender sends each id at most once."""
-    return f"reminder:{reminder_id}"
+    return reminder_id if reminder_id.startswith(SNOOZE) else f"reminder:{reminder_id}"
 
 
 def confirmation_text(text: str, due_at: datetime, time_zone: str, now: datetime) -> str:

@@ -5,16 +5,10 @@ Times are the database's clock, the one every replica shares.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chime_kit.db import Connection
-
-
-@dataclass(frozen=True)
-class DeadInstance:
-    instance_id: str
-    calls_until: datetime
+from chime_sender.ports import DeadInstance
 
 
 class Instances:

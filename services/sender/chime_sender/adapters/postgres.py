@@ -1,4 +1,7 @@
-"""The sender's own tables: deliveries, their attempts, chat pacing and blocked chats."""
+"""The sender's send queue in PostgreSQL (machinery): deliveries, their attempts, chat pacing.
+
+The projections of its streams (`delivery_log`, `chats`) are in `adapters/projections.py`.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,17 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from chime_contracts.events.shared import SendSource
 from chime_kit.db import Connection
+from chime_sender.adapters.instances import Instances
+from chime_sender.adapters.pacing import BotPacing
+from chime_sender.adapters.projections import PostgresChats, PostgresDeliveryLog
 from chime_sender.domain.deliveries import Claim, Delivery
-from chime_sender.domain.limits import ChatPace
+from chime_sender.domain.settlement import Live, Settlement
+from chime_sender.ports import SentMessage, Stores
 
-# NOTIFY is delivered on commit only, so a listener wakes exactly when a new row is visible.
+# NOTIFY (from a trigger on deliveries) is delivered on commit only, so a listener wakes
+# exactly when a new row is visible.
 NEW_DELIVERY_CHANNEL = "chime_sender_deliveries"
 # Consumers apply events concurrently, so an earlier request to a chat may commit a moment
 # after a later one; waiting this long before a new delivery is claimable keeps their order.
@@ -20,7 +29,8 @@ ORDER_GRACE = timedelta(milliseconds=50)
 _CLAIM_COLUMNS = (
     "d.delivery_id, d.bot_id, d.chat_id, d.text, d.parse_mode, d.reply_to_message_id,"
     " d.correlation_id, d.traceparent, d.attempts, d.failures, d.parts_sent,"
-    " d.first_message_id, (c.blocked_at IS NOT NULL) AS chat_blocked"
+    " d.first_message_id, d.version, d.source_kind, d.source_id, d.method, d.options,"
+    " (c.blocked_at IS NOT NULL) AS chat_blocked"
 )
 
 _EXPIRED_COLUMNS = _CLAIM_COLUMNS.replace("(c.blocked_at IS NOT NULL)", "false")
@@ -36,6 +46,11 @@ def _claim(row: Any, attempt: int | None = None) -> Claim:
         reply_to_message_id=row["reply_to_message_id"],
         correlation_id=row["correlation_id"],
         traceparent=row["traceparent"],
+        source=SendSource(kind=row["source_kind"], id=row["source_id"])
+        if row["source_kind"]
+        else None,
+        method=row["method"],
+        options=row["options"],
     )
     return Claim(
         delivery=delivery,
@@ -44,7 +59,22 @@ def _claim(row: Any, attempt: int | None = None) -> Claim:
         parts_sent=row["parts_sent"],
         first_message_id=row["first_message_id"],
         chat_blocked=row["chat_blocked"],
+        version=row["version"],
     )
+
+
+def _live(row: Any) -> Live:
+    return Live(
+        parts_total=row["parts_total"],
+        parts_sent=row["parts_sent"],
+        first_message_id=row["first_message_id"],
+        recent=tuple(row["recent"]),
+    )
+
+
+def _recent(values: Sequence[datetime]) -> str:
+    """A timestamptz[] literal, so rows of different lengths pass through one unnest."""
+    return "{" + ",".join(f'"{t.isoformat()}"' for t in values) + "}"
 
 
 class DeliveryRepository:
@@ -52,14 +82,21 @@ class DeliveryRepository:
         self.conn = conn
 
     async def add(
-        self, delivery: Delivery, origin: str, parts_total: int, requested_at: datetime
+        self,
+        delivery: Delivery,
+        origin: str,
+        parts_total: int,
+        requested_at: datetime,
+        version: int,
     ) -> bool:
         """False when this delivery_id is already known (a redelivery or a duplicate)."""
+        source = delivery.source
         status = await self.conn.execute(
             "INSERT INTO deliveries (delivery_id, bot_id, chat_id, text, parse_mode,"
             " reply_to_message_id, origin, correlation_id, traceparent, parts_total,"
-            " requested_at, next_attempt_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now() + $12::interval)"
+            " requested_at, next_attempt_at, version, source_kind, source_id, method, options)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now() + $12::interval,"
+            " $13, $14, $15, $16, $17)"
             " ON CONFLICT (delivery_id) DO NOTHING",
             delivery.delivery_id,
             delivery.bot_id,
@@ -73,11 +110,14 @@ class DeliveryRepository:
             parts_total,
             requested_at,
             ORDER_GRACE,
+            version,
+            source.kind if source else None,
+            source.id if source else None,
+            delivery.method,
+            dict(delivery.options),
         )
-        if status != "INSERT 0 1":
-            return False
-        await self.conn.execute("SELECT pg_notify($1, '')", NEW_DELIVERY_CHANNEL)
-        return True
+        # A trigger notifies NEW_DELIVERY_CHANNEL (migration 0005).
+        return bool(status == "INSERT 0 1")
 
     async def ready(
         self,
@@ -111,6 +151,7 @@ class DeliveryRepository:
         """Hold each chat until `until` unless another replica holds it; returns those held."""
         if not chats:
             return set()
+        chats = sorted(chats)  # rows locked in one order: replicas never wait in a cycle
         rows = await self.conn.fetch(
             "INSERT INTO chat_pacing (bot_id, chat_id, next_send_at)"
             " SELECT b, c, $3 FROM unnest($1::bigint[], $2::bigint[]) AS t(b, c)"
@@ -189,139 +230,136 @@ class DeliveryRepository:
         )
         return len(rows)
 
-    async def still_sending(self, delivery_id: str, attempt: int, owner: str | None) -> int | None:
-        """Lock the delivery if this call still owns it; returns its parts_total."""
-        value: int | None = await self.conn.fetchval(
-            "SELECT parts_total FROM deliveries WHERE delivery_id = $1"
-            " AND state = 'sending' AND attempts = $2 AND claimed_by IS NOT DISTINCT FROM $3"
-            " FOR UPDATE",
-            delivery_id,
-            attempt,
-            owner,
-        )
-        return value
-
-    async def finish_attempt(
-        self,
-        delivery_id: str,
-        attempt: int,
-        now: datetime,
-        outcome: str,
-        error_code: int | None,
-        description: str | None,
-        message_id: int | None,
-    ) -> None:
-        await self.conn.execute(
-            "UPDATE delivery_attempts SET finished_at = $3, outcome = $4, error_code = $5,"
-            " description = $6, telegram_message_id = $7"
-            " WHERE delivery_id = $1 AND attempt = $2",
-            delivery_id,
-            attempt,
-            now,
-            outcome,
-            error_code,
-            description,
-            message_id,
-        )
-
-    async def part_sent(self, delivery_id: str, message_id: int | None) -> tuple[int, int | None]:
-        row = await self.conn.fetchrow(
-            "UPDATE deliveries SET parts_sent = parts_sent + 1,"
-            " first_message_id = coalesce(first_message_id, $2)"
-            " WHERE delivery_id = $1 RETURNING parts_sent, first_message_id",
-            delivery_id,
-            message_id,
-        )
-        assert row is not None
-        return row["parts_sent"], row["first_message_id"]
-
-    async def retry_at(
-        self, delivery_id: str, at: datetime, *, failed: bool, error: str | None
-    ) -> None:
-        await self.conn.execute(
-            "UPDATE deliveries SET state = 'pending', next_attempt_at = $2, lease_until = NULL,"
-            " failures = failures + $3::int, last_error = coalesce($4, last_error)"
-            " WHERE delivery_id = $1",
-            delivery_id,
-            at,
-            1 if failed else 0,
-            error,
-        )
-
-    async def finish(
-        self, delivery_id: str, state: str, now: datetime, error: str | None = None
-    ) -> None:
-        await self.conn.execute(
-            "UPDATE deliveries SET state = $2, finished_at = $3, lease_until = NULL,"
-            " last_error = coalesce($4, last_error) WHERE delivery_id = $1",
-            delivery_id,
-            state,
-            now,
-            error,
-        )
-
-    async def expire(self, now: datetime, owner: str | None = None) -> list[Claim]:
-        """Calls maybe in flight when their process died: their outcome is unknown, never
-        re-sent. With `owner`, every claim still held by that dead instance; without, claims
-        of no live instance (none recorded, or its row is gone) whose lease ran out."""
+    async def hold(self, claims: Sequence[Claim]) -> dict[str, Live]:
+        """Lock the claims still held by their call (attempt and owner unchanged), with what
+        settling them needs; claims settled meanwhile (their owner judged dead) are absent."""
+        if not claims:
+            return {}
         rows = await self.conn.fetch(
-            "WITH lost AS (SELECT delivery_id FROM deliveries"  # noqa: S608 - constant columns
-            "  WHERE state = 'sending' AND CASE WHEN $2::text IS NULL"
-            "    THEN lease_until < $1 AND (claimed_by IS NULL OR NOT EXISTS (SELECT 1"
-            "      FROM sender_instances i WHERE i.instance_id = deliveries.claimed_by))"
-            "    ELSE claimed_by = $2 END"
-            "  FOR UPDATE SKIP LOCKED)"
-            " UPDATE deliveries d SET state = 'unknown', finished_at = $1, lease_until = NULL,"
-            " last_error = 'outcome unknown after crash' FROM lost"
-            " WHERE d.delivery_id = lost.delivery_id"
-            f" RETURNING {_EXPIRED_COLUMNS}",
+            "SELECT d.delivery_id, d.parts_total, d.parts_sent, d.first_message_id,"
+            " coalesce(p.recent, '{}') AS recent FROM deliveries d"
+            " JOIN unnest($1::text[], $2::int[], $3::text[]) AS t(id, attempt, owner)"
+            "   ON d.delivery_id = t.id"
+            " LEFT JOIN chat_pacing p ON p.bot_id = d.bot_id AND p.chat_id = d.chat_id"
+            " WHERE d.state = 'sending' AND d.attempts = t.attempt"
+            " AND d.claimed_by IS NOT DISTINCT FROM t.owner"
+            " ORDER BY d.delivery_id FOR UPDATE OF d",
+            [c.delivery.delivery_id for c in claims],
+            [c.attempt for c in claims],
+            [c.owner for c in claims],
+        )
+        return {row["delivery_id"]: _live(row) for row in rows}
+
+    async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None:
+        """Write a batch of settlements: three statements, however many."""
+        if not settlements:
+            return
+        await self.conn.execute(
+            "UPDATE deliveries d SET state = t.state, lease_until = NULL,"
+            " next_attempt_at = coalesce(t.next_at, d.next_attempt_at),"
+            " failures = d.failures + t.failed::int, parts_sent = d.parts_sent + t.part::int,"
+            " first_message_id = coalesce(d.first_message_id, t.message_id),"
+            " last_error = coalesce(t.error, d.last_error), chat_id = coalesce(t.moved, d.chat_id),"
+            " finished_at = CASE WHEN t.state = 'pending' THEN NULL ELSE $9::timestamptz END"
+            " FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bool[], $5::bool[],"
+            "   $6::bigint[], $7::text[], $8::bigint[])"
+            "   AS t(id, state, next_at, failed, part, message_id, error, moved)"
+            " WHERE d.delivery_id = t.id",
+            [s.claim.delivery.delivery_id for s in settlements],
+            [s.state for s in settlements],
+            [s.next_attempt_at for s in settlements],
+            [s.failed for s in settlements],
+            [s.part_sent for s in settlements],
+            [s.answer.message_id if s.part_sent else None for s in settlements],
+            [s.error for s in settlements],
+            [s.migrate_to for s in settlements],
+            now,
+        )
+        called = [s for s in settlements if s.called]
+        await self.conn.execute(
+            "UPDATE delivery_attempts a SET finished_at = $4, outcome = t.outcome,"
+            " error_code = t.code, description = t.description, telegram_message_id = t.mid"
+            " FROM unnest($1::text[], $2::int[], $3::text[], $5::int[], $6::text[],"
+            "   $7::bigint[]) AS t(id, attempt, outcome, code, description, mid)"
+            " WHERE a.delivery_id = t.id AND a.attempt = t.attempt",
+            [s.claim.delivery.delivery_id for s in called],
+            [s.claim.attempt for s in called],
+            [s.outcome for s in called],
+            now,
+            [s.answer.error_code for s in called],
+            [s.answer.description or s.answer.transport_error for s in called],
+            [s.answer.message_id for s in called],
+        )
+        paced = sorted(
+            ((s.claim.delivery.bot_id, s.claim.delivery.chat_id), s.pace)
+            for s in settlements
+            if s.pace is not None
+        )
+        if paced:
+            await self.conn.execute(
+                "INSERT INTO chat_pacing (bot_id, chat_id, next_send_at, recent)"
+                " SELECT b, c, n, r::timestamptz[]"
+                " FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::text[])"
+                "   AS t(b, c, n, r)"
+                " ON CONFLICT (bot_id, chat_id) DO UPDATE"
+                " SET next_send_at = EXCLUDED.next_send_at, recent = EXCLUDED.recent",
+                [chat[0] for chat, _ in paced],
+                [chat[1] for chat, _ in paced],
+                [pace.next_send_at for _, pace in paced if pace is not None],
+                [_recent(pace.recent) for _, pace in paced if pace is not None],
+            )
+
+    async def expire(self, now: datetime, owner: str | None = None) -> list[tuple[Claim, Live]]:
+        """Calls maybe in flight when their process died, locked for settling as unknown
+        (never re-sent). With `owner`, every claim still held by that dead instance; without,
+        claims of no live instance (none recorded, or its row is gone) whose lease ran out."""
+        rows = await self.conn.fetch(
+            f"SELECT {_EXPIRED_COLUMNS}, d.parts_total,"  # noqa: S608 - constant columns
+            " coalesce(p.recent, '{}') AS recent FROM deliveries d"
+            " LEFT JOIN chat_pacing p ON p.bot_id = d.bot_id AND p.chat_id = d.chat_id"
+            " WHERE d.state = 'sending' AND CASE WHEN $2::text IS NULL"
+            "   THEN d.lease_until < $1 AND (d.claimed_by IS NULL OR NOT EXISTS (SELECT 1"
+            "     FROM sender_instances i WHERE i.instance_id = d.claimed_by))"
+            "   ELSE d.claimed_by = $2 END"
+            " ORDER BY d.delivery_id FOR UPDATE OF d SKIP LOCKED",
             now,
             owner,
         )
-        await self.conn.executemany(
-            "UPDATE delivery_attempts SET finished_at = $3, outcome = 'unknown'"
-            " WHERE delivery_id = $1 AND attempt = $2 AND outcome IS NULL",
-            [(row["delivery_id"], row["attempts"], now) for row in rows],
-        )
-        return [_claim(row) for row in rows]
+        return [(_claim(row), _live(row)) for row in rows]
 
-    async def pace_of(self, bot_id: int, chat_id: int) -> ChatPace | None:
-        row = await self.conn.fetchrow(
-            "SELECT next_send_at, recent FROM chat_pacing WHERE bot_id = $1 AND chat_id = $2"
-            " FOR UPDATE",
+    async def move_chat(self, bot_id: int, old_chat_id: int, new_chat_id: int) -> int:
+        status = await self.conn.execute(
+            "UPDATE deliveries SET chat_id = $3"
+            " WHERE bot_id = $1 AND chat_id = $2 AND state = 'pending'",
             bot_id,
-            chat_id,
+            old_chat_id,
+            new_chat_id,
+        )
+        return int(status.split()[-1])
+
+    async def sent_message(self, delivery_id: str) -> SentMessage | None:
+        row = await self.conn.fetchrow(
+            "SELECT bot_id, chat_id, first_message_id, options FROM deliveries"
+            " WHERE delivery_id = $1 AND state = 'sent' AND first_message_id IS NOT NULL",
+            delivery_id,
         )
         if row is None:
             return None
-        return ChatPace(row["next_send_at"], tuple(row["recent"]))
-
-    async def set_pace(self, bot_id: int, chat_id: int, pace: ChatPace) -> None:
-        await self.conn.execute(
-            "INSERT INTO chat_pacing (bot_id, chat_id, next_send_at, recent)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (bot_id, chat_id) DO UPDATE"
-            " SET next_send_at = EXCLUDED.next_send_at, recent = EXCLUDED.recent",
-            bot_id,
-            chat_id,
-            pace.next_send_at,
-            list(pace.recent),
-        )
-
-    async def block_chat(self, bot_id: int, chat_id: int, now: datetime, reason: str) -> bool:
-        """Mark the chat blocked; False when it already was."""
-        status = await self.conn.execute(
-            "INSERT INTO chats (bot_id, chat_id, blocked_at, block_reason) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (bot_id, chat_id) DO UPDATE SET blocked_at = EXCLUDED.blocked_at,"
-            " block_reason = EXCLUDED.block_reason WHERE chats.blocked_at IS NULL",
-            bot_id,
-            chat_id,
-            now,
-            reason,
-        )
-        return bool(status == "INSERT 0 1")
+        return SentMessage(row["bot_id"], row["chat_id"], row["first_message_id"], row["options"])
 
     async def next_ready_at(self) -> datetime | None:
         value: datetime | None = await self.conn.fetchval(
             "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending'"
         )
         return value
+
+
+def stores(conn: Connection) -> Stores:
+    """The sender's ports on one connection (one unit of work's transaction)."""
+    return Stores(
+        deliveries=DeliveryRepository(conn),
+        slots=BotPacing(conn),
+        log=PostgresDeliveryLog(conn),
+        chats=PostgresChats(conn),
+        instances=Instances(conn),
+    )

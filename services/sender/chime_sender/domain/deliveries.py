@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+from chime_contracts.events.shared import SendSource
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,11 @@ class Delivery:
     reply_to_message_id: int | None
     correlation_id: str
     traceparent: str | None
+    source: SendSource | None = None
+    # The Bot API method and what the request adds to its payload beyond chat and text
+    # (keyboard, media, flags), rendered when the request was stored.
+    method: str = "sendMessage"
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,8 @@ class Claim:
     parts_sent: int
     first_message_id: int | None
     chat_blocked: bool
+    # The delivery stream's version when claimed: its outcome is appended after it.
+    version: int = 0
     slot: datetime | None = None
     send_at: datetime | None = None
     # The sender instance that holds the claim; its calls are fenced by its heartbeat.

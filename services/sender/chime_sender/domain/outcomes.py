@@ -1,4 +1,6 @@
-"""What the sender does with each answer of Telegram: pure classification and backoff."""
+"""What the sender does with each answer of Telegram: pure classification and backoff.
+
+Answers are the kit's Bot API `Answer` (one error model for every caller of the Bot API)."""
 
 from __future__ import annotations
 
@@ -7,31 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-
-@dataclass(frozen=True)
-class CallResult:
-    """One Bot API call's answer, or the transport failure that stood for one."""
-
-    ok: bool
-    message_id: int | None = None
-    error_code: int | None = None
-    description: str | None = None
-    retry_after: float | None = None
-    # When no answer came: "connection" (the request never reached Telegram), "timeout" or
-    # "no_answer" (it did, and Telegram may have delivered the message).
-    transport_error: str | None = None
-
-    @property
-    def maybe_delivered(self) -> bool:
-        return self.transport_error in ("timeout", "no_answer")
-
-    @property
-    def summary(self) -> str:
-        if self.ok:
-            return "sent"
-        if self.transport_error:
-            return self.transport_error
-        return f"{self.error_code}"
+from chime_kit.telegram import Answer
 
 
 class Verdict(Enum):
@@ -41,13 +19,18 @@ class Verdict(Enum):
     PERMANENT = "permanent"
     TRANSIENT = "transient"
     UNSURE = "unsure"  # sent, no answer: resending could deliver it twice
+    MIGRATED = "migrated"  # the group became a supergroup: send again to its new id
 
 
 # 403 descriptions that mean this chat will not take messages from this bot any more.
 _GONE = ("blocked", "deactivated", "kicked", "not a member", "chat was deleted")
 
 
-def classify(result: CallResult, *, resend_when_unsure: bool = False) -> Verdict:
+# 5xx answers that come from a gateway timing out, not from the Bot API server failing.
+_GATEWAY_TIMEOUTS = (504, 524)
+
+
+def classify(result: Answer, *, resend_when_unsure: bool = False) -> Verdict:
     if result.ok:
         return Verdict.SENT
     if result.maybe_delivered and not resend_when_unsure:
@@ -60,7 +43,13 @@ def classify(result: CallResult, *, resend_when_unsure: bool = False) -> Verdict
     if code == 403:
         description = (result.description or "").lower()
         return Verdict.BLOCKED if any(p in description for p in _GONE) else Verdict.PERMANENT
+    if code == 400 and result.migrate_to_chat_id is not None:
+        return Verdict.MIGRATED
+    if code in _GATEWAY_TIMEOUTS:
+        # A proxy gave up waiting for the Bot API server, which may still have sent it.
+        return Verdict.TRANSIENT if resend_when_unsure else Verdict.UNSURE
     if code >= 500 or code == 0:
+        # The Bot API server answered with an error: the method failed, nothing was sent.
         return Verdict.TRANSIENT
     # 400 (chat not found, bad entities, too long), 401 (revoked token), 404 and the rest:
     # the same request would fail the same way.
@@ -91,5 +80,5 @@ class RetryPolicy:
         return failures >= self.max_attempts
 
 
-def retry_after_seconds(result: CallResult, default: float = 1.0) -> float:
+def retry_after_seconds(result: Answer, default: float = 1.0) -> float:
     return max(result.retry_after or default, 0.0)

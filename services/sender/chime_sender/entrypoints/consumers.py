@@ -4,25 +4,91 @@ The handlers only store deliveries; their NOTIFY wakes every replica's delivery 
 the consuming transaction commits.
 """
 
-from chime_contracts.events import NotificationDue, SendRequested
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from chime_contracts.envelope import Envelope, Event
+from chime_contracts.events import (
+    ChatMemberChanged,
+    ChatMigrated,
+    MessageDeleteRequested,
+    MessageEditRequested,
+    NotificationDue,
+    SendBatchRequested,
+    SendRequested,
+    UserStarted,
+)
 from chime_kit.consumer import Router
 from chime_kit.runtime import Runtime
-from chime_sender import handlers
+from chime_kit.streams import Work
+from chime_kit.unit_of_work import UnitOfWork
+from chime_sender.adapters.postgres import stores
+from chime_sender.handlers import chats, store
+from chime_sender.ports import Stores
+
+E = TypeVar("E", bound=Event)
 
 SEND_REQUESTED = "sender.send-requested"
 NOTIFICATION_DUE = "sender.notification-due"
-QUEUES = (SEND_REQUESTED, NOTIFICATION_DUE)
+SEND_BATCH_REQUESTED = "sender.send-batch-requested"
+# Requests that become deliveries: the delivery loop holds back a delivery requested after
+# the oldest one these queues are still storing.
+QUEUES = (SEND_REQUESTED, NOTIFICATION_DUE, SEND_BATCH_REQUESTED)
+
+
+def bound(
+    handler: Callable[[Work, Stores, Envelope[E]], Awaitable[Any]],
+) -> Callable[[UnitOfWork, Envelope[E]], Awaitable[None]]:
+    """A handler as the kit's consumer calls it, with the ports on the same connection."""
+
+    async def consume(uow: UnitOfWork, envelope: Envelope[E]) -> None:
+        await handler(uow, stores(uow.conn), envelope)
+
+    return consume
 
 
 def build_router(runtime: Runtime) -> Router:
     router = Router()
     runtime.subscribe(
-        router, queue=SEND_REQUESTED, event=SendRequested, handler=handlers.store_send_request
+        router,
+        queue=SEND_REQUESTED,
+        event=SendRequested,
+        handler=bound(store.store_send_request),
     )
     runtime.subscribe(
         router,
         queue=NOTIFICATION_DUE,
         event=NotificationDue,
-        handler=handlers.store_due_notification,
+        handler=bound(store.store_due_notification),
+    )
+    runtime.subscribe(
+        router,
+        queue=SEND_BATCH_REQUESTED,
+        event=SendBatchRequested,
+        handler=bound(store.store_send_batch),
+    )
+    runtime.subscribe(
+        router,
+        queue="sender.message-edit-requested",
+        event=MessageEditRequested,
+        handler=bound(store.store_edit),
+    )
+    runtime.subscribe(
+        router,
+        queue="sender.message-delete-requested",
+        event=MessageDeleteRequested,
+        handler=bound(store.store_delete),
+    )
+    runtime.subscribe(
+        router,
+        queue="sender.chat-member-changed",
+        event=ChatMemberChanged,
+        handler=bound(chats.chat_reported),
+    )
+    runtime.subscribe(
+        router, queue="sender.user-started", event=UserStarted, handler=bound(chats.chat_reported)
+    )
+    runtime.subscribe(
+        router, queue="sender.chat-migrated", event=ChatMigrated, handler=bound(chats.chat_migrated)
     )
     return router

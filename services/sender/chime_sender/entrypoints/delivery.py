@@ -1,9 +1,10 @@
-"""The loop that sends: claim ready deliveries, call Telegram outside any transaction,
-settle each outcome. The rules are in handlers; this is scheduling and concurrency.
+"""The loop that sends: claim ready deliveries, call Telegram outside any transaction, settle
+the answers in batches. The rules are in handlers; this is scheduling and concurrency.
 
-A database error ends the loop's body; its supervisor logs it and starts it again with
-backoff. An outcome Telegram gave is kept in memory and its settling retried, with backoff,
-until it is recorded: a database outage delays it, never turns it into a failure.
+A database error ends the claiming loop's body; its supervisor logs it and starts it again
+with backoff. Answers Telegram gave wait in memory for the settler, which writes all that
+have arrived in one unit of work, retrying with backoff until they are recorded: a database
+outage delays them, never turns them into failures.
 """
 
 from __future__ import annotations
@@ -16,37 +17,38 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from opentelemetry import trace
-from opentelemetry.trace import Span
 
 from chime_kit.db import DATABASE_ERRORS
-from chime_kit.loops import BackgroundLoop, restart_delay
+from chime_kit.loops import BackgroundLoop, restart_delay, work_until_idle
 from chime_kit.runtime import Runtime
-from chime_sender import calling, claiming, handlers
-from chime_sender.adapters.postgres import NEW_DELIVERY_CHANNEL, DeliveryRepository
+from chime_kit.telegram import Answer
+from chime_sender.adapters.postgres import NEW_DELIVERY_CHANNEL, DeliveryRepository, stores
 from chime_sender.domain.deliveries import Claim
-from chime_sender.domain.outcomes import CallResult
+from chime_sender.domain.settlement import Settlement
 from chime_sender.entrypoints.heartbeat import Heartbeat
-from chime_sender.metrics import BREAKER_STATE, CLAIMS_RELEASED, DELIVERIES
+from chime_sender.handlers import Sending, call, claim, recovery, settle
+from chime_sender.metrics import BREAKER_STATE, CLAIMS_RELEASED, DELIVERIES, SETTLE_BATCH
+from chime_sender.settings import SERVICE
 
 log = logging.getLogger(__name__)
-_FINAL = frozenset({"sent", "failed", "blocked", "dead", "unknown"})
 MIN_SLEEP_SECONDS = 0.02
-_NO_ANSWER = CallResult(ok=False, transport_error="no_answer")
+_NO_ANSWER = Answer(ok=False, transport_error="no_answer")
 SETTLE_BACKOFF_MAX_SECONDS = 2.0
+Pending = tuple[call.Called, "asyncio.Future[Settlement | None]"]
 
 
 class DeliveryLoop:
     def __init__(
         self,
         runtime: Runtime,
-        sending: calling.Sending,
+        sending: Sending,
         *,
         batch_size: int,
         concurrency: int,
         lease_seconds: float,
         max_idle_seconds: float,
         sweep_seconds: float = 1.0,
+        settle_batch_size: int = 200,
         heartbeat: Heartbeat | None = None,
     ) -> None:
         self.runtime = runtime
@@ -56,6 +58,7 @@ class DeliveryLoop:
         self.lease_seconds = lease_seconds
         self.max_idle_seconds = max_idle_seconds
         self.sweep_seconds = sweep_seconds
+        self.settle_batch_size = settle_batch_size
         self.heartbeat = heartbeat
         self._loop = runtime.watch(
             BackgroundLoop("sender-delivery", self._run, restart_max_seconds=1.0)
@@ -67,6 +70,8 @@ class DeliveryLoop:
         self._claim_in_doubt = False  # a claim's transaction failed: it may have committed
         self._listener: asyncpg.Connection | None = None
         self._last_sweep = 0.0
+        self._answers: asyncio.Queue[Pending] = asyncio.Queue()
+        self._settler: asyncio.Task[None] | None = None
 
     def wake(self, *_: Any) -> None:
         self._loop.wake()
@@ -79,6 +84,7 @@ class DeliveryLoop:
             await self._listener.add_listener(NEW_DELIVERY_CHANNEL, self.wake)
         except DATABASE_ERRORS:
             log.warning("no LISTEN connection; new deliveries are found by polling")
+        self._settler = asyncio.create_task(self._settle_answers(), name="sender-settler")
         self._loop.start()
 
     async def stop(self, grace_seconds: float = 20.0) -> None:
@@ -89,6 +95,10 @@ class DeliveryLoop:
             _, late = await asyncio.wait(self._in_flight, timeout=grace_seconds)
             for task in late:
                 task.cancel()
+        if self._settler is not None:
+            self._settler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._settler
         if self._listener is not None:
             with contextlib.suppress(*DATABASE_ERRORS):
                 await self._listener.close()
@@ -103,37 +113,40 @@ class DeliveryLoop:
         await asyncio.wait(unsent.values())
         try:
             async with self.runtime.unit_of_work() as uow:
-                released = await handlers.release_unsent(
-                    uow, self.heartbeat.instance_id, list(unsent), datetime.now(UTC)
+                released = await recovery.release_unsent(
+                    stores(uow.conn), self.heartbeat.instance_id, list(unsent), datetime.now(UTC)
                 )
         except DATABASE_ERRORS:
             # Left to the sweep of this dead instance: their slots are past its promise.
             log.exception("could not give back %d unsent claims", len(unsent))
             return
-        CLAIMS_RELEASED.labels("sender").inc(released)
+        CLAIMS_RELEASED.labels(SERVICE).inc(released)
 
     async def run_once(self) -> int:
         """Sweep expired leases (now and then), claim what is ready, start its calls."""
         if time.monotonic() - self._last_sweep >= self.sweep_seconds:
             async with self.runtime.unit_of_work() as uow:
-                lost = await handlers.expire_leases(uow, datetime.now(UTC))
-            DELIVERIES.labels("sender", "unknown").inc(lost)
+                lost = await recovery.expire_leases(
+                    uow, stores(uow.conn), self.sending, datetime.now(UTC)
+                )
+            DELIVERIES.labels(SERVICE, "unknown").inc(lost)
             self._last_sweep = time.monotonic()
         owner = self.heartbeat.instance_id if self.heartbeat else None
         if self._claim_in_doubt and owner is not None:
             async with self.runtime.unit_of_work() as uow:
-                released = await handlers.release_unheld(
-                    uow, owner, sorted(self._held), datetime.now(UTC)
+                released = await recovery.release_unheld(
+                    stores(uow.conn), owner, sorted(self._held), datetime.now(UTC)
                 )
-            CLAIMS_RELEASED.labels("sender").inc(released)
+            CLAIMS_RELEASED.labels(SERVICE).inc(released)
         self._claim_in_doubt = False
         free = self.concurrency - len(self._in_flight)
         if free <= 0:
             return 0
         self._claim_in_doubt = True
         async with self.runtime.unit_of_work() as uow:
-            claims = await claiming.claim_ready(
+            claims = await claim.claim_ready(
                 uow,
+                stores(uow.conn),
                 self.sending,
                 datetime.now(UTC),
                 limit=min(self.batch_size, free),
@@ -141,11 +154,11 @@ class DeliveryLoop:
                 owner=owner,
             )
         self._claim_in_doubt = False
-        for claim in claims:
-            task = asyncio.create_task(self._deliver(claim))
+        for c in claims:
+            task = asyncio.create_task(self._deliver(c))
             self._in_flight.add(task)
-            self._held.add(claim.delivery.delivery_id)
-            self._unsent[claim.delivery.delivery_id] = task
+            self._held.add(c.delivery.delivery_id)
+            self._unsent[c.delivery.delivery_id] = task
             task.add_done_callback(self._done)
         return len(claims)
 
@@ -158,54 +171,73 @@ class DeliveryLoop:
         self._in_flight.discard(task)
         self.wake()
 
-    async def _deliver(self, claim: Claim) -> None:
+    async def _deliver(self, c: Claim) -> None:
         try:
-            await self._call_and_settle(claim)
+            await self._call_and_settle(c)
         finally:
-            self._held.discard(claim.delivery.delivery_id)
+            self._held.discard(c.delivery.delivery_id)
 
-    async def _call_and_settle(self, claim: Claim) -> None:
+    async def _call_and_settle(self, c: Claim) -> None:
         try:
-            usable = await calling.wait_for_slot(self.sending, claim)
+            usable = await call.wait_for_slot(self.sending, c)
         finally:
-            self._unsent.pop(claim.delivery.delivery_id, None)
+            self._unsent.pop(c.delivery.delivery_id, None)
         try:
-            result, span = await calling.call_telegram(self.sending, claim, usable)
+            called = await call.call_telegram(self.sending, c, usable)
         except Exception:
             # Not a Telegram answer but a bug: the call may have left, so it is unknown.
-            log.exception("calling Telegram for %s failed", claim.delivery.delivery_id)
-            result, span = _NO_ANSWER, trace.INVALID_SPAN
-        try:
-            outcome = await self._settle(claim, result, span)
-        except Exception:
-            # A bug, not an outage: left 'sending' and held by this live instance; once it
-            # is gone, the sweep settles it as unknown. Never sent twice.
-            log.exception("settling %s failed", claim.delivery.delivery_id)
-            return
-        if outcome in _FINAL:
-            DELIVERIES.labels("sender", outcome).inc()
-        bot_id = claim.delivery.bot_id
-        state = self.sending.breakers.of(bot_id).state
-        BREAKER_STATE.labels("sender", str(bot_id)).set(state.value)
+            log.exception("calling Telegram for %s failed", c.delivery.delivery_id)
+            called = call.Called(c, _NO_ANSWER)
+        settled: asyncio.Future[Settlement | None] = asyncio.get_running_loop().create_future()
+        self._answers.put_nowait((called, settled))
+        settlement = await asyncio.shield(settled)
+        if settlement is not None and settlement.settled.final:
+            DELIVERIES.labels(SERVICE, settlement.settled.value).inc()
+        bot_id = c.delivery.bot_id
+        state = self.sending.local.breakers.of(bot_id).state
+        BREAKER_STATE.labels(SERVICE, str(bot_id)).set(state.value)
 
-    async def _settle(self, claim: Claim, result: CallResult, span: Span) -> str:
-        """Record the outcome, retrying through a database outage until it lands."""
+    async def _settle_answers(self) -> None:
+        """Settle every answer that has arrived, in one unit of work per batch."""
+        while True:
+            batch = [await self._answers.get()]
+            while len(batch) < self.settle_batch_size and not self._answers.empty():
+                batch.append(self._answers.get_nowait())
+            SETTLE_BATCH.labels(SERVICE).observe(len(batch))
+            settlements: list[Settlement | None]
+            try:
+                settlements = list(await self._settle([called for called, _ in batch]))
+            except Exception:
+                # A bug, not an outage: one by one, so one bad answer holds up no other.
+                settlements = [await self._settle_alone(called) for called, _ in batch]
+            for (_, future), settlement in zip(batch, settlements, strict=True):
+                if not future.done():
+                    future.set_result(settlement)
+
+    async def _settle_alone(self, called: call.Called) -> Settlement | None:
+        try:
+            return (await self._settle([called]))[0]
+        except Exception:
+            # Left 'sending' and held by this live instance; once it is gone, the sweep
+            # settles it as unknown. Never sent twice.
+            log.exception("settling %s failed", called.claim.delivery.delivery_id)
+            return None
+
+    async def _settle(self, calls: list[call.Called]) -> list[Settlement]:
+        """Record the answers, retrying through a database outage until they land."""
         failures = 0
         while True:
             try:
-                # Events recorded here carry the Telegram call's trace context.
-                with trace.use_span(span, end_on_exit=False):
-                    async with self.runtime.unit_of_work() as uow:
-                        return await handlers.settle(
-                            uow, self.sending, claim, result, datetime.now(UTC)
-                        )
+                async with self.runtime.unit_of_work() as uow:
+                    return await settle.settle_calls(
+                        uow, stores(uow.conn), self.sending, calls, datetime.now(UTC)
+                    )
             except DATABASE_ERRORS as exc:
                 failures += 1
                 delay = restart_delay(failures, 0.1, SETTLE_BACKOFF_MAX_SECONDS)
                 log.warning(
-                    "settling %s (%s) failed %d times (%r); retrying in %.1fs",
-                    claim.delivery.delivery_id,
-                    result.summary,
+                    "settling %d answers failed %d times (%r); retrying in %.1fs",
+                    len(calls),
                     failures,
                     exc,
                     delay,
@@ -213,20 +245,19 @@ class DeliveryLoop:
                 await asyncio.sleep(delay)
 
     async def _run(self) -> None:
-        while True:
-            self._loop.clear()
-            claimed = await self.run_once()
-            if claimed > 0:
-                continue
-            await self._sleep()
-
-    async def _sleep(self) -> None:
-        timeout = self.max_idle_seconds
-        async with self.runtime.pool.acquire() as conn:
-            next_ready = await DeliveryRepository(conn).next_ready_at()
-        if next_ready is not None:
+        await work_until_idle(
+            self._loop,
+            self._claimed_any,
+            max_idle=self.max_idle_seconds,
             # Due but not claimed means a paced chat or a spent token budget: look again
             # soon, not in a busy loop.
-            until = (next_ready - datetime.now(UTC)).total_seconds()
-            timeout = min(timeout, max(MIN_SLEEP_SECONDS, until))
-        await self._loop.sleep(timeout)
+            next_due=self._next_ready_at,
+            min_sleep=MIN_SLEEP_SECONDS,
+        )
+
+    async def _claimed_any(self) -> bool:
+        return await self.run_once() > 0
+
+    async def _next_ready_at(self) -> datetime | None:
+        async with self.runtime.pool.acquire() as conn:
+            return await DeliveryRepository(conn).next_ready_at()

@@ -21,11 +21,12 @@ from ulid import ULID
 
 from chime_kit.loops import BackgroundLoop
 from chime_kit.runtime import Runtime
-from chime_sender import handlers
 from chime_sender.adapters.instances import Instances
-from chime_sender.calling import Sending
+from chime_sender.adapters.postgres import stores
 from chime_sender.domain.deliveries import Claim
+from chime_sender.handlers import Sending, recovery
 from chime_sender.metrics import CLAIMS_RELEASED, DELIVERIES
+from chime_sender.settings import SERVICE
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,8 @@ class Heartbeat:
         async with self.runtime.unit_of_work() as uow:
             dead = await Instances(uow.conn).dead(self.instance_id, self.name, stale)
             for instance in dead:
-                requeued, unknown = await handlers.bury(
-                    uow, self.sending, instance, datetime.now(UTC)
+                requeued, unknown = await recovery.bury(
+                    uow, stores(uow.conn), self.sending, instance, datetime.now(UTC)
                 )
                 log.warning(
                     "sender %s is dead: %d claims never called re-queued, %d unknown",
@@ -107,8 +108,8 @@ class Heartbeat:
                     requeued,
                     unknown,
                 )
-                CLAIMS_RELEASED.labels("sender").inc(requeued)
-                DELIVERIES.labels("sender", "unknown").inc(unknown)
+                CLAIMS_RELEASED.labels(SERVICE).inc(requeued)
+                DELIVERIES.labels(SERVICE, "unknown").inc(unknown)
 
     @property
     def _fence(self) -> timedelta:

@@ -14,10 +14,10 @@ from chime_contracts.envelope import Envelope, Event, envelope_of
 from chime_contracts.events import SendRequested
 from chime_emulator.app import create_app
 from chime_emulator.config import EmulatorConfig
+from chime_kit.telegram import Answer
 from chime_kit.testing import EventTap, event_tap, serving
 from chime_sender.bootstrap import Sender, build
-from chime_sender.calling import Telegram
-from chime_sender.domain.outcomes import CallResult
+from chime_sender.ports import BotApi
 from chime_sender.settings import SenderSettings
 
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ_-0123"
@@ -28,24 +28,14 @@ BOT_ID = 123456
 class TelegramSpy:
     """Wraps the real Bot API client: `before_call()` runs ahead of each call."""
 
-    inner: Telegram
+    inner: BotApi
 
     def before_call(self) -> None:
         pass
 
-    async def send_message(
-        self,
-        token: SecretStr,
-        chat_id: int,
-        text: str,
-        *,
-        parse_mode: str | None = None,
-        reply_to_message_id: int | None = None,
-    ) -> CallResult:
+    async def call(self, token: SecretStr | str, method: str, payload: dict[str, Any]) -> Answer:
         self.before_call()
-        return await self.inner.send_message(
-            token, chat_id, text, parse_mode=parse_mode, reply_to_message_id=reply_to_message_id
-        )
+        return await self.inner.call(token, method, payload)
 
 
 @dataclass

@@ -320,7 +320,7 @@ async def test_the_breaker_opens_while_telegram_is_down_and_recovers(
     sender: Sender = await start_sender(
         emulator, breaker_failures=2, breaker_cooldown_seconds=0.5, max_attempts=20
     )
-    breaker = sender.delivery.sending.breakers.of(BOT_ID)
+    breaker = sender.delivery.sending.local.breakers.of(BOT_ID)
     await tap.publish(request("d-outage", 53))
 
     async def opened() -> bool:

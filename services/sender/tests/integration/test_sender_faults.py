@@ -49,9 +49,7 @@ async def test_a_message_telegram_took_while_the_database_was_down_30s_ends_sent
     pg = urlsplit(database_url)
     async with faulty_link(pg.hostname or "127.0.0.1", pg.port or 5432) as link:
         sender: Sender = await start_sender(emulator, database_url=through(link, database_url))
-        sender.delivery.sending.telegram = BeforeCall(
-            sender.delivery.sending.telegram, lambda: link.down(30)
-        )
+        sender.delivery.sending.api = BeforeCall(sender.delivery.sending.api, lambda: link.down(30))
         await tap.publish(request("d-outage", 61, "sent during the outage"))
 
         [sent] = await tap.envelopes_of("message.sent.v1", within=60)

@@ -37,12 +37,16 @@ async def test_two_replicas_share_one_token_budget(
     # the first request by more than the margin for jitter. Warm both, then let the
     # emulator's one-second window forget those sends.
     for warm_chat, replica in zip((1998, 1999), replicas, strict=True):
-        assert (await replica.telegram.send_message(SecretStr(TOKEN), warm_chat, "warm")).ok
+        assert (
+            await replica.telegram.call(
+                SecretStr(TOKEN), "sendMessage", {"chat_id": warm_chat, "text": "warm"}
+            )
+        ).ok
     await asyncio.sleep(1.1)
     counters = []
     for replica in replicas:
-        counter = Counting(replica.delivery.sending.telegram)
-        replica.delivery.sending.telegram = counter
+        counter = Counting(replica.delivery.sending.api)
+        replica.delivery.sending.api = counter
         counters.append(counter)
 
     await asyncio.gather(

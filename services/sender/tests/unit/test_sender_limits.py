@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chime_sender.calling import Sending, wait_for_slot
 from chime_sender.domain.circuit import Breakers
 from chime_sender.domain.deliveries import Claim, Delivery
 from chime_sender.domain.limits import (
@@ -22,6 +21,9 @@ from chime_sender.domain.limits import (
     slot_interval,
 )
 from chime_sender.domain.outcomes import RetryPolicy
+from chime_sender.domain.settlement import Policy
+from chime_sender.handlers import Local, Sending
+from chime_sender.handlers.call import wait_for_slot
 
 pytestmark = pytest.mark.unit
 
@@ -188,11 +190,10 @@ async def test_a_call_woken_early_still_waits_for_its_slot() -> None:
         now[0] += wanted - early if wanted > early else wanted
 
     sending = Sending(
-        telegram=None,  # type: ignore[arg-type]
+        api=None,  # type: ignore[arg-type]
         tokens={},
-        limits=Limits(),
-        breakers=Breakers(5, 30.0, lambda: 0.0),
-        retry=RetryPolicy(),
+        policy=Policy(Limits(), RetryPolicy()),
+        local=Local(breakers=Breakers(5, 30.0, lambda: 0.0)),
     )
     delivery = Delivery("d", 1, 2, "t", None, None, "c", None)
     claim = Claim(delivery, 1, 0, 0, None, False, slot=slot, send_at=slot)

@@ -2,8 +2,8 @@
 
 import pytest
 
+from chime_kit.telegram import Answer as CallResult
 from chime_sender.domain.outcomes import (
-    CallResult,
     RetryPolicy,
     Verdict,
     classify,
@@ -21,7 +21,7 @@ def error(code: int, description: str, retry_after: float | None = None) -> Call
 @pytest.mark.parametrize(
     ("result", "verdict"),
     [
-        (CallResult(ok=True, message_id=7), Verdict.SENT),
+        (CallResult(ok=True, result={"message_id": 7}), Verdict.SENT),
         (error(429, "Too Many Requests: retry after 3", 3), Verdict.RATE_LIMITED),
         (error(403, "Forbidden: bot was blocked by the user"), Verdict.BLOCKED),
         (error(403, "Forbidden: user is deactivated"), Verdict.BLOCKED),
@@ -33,7 +33,12 @@ def error(code: int, description: str, retry_after: float | None = None) -> Call
         (error(401, "Unauthorized"), Verdict.PERMANENT),
         (error(500, "Internal Server Error"), Verdict.TRANSIENT),
         (error(502, "Bad Gateway"), Verdict.TRANSIENT),
-        (error(504, "Gateway Timeout"), Verdict.TRANSIENT),
+        # A gateway that timed out may have passed the call on: unknown, like our timeout.
+        (error(504, "Gateway Timeout"), Verdict.UNSURE),
+        (
+            error(400, "Bad Request: group chat was upgraded to a supergroup chat"),
+            Verdict.PERMANENT,
+        ),
         (CallResult(ok=False, transport_error="timeout"), Verdict.UNSURE),
         (CallResult(ok=False, transport_error="no_answer"), Verdict.UNSURE),
         (CallResult(ok=False, transport_error="connection"), Verdict.TRANSIENT),
@@ -76,3 +81,18 @@ def test_it_gives_up_after_max_attempts() -> None:
     policy = RetryPolicy(max_attempts=3)
     assert not policy.gives_up(2)
     assert policy.gives_up(3)
+
+
+def test_a_group_upgraded_to_a_supergroup_moves_the_chat() -> None:
+    answer = CallResult(
+        ok=False,
+        error_code=400,
+        description="Bad Request: group chat was upgraded to a supergroup chat",
+        migrate_to_chat_id=-1001234,
+    )
+    assert classify(answer) is Verdict.MIGRATED
+    assert counts_for_breaker(Verdict.MIGRATED) is None
+
+
+def test_a_gateway_timeout_is_resent_only_when_asked() -> None:
+    assert classify(error(504, "Gateway Timeout"), resend_when_unsure=True) is Verdict.TRANSIENT

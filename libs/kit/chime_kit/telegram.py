@@ -1,0 +1,160 @@
+"""The Bot API over httpx: one pooled client for every token, one error model for every caller.
+
+Every call ends in an `Answer`, never an exception: Telegram's own answer (`ok`, or its
+`error_code`, `description` and `parameters`), or the transport failure that stood for one,
+told apart by whether the request may have reached Telegram. A caller that prefers an
+exception asks `result()`, which raises `TelegramError` carrying the same `Answer`.
+
+The token is part of the URL, so no URL, request or httpx exception text leaves this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+import orjson
+from pydantic import SecretStr
+
+# When no answer came: "connection" (the request never reached Telegram, or not whole),
+# "timeout" or "no_answer" (it did, and Telegram may have acted on it).
+Transport = Literal["connection", "timeout", "no_answer"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One Bot API call's answer, or the transport failure that stood for one."""
+
+    ok: bool
+    result: Any = None
+    error_code: int | None = None
+    description: str | None = None
+    retry_after: float | None = None
+    migrate_to_chat_id: int | None = None
+    transport_error: str | None = None
+
+    @property
+    def message_id(self) -> int | None:
+        value = self.result.get("message_id") if isinstance(self.result, dict) else None
+        return value if isinstance(value, int) else None
+
+    @property
+    def maybe_delivered(self) -> bool:
+        """No answer, though the request left: Telegram may have done what it asked."""
+        return self.transport_error in ("timeout", "no_answer")
+
+    @property
+    def summary(self) -> str:
+        if self.ok:
+            return "ok"
+        if self.transport_error:
+            return self.transport_error
+        return f"{self.error_code}"
+
+
+class TelegramError(Exception):
+    """A call that did not succeed, for callers that want an exception (`BotApi.result`)."""
+
+    def __init__(self, method: str, answer: Answer) -> None:
+        super().__init__(f"{method} failed: {answer.summary} {answer.description or ''}".strip())
+        self.method = method
+        self.answer = answer
+
+    @property
+    def error_code(self) -> int | None:
+        return self.answer.error_code
+
+
+class BotApi:
+    def __init__(
+        self,
+        api_base: str,
+        *,
+        connect_timeout: float = 5.0,
+        timeout: float = 15.0,
+        max_connections: int = 100,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._api_base = api_base.rstrip("/")
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            # Idle connections are kept a minute (httpx: 5 s): a cold one makes the first call
+            # after a pause late, and late sends bunch up against a token's limit.
+            limits=httpx.Limits(
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+                keepalive_expiry=60.0,
+            ),
+            transport=transport,
+        )
+
+    async def call(
+        self,
+        token: SecretStr | str,
+        method: str,
+        payload: dict[str, Any],
+        *,
+        read_timeout: float | None = None,
+    ) -> Answer:
+        """`read_timeout` replaces the read timeout for this call (long polling)."""
+        secret = token.get_secret_value() if isinstance(token, SecretStr) else token
+        url = f"{self._api_base}/bot{secret}/{method}"
+        try:
+            if read_timeout is None:
+                response = await self._http.post(url, json=payload)
+            else:
+                wait = httpx.Timeout(read_timeout, connect=self._http.timeout.connect)
+                response = await self._http.post(url, json=payload, timeout=wait)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
+            return Answer(ok=False, transport_error="connection")  # never reached Telegram
+        except (httpx.WriteError, httpx.WriteTimeout):
+            return Answer(ok=False, transport_error="connection")  # the request was not whole
+        except httpx.TimeoutException:
+            return Answer(ok=False, transport_error="timeout")  # sent, no answer in time
+        except httpx.TransportError:
+            return Answer(ok=False, transport_error="no_answer")
+        return answer_of(response.status_code, response.content)
+
+    async def result(
+        self,
+        token: SecretStr | str,
+        method: str,
+        payload: dict[str, Any],
+        *,
+        read_timeout: float | None = None,
+    ) -> Any:
+        """The call's `result`; raises `TelegramError` when it did not succeed."""
+        answer = await self.call(token, method, payload, read_timeout=read_timeout)
+        if not answer.ok:
+            raise TelegramError(method, answer)
+        return answer.result
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def answer_of(status_code: int, content: bytes) -> Answer:
+    """Telegram's answer as an `Answer`; a body that is not Bot API JSON keeps the status."""
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        # A proxy's HTML error page, say: only the status tells what happened.
+        return Answer(ok=False, error_code=status_code, description="answer was not Bot API JSON")
+    if body.get("ok") is True:
+        return Answer(ok=True, result=body.get("result"))
+    parameters = body.get("parameters")
+    parameters = parameters if isinstance(parameters, dict) else {}
+    retry_after = parameters.get("retry_after")
+    migrate_to = parameters.get("migrate_to_chat_id")
+    error_code = body.get("error_code")
+    description = body.get("description")
+    return Answer(
+        ok=False,
+        error_code=error_code if isinstance(error_code, int) else status_code,
+        description=description if isinstance(description, str) else None,
+        retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+        migrate_to_chat_id=migrate_to if isinstance(migrate_to, int) else None,
+    )

@@ -1,0 +1,215 @@
+"""Wall clocks: each kind of spec as the naive wall times it fires at, in order.
+
+A clock knows nothing of zones: it yields the wall times of its rule, non-decreasing, from
+a given wall time on. `Timetable` maps them to instants by RFC 5545's rules. Working in
+wall time is what makes "09:00 every weekday" stay at 09:00 across DST, and is how both
+dateutil and cronsim iterate naive datetimes.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from cronsim import CronSim, CronSimError
+from dateutil.rrule import DAILY, HOURLY, MINUTELY, SECONDLY, WEEKLY, rrule, rruleset, rrulestr
+
+from chime_schedules.errors import SpecError
+
+# The last wall time any clock yields: past it datetime (and the zone maths) overflow.
+END_OF_TIME = datetime(9999, 12, 30, 23, 59)
+
+
+class Clock(Protocol):
+    def walls_from(self, start: datetime) -> Iterator[datetime]:
+        """Naive wall times at or after `start`, non-decreasing; finite or not."""
+        ...
+
+
+@dataclass(frozen=True)
+class InstantClock:
+    """One aware instant, kept as given (it may be the second pass of a repeated hour)."""
+
+    at: datetime
+
+    def walls_from(self, start: datetime) -> Iterator[datetime]:  # pragma: no cover
+        raise NotImplementedError("Timetable reads an instant clock directly")
+
+
+@dataclass(frozen=True)
+class OnceClock:
+    at: datetime
+
+    def walls_from(self, start: datetime) -> Iterator[datetime]:
+        if self.at >= start:
+            yield self.at
+
+
+@dataclass(frozen=True)
+class CronClock:
+    """A 5-field cron expression (cronsim: Vixie cron's day-of-month OR day-of-week rule)."""
+
+    expression: str
+
+    def __post_init__(self) -> None:
+        if len(self.expression.split()) != 5:
+            raise SpecError(
+                f"cron needs 5 fields (minute hour day month weekday), got {self.expression!r}"
+            )
+        try:
+            CronSim(self.expression, datetime(2000, 1, 1))
+        except CronSimError as exc:
+            raise SpecError(f"bad cron expression {self.expression!r}: {exc}") from None
+
+    def walls_from(self, start: datetime) -> Iterator[datetime]:
+        # cronsim yields times strictly after its start.
+        iterator = CronSim(self.expression, start - timedelta(microseconds=1))
+        while True:
+            try:
+                wall = next(iterator)
+            except (StopIteration, CronSimError, OverflowError, ValueError):
+                return
+            if wall > END_OF_TIME:
+                return
+            yield wall
+
+
+_UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.IGNORECASE)
+# dateutil derives a rule's missing BY parts from DTSTART; moving DTSTART by whole periods
+# of these frequencies keeps them, so a rule without COUNT may start near the query instead
+# of walking every occurrence since DTSTART (a minutely rule a year old is 500k of them).
+_FREQUENCIES = {
+    "SECONDLY": SECONDLY, "MINUTELY": MINUTELY, "HOURLY": HOURLY, "DAILY": DAILY, "WEEKLY": WEEKLY,
+}  # fmt: skip
+_REBASE_STEP = {
+    WEEKLY: timedelta(weeks=1),
+    DAILY: timedelta(days=1),
+    HOURLY: timedelta(hours=1),
+    MINUTELY: timedelta(minutes=1),
+}
+
+
+@dataclass(frozen=True)
+class RRuleClock:
+    """An RFC 5545 RRULE from DTSTART (dateutil), with EXDATE and RDATE wall times."""
+
+    rule: rrule
+    dtstart: datetime
+    exdates: tuple[datetime, ...] = ()
+    rdates: tuple[datetime, ...] = ()
+    step: timedelta | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        text: str,
+        dtstart: datetime,
+        zone: ZoneInfo,
+        exdates: tuple[datetime, ...] = (),
+        rdates: tuple[datetime, ...] = (),
+    ) -> RRuleClock:
+        body = text.strip()
+        if body.upper().startswith("RRULE:"):
+            body = body[6:]
+        # An UNTIL in UTC (the RFC's form with a zoned DTSTART) becomes the zone's wall time.
+        body = _UNTIL_UTC.sub(
+            lambda m: (
+                "UNTIL="
+                + datetime.strptime(m.group(1), "%Y%m%dT%H%M%S")
+                .replace(tzinfo=UTC)
+                .astimezone(zone)
+                .strftime("%Y%m%dT%H%M%S")
+            ),
+            body,
+        )
+        try:
+            rule = rrulestr(body, dtstart=dtstart)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise SpecError(f"bad RRULE {text!r}: {exc}") from None
+        if not isinstance(rule, rrule):
+            raise SpecError(f"give one RRULE, not a set: {text!r}")
+        parts = dict(p.upper().split("=", 1) for p in body.split(";") if "=" in p)
+        freq = _FREQUENCIES.get(parts.get("FREQ", ""))
+        if freq == SECONDLY:
+            raise SpecError("FREQ=SECONDLY is too often for a message: at most MINUTELY")
+        step = None
+        if "COUNT" not in parts and freq in _REBASE_STEP:
+            step = _REBASE_STEP[freq] * int(parts.get("INTERVAL", "1"))
+        return cls(rule, dtstart, exdates, rdates, step)
+
+    def _rule_near(self, start: datetime) -> rrule:
+        if self.step is None or start <= self.dtstart + self.step:
+            return self.rule
+        periods = (start - self.dtstart) // self.step - 1
+        return self.rule.replace(dtstart=self.dtstart + self.step * periods)
+
+    def walls_from(self, start: datetime) -> Iterator[datetime]:
+        rule = self._rule_near(start)
+        if self.exdates or self.rdates:
+            rules = rruleset()
+            rules.rrule(rule)
+            for wall in self.rdates:
+                rules.rdate(wall)
+            for wall in self.exdates:
+                rules.exdate(wall)
+            walls = rules.xafter(start, inc=True)
+        else:
+            walls = rule.xafter(start, inc=True)
+        for wall in walls:
+            if wall > END_OF_TIME:
+                return
+            yield wall
+
+
+@dataclass(frozen=True)
+class PingsClock:
+    """`per_day` random wall times a day inside a window, at least `spacing` apart.
+
+    Each day's draw depends only on the seed and the date, so it is reproducible and the
+    same on every replica. The times are uniform over every arrangement that keeps the
+    spacing: n sorted uniform points in the window less (n-1) spacings, the i-th moved on
+    by i spacings. A window whose end is not after its start runs past midnight.
+    """
+
+    per_day: int
+    window_start: time
+    window_end: time
+    spacing: timedelta
+    seed: int
+
+    def __post_init__(self) -> None:
+        if self.window_seconds - (self.per_day - 1) * self.spacing.total_seconds() <= 0:
+            raise SpecError(
+                f"{self.per_day} pings {int(self.spacing.total_seconds() // 60)} minutes apart"
+                f" do not fit in {self.window_start:%H:%M}-{self.window_end:%H:%M}"
+            )
+
+    @property
+    def window_seconds(self) -> int:
+        def seconds(t: time) -> int:
+            return t.hour * 3600 + t.minute * 60 + t.second
+
+        length = (seconds(self.window_end) - seconds(self.window_start)) % 86400
+        return length or 86400
+
+    def day(self, day: date) -> list[datetime]:
+        """The wall times of `day`'s window (which may end the next day)."""
+        rng = random.Random(f"{self.seed}:{day.isoformat()}")
+        spacing = int(self.spacing.total_seconds())
+        free = self.window_seconds - (self.per_day - 1) * spacing
+        points = sorted(int(rng.random() * free) for _ in range(self.per_day))
+        opens = datetime.combine(day, self.window_start)
+        return [opens + timedelta(seconds=p + i * spacing) for i, p in enumerate(points)]
+
+    def walls_from(self, start: datetime) -> Iterator[datetime]:
+        day = start.date() - timedelta(days=1)  # yesterday's window may run past midnight
+        while day < END_OF_TIME.date():
+            for wall in self.day(day):
+                if wall >= start:
+                    yield wall
+            day += timedelta(days=1)

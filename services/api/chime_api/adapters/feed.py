@@ -1,0 +1,73 @@
+"""The api's events as a feed for a caller: those of its own notifications, schedules and
+broadcasts, in global order, never past a transaction still in flight.
+
+Positions are handed out at insert, not at commit, so a reader that took position 11 while
+10 was still uncommitted would skip 10 for ever. A row is read only once every transaction
+older than the oldest one still running has ended: its inserting xid (widened to 64 bits
+with the current epoch) is below the snapshot's xmin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chime_kit.db import Connection
+
+# Types a caller may follow (the key streams' private events never leave the api).
+FEED_TYPES = (
+    "notification.requested.v1",
+    "message.sent.v1",
+    "send.failed.v1",
+    "message.edit.requested.v1",
+    "message.delete.requested.v1",
+    "schedule.requested.v1",
+    "schedule.change.requested.v1",
+    "schedule.created.v1",
+    "schedule.rejected.v1",
+    "schedule.changed.v1",
+    "schedule.fired.v1",
+    "broadcast.requested.v1",
+    "broadcast.cancel.requested.v1",
+    "broadcast.started.v1",
+    "broadcast.progress.v1",
+    "broadcast.finished.v1",
+)
+
+_FEED = """
+WITH f AS (
+    SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS frontier,
+           pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax
+)
+SELECT e.position, e.type, e.envelope
+FROM events e, f
+WHERE e.position > $1 AND e.type = ANY($2::text[])
+  AND ((f.xmax >> 32) << 32 | e.xmin::text::bigint)
+      - CASE WHEN ((f.xmax >> 32) << 32 | e.xmin::text::bigint) > f.xmax
+             THEN 4294967296 ELSE 0 END < f.frontier
+  AND (
+    (e.stream_id LIKE 'notification-%' AND EXISTS (
+        SELECT 1 FROM notifications n WHERE n.id = substr(e.stream_id, 14) AND n.owner = $3))
+    OR (e.stream_id LIKE 'schedule-%' AND EXISTS (
+        SELECT 1 FROM schedules s WHERE s.id = substr(e.stream_id, 10) AND s.owner = $3))
+    OR (e.stream_id LIKE 'broadcast-%' AND EXISTS (
+        SELECT 1 FROM broadcasts b WHERE b.id = substr(e.stream_id, 11) AND b.owner = $3))
+  )
+ORDER BY e.position
+LIMIT $4
+"""
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    position: int
+    type: str
+    envelope: dict[str, Any]
+
+
+async def feed_after(
+    conn: Connection, owner: str, after: int, types: Sequence[str], limit: int = 100
+) -> list[FeedEvent]:
+    rows = await conn.fetch(_FEED, after, list(types), owner, limit)
+    return [FeedEvent(r["position"], r["type"], r["envelope"]) for r in rows]

@@ -1,0 +1,61 @@
+"""Authenticate a key and take a token from its bucket in one statement (one round trip per
+request), and add each replica's request counts to the usage table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from chime_api.adapters.keys import key_of
+from chime_api.domain.keys import ApiKey, Limits
+from chime_api.domain.limits import Spent
+from chime_kit.db import Connection
+
+# The bucket's level now: what was left plus the refill since, capped at its size.
+_LEVEL = (
+    "LEAST(EXCLUDED.burst, b.tokens"
+    " + GREATEST(0, EXTRACT(EPOCH FROM now() - b.refilled_at)) * EXCLUDED.rate)"
+)
+_AUTHENTICATE_AND_SPEND = f"""
+WITH k AS (
+    SELECT * FROM api_keys WHERE id = $1 AND secret_hash = $2 AND revoked_at IS NULL
+      AND (expires_at IS NULL OR expires_at > now())
+), spent AS (
+    INSERT INTO rate_buckets AS b (api_key_id, tokens, refilled_at, rate, burst, granted)
+    SELECT id, COALESCE(burst, $4) - 1, now(), COALESCE(rate_per_second, $3),
+           COALESCE(burst, $4), true FROM k
+    ON CONFLICT (api_key_id) DO UPDATE SET
+        tokens = CASE WHEN {_LEVEL} >= 1 THEN {_LEVEL} - 1 ELSE {_LEVEL} END,
+        granted = {_LEVEL} >= 1,
+        refilled_at = now(), rate = EXCLUDED.rate, burst = EXCLUDED.burst
+    RETURNING tokens, granted, rate, b.burst AS bucket
+)
+SELECT k.*, spent.tokens, spent.granted, spent.rate, spent.bucket FROM k, spent
+"""  # noqa: S608 (constants only)
+
+
+async def authenticate_and_spend(
+    conn: Connection, key_id: str, secret_hash: str, default: Limits
+) -> tuple[ApiKey, Spent] | None:
+    """The working key with this id and secret hash and its bucket after this request; None
+    when no key works with them (nothing is spent then)."""
+    row = await conn.fetchrow(
+        _AUTHENTICATE_AND_SPEND, key_id, secret_hash, default.per_second, default.burst
+    )
+    if row is None:
+        return None
+    spent = Spent(
+        granted=row["granted"], tokens=row["tokens"], rate=row["rate"], burst=row["bucket"]
+    )
+    return key_of(row), spent
+
+
+async def add_usage(conn: Connection, counts: Mapping[tuple[str, date], tuple[int, int]]) -> None:
+    """Add (requests, limited) per (key, day)."""
+    await conn.executemany(
+        "INSERT INTO usage_requests (api_key_id, day, requests, limited) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (api_key_id, day) DO UPDATE SET"
+        " requests = usage_requests.requests + excluded.requests,"
+        " limited = usage_requests.limited + excluded.limited",
+        [(key, day, requests, limited) for (key, day), (requests, limited) in counts.items()],
+    )

@@ -1,0 +1,42 @@
+"""The api's background loops: expired idempotency records purged on an interval, request
+counts flushed to the usage table."""
+
+from __future__ import annotations
+
+import logging
+
+from chime_api.handlers import idempotency
+from chime_api.handlers.usage import UsageCounter
+from chime_api.settings import ApiSettings
+from chime_kit.loops import BackgroundLoop
+from chime_kit.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def purge_loop(runtime: Runtime, settings: ApiSettings) -> BackgroundLoop:
+    """Every replica purges; the deletes are idempotent and batched, so they do not clash."""
+
+    async def run() -> None:
+        while True:
+            loop.clear()
+            async with runtime.pool.acquire() as conn:
+                purged = await idempotency.purge_expired(conn, settings.idempotency_ttl)
+            if purged:
+                log.info("purged %d expired idempotency records", purged)
+            await loop.sleep(settings.purge_interval_seconds)
+
+    loop = runtime.watch(BackgroundLoop("api-idempotency-purge", run))
+    return loop
+
+
+def usage_loop(runtime: Runtime, usage: UsageCounter, interval: float = 1.0) -> BackgroundLoop:
+    async def run() -> None:
+        while True:
+            loop.clear()
+            async with runtime.pool.acquire() as conn:
+                await usage.flush(conn)
+            await loop.sleep(interval)
+
+    loop = runtime.watch(BackgroundLoop("api-usage-flush", run))
+    return loop

@@ -1,0 +1,1 @@
+"""PostgreSQL side of history and stats."""

@@ -1,0 +1,228 @@
+"""The history projection: facts (with their log positions) folded into the messages and
+the rollups in a few set-based statements per batch, the same code live and in a rebuild."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from chime_api.history.domain.facts import Blocked, Fact, Outcome, Received, TextJoined
+from chime_api.history.domain.rollups import Deltas, Key, deltas_of
+from chime_kit.db import Connection
+
+Positioned = tuple[int, Fact]
+TABLES = ("history_messages", "stats_rollups", "stats_members")
+
+_INSERT_RECEIVED = """
+INSERT INTO history_messages AS m (id, bot_id, chat_id, at, direction, message_id, user_id,
+    content_type, text, command, reply_to_message_id, edited_at, status)
+SELECT id, bot_id, chat_id, at, 'in', message_id, user_id, content_type, text, command,
+    reply_to, edited_at, 'received'
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::bigint[],
+    $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::timestamptz[])
+    AS t(id, bot_id, chat_id, at, message_id, user_id, content_type, text, command, reply_to,
+         edited_at)
+ON CONFLICT (bot_id, chat_id, message_id, at) WHERE direction = 'in' DO UPDATE
+    SET text = excluded.text, content_type = excluded.content_type,
+        edited_at = excluded.edited_at
+    WHERE excluded.edited_at > coalesce(m.edited_at, '-infinity')
+RETURNING id, bot_id, chat_id, message_id, at
+"""
+
+_INSERT_OUTCOMES = """
+INSERT INTO history_messages (id, bot_id, chat_id, at, direction, message_id, content_type,
+    text, delivery_id, source_kind, status, failure_reason)
+SELECT id, bot_id, chat_id, at, 'out', message_id, 'text', text, delivery_id, source_kind,
+    status, reason
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::bigint[],
+    $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+    AS t(id, bot_id, chat_id, at, message_id, text, delivery_id, source_kind, status, reason)
+ON CONFLICT (delivery_id, at) WHERE direction = 'out' DO NOTHING
+RETURNING delivery_id, at
+"""
+
+_JOIN_TEXTS = """
+UPDATE history_messages m SET text = t.text
+FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS t(delivery_id, at, text)
+WHERE m.direction = 'out' AND m.delivery_id = t.delivery_id AND m.at = t.at
+"""
+
+_UPSERT_MEMBERS = """
+INSERT INTO stats_members AS m (scope, scope_id, granularity, bucket, member, received)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
+    $6::bigint[])
+ON CONFLICT (scope, scope_id, granularity, bucket, member) DO UPDATE
+    SET received = m.received + excluded.received
+RETURNING scope, scope_id, granularity, bucket, member, received
+"""
+
+_UPSERT_ROLLUPS = """
+INSERT INTO stats_rollups AS r (scope, scope_id, granularity, bucket, received,
+    received_by_kind, sent, failed, failed_by_reason, blocked, latency, active_chats,
+    active_users)
+SELECT s, i, g, b, rc, rk::jsonb, se, f, fr::jsonb, bl, l::bigint[], ac, au
+FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[],
+    $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], $11::text[], $12::bigint[],
+    $13::bigint[]) AS t(s, i, g, b, rc, rk, se, f, fr, bl, l, ac, au)
+ON CONFLICT (scope, scope_id, granularity, bucket) DO UPDATE SET
+    received = r.received + excluded.received,
+    received_by_kind = history_add_counts(r.received_by_kind, excluded.received_by_kind),
+    sent = r.sent + excluded.sent,
+    failed = r.failed + excluded.failed,
+    failed_by_reason = history_add_counts(r.failed_by_reason, excluded.failed_by_reason),
+    blocked = r.blocked + excluded.blocked,
+    latency = history_add_arrays(r.latency, excluded.latency),
+    active_chats = r.active_chats + excluded.active_chats,
+    active_users = r.active_users + excluded.active_users
+"""
+
+
+class HistoryProjection:
+    tables = TABLES
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def apply(self, facts: Sequence[Positioned]) -> None:
+        """Fold `facts` (in log order); duplicates of a row change nothing, an edit wins
+        over an older version whichever comes first."""
+        counted: list[Fact] = []
+        counted += await self._received([(p, f) for p, f in facts if isinstance(f, Received)])
+        counted += await self._outcomes([(p, f) for p, f in facts if isinstance(f, Outcome)])
+        texts = [f for _, f in facts if isinstance(f, TextJoined)]
+        await self._texts(texts)
+        counted += texts + [f for _, f in facts if isinstance(f, Blocked)]
+        if counted:
+            await add_deltas(self.conn, deltas_of(counted))
+
+    async def _received(self, facts: list[tuple[int, Received]]) -> list[Fact]:
+        if not facts:
+            return []
+        # One row per message: the first fact names it, the latest edit gives its text.
+        first: dict[tuple[int, int, int, datetime], tuple[int, Received]] = {}
+        latest: dict[tuple[int, int, int, datetime], Received] = {}
+        for position, f in facts:
+            key = (f.bot_id, f.chat_id, f.message_id, f.at)
+            first.setdefault(key, (position, f))
+            if key not in latest or _newer(f, latest[key]):
+                latest[key] = f
+        rows = [(first[k][0], latest[k]) for k in first]
+        returned = await self.conn.fetch(
+            _INSERT_RECEIVED,
+            *_columns(rows, lambda p, f: (
+                p, f.bot_id, f.chat_id, f.at, f.message_id, f.user_id, f.content_type,
+                f.text, f.command, f.reply_to_message_id, f.edited_at,
+            )),
+        )  # fmt: skip
+        # A partitioned table cannot return xmax: a row is new when it has the id we gave it.
+        new = set()
+        for r in returned:
+            key = (r["bot_id"], r["chat_id"], r["message_id"], r["at"])
+            if first[key][0] == r["id"]:
+                new.add(key)
+        return [first[k][1] for k in first if k in new]
+
+    async def _outcomes(self, facts: list[tuple[int, Outcome]]) -> list[Fact]:
+        if not facts:
+            return []
+        first: dict[tuple[str, datetime], tuple[int, Outcome]] = {}
+        for position, f in facts:
+            first.setdefault((f.delivery_id, f.at), (position, f))
+        returned = await self.conn.fetch(
+            _INSERT_OUTCOMES,
+            *_columns(list(first.values()), lambda p, f: (
+                p, f.bot_id, f.chat_id, f.at, f.message_id, f.text, f.delivery_id,
+                f.source_kind, f.kind, f.reason,
+            )),
+        )  # fmt: skip
+        new = {(r["delivery_id"], r["at"]) for r in returned}
+        return [f for k, (_, f) in first.items() if k in new]
+
+    async def _texts(self, facts: list[TextJoined]) -> None:
+        if facts:
+            await self.conn.execute(
+                _JOIN_TEXTS,
+                [f.delivery_id for f in facts],
+                [f.at for f in facts],
+                [f.text for f in facts],
+            )
+
+
+def _newer(a: Received, b: Received) -> bool:
+    return a.edited_at is not None and (b.edited_at is None or a.edited_at > b.edited_at)
+
+
+def _columns(rows: Sequence[tuple[int, Any]], pick: Any) -> list[list[Any]]:
+    """Rows as column arrays for unnest."""
+    values = [pick(p, f) for p, f in rows]
+    return [list(column) for column in zip(*values, strict=True)]
+
+
+async def add_deltas(conn: Connection, deltas: Deltas, sign: int = 1) -> None:
+    """Add (or, with sign -1, subtract) `deltas`; members and rollups that reach zero go,
+    so subtracting what was added leaves the tables as if it never was."""
+    active: dict[Key, list[int]] = {}
+    if deltas.members:
+        items = list(deltas.members.items())
+        returned = await conn.fetch(
+            _UPSERT_MEMBERS,
+            [k[0] for (k, _), _ in items],
+            [k[1] for (k, _), _ in items],
+            [k[2] for (k, _), _ in items],
+            [k[3] for (k, _), _ in items],
+            [m for (_, m), _ in items],
+            [sign * n for _, n in items],
+        )
+        gone = []
+        for r in returned:
+            key = (r["scope"], r["scope_id"], r["granularity"], r["bucket"])
+            # Rows at zero are deleted, so a row that holds just this delta is new.
+            inserted = sign > 0 and r["received"] == deltas.members[(key, r["member"])]
+            change = 1 if inserted else -1 if r["received"] <= 0 else 0
+            if change == -1:
+                gone.append(r)
+            if change:
+                counts = active.setdefault(key, [0, 0])
+                counts[0 if r["member"].startswith("c") else 1] += change
+        if gone:
+            await conn.execute(
+                "DELETE FROM stats_members WHERE (scope, scope_id, granularity, bucket, member)"
+                " IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+                " $4::timestamptz[], $5::text[]))",
+                *[
+                    [r[c] for r in gone]
+                    for c in ("scope", "scope_id", "granularity", "bucket", "member")
+                ],
+            )
+    keys = list(deltas.counters)
+    counters = [deltas.counters[k] if sign > 0 else deltas.counters[k].negated() for k in keys]
+    await conn.execute(
+        _UPSERT_ROLLUPS,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+        [k[3] for k in keys],
+        [c.received for c in counters],
+        [_json(c.received_by_kind) for c in counters],
+        [c.sent for c in counters],
+        [c.failed for c in counters],
+        [_json(c.failed_by_reason) for c in counters],
+        [c.blocked for c in counters],
+        ["{" + ",".join(map(str, c.latency)) + "}" for c in counters],
+        [active.get(k, [0, 0])[0] for k in keys],
+        [active.get(k, [0, 0])[1] for k in keys],
+    )
+    if sign < 0:
+        await conn.execute(
+            "DELETE FROM stats_rollups WHERE (scope, scope_id, granularity, bucket) IN"
+            " (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]))"
+            " AND received = 0 AND sent = 0 AND failed = 0 AND blocked = 0"
+            " AND active_chats = 0 AND active_users = 0",
+            *[[k[i] for k in keys] for i in range(4)],
+        )
+
+
+def _json(counts: Any) -> str:
+    return json.dumps({k: v for k, v in counts.items() if v})

@@ -1,0 +1,49 @@
+"""Delivery latency as a fixed-bucket histogram: mergeable by adding counts, so hours add up
+to days and chats to the whole, and p50/p95 are read from the merged counts."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+
+# Upper bounds of the buckets, in milliseconds; the last bucket holds everything above.
+BOUNDS_MS: tuple[int, ...] = (
+    50, 100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000, 3_600_000,
+)  # fmt: skip
+SIZE = len(BOUNDS_MS) + 1
+
+
+def empty() -> list[int]:
+    return [0] * SIZE
+
+
+def bucket_of(milliseconds: float) -> int:
+    """The index of the bucket a latency falls in (a bound belongs to its own bucket)."""
+    return bisect_left(BOUNDS_MS, max(0.0, milliseconds))
+
+
+def merge(histograms: Iterable[Sequence[int]]) -> list[int]:
+    total = empty()
+    for histogram in histograms:
+        for i, count in enumerate(histogram):
+            total[i] += count
+    return total
+
+
+def percentile(histogram: Sequence[int], q: float) -> float | None:
+    """The upper bound (ms) of the bucket holding the q-quantile; None when empty.
+
+    Above the last bound the answer is that bound: the histogram knows no more.
+    """
+    if not 0 < q <= 1:
+        raise ValueError("q is a fraction in (0, 1]")
+    count = sum(histogram)
+    if count == 0:
+        return None
+    rank = q * count
+    seen = 0
+    for i, n in enumerate(histogram):
+        seen += n
+        if seen >= rank:
+            return float(BOUNDS_MS[min(i, len(BOUNDS_MS) - 1)])
+    return float(BOUNDS_MS[-1])  # pragma: no cover

@@ -1,0 +1,1 @@
+"""How history is reached: broker subscribers, the maintenance loop, the HTTP routes."""

@@ -1,0 +1,92 @@
+"""`python -m chime_api rebuild` re-derives the keys and notifications projections from the
+streams, row for row, after a realistic workload: keys created, limited, rotated, revoked;
+notifications accepted through HTTP and settled by the sender's outcomes, some racing."""
+
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+from api_support import READ, WRITE, auth, from_sender
+
+from chime_api.domain.keys import Limits
+from chime_api.entrypoints.cli import SERVICE_CLI, limit_key, revoke_key, rotate_key
+from chime_contracts.events import MessageSent, SendFailed
+from chime_contracts.events.shared import SendSource
+from chime_kit.testing import eventually, table_rows
+
+pytestmark = pytest.mark.integration
+
+
+def outcome(nid: str, n: int):
+    source = SendSource(kind="notification", id=nid)
+    now = datetime.now(UTC)
+    common = {"delivery_id": f"api:{nid}", "bot_id": 7, "chat_id": n, "source": source}
+    if n % 4 == 0:
+        return MessageSent(**common, telegram_message_id=n, attempts=1, sent_at=now)
+    return SendFailed(
+        **common, reason="r", permanent=n % 4 == 1, attempts=1, failed_at=now,
+        outcome_unknown=n % 4 == 2,
+    )  # fmt: skip
+
+
+async def test_rebuilt_projections_equal_the_live_ones(client, make_key, settings, tap, app):
+    keys = [await make_key(WRITE, READ, name=f"k{n}") for n in range(3)]
+    pool = app.state.service.runtime.pool
+    ids = [r["id"] for r in await pool.fetch("SELECT id FROM api_keys ORDER BY created_at")]
+    await limit_key(settings, ids[0], Limits(500.5, 700))
+    assert await rotate_key(settings, ids[1]) is not None
+    assert await revoke_key(settings, ids[2])
+
+    async def notify(n: int) -> str:
+        response = await client.post(
+            "/v1/notifications", json={"chat_id": n, "text": f"m{n}"}, headers=auth(keys[n % 2])
+        )
+        assert response.status_code == 202
+        return str(response.json()["id"])
+
+    nids = await asyncio.gather(*(notify(n) for n in range(24)))
+    # Each outcome twice, and a late contrary one, as redeliveries and races bring them.
+    for n, nid in enumerate(nids[:20]):
+        for _ in range(2):
+            await tap.publish(from_sender(outcome(nid, n)))
+        await tap.publish(from_sender(outcome(nid, n + 1)))
+
+    async def settled() -> bool:
+        pending = await pool.fetchval(
+            "SELECT count(*) FROM notifications WHERE status = 'accepted' AND id = ANY($1)",
+            nids[:20],
+        )
+        return bool(pending == 0)
+
+    await eventually(settled, within=15.0)
+    await asyncio.sleep(0.5)  # the late duplicates have landed (or been dropped)
+
+    live_keys = await table_rows(pool, "api_keys")
+    live = await table_rows(pool, "notifications")
+    assert len(live_keys) == 4  # three made, one successor
+    statuses = {r["status"] for r in await pool.fetch("SELECT status FROM notifications")}
+    assert statuses == {"accepted", "sent", "failed", "unknown"}
+
+    dsn = settings.database_url.get_secret_value()
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "chime_api", "rebuild"],
+        env={"CHIME_API_DATABASE_URL": dsn, "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert await table_rows(pool, "api_keys") == live_keys
+    assert await table_rows(pool, "notifications") == live
+    rebuilt = await SERVICE_CLI.rebuild(dsn)
+    assert rebuilt.tables == (
+        "api_keys",
+        "notifications",
+        "schedules",
+        "broadcasts",
+        "subscriptions",
+    )
+    assert await table_rows(pool, "notifications") == live

@@ -1,0 +1,172 @@
+"""The schedules projection (the next-fire index) and its queries, in PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from chime_contracts.events import ScheduleChanged, ScheduleCreated, ScheduleFired
+from chime_contracts.events.schedules import ScheduleOwner
+from chime_kit.db import Connection
+from chime_kit.event_store import Recorded
+from chime_scheduler.ports import DueSchedule, Listed
+
+STREAM = "schedule-"
+_FIRED = (
+    "UPDATE schedules s SET next_at = u.next_at, fire_at = u.fire_at, fired = s.fired + 1,"
+    " last_fired_at = u.occurrence, version = u.version,"
+    " status = CASE WHEN u.next_at IS NULL THEN 'finished' ELSE s.status END"
+    " FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[],"
+    " $5::int[]) AS u(id, next_at, fire_at, occurrence, version) WHERE s.id = u.id"
+)
+_CLAIM = (
+    "SELECT id, owner_kind, owner_id, bot_id, chat_id, topic, spec, time_zone, starts_on,"
+    " ends_on, message, misfire, misfire_grace_seconds, jitter_seconds, language, next_at,"
+    " version, correlation_id FROM schedules WHERE status = 'active' AND fire_at <= $1"
+    " ORDER BY fire_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+)
+
+
+class PostgresSchedules:
+    tables = ("schedules",)
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def apply(self, events: Sequence[Recorded]) -> None:
+        fired: dict[str, tuple[Any, ...]] = {}
+        # Requests kept in a schedule's stream and rejected changes move its version too.
+        versions: dict[str, int] = {}
+        for r in events:
+            data = r.envelope.data
+            if r.stream_id.startswith(STREAM) and r.version > 2:
+                versions[r.stream_id.removeprefix(STREAM)] = r.version
+            if isinstance(data, ScheduleFired):
+                if data.schedule_id in fired:  # twice in one batch (a rebuild): keep order
+                    await self._fired(fired)
+                fired[data.schedule_id] = (data.next_at, data.fire_at, data.occurrence, r.version)
+                continue
+            if fired and isinstance(data, ScheduleCreated | ScheduleChanged):
+                await self._fired(fired)
+            if isinstance(data, ScheduleCreated):
+                await self._created(r, data)
+            elif isinstance(data, ScheduleChanged):
+                await self._changed(r, data)
+        if fired:
+            await self._fired(fired)
+        if versions:
+            await self.conn.execute(
+                "UPDATE schedules s SET version = u.version"
+                " FROM unnest($1::text[], $2::int[]) AS u(id, version)"
+                " WHERE s.id = u.id AND s.version < u.version",
+                list(versions), list(versions.values()),
+            )  # fmt: skip
+
+    async def _fired(self, fired: dict[str, tuple[Any, ...]]) -> None:
+        rows = list(zip(*fired.values(), strict=True))
+        await self.conn.execute(_FIRED, list(fired), *rows)
+        fired.clear()
+
+    async def _created(self, r: Recorded, e: ScheduleCreated) -> None:
+        await self.conn.execute(
+            "INSERT INTO schedules (id, number, owner_kind, owner_id, bot_id, chat_id, topic,"
+            " spec, time_zone, starts_on, ends_on, message, misfire, misfire_grace_seconds,"
+            " jitter_seconds, language, status, next_at, fire_at, version, created_at,"
+            " correlation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+            " $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+            e.schedule_id, e.number, e.owner.kind, e.owner.id, e.bot_id, e.chat_id, e.topic,
+            e.spec.model_dump(mode="json"), e.time_zone, e.starts_on, e.ends_on,
+            e.message.model_dump(mode="json", exclude_none=True), e.misfire,
+            e.misfire_grace_seconds, e.jitter_seconds, e.language,
+            "active" if e.next_at else "finished", e.next_at, e.fire_at, r.version,
+            r.envelope.occurred_at, r.envelope.correlation_id,
+        )  # fmt: skip
+
+    async def _changed(self, r: Recorded, e: ScheduleChanged) -> None:
+        await self.conn.execute(
+            "UPDATE schedules SET status = $2, paused_by = $3, spec = coalesce($4, spec),"
+            " time_zone = coalesce($5, time_zone), message = coalesce($6, message),"
+            " ends_on = CASE WHEN $7 THEN $8 ELSE ends_on END, chat_id = coalesce($9, chat_id),"
+            " owner_kind = coalesce($10, owner_kind), owner_id = coalesce($11, owner_id),"
+            " next_at = $12, fire_at = $13, version = $14 WHERE id = $1",
+            e.schedule_id, e.status, e.by if e.status == "paused" else None,
+            e.spec.model_dump(mode="json") if e.spec else None, e.time_zone,
+            e.message.model_dump(mode="json", exclude_none=True) if e.message else None,
+            e.action == "updated", e.ends_on, e.chat_id, e.owner.kind if e.owner else None,
+            e.owner.id if e.owner else None, e.next_at, e.fire_at, r.version,
+        )  # fmt: skip
+
+    async def claim_due(self, now: datetime, limit: int) -> list[DueSchedule]:
+        """Lock up to `limit` due schedules, soonest first; replicas skip each other's."""
+        rows = await self.conn.fetch(_CLAIM, now, limit)
+        return [DueSchedule(**dict(row)) for row in rows]
+
+    async def next_fire_at(self) -> datetime | None:
+        value: datetime | None = await self.conn.fetchval(
+            "SELECT fire_at FROM schedules WHERE status = 'active' ORDER BY fire_at LIMIT 1"
+        )
+        return value
+
+    async def next_number(self, owner: ScheduleOwner) -> int:
+        """The owner's next short number (operational counter; gaps are harmless)."""
+        value: int = await self.conn.fetchval(
+            "INSERT INTO schedule_numbers (owner_kind, owner_id, last) VALUES ($1, $2, 1)"
+            " ON CONFLICT (owner_kind, owner_id) DO UPDATE SET last = schedule_numbers.last + 1"
+            " RETURNING last",
+            owner.kind, owner.id,
+        )  # fmt: skip
+        return value
+
+    async def resolve(self, owner: ScheduleOwner, ref: str) -> str | None:
+        """A schedule as its owner typed it: `#12`, `12`, or the full id."""
+        number = ref.removeprefix("#")
+        if number.isdigit():
+            found: str | None = await self.conn.fetchval(
+                "SELECT id FROM schedules WHERE owner_kind = $1 AND owner_id = $2"
+                " AND number = $3",
+                owner.kind, owner.id, int(number),
+            )  # fmt: skip
+            if found is not None:
+                return found
+        found = await self.conn.fetchval(
+            "SELECT id FROM schedules WHERE id = $1 AND owner_kind = $2 AND owner_id = $3",
+            ref, owner.kind, owner.id,
+        )  # fmt: skip
+        return found
+
+    async def of_chat(self, bot_id: int, chat_id: int) -> list[str]:
+        """Schedules sent to the chat or owned by it (live or paused)."""
+        rows = await self.conn.fetch(
+            "SELECT id FROM schedules WHERE status IN ('active', 'paused') AND ("
+            " (bot_id = $1 AND chat_id = $2) OR (owner_kind = 'chat' AND owner_id = $3))"
+            " ORDER BY id",
+            bot_id, chat_id, f"{bot_id}:{chat_id}",
+        )  # fmt: skip
+        return [r["id"] for r in rows]
+
+    async def page(self, owner: ScheduleOwner, page: int, size: int) -> tuple[list[Listed], int]:
+        """A page of the owner's live and paused schedules by number, and how many in all."""
+        total: int = await self.conn.fetchval(
+            "SELECT count(*) FROM schedules WHERE owner_kind = $1 AND owner_id = $2"
+            " AND status IN ('active', 'paused')",
+            owner.kind, owner.id,
+        )  # fmt: skip
+        rows = await self.conn.fetch(
+            "SELECT number, status, message->>'text' AS text, next_at, time_zone, topic"
+            " FROM schedules WHERE owner_kind = $1 AND owner_id = $2"
+            " AND status IN ('active', 'paused') ORDER BY number LIMIT $3 OFFSET $4",
+            owner.kind, owner.id, size, (page - 1) * size,
+        )  # fmt: skip
+        return [Listed(**dict(r)) for r in rows], total
+
+    async def counts(self) -> tuple[int, int]:
+        """Live schedules, and how many of them are due now (bounded: a backlog gauge)."""
+        live: int = await self.conn.fetchval(
+            "SELECT count(*) FROM schedules WHERE status = 'active'"
+        )
+        due: int = await self.conn.fetchval(
+            "SELECT count(*) FROM (SELECT 1 FROM schedules WHERE status = 'active'"
+            " AND fire_at <= now() LIMIT 1000000) d"
+        )
+        return live, due

@@ -1,0 +1,165 @@
+"""Firing what is due: schedules' occurrences, timed broadcasts. No framework imports.
+
+One transaction per batch: the claim (rows locked, replicas skip them), the events appended
+to each stream at the version the projection row holds, the projection moved to each
+schedule's next occurrence, and the outbox rows. A replica killed mid-batch leaves nothing;
+the rows stay due for the next claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter
+
+from chime_contracts.envelope import Envelope, Event
+from chime_contracts.events import (
+    BroadcastFinished,
+    BroadcastStarted,
+    ScheduleChanged,
+    ScheduleFired,
+)
+from chime_contracts.events.schedules import MessageTemplate, ScheduleOwner, ScheduleSpec
+from chime_kit.event_store import Append
+from chime_kit.streams import Work
+from chime_scheduler.domain import broadcasts, messages, schedules
+from chime_scheduler.ports import DueSchedule, Store, apply_all
+from chime_schedules import Spec, Timetable, timetable
+
+_SPEC: TypeAdapter[Spec] = TypeAdapter(ScheduleSpec)
+
+
+@lru_cache(maxsize=20_000)
+def _timetable(spec: bytes, time_zone: str, starts_on: date | None, ends_on: date | None
+               ) -> Timetable:  # fmt: skip
+    """Schedules share specs ("0 9 * * 1-5"): each is parsed once per process."""
+    return timetable(_SPEC.validate_json(spec), time_zone, starts_on=starts_on, ends_on=ends_on)
+
+
+@lru_cache(maxsize=20_000)
+def _message(message: bytes) -> MessageTemplate:
+    return MessageTemplate.model_validate_json(message)
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One occurrence fired: for the lag metric."""
+
+    source: str
+    occurrence: datetime
+
+
+@dataclass
+class Batch:
+    """What one firing transaction appends and publishes."""
+
+    appends: list[Append]
+    publish: list[Envelope[Any]]
+    fired: list[Fired]
+
+
+async def fire_due_schedules(
+    uow: Work, store: Store, now: datetime, limit: int, on_time: timedelta
+) -> list[Fired]:
+    """Fire up to `limit` due schedules, each occurrence once, by their misfire policies."""
+    claimed = await store.schedules.claim_due(now, limit)
+    batch = Batch([], [], [])
+    for row in claimed:
+        await _fire(uow, store, row, now, on_time, batch)
+    recorded = await uow.append(batch.appends)
+    await uow.publish(batch.publish)
+    await apply_all(store, recorded)
+    return batch.fired
+
+
+async def _fire(
+    uow: Work, store: Store, row: DueSchedule, now: datetime, on_time: timedelta, batch: Batch
+) -> None:
+    table = _timetable(orjson.dumps(row.spec), row.time_zone, row.starts_on, row.ends_on)
+    plan = schedules.plan(
+        table, row.next_at, now, row.misfire,
+        timedelta(seconds=row.misfire_grace_seconds),
+        on_time + timedelta(seconds=row.jitter_seconds),
+    )  # fmt: skip
+    message = _message(orjson.dumps(row.message))
+    events: list[Envelope[Any]] = []
+    for n, occurrence in enumerate(plan.fire):
+        following = plan.fire[n + 1] if n + 1 < len(plan.fire) else plan.next_at
+        if row.topic is not None:
+            delivery = f"{row.id}@{int(occurrence.timestamp())}"
+            owner = ScheduleOwner(kind=row.owner_kind, id=row.owner_id)
+            await start_broadcast(
+                uow, store, delivery, owner, row.bot_id, row.topic, message, False, row.id,
+                0, now, row.correlation_id, batch,
+            )  # fmt: skip
+        else:
+            assert row.chat_id is not None
+            delivery = messages.occurrence_id("schedule", row.id, occurrence)
+            send = messages.occurrence(
+                "schedule", row.id, delivery, row.bot_id, row.chat_id, message, occurrence,
+                row.language,
+            )  # fmt: skip
+            batch.publish.append(uow.wrap(send, row.correlation_id))
+        fired = ScheduleFired(
+            schedule_id=row.id, occurrence=occurrence, fired_at=now, delivery_id=delivery,
+            missed=plan.missed if n == 0 else 0, next_at=following,
+            fire_at=schedules.fire_at(row.id, following, row.jitter_seconds),
+        )  # fmt: skip
+        events.append(uow.wrap(fired, row.correlation_id))
+        batch.fired.append(Fired("schedule", occurrence))
+    if not plan.fire:
+        skipped = ScheduleChanged(
+            schedule_id=row.id, change_id=f"misfire:{int(now.timestamp())}", action="skipped",
+            by="misfire", status="active" if plan.next_at else "finished",
+            next_at=plan.next_at,
+            fire_at=schedules.fire_at(row.id, plan.next_at, row.jitter_seconds),
+        )  # fmt: skip
+        events.append(uow.wrap(skipped, row.correlation_id))
+    batch.appends.append(Append(schedules.stream_id(row.id), row.version, events))
+
+
+async def start_broadcast(
+    uow: Work, store: Store, broadcast_id: str, owner: ScheduleOwner, bot_id: int, topic: str,
+    message: MessageTemplate, paid: bool, schedule_id: str | None, version: int,
+    now: datetime, correlation_id: str, batch: Batch,
+) -> None:  # fmt: skip
+    """Hand a broadcast to the sender: its recipients now, in slices, with an estimate."""
+    chat_ids, skipped = await store.subscriptions.recipients(bot_id, topic)
+    slices = broadcasts.slices(broadcast_id, bot_id, chat_ids, message, paid, now)
+    started = BroadcastStarted(
+        broadcast_id=broadcast_id, owner=owner, bot_id=bot_id, topic=topic,
+        schedule_id=schedule_id, recipients=len(chat_ids), skipped=skipped, slices=len(slices),
+        started_at=now, estimated_finish_at=broadcasts.estimated_finish(now, len(chat_ids), paid),
+    )  # fmt: skip
+    events: list[Event] = [started]
+    if not chat_ids:
+        events.append(BroadcastFinished(
+            broadcast_id=broadcast_id, handed=0, sent=0, failed=0, skipped=skipped,
+            finished_at=now,
+        ))  # fmt: skip
+    envelopes = [uow.wrap(e, correlation_id) for e in events]
+    batch.appends.append(Append(broadcasts.stream_id(broadcast_id), version, envelopes))
+    batch.publish.extend(envelopes)
+    batch.publish.extend(uow.wrap(s, correlation_id) for s in slices)
+    await store.broadcasts.start_tally(broadcast_id, len(chat_ids))
+    batch.fired.append(Fired("broadcast", now))
+
+
+async def start_due_broadcasts(uow: Work, store: Store, now: datetime, limit: int) -> list[Fired]:
+    """Start the timed broadcasts whose time came (the api's, requested for `at`)."""
+    batch = Batch([], [], [])
+    for row in await store.broadcasts.claim_due(now, limit):
+        owner = ScheduleOwner(kind=row.owner_kind, id=row.owner_id)
+        message = MessageTemplate.model_validate(row.message)
+        await start_broadcast(
+            uow, store, row.id, owner, row.bot_id, row.topic, message, row.paid, None,
+            row.version, now, row.correlation_id, batch,
+        )  # fmt: skip
+    recorded = await uow.append(batch.appends)
+    await uow.publish(batch.publish)
+    await apply_all(store, recorded)
+    return batch.fired

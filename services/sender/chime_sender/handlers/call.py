@@ -1,0 +1,104 @@
+"""One Bot API call for a claimed delivery: wait for its send slot, then call.
+
+The bot's send slots (shared by every replica through `bot_pacing`) keep each token under
+Telegram's rate. The circuit breaker is per process: each replica learns by itself that
+Telegram is down or back, and its half-open state lets one trial call through at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
+
+from chime_kit.telegram import Answer
+from chime_kit.telemetry import context_from_traceparent, mark_service
+from chime_sender.domain.deliveries import Claim
+from chime_sender.domain.limits import missed_slot, slot_wait
+from chime_sender.domain.messages import parts_of, payload_of
+from chime_sender.domain.settlement import POSTPONED
+from chime_sender.handlers import Sending
+from chime_sender.metrics import RATE_LIMITED, SLOTS_MISSED, TELEGRAM_SECONDS
+from chime_sender.settings import SERVICE
+
+tracer = trace.get_tracer("chime.sender")
+
+
+@dataclass(frozen=True)
+class Called:
+    """A claim's call and its answer; `span` is the call's, which its outcome event joins."""
+
+    claim: Claim
+    answer: Answer
+    span: Span = trace.INVALID_SPAN
+
+
+async def wait_for_slot(
+    sending: Sending,
+    claim: Claim,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> bool:
+    """Sleep until the claim's send slot starts; False when the slot cannot be used: too
+    late for it, a 429 seen here since it was granted paused the bot, or this process's
+    heartbeat is too old for it to call (another replica may judge it dead)."""
+    if claim.send_at is not None and claim.slot is not None:
+        while (delay := slot_wait(claim.send_at, clock())) > 0:
+            await sleep(delay)  # may end early (see slot_wait): look at the clock again
+        if missed_slot(sending.policy.limits, claim.send_at, clock()):
+            SLOTS_MISSED.labels(SERVICE).inc()
+            return False
+    if not sending.local.may_call(claim):
+        return False
+    if claim.slot is None:
+        return True
+    paused_to = sending.local.paused_to.get(claim.delivery.bot_id)
+    return paused_to is None or claim.slot >= paused_to
+
+
+async def call_telegram(sending: Sending, claim: Claim, usable: bool = True) -> Called:
+    """One Bot API call for the claim's next part (`wait_for_slot` said whether its slot is
+    `usable`), in a span of the delivery's trace."""
+    d = claim.delivery
+    parts = parts_of(d.text, d.method, d.parse_mode)
+    part = min(claim.parts_sent, len(parts) - 1)
+    method, payload = payload_of(d, part, parts)
+    span = tracer.start_span(
+        f"telegram {method}",
+        context=context_from_traceparent(d.traceparent),
+        kind=SpanKind.CLIENT,
+        attributes={
+            "chime.bot_id": d.bot_id,
+            "chime.chat_id": d.chat_id,
+            "chime.delivery_id": d.delivery_id,
+            "chime.attempt": claim.attempt,
+            "chime.part": part + 1,
+            "chime.parts": len(parts),
+        },
+    )
+    mark_service(span, SERVICE)
+    with trace.use_span(span, end_on_exit=True):
+        # No usable slot, or another half-open trial is in flight: the delivery waits; it
+        # is not a failure.
+        if not usable or not sending.local.breakers.of(d.bot_id).begin():
+            answer = POSTPONED
+        else:
+            started = time.perf_counter()
+            answer = await sending.api.call(sending.tokens[d.bot_id], method, payload)
+            TELEGRAM_SECONDS.labels(SERVICE, method, answer.summary).observe(
+                time.perf_counter() - started
+            )
+            if answer.error_code == 429:
+                RATE_LIMITED.labels(SERVICE).inc()
+        span.set_attribute("chime.outcome", answer.summary)
+        if answer.error_code is not None:
+            span.set_attribute("http.response.status_code", answer.error_code)
+        if not answer.ok:
+            span.set_status(trace.StatusCode.ERROR, answer.summary)
+    return Called(claim, answer, span)

@@ -1,0 +1,247 @@
+"""Storing requests: record each in its delivery's stream once, and queue it for sending."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from chime_contracts.envelope import Envelope, envelope_of
+from chime_contracts.events import (
+    MessageDeleteRequested,
+    MessageEditRequested,
+    NotificationDue,
+    SendBatchRequested,
+    SendFailed,
+    SendRequested,
+)
+from chime_contracts.events.shared import SendSource
+from chime_kit.event_store import Append, ConcurrencyError
+from chime_kit.streams import Work, decide
+from chime_kit.telemetry import current_traceparent
+from chime_sender.domain import streams
+from chime_sender.domain.deliveries import Delivery
+from chime_sender.domain.messages import keyboard, parts_of, render, rendered
+from chime_sender.ports import SentMessage, Stores
+
+
+class Stored(Enum):
+    QUEUED = "queued"
+    DUPLICATE = "duplicate"  # this delivery id was requested before: nothing more is sent
+    REFUSED = "refused"  # it can never be done (an edit of a message never sent): failed
+
+
+async def _store(
+    work: Work,
+    stores: Stores,
+    delivery: Delivery,
+    origin: str,
+    received: Envelope[Any],
+    requested_at: datetime,
+) -> Stored:
+    """The hot path: the queue row and the stream's first event are only ever written
+    together, in one transaction, so a queue row that is new is a stream that is new; the
+    request is appended at version 0 without loading the stream (a race would still fail
+    the append, never fork the stream)."""
+    parts = len(parts_of(delivery.text, delivery.method, delivery.parse_mode))
+    if not await stores.deliveries.add(delivery, origin, parts, requested_at, 1):
+        return Stored.DUPLICATE
+    recorded = await work.append(
+        [Append(streams.delivery_stream(delivery.delivery_id), 0, [received])]
+    )
+    await stores.log.apply(recorded)
+    return Stored.QUEUED
+
+
+async def _record_request(
+    work: Work, stores: Stores, delivery_id: str, received: Envelope[Any]
+) -> int | None:
+    """Record the request in the delivery's stream; the stream's version, or None when this
+    delivery id was requested before."""
+    decided = await decide(
+        work,
+        streams.delivery_stream(delivery_id),
+        streams.DELIVERY,
+        lambda state: streams.request(state, received),
+        project=stores.log.apply,
+    )
+    return decided.version if decided.recorded else None
+
+
+async def store_send_request(
+    work: Work, stores: Stores, envelope: Envelope[SendRequested]
+) -> Stored:
+    request = envelope.data
+    text, method, options = rendered(request)
+    delivery = Delivery(
+        delivery_id=request.delivery_id,
+        bot_id=request.bot_id,
+        chat_id=request.chat_id,
+        text=text,
+        parse_mode=request.parse_mode,
+        reply_to_message_id=request.reply_to_message_id,
+        correlation_id=envelope.correlation_id,
+        traceparent=current_traceparent()[0],
+        source=request.source,
+        method=method,
+        options=options,
+    )
+    return await _store(work, stores, delivery, request.origin, envelope, envelope.occurred_at)
+
+
+async def store_due_notification(
+    work: Work, stores: Stores, envelope: Envelope[NotificationDue]
+) -> Stored:
+    due = envelope.data
+    delivery = Delivery(
+        delivery_id=due.delivery_id,
+        bot_id=due.bot_id,
+        chat_id=due.chat_id,
+        text=due.text,
+        parse_mode=None,
+        reply_to_message_id=None,
+        correlation_id=envelope.correlation_id,
+        traceparent=current_traceparent()[0],
+    )
+    origin = f"scheduler.{due.source}"
+    return await _store(work, stores, delivery, origin, envelope, envelope.occurred_at)
+
+
+async def store_send_batch(
+    work: Work, stores: Stores, envelope: Envelope[SendBatchRequested]
+) -> int:
+    """One delivery per chat, `<batch_id>:<chat_id>`, each with its own stream; returns how
+    many were new. Each stream records the request as the sender split it from the batch."""
+    batch = envelope.data
+    requests = [
+        SendRequested(
+            delivery_id=f"{batch.batch_id}:{chat_id}", bot_id=batch.bot_id, chat_id=chat_id,
+            text=batch.text, parse_mode=batch.parse_mode, origin=f"{envelope.producer}.batch",
+            source=batch.source, variables=batch.variables, buttons=batch.buttons,
+            media=batch.media, disable_notification=batch.disable_notification,
+            protect_content=batch.protect_content, disable_link_preview=batch.disable_link_preview,
+            scheduled_for=batch.scheduled_for,
+        )
+        for chat_id in dict.fromkeys(batch.chat_ids)
+    ]  # fmt: skip
+    envelopes = [
+        envelope_of(r, producer=envelope.producer, correlation_id=envelope.correlation_id,
+                    causation=envelope, traceparent=envelope.traceparent)
+        for r in requests
+    ]  # fmt: skip
+    paid = {"allow_paid_broadcast": True} if batch.paid_broadcast else {}
+    text, method, options = rendered(requests[0])
+    try:
+        # New streams in one statement; one that exists already (a batch id used twice)
+        # makes every request go through `decide`, which skips it.
+        async with work.attempt():
+            recorded = await work.append(
+                [Append(streams.delivery_stream(r.delivery_id), 0, [e])
+                 for r, e in zip(requests, envelopes, strict=True)]
+            )  # fmt: skip
+            await stores.log.apply(recorded)
+        fresh = list(zip(requests, [1] * len(requests), strict=True))
+    except ConcurrencyError:
+        fresh = []
+        for r, e in zip(requests, envelopes, strict=True):
+            version = await _record_request(work, stores, r.delivery_id, e)
+            if version is not None:
+                fresh.append((r, version))
+    parts = len(parts_of(text, method, batch.parse_mode))
+    for r, version in fresh:
+        delivery = Delivery(
+            delivery_id=r.delivery_id, bot_id=r.bot_id, chat_id=r.chat_id, text=text,
+            parse_mode=r.parse_mode, reply_to_message_id=None,
+            correlation_id=envelope.correlation_id, traceparent=current_traceparent()[0],
+            source=r.source, method=method, options=options | paid,
+        )  # fmt: skip
+        await stores.deliveries.add(delivery, r.origin, parts, envelope.occurred_at, version)
+    return len(fresh)
+
+
+async def store_edit(
+    work: Work, stores: Stores, envelope: Envelope[MessageEditRequested]
+) -> Stored:
+    """An edit is a delivery of its own (`edit:<edit_id>`), paced like a send, on the message
+    named by delivery id (once it was sent) or by Telegram's ids."""
+    edit = envelope.data
+    target = await _target(stores, edit.delivery_id, edit.bot_id, edit.chat_id, edit.message_id)
+    options: dict[str, Any] = {}
+    if target is not None:
+        options["message_id"] = target.message_id
+        if edit.buttons is not None:
+            options["reply_markup"] = keyboard(edit.buttons)
+        elif "reply_markup" in target.options:  # None keeps the keyboard it was sent with
+            options["reply_markup"] = target.options["reply_markup"]
+    text = render(edit.text, edit.variables, edit.parse_mode) if edit.text else ""
+    method = "editMessageText" if edit.text else "editMessageReplyMarkup"
+    return await _store_change(
+        work, stores, envelope, f"edit:{edit.edit_id}", target, method, text, options,
+        edit.parse_mode, edit.source,
+    )  # fmt: skip
+
+
+async def store_delete(
+    work: Work, stores: Stores, envelope: Envelope[MessageDeleteRequested]
+) -> Stored:
+    delete = envelope.data
+    target = await _target(stores, delete.delivery_id, None, None, None)
+    options = {"message_id": target.message_id} if target is not None else {}
+    return await _store_change(
+        work, stores, envelope, f"delete:{delete.delete_id}", target, "deleteMessage", "",
+        options, None, delete.source,
+    )  # fmt: skip
+
+
+async def _target(
+    stores: Stores,
+    delivery_id: str | None,
+    bot_id: int | None,
+    chat_id: int | None,
+    message_id: int | None,
+) -> SentMessage | None:
+    if delivery_id is not None:
+        return await stores.deliveries.sent_message(delivery_id)
+    assert bot_id is not None
+    assert chat_id is not None
+    assert message_id is not None
+    return SentMessage(bot_id, chat_id, message_id, {})
+
+
+async def _store_change(
+    work: Work,
+    stores: Stores,
+    envelope: Envelope[Any],
+    delivery_id: str,
+    target: SentMessage | None,
+    method: str,
+    text: str,
+    options: dict[str, Any],
+    parse_mode: str | None,
+    source: SendSource | None,
+) -> Stored:
+    version = await _record_request(work, stores, delivery_id, envelope)
+    if version is None:
+        return Stored.DUPLICATE
+    if target is None:
+        # Nothing Chime sent by that delivery id (unknown, failed, or not sent yet).
+        failed = SendFailed(
+            delivery_id=delivery_id, bot_id=0, chat_id=0, permanent=True, attempts=0,
+            reason="no message sent by that delivery to change", failed_at=datetime.now(UTC),
+            source=source,
+        )  # fmt: skip
+        with_event = work.wrap(failed, envelope.correlation_id)
+        recorded = await work.append(
+            [Append(streams.delivery_stream(delivery_id), version, [with_event])]
+        )
+        await work.publish([r.envelope for r in recorded])
+        return Stored.REFUSED
+    delivery = Delivery(
+        delivery_id=delivery_id, bot_id=target.bot_id, chat_id=target.chat_id, text=text,
+        parse_mode=parse_mode, reply_to_message_id=None, correlation_id=envelope.correlation_id,
+        traceparent=current_traceparent()[0], source=source, method=method, options=options,
+    )  # fmt: skip
+    await stores.deliveries.add(
+        delivery, f"{envelope.producer}.{method}", 1, envelope.occurred_at, version
+    )
+    return Stored.QUEUED
