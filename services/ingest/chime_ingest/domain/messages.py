@@ -62,8 +62,11 @@ def received(
         if message.reply_to_message
         else None,
         sent_at=_aware(message.date),
-        edited_at=_aware(message.edit_date) if message.edit_date else None,
+        edited_at=_edited_at(message.edit_date),
     )
+
+
+_LATEST = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime holds
 
 
 class _Lenient(BaseModel):
@@ -96,7 +99,7 @@ class MemberChange(_Lenient):
 
     chat: _Chat
     from_: _User = Field(alias="from")
-    date: int
+    date: int = Field(ge=0, le=_LATEST)
     old_chat_member: _Member
     new_chat_member: _Member
 
@@ -115,6 +118,11 @@ def member_changed(bot_id: int, change: MemberChange) -> ChatMemberChanged:
         changed_at=_aware(change.date),
         bot_username=new.user.username if new.user.id == bot_id else None,
     )
+
+
+def _edited_at(edit_date: int | None) -> datetime | None:
+    """aiogram keeps `edit_date` as Telegram's integer; one no datetime holds is no date."""
+    return _aware(edit_date) if edit_date and 0 < edit_date <= _LATEST else None
 
 
 def _aware(value: datetime | int) -> datetime:

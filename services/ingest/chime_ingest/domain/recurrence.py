@@ -2,9 +2,9 @@
 
 `daily 9:00`, `weekdays 8:30`, `mon,wed 19:00`, `1st of the month 9:00` and a quoted 5-field
 cron become cron specs; `every 2 weeks on sat 10:00`, `every 3 days 9:00` and `last day of
-the month 18:00` become RFC 5545 rules. Every spec is checked with croniter or dateutil
-before it is asked for, so a bad one is answered at once. Pure: `now` and the zone are
-inputs.
+the month 18:00` become RFC 5545 rules. Every spec is checked by `chime_schedules` (the
+scheduler's own rules) before it is asked for, so a bad one is answered at once. Pure:
+`now` and the zone are inputs.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
-
-from croniter import croniter
-from dateutil.rrule import rrulestr
 
 from chime_contracts.events.schedules import CronSpec, PingsSpec, RRuleSpec
 from chime_ingest.domain.time_phrases import (
@@ -25,6 +22,7 @@ from chime_ingest.domain.time_phrases import (
     clock_of,
     zone,
 )
+from chime_schedules import SpecError, timetable
 
 EVERY_HOW_TO = N_(
     "Write it like:\n"
@@ -85,7 +83,7 @@ def _every(text: str, now: datetime, time_zone: str) -> Recurrence:
     quoted = _QUOTED.match(text)
     if quoted:
         expression = " ".join(quoted.group("cron").split())
-        if len(expression.split()) != 5 or not croniter.is_valid(expression):
+        if len(expression.split()) != 5 or not _schedulable(expression, time_zone):
             raise PhraseError(
                 N_("{cron} is not a 5-field cron (minute hour day month weekday)."),
                 EVERY_HOW_TO,
@@ -202,12 +200,21 @@ def _at(clock: time) -> str:
     return f"BYHOUR={clock.hour};BYMINUTE={clock.minute};BYSECOND=0"
 
 
+def _schedulable(expression: str, time_zone: str) -> bool:
+    try:
+        timetable(CronSpec(expression=expression), time_zone)
+    except (SpecError, ValueError):
+        return False
+    return True
+
+
 def _rrule(rule: str, text: str, what: str, now: datetime, time_zone: str) -> Recurrence:
-    """DTSTART is local midnight of the first occurrence's day, so INTERVAL counts from it."""
-    local_now = now.astimezone(zone(time_zone)).replace(tzinfo=None)
-    first = rrulestr(rule, dtstart=datetime.combine(local_now.date(), time())).after(local_now)
-    recurrence = _with_text(RRuleSpec(rrule=rule), text, what)
-    starts_on = first.date() if first else local_now.date()  # every rule here repeats forever
+    """Starts on the local day of its first occurrence, so INTERVAL counts from there (its
+    DTSTART is that day's midnight, as the scheduler reads a rule without one)."""
+    spec = RRuleSpec(rrule=rule)
+    first = timetable(spec, time_zone, anchor=now).next_after(now)
+    recurrence = _with_text(spec, text, what)
+    starts_on = first.astimezone(zone(time_zone)).date() if first else None
     return Recurrence(recurrence.spec, recurrence.phrase, recurrence.text, starts_on=starts_on)
 
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from chime_schedules import local_instant as wall_instant
 
 
 def N_(message: str) -> str:
@@ -230,10 +232,7 @@ def _date(text: str) -> date:
 
 
 def local_instant(day: date, clock: time, tz: ZoneInfo) -> datetime:
-    """The instant (UTC) the wall clock in `tz` reads `day clock`, as RFC 5545 reads it.
-
-    zoneinfo's fold=0 applies the offset in force before a transition: for a time in the
-    spring-forward gap that lands one gap later (02:30 → 03:30), and for a repeated time
-    it is the first of the two.
-    """
-    return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
+    """The instant (UTC) the wall clock in `tz` reads `day clock`, as RFC 5545 reads it (a
+    time in the spring-forward gap is one gap later: 02:30 → 03:30; a repeated time is the
+    first of the two), by the rule the scheduler fires by."""
+    return wall_instant(datetime.combine(day, clock), tz)
