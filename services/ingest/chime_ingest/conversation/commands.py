@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import TypeVar
 
 from chime_contracts.events import (
     ChatResumed,
@@ -23,12 +25,13 @@ from chime_contracts.events.shared import InlineButton
 from chime_ingest.conversation.chat import Chat, now
 from chime_ingest.domain import chats, replies
 from chime_ingest.domain.commands import Command
-from chime_ingest.domain.recurrence import parse_every, parse_ping
+from chime_ingest.domain.recurrence import Pings, Recurrence, parse_every, parse_ping
 from chime_ingest.domain.time_phrases import PhraseError, parse_reminder, parse_snooze
 from chime_ingest.domain.time_zones import resolve_time_zone
 from chime_ingest.locale import LANGUAGES, Texts, display_name, language_named, supported
 
 Handler = Callable[[Chat, Command, "Sender"], Awaitable[None]]
+T = TypeVar("T")
 _TOPIC = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -90,10 +93,8 @@ async def help_(chat: Chat, command: Command, sender: Sender) -> None:
 async def remind(chat: Chat, command: Command, sender: Sender) -> None:
     state, texts = await chat.texts()
     zone = state.zone(chat.default_zone)
-    try:
-        reminder = parse_reminder(command.args, now(), zone)
-    except PhraseError as error:
-        await chat.reply(replies.problem(texts, error))
+    reminder = await _understood(chat, texts, lambda: parse_reminder(command.args, now(), zone))
+    if reminder is None:
         return
     await chat.emit(
         ReminderRequested(
@@ -107,33 +108,35 @@ async def remind(chat: Chat, command: Command, sender: Sender) -> None:
 async def every(chat: Chat, command: Command, sender: Sender) -> None:
     state, texts = await chat.texts()
     zone = state.zone(chat.default_zone)
-    try:
-        recurrence = parse_every(command.args, now(), zone)
-    except PhraseError as error:
-        await chat.reply(replies.problem(texts, error))
-        return
-    await chat.emit(
-        ScheduleRequested(
-            schedule_id=chat.request_id, owner=chat.owner, bot_id=chat.bot_id,
-            chat_id=chat.chat_id, spec=recurrence.spec, time_zone=zone,
-            starts_on=recurrence.starts_on, message=MessageTemplate(text=recurrence.text),
-            phrase=recurrence.phrase, language=texts.language, requested_at=now(),
-        )
-    )  # fmt: skip
+    recurrence = await _understood(chat, texts, lambda: parse_every(command.args, now(), zone))
+    if recurrence is not None:
+        await _schedule(chat, texts, zone, recurrence, recurrence.starts_on)
 
 
 async def ping(chat: Chat, command: Command, sender: Sender) -> None:
     state, texts = await chat.texts()
+    pings = await _understood(chat, texts, lambda: parse_ping(command.args))
+    if pings is not None:
+        await _schedule(chat, texts, state.zone(chat.default_zone), pings)
+
+
+async def _understood(chat: Chat, texts: Texts, parse: Callable[[], T]) -> T | None:
+    """What the phrase means, or None once the chat was told what was wrong with it."""
     try:
-        pings = parse_ping(command.args)
+        return parse()
     except PhraseError as error:
         await chat.reply(replies.problem(texts, error))
-        return
+        return None
+
+
+async def _schedule(
+    chat: Chat, texts: Texts, zone: str, said: Recurrence | Pings, starts_on: date | None = None
+) -> None:  # fmt: skip
     await chat.emit(
         ScheduleRequested(
             schedule_id=chat.request_id, owner=chat.owner, bot_id=chat.bot_id,
-            chat_id=chat.chat_id, spec=pings.spec, time_zone=state.zone(chat.default_zone),
-            message=MessageTemplate(text=pings.text), phrase=pings.phrase,
+            chat_id=chat.chat_id, spec=said.spec, time_zone=zone, starts_on=starts_on,
+            message=MessageTemplate(text=said.text), phrase=said.phrase,
             language=texts.language, requested_at=now(),
         )
     )  # fmt: skip
@@ -189,10 +192,8 @@ async def snooze(chat: Chat, command: Command, sender: Sender) -> None:
         return
     zone = state.zone(chat.default_zone)
     at = now()
-    try:
-        until = parse_snooze(command.args, at, zone)
-    except PhraseError as error:
-        await chat.reply(replies.problem(texts, error))
+    until = await _understood(chat, texts, lambda: parse_snooze(command.args, at, zone))
+    if until is None:
         return
     await chat.emit(
         SnoozeRequested(
@@ -246,10 +247,8 @@ async def time_zone(chat: Chat, command: Command, sender: Sender) -> None:
             texts.say(replies.TIME_ZONE_IS, time_zone=current, time=texts.clock(now(), current))
         )
         return
-    try:
-        zone = resolve_time_zone(command.args)
-    except PhraseError as error:
-        await chat.reply(replies.problem(texts, error))
+    zone = await _understood(chat, texts, lambda: resolve_time_zone(command.args))
+    if zone is None:
         return
     chosen = TimeZoneSet(
         bot_id=chat.bot_id,
