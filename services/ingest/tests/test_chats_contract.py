@@ -96,3 +96,17 @@ async def test_chats_are_apart_and_unknown_zones_change_nothing(ingest: Ingest) 
     [asked] = (await ingest.say("/remind in 5m tea", chat_id=2))["reminder.requested.v1"]
     assert asked.time_zone == DEFAULT
     assert await ingest.chat(2) == (None, [])
+
+
+async def test_language_stop_and_membership_fold_alike_on_both(ingest: Ingest) -> None:
+    await ingest.say("/start")
+    await ingest.say("/language uk")
+    await ingest.say("/stop")
+    row, types = await ingest.chat()
+    assert types == ["user.started.v1", "language.set.v1", "chat.stopped.v1"]
+    assert row is not None
+    assert (row.language, row.stopped) == ("uk", True)
+    await ingest.say("/start")
+    row, _ = await ingest.chat()
+    assert row is not None
+    assert row.stopped is False

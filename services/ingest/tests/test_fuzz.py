@@ -14,6 +14,8 @@ from chime_contracts.envelope import envelope_of
 from chime_contracts.events import UpdateReceived
 from chime_ingest import handlers
 from chime_ingest.adapters.memory import InMemoryChats
+from chime_ingest.adapters.postgres import PostgresChats
+from chime_ingest.domain.updates import NotAnUpdate, screened
 from chime_kit.testing import contract_backend
 
 pytestmark = pytest.mark.unit
@@ -115,3 +117,28 @@ async def test_no_update_makes_the_conversation_raise(body: dict[str, Any]) -> N
             await handlers.interpret(work, InMemoryChats(), received.data, "Europe/Kyiv")
         for envelope in work.emitted:  # type: ignore[attr-defined]
             assert type(envelope.data).model_validate_json(envelope.data.model_dump_json())
+
+
+@pytest.mark.integration
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(body=updates)
+async def test_no_screened_update_makes_the_real_path_raise(
+    database_url: str, body: dict[str, Any]
+) -> None:
+    """The same on PostgreSQL, for what the receive path lets through (`screened`)."""
+    try:
+        body = screened(body)
+    except NotAnUpdate:
+        return
+    async with contract_backend(database_url, "ingest", "chime_ingest.migrations") as backend:
+        received = envelope_of(
+            UpdateReceived(bot_id=BOT, update_id=body["update_id"], kind="fuzz", update=body),
+            producer="ingest",
+        )
+        async with backend.work(received) as work:
+            view = backend.pick(work, PostgresChats, InMemoryChats())
+            await handlers.interpret(work, view, received.data, "Europe/Kyiv")
