@@ -107,12 +107,15 @@ async def test_a_group_that_became_a_supergroup_takes_its_settings_along(talk):
 
 async def test_the_supergroup_side_alone_also_moves_the_chat(talk):
     await talk(talk.message("/tz Asia/Tokyo", GROUP, kind="group", user_id=5))
+    await talk(talk.message("/stop", GROUP, kind="group", user_id=5))
     arrived = talk.message(
         None, SUPERGROUP, kind="supergroup", user_id=5, migrate_from_chat_id=GROUP
     )
     emitted = await talk(arrived)
     assert emitted["chat.migrated.v1"][0]["new_chat_id"] == SUPERGROUP
-    assert (await talk.chat(SUPERGROUP))["time_zone"] == "Asia/Tokyo"
+    assert emitted["chat.stopped.v1"][0]["chat_id"] == SUPERGROUP  # still stopped there
+    supergroup = await talk.chat(SUPERGROUP)
+    assert (supergroup["time_zone"], supergroup["stopped"]) == ("Asia/Tokyo", True)
 
 
 async def test_every_message_edit_and_channel_post_is_received(talk):

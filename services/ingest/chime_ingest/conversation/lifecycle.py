@@ -3,7 +3,7 @@ that became a supergroup."""
 
 from __future__ import annotations
 
-from chime_contracts.events import ChatMigrated, LanguageSet, TimeZoneSet
+from chime_contracts.events import ChatMigrated, ChatStopped, LanguageSet, TimeZoneSet
 from chime_ingest.conversation.chat import Chat, now
 from chime_ingest.domain import chats
 from chime_ingest.domain.messages import MemberChange, member_changed
@@ -36,4 +36,7 @@ async def migrate(old: Chat, new: Chat) -> None:
         if before.language
         else None
     )  # fmt: skip
-    await new.decide(lambda state: chats.migrate_into(state, before, zone, language))
+    stopped = ChatStopped(
+        bot_id=new.bot_id, chat_id=new.chat_id, user_id=new.user_id, stopped_at=now()
+    )
+    await new.decide(lambda state: chats.migrate_into(state, before, zone, language, stopped))

@@ -98,12 +98,19 @@ def migrate_from(state: ChatState, migrated: ChatMigrated) -> list[Event]:
 
 
 def migrate_into(
-    state: ChatState, old: ChatState, zone: TimeZoneSet, language: LanguageSet | None
+    state: ChatState,
+    old: ChatState,
+    zone: TimeZoneSet,
+    language: LanguageSet | None,
+    stopped: ChatStopped,
 ) -> list[Event]:
-    """The supergroup takes over the old group's choices it has not made itself."""
+    """The supergroup takes over the old group's choices it has not made itself, and stays
+    stopped if the group was."""
     events: list[Event] = []
     if old.time_zone and state.time_zone is None:
         events.append(zone)
     if language is not None and state.language is None:
         events.append(language)
+    if old.stopped and not state.stopped:
+        events.append(stopped)
     return events
