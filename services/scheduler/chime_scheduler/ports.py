@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
+from chime_contracts.events import SendBatchRequested
 from chime_contracts.events.schedules import MisfirePolicy, ScheduleOwner
 from chime_kit.event_store import Recorded
 from chime_kit.projection import Projection
@@ -77,6 +78,15 @@ class DueBroadcast:
     correlation_id: str
 
 
+@dataclass(frozen=True)
+class HeldSlice:
+    """A slice of a started broadcast, handed to the sender at `due_at`."""
+
+    batch: SendBatchRequested
+    due_at: datetime
+    correlation_id: str
+
+
 class Schedules(Projection, Protocol):
     """The schedules projection: the next-fire index, numbers, and what /list shows."""
 
@@ -123,6 +133,14 @@ class Broadcasts(Projection, Protocol):
     async def start_tally(self, broadcast_id: str, handed: int) -> None: ...
 
     async def reported(self, broadcast_id: str, done: int) -> None: ...
+
+    async def hold_slices(self, held: Sequence[HeldSlice]) -> None: ...
+
+    async def claim_slices(self, now: datetime, limit: int) -> list[HeldSlice]: ...
+
+    async def drop_slices(self, broadcast_id: str) -> int: ...
+
+    async def next_slice_at(self) -> datetime | None: ...
 
 
 class Store(Protocol):

@@ -18,6 +18,8 @@ from chime_contracts.events import (
 )
 from chime_contracts.events.schedules import MessageTemplate, OnceSpec, ScheduleOwner
 from chime_contracts.events.shared import SendSource
+from chime_scheduler import handlers
+from chime_scheduler.adapters.postgres import PostgresStore
 from chime_scheduler.bootstrap import build
 from chime_scheduler.domain import broadcasts
 from chime_scheduler.settings import SchedulerSettings
@@ -127,6 +129,90 @@ async def test_a_timed_broadcast_waits_and_can_be_cancelled_before_it_starts(sch
         )
     )
     assert await pool.fetchval("SELECT status FROM broadcasts WHERE id = 'later'") == "cancelled"
+
+
+def cancel(broadcast_id):
+    return envelope_of(
+        BroadcastCancelRequested(broadcast_id=broadcast_id, owner=API, requested_at=NOW),
+        producer="api",
+    )
+
+
+@pytest.fixture
+def paced(monkeypatch):
+    """Slices of two chats, the sender handed one slice ahead, slowly: the rest is held."""
+    monkeypatch.setattr(broadcasts, "SLICE", 2)
+    monkeypatch.setattr(broadcasts, "PER_SECOND", 0.001)
+    monkeypatch.setattr(broadcasts, "HAND_AHEAD", timedelta(0))
+
+
+def sent_to(broadcast_id, chat_id):
+    return envelope_of(MessageSent(
+        delivery_id=f"{broadcast_id}:0:{chat_id}", bot_id=1, chat_id=chat_id,
+        telegram_message_id=chat_id, attempts=1, sent_at=NOW,
+        source=SendSource(kind="broadcast", id=broadcast_id),
+    ), producer="sender")  # fmt: skip
+
+
+async def start_to_five(scheduler, broadcast_id):
+    """A broadcast to chats 1-5 started; what the start left in the outbox."""
+    for chat_id in range(1, 6):
+        await scheduler.runtime.broker.deliver(subscription(chat_id))
+    await scheduler.runtime.broker.deliver(broadcast(broadcast_id))
+    await scheduler.firing.fire_until_idle()
+    return await outbox(scheduler.runtime.pool)
+
+
+async def hand_slices_at(scheduler, at):
+    async with scheduler.runtime.unit_of_work() as uow:
+        return await handlers.hand_due_slices(uow, PostgresStore(uow.conn), at, 10)
+
+
+async def test_cancelling_a_started_broadcast_drops_the_slices_not_yet_handed(scheduler, paced):
+    deliver, pool = scheduler.runtime.broker.deliver, scheduler.runtime.pool
+    started = await start_to_five(scheduler, "b1")
+    batches = [e["data"] for e in started if e["type"] == "send.batch.requested.v1"]
+    assert [b["chat_ids"] for b in batches] == [[1, 2]]
+    assert await pool.fetchval("SELECT count(*) FROM broadcast_slices") == 2
+    await deliver(sent_to("b1", 1))
+
+    await deliver(cancel("b1"))
+    [finished] = [e["data"] for e in await outbox(pool) if e["type"] == "broadcast.finished.v1"]
+    assert finished["cancelled"] is True
+    assert (finished["handed"], finished["sent"], finished["failed"]) == (2, 1, 0)
+    row = await pool.fetchrow("SELECT status, handed, sent FROM broadcasts WHERE id = 'b1'")
+    assert tuple(row) == ("cancelled", 2, 1)
+    assert await hand_slices_at(scheduler, NOW + timedelta(days=1)) == 0
+    await deliver(sent_to("b1", 2))  # the handed slice goes on; the broadcast stays cancelled
+    assert not [e for e in await outbox(pool) if e["type"].startswith("broadcast.")]
+
+    await deliver(cancel("b1"))
+    [rejected] = [e["data"] for e in await outbox(pool) if e["type"] == "schedule.rejected.v1"]
+    assert (rejected["schedule_ref"], rejected["action"]) == ("b1", "cancel")
+    assert rejected["reason"] == "broadcast b1 was already cancelled"
+
+
+async def test_held_slices_go_to_the_sender_when_their_time_comes(scheduler, paced):
+    pool = scheduler.runtime.pool
+    await start_to_five(scheduler, "b2")
+    # slice 1 is due 2000 s after the start, slice 2 after 4000 s
+    assert await hand_slices_at(scheduler, NOW + timedelta(seconds=2500)) == 1
+    [batch] = [e["data"] for e in await outbox(pool) if e["type"] == "send.batch.requested.v1"]
+    assert (batch["batch_id"], batch["chat_ids"]) == ("b2:1", [3, 4])
+    assert batch["source"] == {"kind": "broadcast", "id": "b2"}
+
+
+async def test_cancelling_a_finished_or_unknown_broadcast_is_refused_with_the_reason(scheduler):
+    deliver, pool = scheduler.runtime.broker.deliver, scheduler.runtime.pool
+    await deliver(broadcast("empty"))  # no subscribers: finished at once
+    await scheduler.firing.fire_until_idle()
+    await outbox(pool)
+    for broadcast_id in ("empty", "nope"):
+        await deliver(cancel(broadcast_id))
+    reasons = [e["data"]["reason"] for e in await outbox(pool)
+               if e["type"] == "schedule.rejected.v1"]  # fmt: skip
+    assert reasons == ["broadcast empty has already finished", "there is no broadcast nope"]
+    assert await pool.fetchval("SELECT status FROM broadcasts WHERE id = 'empty'") == "finished"
 
 
 async def test_a_schedule_to_a_topic_starts_a_broadcast_at_each_occurrence(scheduler):

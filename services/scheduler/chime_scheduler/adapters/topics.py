@@ -17,13 +17,14 @@ from chime_contracts.events import (
     ChatResumed,
     ChatStopped,
     LanguageSet,
+    SendBatchRequested,
     SubscriptionChanged,
     TimeZoneSet,
 )
 from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
 from chime_scheduler.domain.chats import GONE
-from chime_scheduler.ports import DueBroadcast
+from chime_scheduler.ports import DueBroadcast, HeldSlice
 
 
 class PostgresSubscriptions:
@@ -166,11 +167,13 @@ class PostgresBroadcasts:
                     status = "cancelled" if e.cancelled else "finished"
                 await self.conn.execute(
                     "UPDATE broadcasts SET sent = $2, failed = $3, status = $4, version = $5,"
+                    " handed = $9,"
                     " finished_at = CASE WHEN $6 THEN $7 ELSE finished_at END,"
                     " estimated_finish_at = coalesce($8, estimated_finish_at) WHERE id = $1",
                     e.broadcast_id, e.sent, e.failed, status, r.version, finished,
                     e.finished_at if isinstance(e, BroadcastFinished) else None,
                     e.estimated_finish_at if isinstance(e, BroadcastProgressed) else None,
+                    e.handed,
                 )  # fmt: skip
 
     async def claim_due(self, now: datetime, limit: int) -> list[DueBroadcast]:
@@ -217,3 +220,42 @@ class PostgresBroadcasts:
             "UPDATE broadcast_tallies SET reported = $2 WHERE broadcast_id = $1",
             broadcast_id, done,
         )  # fmt: skip
+
+    async def hold_slices(self, held: Sequence[HeldSlice]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO broadcast_slices (broadcast_id, n, recipients, batch, due_at,"
+            " correlation_id) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            [(h.batch.source.id, int(h.batch.batch_id.rsplit(":", 1)[1]), len(h.batch.chat_ids),
+              h.batch.model_dump(mode="json", exclude_none=True), h.due_at, h.correlation_id)
+             for h in held if h.batch.source is not None],
+        )  # fmt: skip
+
+    async def claim_slices(self, now: datetime, limit: int) -> list[HeldSlice]:
+        """The slices whose time came, taken (deleted) for this transaction to hand over;
+        other replicas skip them."""
+        rows = await self.conn.fetch(
+            "DELETE FROM broadcast_slices WHERE (broadcast_id, n) IN (SELECT broadcast_id, n"
+            " FROM broadcast_slices WHERE due_at <= $1 ORDER BY due_at LIMIT $2"
+            " FOR UPDATE SKIP LOCKED) RETURNING batch, due_at, correlation_id",
+            now, limit,
+        )  # fmt: skip
+        return [
+            HeldSlice(SendBatchRequested.model_validate(r["batch"]), r["due_at"],
+                      r["correlation_id"])
+            for r in rows
+        ]  # fmt: skip
+
+    async def drop_slices(self, broadcast_id: str) -> int:
+        """Drop the slices not yet handed over; how many recipients they held."""
+        dropped: int = await self.conn.fetchval(
+            "WITH d AS (DELETE FROM broadcast_slices WHERE broadcast_id = $1"
+            " RETURNING recipients) SELECT coalesce(sum(recipients), 0) FROM d",
+            broadcast_id,
+        )  # fmt: skip
+        return dropped
+
+    async def next_slice_at(self) -> datetime | None:
+        value: datetime | None = await self.conn.fetchval(
+            "SELECT min(due_at) FROM broadcast_slices"
+        )
+        return value

@@ -30,6 +30,9 @@ SLICE = 5000
 # Telegram lets a bot send about 30 messages a second to different chats, 1000 with paid
 # broadcasts; a broadcast cannot finish sooner than that.
 PER_SECOND, PAID_PER_SECOND = 30, 1000
+# The sender is handed at most this much sending ahead (at Telegram's rate); later slices
+# wait here, so a cancel stops them.
+HAND_AHEAD = timedelta(hours=1)
 
 Status = Literal["new", "scheduled", "sending", "finished", "cancelled"]
 
@@ -68,6 +71,27 @@ def stream_id(broadcast_id: str) -> str:
 def estimated_finish(start: datetime, recipients: int, paid: bool) -> datetime:
     rate = PAID_PER_SECOND if paid else PER_SECOND
     return start + timedelta(seconds=recipients / rate)
+
+
+def hand_at(start: datetime, n: int, paid: bool) -> datetime:
+    """When slice `n` goes to the sender: once the slices before it are within `HAND_AHEAD`
+    of being sent."""
+    rate = PAID_PER_SECOND if paid else PER_SECOND
+    return start + max(timedelta(0), timedelta(seconds=n * SLICE / rate) - HAND_AHEAD)
+
+
+def cancel(
+    state: BroadcastState, broadcast_id: str, not_handed: int, sent: int, failed: int,
+    now: datetime,
+) -> list[Event]:  # fmt: skip
+    """Cancel a broadcast not yet over: what was handed to the sender is counted, the rest
+    (`not_handed`, dropped) is not sent. Nothing for one already over."""
+    if state.status not in ("scheduled", "sending"):
+        return []
+    return [BroadcastFinished(
+        broadcast_id=broadcast_id, handed=max(0, state.handed - not_handed), sent=sent,
+        failed=failed, skipped=state.skipped, cancelled=True, finished_at=now,
+    )]  # fmt: skip
 
 
 def slices(

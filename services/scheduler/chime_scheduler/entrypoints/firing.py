@@ -55,8 +55,9 @@ class FiringLoop:
                     uow, store.reminders, now, self.batch_size
                 )
                 started = await handlers.start_due_broadcasts(uow, store, now, 2)
+                handed = await handlers.hand_due_slices(uow, store, now, self.batch_size)
             total += self._count((Fired(r.kind, r.due_at) for r in reminders), now)
-            total += self._count(started, now)
+            total += self._count(started, now) + handed
         except ConcurrencyError:
             # A change request appended to a claimed schedule's stream first: the batch
             # rolled back, its rows stay due, and the next look claims them again.
@@ -106,6 +107,7 @@ class FiringLoop:
                 await store.schedules.next_fire_at(),
                 await store.reminders.next_due_at(),
                 await store.broadcasts.next_due_at(),
+                await store.broadcasts.next_slice_at(),
             ]
         timeout = self.max_idle_seconds
         due = [d for d in found if d is not None]

@@ -11,7 +11,11 @@ from chime_scheduler.handlers.chats import (
     note_chat,
     time_zone_set,
 )
-from chime_scheduler.handlers.firing import fire_due_schedules, start_due_broadcasts
+from chime_scheduler.handlers.firing import (
+    fire_due_schedules,
+    hand_due_slices,
+    start_due_broadcasts,
+)
 from chime_scheduler.handlers.reminders import (
     fire_due_reminders,
     schedule_reminder,
@@ -37,6 +41,7 @@ __all__ = [
     "count_sent",
     "fire_due_reminders",
     "fire_due_schedules",
+    "hand_due_slices",
     "note_chat",
     "request_broadcast",
     "request_schedule",

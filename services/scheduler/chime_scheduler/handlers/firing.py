@@ -27,7 +27,7 @@ from chime_contracts.events.schedules import MessageTemplate, ScheduleOwner, Sch
 from chime_kit.event_store import Append
 from chime_kit.streams import Work
 from chime_scheduler.domain import broadcasts, messages, schedules
-from chime_scheduler.ports import DueSchedule, Store, apply_all
+from chime_scheduler.ports import DueSchedule, HeldSlice, Store, apply_all
 from chime_schedules import Spec, Timetable, timetable
 
 _SPEC: TypeAdapter[Spec] = TypeAdapter(ScheduleSpec)
@@ -144,7 +144,14 @@ async def start_broadcast(
     envelopes = [uow.wrap(e, correlation_id) for e in events]
     batch.appends.append(Append(broadcasts.stream_id(broadcast_id), version, envelopes))
     batch.publish.extend(envelopes)
-    batch.publish.extend(uow.wrap(s, correlation_id) for s in slices)
+    held: list[HeldSlice] = []
+    for n, piece in enumerate(slices):
+        at = broadcasts.hand_at(now, n, paid)
+        if at <= now:
+            batch.publish.append(uow.wrap(piece, correlation_id))
+        else:
+            held.append(HeldSlice(piece, at, correlation_id))
+    await store.broadcasts.hold_slices(held)
     await store.broadcasts.start_tally(broadcast_id, len(chat_ids))
     batch.fired.append(Fired("broadcast", now))
 
@@ -163,3 +170,10 @@ async def start_due_broadcasts(uow: Work, store: Store, now: datetime, limit: in
     await uow.publish(batch.publish)
     await apply_all(store, recorded)
     return batch.fired
+
+
+async def hand_due_slices(uow: Work, store: Store, now: datetime, limit: int) -> int:
+    """Hand the sender the held slices of started broadcasts whose time came; how many."""
+    held = await store.broadcasts.claim_slices(now, limit)
+    await uow.publish([uow.wrap(h.batch, h.correlation_id) for h in held])
+    return len(held)

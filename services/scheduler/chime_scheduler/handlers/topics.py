@@ -8,16 +8,16 @@ from typing import Any
 from chime_contracts.envelope import Envelope
 from chime_contracts.events import (
     BroadcastCancelRequested,
-    BroadcastFinished,
     BroadcastRequested,
     MessageSent,
+    ScheduleRejected,
     SendFailed,
     SubscriptionRequested,
 )
 from chime_kit.streams import Work, decide
 from chime_scheduler.domain import broadcasts, subscriptions
 from chime_scheduler.domain.broadcasts import BROADCAST, BroadcastState
-from chime_scheduler.domain.messages import to_chat
+from chime_scheduler.domain.messages import chat_of, to_chat
 from chime_scheduler.domain.subscriptions import SUBSCRIPTION
 from chime_scheduler.domain.texts import say
 from chime_scheduler.ports import Store
@@ -57,22 +57,38 @@ async def request_broadcast(
 async def cancel_broadcast(
     uow: Work, store: Store, envelope: Envelope[BroadcastCancelRequested]
 ) -> None:
-    """A broadcast not yet started is cancelled; one handed to the sender goes on."""
+    """Cancel a broadcast not yet over: a timed one before its start, or one sending, whose
+    slices not yet handed to the sender are dropped; `broadcast.finished.v1` (cancelled)
+    counts what was handed. One already over, or unknown, is refused with the reason."""
     asked, now = envelope.data, datetime.now(UTC)
+    broadcast_id = asked.broadcast_id
+    not_handed = await store.broadcasts.drop_slices(broadcast_id)
+    sent, failed, _, _ = (await store.broadcasts.tally({broadcast_id: (0, 0)}))[broadcast_id]
+    refused: list[str] = []
 
     def cancel(state: BroadcastState) -> list[Any]:
-        if state.status != "scheduled":
+        decided = broadcasts.cancel(state, broadcast_id, not_handed, sent, failed, now)
+        if not decided:
+            refused.append(state.status)
             return []
-        finished = BroadcastFinished(
-            broadcast_id=asked.broadcast_id, handed=0, sent=0, failed=0, skipped=0,
-            cancelled=True, finished_at=now,
-        )  # fmt: skip
-        return [envelope, finished]
+        return [envelope, *decided]
 
     await decide(
-        uow, broadcasts.stream_id(asked.broadcast_id), BROADCAST, cancel,
+        uow, broadcasts.stream_id(broadcast_id), BROADCAST, cancel,
         project=store.broadcasts.apply,
     )  # fmt: skip
+    if not refused:
+        return
+    chat = chat_of(asked.owner)
+    language = await store.chats.language(*chat) if chat else None
+    reason = say(f"broadcast_{refused[0]}", language, ref=broadcast_id)
+    await uow.emit(ScheduleRejected(
+        request_id=envelope.id, schedule_ref=broadcast_id, owner=asked.owner, action="cancel",
+        reason=reason,
+    ))  # fmt: skip
+    if chat:
+        text = say("change_rejected", language, action="cancel", ref=broadcast_id, reason=reason)
+        await uow.emit(to_chat(*chat, envelope.id, text))
 
 
 async def count_sent(uow: Work, store: Store, envelope: Envelope[MessageSent]) -> None:
