@@ -125,6 +125,29 @@ def test_a_new_zone_keeps_the_wall_time_and_a_migration_moves_chat_and_owner():
     assert (migrated.chat_id, migrated.owner) == (-1005, ScheduleOwner(kind="chat", id="1:-1005"))
 
 
+@pytest.mark.parametrize("zone", ["Europe/Bucharest", "Asia/Tokyo", "America/New_York"])
+def test_a_once_due_at_the_moment_its_zone_changes_still_fires_once(zone):
+    due = datetime(2026, 3, 2, 9, 0)  # 07:00 UTC in Kyiv
+    state, _ = created(OnceSpec(at=due))
+    at = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+    for now in (at, at + timedelta(seconds=3)):  # the very moment, and not yet claimed
+        [moved] = schedules.move_zone(state, "s1", "e1", zone, now)
+        assert (moved.status, moved.next_at, moved.time_zone) == ("active", at, zone)
+        after = schedules.evolve(state, moved)
+        fired = plan(after.table(), at, now, "fire_late", timedelta(minutes=5),
+                     timedelta(seconds=5))  # fmt: skip
+        assert (fired.fire, fired.next_at) == ([at], None)
+
+
+def test_a_once_keeps_its_wall_time_in_the_new_zone_and_its_instant_when_that_passed():
+    state, _ = created(OnceSpec(at=datetime(2026, 3, 2, 9, 0)))  # 07:00 UTC in Kyiv
+    [west] = schedules.move_zone(state, "s1", "e1", "Europe/Berlin", T0)
+    assert west.next_at == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # 09:00 in Berlin
+    assert west.spec is None
+    [east] = schedules.move_zone(state, "s1", "e1", "Asia/Tokyo", T0)  # 09:00 there is past
+    assert (east.status, east.next_at) == ("active", datetime(2026, 3, 2, 7, 0, tzinfo=UTC))
+
+
 def test_jitter_is_deterministic_and_bounded():
     spread = {schedules.jitter("s1", T0 + timedelta(days=d), 60) for d in range(50)}
     assert all(timedelta(0) <= j <= timedelta(seconds=60) for j in spread)

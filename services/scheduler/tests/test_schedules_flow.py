@@ -137,3 +137,27 @@ async def test_stop_start_zone_and_migration_move_a_chats_schedules(scheduler):
     assert [r["chat_id"] for r in subscribers] == [-1040]
     await deliver(change("#1", "cancel", chat_id=-1040))
     assert await pool.fetchval("SELECT status FROM schedules WHERE id = 'a'") == "cancelled"
+
+
+async def test_a_once_due_when_its_chat_changes_zone_fires_once(scheduler):
+    deliver, pool = scheduler.runtime.broker.deliver, scheduler.runtime.pool
+    now = datetime.now(UTC)
+    due = now - timedelta(seconds=1)  # due, not yet claimed by the firing loop
+    await deliver(
+        schedule_request(
+            "due",
+            OnceSpec(at=due.astimezone(UTC).replace(tzinfo=None)),
+            time_zone="UTC",
+            requested_at=now - timedelta(seconds=2),
+        )
+    )
+    await deliver(envelope_of(TimeZoneSet(bot_id=1, chat_id=5, user_id=5,
+                                          time_zone="Europe/London"), producer="i"))  # fmt: skip
+    row = await pool.fetchrow("SELECT status, time_zone, next_at FROM schedules WHERE id = 'due'")
+    assert tuple(row) == ("active", "Europe/London", due)
+    await outbox(pool)
+    assert await scheduler.firing.fire_until_idle() == 1
+    [fired] = sends(await outbox(pool), "schedule")
+    assert datetime.fromisoformat(fired["scheduled_for"]) == due
+    assert await scheduler.firing.fire_until_idle() == 0
+    assert await pool.fetchval("SELECT status FROM schedules WHERE id = 'due'") == "finished"

@@ -27,6 +27,7 @@ from chime_contracts.events import (
 from chime_contracts.events.schedules import (
     MessageTemplate,
     MisfirePolicy,
+    OnceSpec,
     PingsSpec,
     RRuleSpec,
     ScheduleOwner,
@@ -257,16 +258,28 @@ def resume_after_start(
 def move_zone(
     state: ScheduleState, schedule_id: str, change_id: str, time_zone: str, now: datetime
 ) -> list[Event]:
-    """A chat's new zone moves its schedules' future occurrences: 09:00 stays 09:00 there."""
+    """A chat's new zone moves its schedules' future occurrences: 09:00 stays 09:00 there.
+
+    A once-schedule is never lost to a move: when it is already due (`next_at` at or before
+    `now`, not yet fired) or its wall time has passed in the new zone, it keeps its instant
+    (pinned as an aware time) and fires there.
+    """
     if state.status not in ("active", "paused") or state.time_zone == time_zone:
         return []
+    pending = state.next_at
     try:
-        next_at = replace(state, time_zone=time_zone).table().next_after(now)
+        next_at = None
+        if not (isinstance(state.spec, OnceSpec) and pending is not None and pending <= now):
+            next_at = replace(state, time_zone=time_zone).table().next_after(now)
     except SpecError:
         return []
+    pin: dict[str, Any] = {}
+    if isinstance(state.spec, OnceSpec) and next_at is None and pending is not None:
+        next_at, pin = pending, {"spec": OnceSpec(at=pending)}
     return [_changed(
         state, schedule_id, change_id, "moved", "time_zone",
         status=state.status if next_at else "finished", next_at=next_at, time_zone=time_zone,
+        **pin,
     )]  # fmt: skip
 
 
