@@ -70,6 +70,7 @@ SAMPLES = [
         phrase="in 2s",
     ),
     ReminderScheduled(reminder_id="r1", bot_id=1, chat_id=5, due_at=NOW),
+    ReminderScheduled(reminder_id="r1", bot_id=1, chat_id=5, due_at=NOW, time_zone="Asia/Tokyo"),
     NotificationDue(
         delivery_id="d",
         source="reminder",

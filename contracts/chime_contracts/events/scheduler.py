@@ -15,7 +15,8 @@ from chime_contracts.events.schedules import (
 
 
 class ReminderScheduled(Event):
-    """A requested reminder is stored and will fire at `due_at`."""
+    """A requested reminder is stored and will fire at `due_at`; recorded again, with the
+    chat's new `time_zone`, when a time-zone change moves it (the wall time kept)."""
 
     type: Literal["reminder.scheduled.v1"] = "reminder.scheduled.v1"
     producer: ClassVar[str] = "scheduler"
@@ -24,6 +25,7 @@ class ReminderScheduled(Event):
     bot_id: int
     chat_id: int
     due_at: datetime
+    time_zone: str | None = Field(default=None, description="set when a zone change moved it")
 
 
 class NotificationDue(Event):
