@@ -27,6 +27,10 @@ class Reminders(Projection, Protocol):
 
     async def status(self, reminder_id: str) -> str | None: ...
 
+    async def of_chat(self, bot_id: int, chat_id: int) -> list[str]:
+        """The chat's reminders still to fire (not snoozes)."""
+        ...
+
 
 @dataclass(frozen=True)
 class DueSchedule:
@@ -54,9 +58,9 @@ class DueSchedule:
 
 @dataclass(frozen=True)
 class Listed:
-    """A schedule as /list shows it."""
+    """A schedule as /list shows it, or a one-shot reminder (no number)."""
 
-    number: int
+    number: int | None
     status: str
     text: str
     next_at: datetime | None

@@ -146,6 +146,9 @@ async def test_rebuilt_schedules_topics_chats_and_broadcasts_equal_the_live_ones
                                            old_state="member", new_state="kicked",
                                            changed_at=now)))  # fmt: skip
         await deliver(of(ChatStopped(bot_id=1, chat_id=2, stopped_at=now)))
+        await deliver(of(ReminderRequested(
+            reminder_id="moved", bot_id=1, chat_id=3, user_id=3, text="x", phrase="tomorrow",
+            due_at=now + timedelta(days=1), time_zone="Europe/Kyiv")))  # fmt: skip
         await deliver(of(TimeZoneSet(bot_id=1, chat_id=3, user_id=3, time_zone="Asia/Tokyo")))
         await deliver(of(LanguageSet(bot_id=1, chat_id=3, language="uk", chosen_by="command")))
         await deliver(of(ChatMigrated(bot_id=1, old_chat_id=0, new_chat_id=-100,
@@ -168,6 +171,7 @@ async def test_rebuilt_schedules_topics_chats_and_broadcasts_equal_the_live_ones
 
         tables = ("schedules", "subscriptions", "topics", "chats", "broadcasts", "reminders")
         live = {t: await table_rows(pool, t) for t in tables}
+        assert any('"time_zone":"Asia/Tokyo"' in r for r in live["reminders"])  # moved
         assert len(live["schedules"]) == 26  # 5 of 31 were rejected
         assert "finished" in {r.split('"status":"')[1].split('"')[0] for r in live["broadcasts"]}
         await asyncio.to_thread(rebuild, database_url)

@@ -103,3 +103,14 @@ async def test_next_due_is_the_earliest_still_scheduled(store: Store) -> None:
     await store.fire(NOW)
     async with store.backend.work() as work:
         assert await store.reminders(work).next_due_at() == NOW + timedelta(minutes=5)
+
+
+async def test_a_chats_reminders_are_those_of_that_chat_still_to_fire(store: Store) -> None:
+    await store.schedule(1, NOW + timedelta(minutes=5))
+    await store.schedule(2, NOW - timedelta(minutes=5))
+    async with store.backend.work() as work:
+        found = [await store.reminders(work).of_chat(1, chat_id) for chat_id in (1, 2, 3)]
+    assert found == [["r1"], ["r2"], []]
+    await store.fire(NOW)
+    async with store.backend.work() as work:
+        assert await store.reminders(work).of_chat(1, 2) == []

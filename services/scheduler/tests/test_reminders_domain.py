@@ -1,8 +1,16 @@
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from chime_scheduler.domain.reminders import confirmation_text, delivery_id, reminder_text
+from chime_contracts.events import ReminderScheduled
+from chime_scheduler.domain.reminders import (
+    ReminderState,
+    confirmation_text,
+    delivery_id,
+    move_zone,
+    reminder_text,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -30,3 +38,34 @@ def test_a_late_evening_utc_time_is_tomorrow_locally():
 def test_delivery_ids_and_text():
     assert delivery_id("7-1") == "reminder:7-1"
     assert reminder_text("tea") == "⏰ tea"
+
+
+def scheduled(due_at, time_zone="Europe/Kyiv"):
+    return ReminderState(status="scheduled", due_at=due_at, time_zone=time_zone)
+
+
+def test_a_new_zone_keeps_the_wall_time_of_a_reminder():
+    state = scheduled(datetime(2026, 11, 27, 7, 0, tzinfo=UTC))  # 09:00 in Kyiv
+    [moved] = move_zone(state, "r1", 1, 5, "America/New_York", NOW)
+    assert moved == ReminderScheduled(
+        reminder_id="r1", bot_id=1, chat_id=5, time_zone="America/New_York",
+        due_at=datetime(2026, 11, 27, 14, 0, tzinfo=UTC),  # 09:00 in New York
+    )  # fmt: skip
+    assert move_zone(state, "r1", 1, 5, "Europe/Kyiv", NOW) == []
+    assert move_zone(replace(state, status="fired"), "r1", 1, 5, "Asia/Tokyo", NOW) == []
+
+
+def test_a_wall_time_in_the_new_zones_gap_moves_forward_by_the_gap():
+    # 02:30 on 29 March 2026 does not exist in Berlin (02:00 -> 03:00): it is 03:30 CEST.
+    state = scheduled(datetime(2026, 3, 29, 0, 30, tzinfo=UTC))  # 02:30 in Kyiv (EET)
+    [moved] = move_zone(state, "r1", 1, 5, "Europe/Berlin", NOW.replace(month=3, day=1))
+    assert moved.due_at == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+
+
+def test_a_due_or_passed_reminder_keeps_its_instant_in_the_new_zone():
+    due = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # 12:00 in Kyiv, due now
+    [kept] = move_zone(scheduled(due), "r1", 1, 5, "Europe/London", NOW)
+    assert (kept.due_at, kept.time_zone) == (due, "Europe/London")
+    soon = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)  # 13:00 in Kyiv; 13:00 in Tokyo passed
+    [passed] = move_zone(scheduled(soon), "r1", 1, 5, "Asia/Tokyo", NOW)
+    assert passed.due_at == soon

@@ -11,6 +11,7 @@ from chime_contracts.events import (
     ChatResumed,
     ChatStopped,
     ListingRequested,
+    ReminderRequested,
     ScheduleChangeRequested,
     SubscriptionRequested,
     TimeZoneSet,
@@ -161,3 +162,32 @@ async def test_a_once_due_when_its_chat_changes_zone_fires_once(scheduler):
     assert datetime.fromisoformat(fired["scheduled_for"]) == due
     assert await scheduler.firing.fire_until_idle() == 0
     assert await pool.fetchval("SELECT status FROM schedules WHERE id = 'due'") == "finished"
+
+
+async def test_a_reminder_follows_its_chats_zone_and_is_listed(scheduler):
+    deliver, pool = scheduler.runtime.broker.deliver, scheduler.runtime.pool
+    due = (datetime.now(UTC) + timedelta(days=2)).replace(
+        hour=7, minute=0, second=0, microsecond=0
+    )  # 09:00 in Kyiv
+    await deliver(envelope_of(ReminderRequested(
+        reminder_id="r1", bot_id=1, chat_id=5, user_id=5, text="dentist", due_at=due,
+        time_zone="Europe/Kyiv", phrase="9:00",
+    ), producer="ingest"))  # fmt: skip
+    await deliver(schedule_request("s", CronSpec(expression="30 8 * * *")))
+    await deliver(envelope_of(TimeZoneSet(bot_id=1, chat_id=5, user_id=5,
+                                          time_zone="Asia/Tokyo"), producer="i"))  # fmt: skip
+    row = await pool.fetchrow("SELECT due_at, time_zone FROM reminders WHERE id = 'r1'")
+    assert (row["due_at"], row["time_zone"]) == (due - timedelta(hours=7), "Asia/Tokyo")
+    types = await pool.fetch("SELECT type FROM events WHERE stream_id = 'reminder-r1'"
+                             " ORDER BY version")  # fmt: skip
+    assert [t["type"] for t in types][-1] == "reminder.scheduled.v1"
+    await outbox(pool)
+
+    await deliver(listing())
+    [reply] = sends(await outbox(pool), "reply")
+    lines = reply["text"].splitlines()
+    assert lines[0] == "Your schedules, page 1 of 1:"
+    assert lines[1].startswith("#1 ")
+    assert lines[2].startswith("⏰ ")
+    assert lines[2].endswith(": dentist")
+    assert "02:00" in lines[2]  # 09:00 in Tokyo, shown in the listing's zone (Kyiv)

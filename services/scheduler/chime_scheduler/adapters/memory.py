@@ -41,8 +41,11 @@ class InMemoryReminders:
             elif isinstance(data, ReminderScheduled) and data.reminder_id in self.rows:
                 row = self.rows[data.reminder_id]
                 reminder = replace(
-                    row.reminder, due_at=data.due_at, traceparent=e.traceparent, version=r.version
-                )
+                    row.reminder, due_at=data.due_at, version=r.version,
+                    # a move (by a new zone) keeps the request's trace
+                    traceparent=row.reminder.traceparent if data.time_zone else e.traceparent,
+                    time_zone=data.time_zone or row.reminder.time_zone,
+                )  # fmt: skip
                 self.rows[data.reminder_id] = replace(row, reminder=reminder, state="scheduled")
             elif isinstance(data, NotificationDue) and data.source_id in self.rows:
                 self._fire(data.source_id, data.fired_at, r.version)
@@ -70,3 +73,8 @@ class InMemoryReminders:
     async def status(self, reminder_id: str) -> str | None:
         row = self.rows.get(reminder_id)
         return row.state if row else None
+
+    async def of_chat(self, bot_id: int, chat_id: int) -> list[str]:
+        mine = [r.reminder for r in self.rows.values() if r.state == "scheduled"
+                and (r.reminder.bot_id, r.reminder.chat_id) == (bot_id, chat_id)]  # fmt: skip
+        return [r.id for r in sorted(mine, key=lambda r: r.due_at)]

@@ -51,9 +51,11 @@ class PostgresReminders:
                 )  # fmt: skip
             elif isinstance(data, ReminderScheduled):
                 await self.conn.execute(
-                    "UPDATE reminders SET state = 'scheduled', due_at = $2, traceparent = $3,"
-                    " version = $4 WHERE id = $1",
-                    data.reminder_id, data.due_at, e.traceparent, r.version,
+                    "UPDATE reminders SET state = 'scheduled', due_at = $2,"
+                    " traceparent = CASE WHEN $5::text IS NULL THEN $3 ELSE traceparent END,"
+                    " version = $4,"
+                    " time_zone = coalesce($5, time_zone) WHERE id = $1",
+                    data.reminder_id, data.due_at, e.traceparent, r.version, data.time_zone,
                 )  # fmt: skip
             elif isinstance(data, SnoozeRequested):
                 await self.conn.execute(
@@ -102,6 +104,14 @@ class PostgresReminders:
             "SELECT state FROM reminders WHERE id = $1", reminder_id
         )
         return value
+
+    async def of_chat(self, bot_id: int, chat_id: int) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT id FROM reminders WHERE bot_id = $1 AND chat_id = $2"
+            " AND state = 'scheduled' AND kind = 'reminder' ORDER BY due_at",
+            bot_id, chat_id,
+        )  # fmt: skip
+        return [r["id"] for r in rows]
 
 
 def projections(conn: Connection) -> Sequence[Projection]:

@@ -10,6 +10,7 @@ from chime_contracts.events import ScheduleChanged, ScheduleCreated, ScheduleFir
 from chime_contracts.events.schedules import ScheduleOwner
 from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
+from chime_scheduler.domain.messages import chat_of
 from chime_scheduler.ports import DueSchedule, Listed
 
 STREAM = "schedule-"
@@ -146,17 +147,24 @@ class PostgresSchedules:
         return [r["id"] for r in rows]
 
     async def page(self, owner: ScheduleOwner, page: int, size: int) -> tuple[list[Listed], int]:
-        """A page of the owner's live and paused schedules by number, and how many in all."""
+        """A page of the owner's live and paused schedules by number, then (a chat's) its
+        one-shot reminders still to fire by due time, and how many in all."""
+        chat = chat_of(owner) or (0, 0)
         total: int = await self.conn.fetchval(
-            "SELECT count(*) FROM schedules WHERE owner_kind = $1 AND owner_id = $2"
-            " AND status IN ('active', 'paused')",
-            owner.kind, owner.id,
+            "SELECT (SELECT count(*) FROM schedules WHERE owner_kind = $1 AND owner_id = $2"
+            " AND status IN ('active', 'paused')) + (SELECT count(*) FROM reminders"
+            " WHERE bot_id = $3 AND chat_id = $4 AND state = 'scheduled' AND kind = 'reminder')",
+            owner.kind, owner.id, *chat,
         )  # fmt: skip
         rows = await self.conn.fetch(
-            "SELECT number, status, message->>'text' AS text, next_at, time_zone, topic"
-            " FROM schedules WHERE owner_kind = $1 AND owner_id = $2"
-            " AND status IN ('active', 'paused') ORDER BY number LIMIT $3 OFFSET $4",
-            owner.kind, owner.id, size, (page - 1) * size,
+            "SELECT number, status, text, next_at, time_zone, topic FROM ("
+            " SELECT 0 AS part, number, status, message->>'text' AS text, next_at, time_zone,"
+            " topic FROM schedules WHERE owner_kind = $1 AND owner_id = $2"
+            " AND status IN ('active', 'paused')"
+            " UNION ALL SELECT 1, NULL, 'active', text, due_at, time_zone, NULL FROM reminders"
+            " WHERE bot_id = $3 AND chat_id = $4 AND state = 'scheduled' AND kind = 'reminder'"
+            ") listed ORDER BY part, number, next_at LIMIT $5 OFFSET $6",
+            owner.kind, owner.id, *chat, size, (page - 1) * size,
         )  # fmt: skip
         return [Listed(**dict(r)) for r in rows], total
 

@@ -25,6 +25,7 @@ from chime_contracts.events import (
 from chime_contracts.events.schedules import MessageTemplate
 from chime_kit.streams import Aggregate
 from chime_scheduler.domain import messages
+from chime_schedules import SpecError, local_instant, wall_time, zone_of
 
 Status = Literal["new", "requested", "scheduled", "fired", "cancelled"]
 SNOOZE = "snooze:"
@@ -55,14 +56,19 @@ class Reminder:
 class ReminderState:
     status: Status = "new"
     due_at: datetime | None = None
+    time_zone: str = "UTC"
 
 
 def evolve(state: ReminderState, event: Event) -> ReminderState:
     if isinstance(event, ReminderRequested):
         # A request recorded after the fact (an upgraded installation) leaves the status.
-        return replace(state, status="requested") if state.status == "new" else state
+        status: Status = "requested" if state.status == "new" else state.status
+        return replace(state, status=status, time_zone=event.time_zone)
     if isinstance(event, ReminderScheduled):
-        return replace(state, status="scheduled", due_at=event.due_at)
+        return replace(
+            state, status="scheduled", due_at=event.due_at,
+            time_zone=event.time_zone or state.time_zone,
+        )  # fmt: skip
     if isinstance(event, SnoozeRequested):
         return replace(state, status="scheduled", due_at=event.until)
     if isinstance(event, NotificationDue | SendRequested):
@@ -97,6 +103,33 @@ def schedule(
 def snooze(state: ReminderState, request: Envelope[SnoozeRequested]) -> list[Event | Envelope[Any]]:
     """Keep the snooze as received: it is its own schedule."""
     return [request] if state.status == "new" else []
+
+
+def move_zone(
+    state: ReminderState,
+    reminder_id: str,
+    bot_id: int,
+    chat_id: int,
+    time_zone: str,
+    now: datetime,
+) -> list[Event]:
+    """A chat's new zone moves a reminder still to fire: the wall time asked for is kept in
+    the new zone (RFC 5545 for a gap or a repeated hour). One already due, or whose wall time
+    has passed in the new zone, keeps its instant and fires there."""
+    if state.status != "scheduled" or state.due_at is None or state.time_zone == time_zone:
+        return []
+    due_at = state.due_at
+    if due_at > now:
+        try:
+            old, new = zone_of(state.time_zone), zone_of(time_zone)
+        except SpecError:
+            return []
+        moved = local_instant(wall_time(due_at, old), new)
+        due_at = moved if moved > now else due_at
+    return [ReminderScheduled(
+        reminder_id=reminder_id, bot_id=bot_id, chat_id=chat_id, due_at=due_at,
+        time_zone=time_zone,
+    )]  # fmt: skip
 
 
 def fire(reminder: Reminder) -> SendRequested:

@@ -16,8 +16,9 @@ from chime_contracts.events import (
     TimeZoneSet,
 )
 from chime_kit.streams import Work, decide
-from chime_scheduler.domain import chats, schedules, subscriptions
+from chime_scheduler.domain import chats, reminders, schedules, subscriptions
 from chime_scheduler.domain.chats import CHAT
+from chime_scheduler.domain.reminders import REMINDER, ReminderState
 from chime_scheduler.domain.schedules import SCHEDULE, ScheduleState
 from chime_scheduler.domain.subscriptions import SUBSCRIPTION
 from chime_scheduler.ports import Store
@@ -73,7 +74,8 @@ async def chat_resumed(uow: Work, store: Store, envelope: Envelope[ChatResumed])
 
 
 async def time_zone_set(uow: Work, store: Store, envelope: Envelope[TimeZoneSet]) -> None:
-    """A chat's new zone moves the future occurrences of the schedules it owns."""
+    """A chat's new zone moves the future occurrences of the schedules it owns, and its
+    one-shot reminders (the wall time asked for, kept in the new zone)."""
     e, now = envelope.data, datetime.now(UTC)
     owner = f"{e.bot_id}:{e.chat_id}"
     if not await note_chat(uow, store, envelope):
@@ -85,6 +87,17 @@ async def time_zone_set(uow: Work, store: Store, envelope: Envelope[TimeZoneSet]
         return schedules.move_zone(state, sid, envelope.id, e.time_zone, now)
 
     await _each_schedule(uow, store, e.bot_id, e.chat_id, move)
+    for reminder_id in await store.reminders.of_chat(e.bot_id, e.chat_id):
+        await decide(
+            uow, reminders.stream_id(reminder_id), REMINDER,
+            partial(_move_reminder, reminder_id, e, now), project=store.reminders.apply,
+        )  # fmt: skip
+
+
+def _move_reminder(
+    reminder_id: str, e: TimeZoneSet, now: datetime, state: ReminderState
+) -> list[Event]:
+    return reminders.move_zone(state, reminder_id, e.bot_id, e.chat_id, e.time_zone, now)
 
 
 async def chat_migrated(uow: Work, store: Store, envelope: Envelope[ChatMigrated]) -> None:

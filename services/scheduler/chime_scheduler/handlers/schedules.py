@@ -101,7 +101,8 @@ def _line(item: Listed, time_zone: str, language: str | None) -> str:
     when = when_text(item.next_at, time_zone, language) if item.next_at else "—"
     mark = f" {say('paused_mark', language)}" if item.status == "paused" else ""
     target = f" → {item.topic}" if item.topic else ""
-    return f"#{item.number} {when}{mark}{target}: {item.text}"
+    label = "⏰" if item.number is None else f"#{item.number}"
+    return f"{label} {when}{mark}{target}: {item.text}"
 
 
 async def answer_listing(uow: Work, store: Store, envelope: Envelope[ListingRequested]) -> None:
