@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from chime_ingest.adapters.telegram import TelegramBotApi
 from chime_ingest.domain.bots import webhook_secret
+from chime_ingest.entrypoints.callback_answers import CallbackAnswerer
 from chime_ingest.entrypoints.intake import Intake
 from chime_ingest.entrypoints.interpreter import Interpreter
 from chime_ingest.entrypoints.polling import Poller
@@ -26,9 +27,13 @@ class Ingest:
     intake: Intake
     interpreter: Interpreter
     poller: Poller | None = field(default=None)
+    answerer: CallbackAnswerer | None = field(default=None)
 
     async def start(self) -> None:
         await self.runtime.start()
+        if self.tokens:
+            self.answerer = CallbackAnswerer(self.runtime, self.telegram, self.tokens)
+            await self.answerer.start()
         self.interpreter.start()
         self.intake.start()
         if self.poller is not None:
@@ -41,6 +46,8 @@ class Ingest:
             await self.poller.stop()
         await self.intake.stop()
         await self.interpreter.stop()
+        if self.answerer is not None:
+            await self.answerer.stop()
         await self.telegram.aclose()
         await self.runtime.stop()
 

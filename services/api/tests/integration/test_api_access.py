@@ -41,6 +41,11 @@ SCOPES = {
     ("GET", "/v1/topics/{topic}/subscriptions"): "read",
     ("DELETE", "/v1/topics/{topic}/subscriptions/{chat_id}"): "topics",
     ("GET", "/v1/events"): "read",
+    ("POST", "/v1/webhooks"): "read",
+    ("GET", "/v1/webhooks"): "read",
+    ("GET", "/v1/webhooks/{webhook_id}"): "read",
+    ("DELETE", "/v1/webhooks/{webhook_id}"): "read",
+    ("POST", "/v1/webhooks/{webhook_id}/replay"): "read",
     ("GET", "/v1/history/chats/{chat_id}/last"): "read",
     ("GET", "/v1/history/chats/{chat_id}/messages"): "read",
     ("GET", "/v1/history/chats/{chat_id}/search"): "read",
@@ -77,7 +82,7 @@ async def test_401_without_a_key_and_403_without_the_scope(client, make_key):
     keys_without = {scope: await make_key(*(s for s in ALL if s != scope), team="m")
                     for scope in ALL}  # fmt: skip
     only = {scope: await make_key(scope, team="m") for scope in ALL}
-    ids = {"topic": "t", "chat_id": "1"}
+    ids = {"topic": "t", "chat_id": "1", "bot_id": "7", "api_key_id": "key_x"}
     for (method, path), scope in SCOPES.items():
         url = concrete(path, ids)
         params = PARAMS.get((method, path))
@@ -103,6 +108,8 @@ async def test_no_route_shows_or_changes_another_teams_data(client, make_key, ta
             "/v1/broadcasts", json={"topic": "t", "message": {"text": "x"}}, headers=auth(mine)),
         "key_id": await client.post(
             "/v1/keys", json={"name": "n", "scopes": ["read"]}, headers=auth(mine)),
+        "webhook_id": await client.post(
+            "/v1/webhooks", json={"url": "http://127.0.0.1:9/h"}, headers=auth(mine)),
     }  # fmt: skip
     ids = {name: response.json()["id"] for name, response in made.items()}
     await client.post("/v1/topics/t/subscriptions", json={"chat_id": 5}, headers=auth(mine))
@@ -111,6 +118,7 @@ async def test_no_route_shows_or_changes_another_teams_data(client, make_key, ta
         ("PATCH", "/v1/keys/{key_id}"): {"rate_per_second": 1.0, "burst": 1},
         ("PATCH", "/v1/schedules/{schedule_id}"): {"message": {"text": "y"}},
         ("POST", "/v1/notifications/{notification_id}/edit"): {"text": "y"},
+        ("POST", "/v1/webhooks/{webhook_id}/replay"): {"after_position": 0},
     }
     secrets = set(ids.values()) - {"t", "5"}
     for method, path in SCOPES:

@@ -1,5 +1,6 @@
-"""The few Bot API calls ingest makes (the webhook's set, delete and info, getUpdates), on the
-kit's client and its one error model: a call that did not succeed raises TelegramError."""
+"""The few Bot API calls ingest makes (the webhook's set, delete and info, getUpdates,
+answerCallbackQuery), on the kit's client and its one error model: a call that did not
+succeed raises TelegramError."""
 
 from __future__ import annotations
 
@@ -47,6 +48,12 @@ class TelegramBotApi:
     async def get_webhook_info(self, token: str) -> dict[str, Any]:
         info: dict[str, Any] = await self.call(token, "getWebhookInfo", {})
         return info
+
+    async def answer_callback_query(self, token: str, query_id: str, text: str) -> None:
+        params: dict[str, Any] = {"callback_query_id": query_id}
+        if text:
+            params["text"] = text[:200]  # Telegram shows at most 200 characters
+        await self.call(token, "answerCallbackQuery", params)
 
     async def get_updates(
         self,
