@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from chime_api_client import ChimeClient
+from chime_api_client.models import NotificationAccepted, NotificationIn
 from chime_kit.telemetry import JsonFormatter
 from chime_kit.testing import eventually
 
@@ -64,7 +66,9 @@ async def test_reminder_is_delivered_on_time_in_one_trace(platform, spans, all_l
     fired = [s for s in finished if s.context.trace_id == fire.context.trace_id]
     assert {"ingest", "scheduler"} <= {s.attributes.get("chime.service") for s in requested}
     assert {"scheduler", "sender"} <= {s.attributes.get("chime.service") for s in fired}
-    assert sum(s.name == "telegram webhook" for s in requested) == 1
+    webhook = [s for s in requested if s.name == "POST /telegram/{bot_id}/webhook"]
+    assert len(webhook) == 1
+    assert webhook[0].attributes.get("chime.service") == "ingest"
     assert sum(s.name == "telegram sendMessage" for s in requested) == 1  # confirmation
     assert sum(s.name == "telegram sendMessage" for s in fired) == 1  # the reminder
 
@@ -79,27 +83,27 @@ async def test_reminder_is_delivered_on_time_in_one_trace(platform, spans, all_l
 
 
 async def test_an_api_notification_reaches_the_chat_and_reports_sent(platform, spans):
+    """Through the typed client generated from the api's OpenAPI document."""
     await platform.telegram.post("/_emulator/chats", json={"type": "private", "id": 5151})
-    response = await platform.api.post(
-        "/v1/notifications",
-        json={"chat_id": 5151, "text": "Deploy finished"},
-        headers={"Idempotency-Key": "deploy-42"},
-    )
-    assert response.status_code == 202
-    notification = response.json()
+    key = platform.api.headers["Authorization"].removeprefix("Bearer ")
+    async with ChimeClient(str(platform.api.base_url), key) as chime:
+        notification = await chime.create_notification(
+            NotificationIn(chat_id=5151, text="Deploy finished"), idempotency_key="deploy-42"
+        )
+        assert isinstance(notification, NotificationAccepted)
 
-    async def delivered():
-        return [m for m in await platform.sent(5151) if m["text"] == "Deploy finished"]
+        async def delivered():
+            return [m for m in await platform.sent(5151) if m["text"] == "Deploy finished"]
 
-    await eventually(delivered)
+        await eventually(delivered)
 
-    async def status():
-        body = (await platform.api.get(f"/v1/notifications/{notification['id']}")).json()
-        return body if body["status"] != "accepted" else None
+        async def status():
+            body = await chime.get_notification(notification.id)
+            return body if body.status.value != "accepted" else None
 
-    final = await eventually(status)
-    assert final["status"] == "sent"
-    assert final["telegram_message_id"] == (await delivered())[0]["message_id"]
+        final = await eventually(status)
+    assert final.status.value == "sent"
+    assert final.telegram_message_id == (await delivered())[0]["message_id"]
 
     finished = spans.get_finished_spans()
     call = next(s for s in finished if s.name == "telegram sendMessage")

@@ -32,6 +32,9 @@ class ApiSettings(ServiceSettings):
         default=50.0, gt=0, description="default refill of a key's token bucket"
     )
     rate_burst: int = Field(default=100, ge=1, description="default size of a key's bucket")
+    webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="how long a webhook endpoint has to answer"
+    )
     history_retention_days: int = Field(
         default=30, ge=1, description="days of history and stats kept (whole days, UTC)"
     )

@@ -34,6 +34,15 @@ SELECT k.*, spent.tokens, spent.granted, spent.rate, spent.bucket FROM k, spent
 """  # noqa: S608 (constants only)
 
 
+def unflushed(dsn: str) -> str:
+    """The DSN of connections whose commits do not wait for the disk (asyncpg passes unknown
+    DSN parameters on as server settings). The buckets are machinery: a crash may forget
+    their last few hundred milliseconds (a few extra requests granted); with a flush per
+    commit, a busy key's row lock would be held through every fsync, one request at a time.
+    """
+    return f"{dsn}{'&' if '?' in dsn else '?'}synchronous_commit=off"
+
+
 async def authenticate_and_spend(
     conn: Connection, key_id: str, secret_hash: str, default: Limits
 ) -> tuple[ApiKey, Spent] | None:

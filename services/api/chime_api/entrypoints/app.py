@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from chime_api import operator
 from chime_api.bootstrap import Api, build
 from chime_api.entrypoints import (
     broadcasts,
@@ -13,6 +14,7 @@ from chime_api.entrypoints import (
     schedules,
     topics,
     usage,
+    webhooks,
 )
 from chime_api.entrypoints.errors import install_problem_handlers
 from chime_api.entrypoints.request_ids import RequestIds
@@ -54,6 +56,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(broadcasts.router)
     app.include_router(topics.router)
     app.include_router(events.router)
+    app.include_router(webhooks.router)
     app.include_router(history_routes.router)
+    operator.mount(app)
     app.router.routes.extend(ops_routes(readiness_of))
     return app

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from chime_api.adapters.postgres import projections
+from chime_api.adapters.webhooks import Webhooks
 from chime_api.bootstrap import MIGRATIONS, SERVICE
 from chime_api.domain.keys import ApiKey, Limits, Scope, parse_scopes
 from chime_api.handlers import idempotency, keys
@@ -77,6 +78,14 @@ async def purge(settings: ApiSettings) -> int:
         return await idempotency.purge_expired(conn, settings.idempotency_ttl)
 
 
+async def replay_webhook(settings: ApiSettings, webhook_id: str, after: int) -> bool:
+    async with admin_pool(settings) as pool, pool.acquire() as conn:
+        if await Webhooks(conn).get(webhook_id) is None:
+            return False
+        await Webhooks(conn).replay(webhook_id, after)
+        return True
+
+
 # --- the command line ---------------------------------------------------------------------
 
 
@@ -97,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _more_commands(commands: Any) -> None:
     commands.add_parser("purge", help="delete idempotency records older than their TTL")
+    hooks = commands.add_parser("webhooks", help="outgoing webhooks").add_subparsers(
+        dest="webhooks_command", required=True
+    )
+    replay = hooks.add_parser("replay", help="deliver again every event after a position")
+    replay.add_argument("webhook_id")
+    replay.add_argument("--after", type=int, default=0, help="event position (default: all)")
     keys_parser = commands.add_parser("keys", help="manage API keys")
     sub = keys_parser.add_subparsers(dest="keys_command", required=True)
     create = sub.add_parser("create", help="create a key and print it once")
@@ -151,6 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = ApiSettings()
     if args.command == "purge":
         print(f"purged {asyncio.run(purge(settings))} expired idempotency records")
+        return 0
+    if args.command == "webhooks":
+        if not asyncio.run(replay_webhook(settings, args.webhook_id, args.after)):
+            print(f"no webhook {args.webhook_id}", file=sys.stderr)
+            return 1
+        print(f"{args.webhook_id}: delivering again every event after {args.after}")
         return 0
     if args.command != "keys":
         return SERVICE_CLI.run(args)

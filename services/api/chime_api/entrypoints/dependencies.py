@@ -51,7 +51,7 @@ async def authorized_key(
     presented = bearer.credentials if bearer is not None else header
     if not presented:
         raise ProblemError(unauthorized("an API key is required: Authorization: Bearer <key>"))
-    async with service.runtime.pool.acquire() as conn:
+    async with service.limits_pool.acquire() as conn:
         found = await keys.authenticate(conn, presented, service.default_limits)
     if found is None:
         raise ProblemError(unauthorized("the API key is not valid or has been revoked"))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from chime_api.handlers import idempotency
+import httpx
+
+from chime_api.handlers import idempotency, webhooks
 from chime_api.handlers.usage import UsageCounter
 from chime_api.settings import ApiSettings
 from chime_kit.loops import BackgroundLoop
@@ -39,4 +41,19 @@ def usage_loop(runtime: Runtime, usage: UsageCounter, interval: float = 1.0) -> 
             await loop.sleep(interval)
 
     loop = runtime.watch(BackgroundLoop("api-usage-flush", run))
+    return loop
+
+
+def webhook_loop(runtime: Runtime, http: httpx.AsyncClient, idle: float = 0.5) -> BackgroundLoop:
+    """Every replica delivers; an endpoint is held by one at a time (SKIP LOCKED)."""
+
+    async def run() -> None:
+        while True:
+            loop.clear()
+            async with runtime.pool.acquire() as conn:
+                sent = await webhooks.deliver_due(conn, http)
+            if not sent:
+                await loop.sleep(idle)
+
+    loop = runtime.watch(BackgroundLoop("api-webhooks", run))
     return loop

@@ -12,6 +12,7 @@ from api_support import READ, WRITE, auth, from_sender
 
 from chime_api.domain.keys import Limits
 from chime_api.entrypoints.cli import SERVICE_CLI, limit_key, revoke_key, rotate_key
+from chime_api.history.adapters.projection import HistoryProjection
 from chime_contracts.events import MessageSent, SendFailed
 from chime_contracts.events.shared import SendSource
 from chime_kit.testing import eventually, table_rows
@@ -88,5 +89,6 @@ async def test_rebuilt_projections_equal_the_live_ones(client, make_key, setting
         "schedules",
         "broadcasts",
         "subscriptions",
+        *HistoryProjection.tables,
     )
     assert await table_rows(pool, "notifications") == live
