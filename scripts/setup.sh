@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a machine for Chime: PostgreSQL and RabbitMQ running (installed from Debian
 # packages when missing), the RabbitMQ management API on (tests make vhosts through it),
-# uv installed, and the workspace synced from the lockfile. Safe to run again.
+# Debian's Chromium (the operator page's browser test drives it headless), uv installed,
+# and the workspace synced from the lockfile. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +48,13 @@ if ! port_open 15672; then
   log "enabling the RabbitMQ management API"
   as_root rabbitmq-plugins enable rabbitmq_management >/dev/null
   wait_port 15672
+fi
+
+# Chromium, for the operator page's test (Playwright drives Debian's build: Playwright's
+# own browser download is not used).
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  log "installing Chromium"
+  apt_install chromium
 fi
 
 # uv and the workspace

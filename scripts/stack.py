@@ -111,6 +111,18 @@ async def demo(stack: Stack, client: httpx.AsyncClient) -> None:
     say(f"Telegram saw {stats['sent_total']} messages, {stats['rejected_429']} rate-limited.")
 
 
+def where_to_look(stack: Stack) -> None:
+    """Where the traces, metrics, health views and the operator page of this run are."""
+    say("where to look:")
+    print("  traces   .run/traces/<service>.jsonl, one JSON span per line; as trees:")
+    print("           uv run python -m chime_kit.span_export .run/traces")
+    for name in ("ingest", "scheduler", "sender", "api"):
+        print(f"  {name:9} {stack.url(name)}/metrics   {stack.url(name)}/health/details")
+    if stack.processes["api"].poll() is None:
+        admin = stack.create_api_key("operator", ("admin",))
+        print(f"  operator {stack.url('api')}/operator#key={admin}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description="Start Chime locally and show it working.")
     parser.add_argument("--keep", action="store_true", help="keep running after the demo")
@@ -136,6 +148,7 @@ async def main() -> None:
                 say("connected to Telegram by long polling: send /start to your bot.")
             else:
                 await demo(stack, client)
+            where_to_look(stack)
         if args.keep or stack.real:
             say("running; Ctrl-C stops. Try:")
             print(

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from chime_api.entrypoints.cli import create_key
 from chime_api.settings import ApiSettings
 from chime_emulator.app import create_app as create_emulator
 from chime_emulator.config import EmulatorConfig
+from chime_faults.stack import DEFAULT_PORTS, Stack
 from chime_ingest.entrypoints.app import create_app as create_ingest
 from chime_ingest.settings import IngestSettings
 from chime_kit.testing import free_port, serving
@@ -25,6 +28,8 @@ from chime_sender.entrypoints.app import create_app as create_sender
 from chime_sender.settings import SenderSettings
 
 TOKEN = "7000001:AAE2eTestTokenForChimeEndToEndFlow01"
+PROCESS_TOKEN = "7100001:AAE2eTracesTokenForChimeEndToEnd0001"
+ROOT = Path(__file__).resolve().parents[2]
 BOT_ID = 7000001
 
 
@@ -117,3 +122,29 @@ async def platform(database_url: str, amqp_url: str) -> AsyncIterator[Platform]:
         yield Platform(
             telegram=telegram, api=api, ingest_url=services["ingest"].url, services=services
         )
+
+
+@pytest.fixture
+async def process_stack(database_url: str, amqp_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    """The platform as separate processes (`python -m chime_<service>`), as production runs
+    it, on the test's database and vhost; logs in `tmp_path/logs`, spans in `tmp_path/traces`."""
+    parts = urlsplit(database_url)
+    stack = Stack(
+        PROCESS_TOKEN,
+        False,
+        postgres=f"{parts.scheme}://{parts.netloc}",
+        database=parts.path.lstrip("/"),
+        amqp_url=amqp_url,
+        ports={name: free_port() for name in DEFAULT_PORTS},
+        logs=tmp_path / "logs",
+        cwd=ROOT,
+        traces=tmp_path / "traces",
+        say=lambda _: None,
+    )
+    stack.start()
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            await stack.wait_ready(client)
+        yield stack
+    finally:
+        stack.stop()

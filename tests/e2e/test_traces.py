@@ -8,48 +8,22 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 
-from chime_faults.stack import DEFAULT_PORTS, Stack
+from chime_faults.stack import Stack
 from chime_kit.span_export import read_span_file
-from chime_kit.testing import eventually, free_port
+from chime_kit.testing import eventually
+
+from .conftest import PROCESS_TOKEN as TOKEN
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "7100001:AAE2eTracesTokenForChimeEndToEnd0001"
 USER = 515151
 Span = Mapping[str, Any]
-
-
-@pytest.fixture
-async def stack(database_url: str, amqp_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
-    parts = urlsplit(database_url)
-    stack = Stack(
-        TOKEN,
-        False,
-        postgres=f"{parts.scheme}://{parts.netloc}",
-        database=parts.path.lstrip("/"),
-        amqp_url=amqp_url,
-        ports={name: free_port() for name in DEFAULT_PORTS},
-        logs=tmp_path / "logs",
-        cwd=ROOT,
-        traces=tmp_path / "traces",
-        say=lambda _: None,
-    )
-    stack.start()
-    try:
-        async with httpx.AsyncClient(timeout=10) as client:
-            await stack.wait_ready(client)
-        yield stack
-    finally:
-        stack.stop()
 
 
 class Spans:
@@ -105,7 +79,10 @@ def sent_texts(messages: list[dict[str, Any]], needle: str) -> list[str] | None:
     return texts if any(needle in t for t in texts) else None
 
 
-async def test_a_reminder_and_an_api_notification_leave_whole_span_trees(stack: Stack, tmp_path):
+async def test_a_reminder_and_an_api_notification_leave_whole_span_trees(
+    process_stack: Stack, tmp_path
+):
+    stack = process_stack
     emulator = stack.url("emulator")
     async with outside_client() as client:
 

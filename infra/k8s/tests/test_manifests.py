@@ -145,13 +145,16 @@ def test_settings_come_from_the_configmap_and_the_operators_secrets(rendered, ov
     assert config[prefix + "HTTP_PORT"] == "8000"
     assert config[prefix + "HTTP_HOST"] == "0.0.0.0"
     assert config[prefix + "MIGRATE_ON_START"] == "false"
-    assert config[prefix + "OTLP_ENDPOINT"] == "http://otel-collector:4318"
+    # Tracing by OpenTelemetry's standard variables; the collector component sets the endpoint.
+    assert config["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+    assert config["OTEL_SERVICE_NAME"] == f"chime-{service}"
     assert all(k.startswith((prefix, "OTEL_")) for k in config)
     pod = pod_spec(of_kind(objects, "Deployment")[f"chime-{service}"])
     for container in pod["initContainers"] + pod["containers"]:
         assert container["envFrom"] == [{"configMapRef": {"name": f"chime-{service}"}}]
         env = {e["name"]: e for e in container["env"]}
-        secrets = {e["valueFrom"]["secretKeyRef"]["name"] for e in env.values() if "valueFrom" in e}
+        references = [e["valueFrom"] for e in env.values() if "valueFrom" in e]
+        secrets = {r["secretKeyRef"]["name"] for r in references if "secretKeyRef" in r}
         assert {f"chime-{service}-db", f"chime-{service}-amqp"} <= secrets
         # The URLs name the operators' Services and the role and user made for the service.
         database_url = env[prefix + "DATABASE_URL"]["value"]
@@ -159,6 +162,9 @@ def test_settings_come_from_the_configmap_and_the_operators_secrets(rendered, ov
         assert "chime-postgres-rw:5432/chime" in database_url
         amqp_url = env[prefix + "AMQP_URL"]["value"]
         assert amqp_url == f"amqp://chime_{service}:$(AMQP_PASSWORD)@chime-rabbitmq:5672/chime"
+    (main,) = pod["containers"]
+    attributes = {e["name"]: e for e in main["env"]}["OTEL_RESOURCE_ATTRIBUTES"]["value"]
+    assert "k8s.pod.name=$(POD_NAME)" in attributes
     # No secret is ever rendered: only references.
     assert not of_kind(objects, "Secret")
 

@@ -174,6 +174,8 @@ def allowed_egress(rule: dict[str, Any]) -> str:
     selected = peer.get("podSelector", {}).get("matchLabels", {})
     if selected == {"app.kubernetes.io/name": "chime-rabbitmq"} and ports == {("TCP", 5672)}:
         return "rabbitmq"
+    if selected == {"app.kubernetes.io/name": "chime-rabbitmq"} and ports == {("TCP", 15672)}:
+        return "rabbitmq management"
     if selected == {"cnpg.io/cluster": "chime-postgres"} and ports == {("TCP", 5432)}:
         return "postgres"
     if selected == {"app.kubernetes.io/name": "otel-collector"} and ports <= {
@@ -213,6 +215,8 @@ def test_network_default_deny_then_only_what_each_service_talks_to(rendered, ove
         expected = ["collector", "dns", "postgres", "rabbitmq"]
         if service in ("ingest", "sender"):
             expected.append("telegram")
+        if service == "api":  # the operator page's queue depths
+            expected.append("rabbitmq management")
         assert destinations == sorted(expected), service
         ports = {p["port"] for rule in policy["ingress"] for p in rule["ports"]}
         assert ports == {8000}

@@ -24,7 +24,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Decision, Sampler, SamplingResult
 from opentelemetry.sdk.trace.sampling import _get_from_env_or_default as sampler_from_env
 from opentelemetry.trace import Link, Span, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -131,18 +131,25 @@ def exporters_of(settings: ServiceSettings) -> list[SpanExporter]:
 
 def tracer_provider(service: str, settings: ServiceSettings) -> TracerProvider:
     """Spans of `chime-<service>`, sampled as OTEL_TRACES_SAMPLER says, redacted, then
-    exported to every exporter the settings name (none: spans still carry trace ids)."""
-    provider = TracerProvider(resource=resource_of(service), sampler=WithinWork(sampler_from_env()))
-    for exporter in exporters_of(settings):
+    exported to every exporter the settings name. With none, no span is recorded (trace ids
+    still reach the logs and the next service)."""
+    exporters = exporters_of(settings)
+    sampler = WithinWork(sampler_from_env()) if exporters else ALWAYS_OFF
+    provider = TracerProvider(resource=resource_of(service), sampler=sampler)
+    for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(Redacting(exporter, redact)))
     return provider
 
 
 def setup_tracing(service: str, settings: ServiceSettings) -> None:
     """Install a tracer provider unless one is already installed (tests install theirs),
-    then the instrumentations the settings do not disable."""
+    then the instrumentations the settings do not disable, unless nothing is exported:
+    their spans would cost CPU on every query and call for nobody."""
     if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(tracer_provider(service, settings))
+        provider = tracer_provider(service, settings)
+        trace.set_tracer_provider(provider)
+        if provider.sampler is ALWAYS_OFF:
+            return
     disabled = {name.strip() for name in settings.otel_python_disabled_instrumentations.split(",")}
     instrument(*(name for name in INSTRUMENTATIONS if name not in disabled))
 

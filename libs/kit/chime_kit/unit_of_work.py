@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 
@@ -15,6 +15,13 @@ from chime_kit.event_store import Append, Recorded, Stream
 from chime_kit.telemetry import current_traceparent
 
 
+class Flushing(Protocol):
+    async def flush(self) -> None: ...
+
+
+F = TypeVar("F", bound=Flushing)
+
+
 class UnitOfWork:
     """Handlers get one of these: the connection for their own tables, and `record`/`emit`.
 
@@ -22,11 +29,26 @@ class UnitOfWork:
     context of the current span, so a trace follows them through the outbox.
     """
 
-    def __init__(self, conn: Connection, producer: str, cause: Envelope[Any] | None):
+    def __init__(
+        self,
+        conn: Connection,
+        producer: str,
+        cause: Envelope[Any] | None,
+        transaction: Transaction | None = None,
+    ):
         self.conn = conn
         self.producer = producer
         self.cause = cause
         self.emitted: list[Envelope[Any]] = []
+        self._transaction = transaction
+
+    def before_commit(self, key: str, make: Callable[[], F]) -> F:
+        """One object per transaction under `key`, made at first use and shared by every
+        unit of the transaction (a consumer's batch); its `flush()` runs just before the
+        commit. Handlers gather work there and write it for the whole batch at once."""
+        if self._transaction is None:
+            raise RuntimeError("this unit of work is not part of a Transaction")
+        return self._transaction.before_commit(key, make)
 
     def wrap(self, event: Event, correlation_id: str | None = None) -> Envelope[Any]:
         traceparent, tracestate = current_traceparent()
@@ -81,11 +103,23 @@ class Transaction:
         self.conn = conn
         self.producer = producer
         self.units: list[UnitOfWork] = []
+        self._flushing: dict[str, Flushing] = {}
 
     def unit(self, cause: Envelope[Any] | None = None) -> UnitOfWork:
-        uow = UnitOfWork(self.conn, self.producer, cause)
+        uow = UnitOfWork(self.conn, self.producer, cause, self)
         self.units.append(uow)
         return uow
+
+    def before_commit(self, key: str, make: Callable[[], F]) -> F:
+        if key not in self._flushing:
+            self._flushing[key] = make()
+        found: F = self._flushing[key]  # type: ignore[assignment]
+        return found
+
+    async def flush(self) -> None:
+        for flushing in self._flushing.values():
+            await flushing.flush()
+        self._flushing.clear()
 
     @property
     def emitted(self) -> bool:
@@ -100,6 +134,7 @@ async def transaction(
     async with pool.acquire() as conn, conn.transaction():
         tx = Transaction(conn, producer)
         yield tx
+        await tx.flush()
     if after_commit is not None and tx.emitted:
         after_commit()
 

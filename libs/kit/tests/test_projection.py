@@ -66,3 +66,20 @@ async def test_readers_see_the_old_rows_and_writers_wait_until_the_rebuild_commi
         await writer
     assert rebuilt.events == 3
     assert await table_rows(pool, "notes") == sorted([*live, '{"id":"x","body":"y"}'])
+
+
+class Replayed(Notes):
+    """A projection with a log of its own: `rebuild` empties its table, then replays it."""
+
+    async def replay(self, batch_size: int) -> int:
+        await self.conn.execute("INSERT INTO notes (id, body) VALUES ('own', 'log')")
+        return 1
+
+
+async def test_a_projection_with_its_own_log_is_replayed_after_the_events(runtime):
+    pool = runtime.pool
+    await pool.execute("INSERT INTO notes (id, body) VALUES ('stale', 'row')")
+    async with pool.acquire() as conn:
+        rebuilt = await rebuild(conn, [Replayed(conn)])
+    assert rebuilt.events == 1
+    assert await table_rows(pool, "notes") == ['{"id":"own","body":"log"}']

@@ -12,6 +12,7 @@ from chime_kit.telemetry import (
     JsonFormatter,
     WithinWork,
     context_from_traceparent,
+    current_traceparent,
     linked_span,
     redact,
     resource_of,
@@ -155,3 +156,13 @@ def test_the_standard_variables_name_the_service_and_add_attributes(monkeypatch)
     assert attributes["service.name"] == "chime-api-canary"
     assert attributes["deployment.environment"] == "prod"
     assert attributes["service.namespace"] == "chime"
+
+
+def test_with_nothing_to_export_no_span_is_recorded_but_trace_ids_still_flow():
+    provider = tracer_provider("api", ServiceSettings())
+    with provider.get_tracer("test").start_as_current_span("request") as span:
+        assert not span.is_recording()
+        assert span.get_span_context().is_valid
+        traceparent = current_traceparent()[0]
+    assert traceparent is not None
+    assert int(traceparent.rsplit("-", 1)[1], 16) & 1 == 0  # not sampled

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import httpx
-
 from chime_ingest.adapters.telegram import TelegramBotApi
 from chime_ingest.domain.bots import webhook_secret
+from chime_ingest.entrypoints.callback_answers import CallbackAnswerer
 from chime_ingest.entrypoints.intake import Intake
 from chime_ingest.entrypoints.interpreter import Interpreter
 from chime_ingest.entrypoints.polling import Poller
@@ -15,22 +14,26 @@ from chime_ingest.entrypoints.webhooks import register_webhooks
 from chime_ingest.settings import MIGRATIONS, SERVICE, IngestSettings
 from chime_kit.bots import tokens_by_bot
 from chime_kit.runtime import Runtime, open_runtime
+from chime_kit.telegram import BotApi
 
 
 @dataclass
 class Ingest:
     runtime: Runtime
     settings: IngestSettings
-    http: httpx.AsyncClient
     telegram: TelegramBotApi
     tokens: dict[int, str]
     webhook_secrets: dict[int, str]
     intake: Intake
     interpreter: Interpreter
     poller: Poller | None = field(default=None)
+    answerer: CallbackAnswerer | None = field(default=None)
 
     async def start(self) -> None:
         await self.runtime.start()
+        if self.tokens:
+            self.answerer = CallbackAnswerer(self.runtime, self.telegram, self.tokens)
+            await self.answerer.start()
         self.interpreter.start()
         self.intake.start()
         if self.poller is not None:
@@ -43,7 +46,9 @@ class Ingest:
             await self.poller.stop()
         await self.intake.stop()
         await self.interpreter.stop()
-        await self.http.aclose()
+        if self.answerer is not None:
+            await self.answerer.stop()
+        await self.telegram.aclose()
         await self.runtime.stop()
 
 
@@ -59,8 +64,7 @@ def bots_of(settings: IngestSettings) -> tuple[dict[int, str], dict[int, str]]:
 async def build(settings: IngestSettings) -> Ingest:
     runtime = await open_runtime(SERVICE, settings, MIGRATIONS)
     tokens, secrets = bots_of(settings)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
-    telegram = TelegramBotApi(http, settings.telegram_api_base)
+    telegram = TelegramBotApi(BotApi(settings.telegram_api_base))
     interpreter = Interpreter(
         runtime,
         settings.default_time_zone,
@@ -68,7 +72,12 @@ async def build(settings: IngestSettings) -> Ingest:
         max_attempts=settings.interpreter_max_attempts,
         idle_seconds=settings.interpreter_idle_seconds,
     )
-    intake = Intake(runtime, on_stored=interpreter.wake, max_batch=settings.group_commit_max)
+    intake = Intake(
+        runtime,
+        on_stored=interpreter.wake,
+        max_batch=settings.group_commit_max,
+        committers=settings.group_commit_transactions,
+    )
     poller = None
     if settings.mode == "polling":
         poller = Poller(
@@ -83,7 +92,6 @@ async def build(settings: IngestSettings) -> Ingest:
     return Ingest(
         runtime=runtime,
         settings=settings,
-        http=http,
         telegram=telegram,
         tokens=tokens,
         webhook_secrets=secrets,

@@ -59,6 +59,12 @@ class IngestSettings(ServiceSettings):
     group_commit_max: int = Field(
         default=1000, ge=1, description="most updates the receive path stores in one transaction"
     )
+    group_commit_transactions: int = Field(
+        default=4,
+        ge=1,
+        description="transactions of the receive path in flight at once: while some wait for"
+        " their commit, the next takes what arrived",
+    )
     interpreter_batch_size: int = Field(
         default=200, ge=1, description="most updates (one per chat) interpreted per transaction"
     )

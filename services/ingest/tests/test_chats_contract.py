@@ -91,7 +91,22 @@ async def test_a_chosen_zone_is_recorded_once_and_read_back_from_the_stream(
 
 async def test_chats_are_apart_and_unknown_zones_change_nothing(ingest: Ingest) -> None:
     await ingest.say("/tz Asia/Tokyo", chat_id=1)
-    assert set(await ingest.say("/tz Mars/Olympus", chat_id=2)) == {"send.requested.v1"}
+    refused = await ingest.say("/tz Mars/Olympus", chat_id=2)
+    assert set(refused) == {"send.requested.v1", "message.received.v1"}
     [asked] = (await ingest.say("/remind in 5m tea", chat_id=2))["reminder.requested.v1"]
     assert asked.time_zone == DEFAULT
     assert await ingest.chat(2) == (None, [])
+
+
+async def test_language_stop_and_membership_fold_alike_on_both(ingest: Ingest) -> None:
+    await ingest.say("/start")
+    await ingest.say("/language uk")
+    await ingest.say("/stop")
+    row, types = await ingest.chat()
+    assert types == ["user.started.v1", "language.set.v1", "chat.stopped.v1"]
+    assert row is not None
+    assert (row.language, row.stopped) == ("uk", True)
+    await ingest.say("/start")
+    row, _ = await ingest.chat()
+    assert row is not None
+    assert row.stopped is False

@@ -100,13 +100,13 @@ async def test_replies_say_what_was_wrong_and_how_to_write_it(pool, text, reply)
     emitted = await interpret(pool, update(3, text))
     [sent] = emitted["send.requested.v1"]
     assert reply in sent["text"]
-    assert set(emitted) == {"send.requested.v1"}
+    assert set(emitted) == {"send.requested.v1", "message.received.v1"}
 
 
-async def test_plain_text_and_other_updates_cause_nothing(pool):
-    assert await interpret(pool, update(4, "just chatting")) == {}
+async def test_plain_text_and_edits_are_only_received(pool):
+    assert set(await interpret(pool, update(4, "just chatting"))) == {"message.received.v1"}
     edited = {"update_id": 5, "edited_message": update(5, "/start")["message"]}
-    assert await interpret(pool, edited) == {}
+    assert set(await interpret(pool, edited)) == {"message.received.v1"}
 
 
 async def test_tz_sets_the_zone_later_reminders_are_read_in(pool):
@@ -127,7 +127,7 @@ async def test_tz_sets_the_zone_later_reminders_are_read_in(pool):
 
 async def test_tz_with_an_unknown_zone_suggests_one(pool):
     emitted = await interpret(pool, update(13, "/tz Europe/Kiev2", chat_id=9))
-    assert set(emitted) == {"send.requested.v1"}
+    assert set(emitted) == {"send.requested.v1", "message.received.v1"}
     text = emitted["send.requested.v1"][0]["text"]
     assert "I don't know the time zone 'Europe/Kiev2'" in text
     assert "Did you mean Europe/Kiev" in text

@@ -113,12 +113,13 @@ async def test_polling_screens_updates_as_the_webhook_does(database_url, amqp_ur
             assert by_id[101]["payload"]["message"]["text"] == "nul\ufffdhere"
             assert by_id[102]["status"] == "rejected"
             assert "message.chat.id" in by_id[102]["reason"]
-            assert set(by_id) == {101, 102, 105}
+            # The Bot API client reads JSON as the webhook does (orjson): an integer wider
+            # than 64 bits arrives as a float, outside a chat id's range, so kept rejected.
+            assert by_id[104]["status"] == "rejected"
+            assert "message.chat.id" in by_id[104]["reason"]
+            assert set(by_id) == {101, 102, 104, 105}
             reasons = await pool.fetch("SELECT reason FROM rejected_bodies ORDER BY id")
-            assert [r["reason"] for r in reasons] == [
-                "nested deeper than 32 levels",
-                "an integer wider than 64 bits",
-            ]
+            assert [r["reason"] for r in reasons] == ["nested deeper than 32 levels"]
 
             async def confirmed():
                 info = (await control.get(f"/bot{TOKEN}/getWebhookInfo")).json()["result"]

@@ -63,7 +63,7 @@ async def test_rebuilt_chats_equal_the_live_projection(database_url):
 
         rebuilt = await CLI.rebuild(database_url)
         assert await table_rows(pool, "chats") == live
-        assert rebuilt.tables == ("chats",)
+        assert rebuilt.tables == ("chats", "bots")
         assert rebuilt.events == await pool.fetchval("SELECT count(*) FROM events")
     finally:
         await pool.close()

@@ -63,7 +63,7 @@ def test_message_fields_are_read():
     ("text", "command"),
     [
         ("/start", Command("start", "")),
-        ("/remind@chime_bot in 5m tea", Command("remind", "in 5m tea")),
+        ("/remind@chime_bot in 5m tea", Command("remind", "in 5m tea", "chime_bot")),
         ("/REMIND  in 1h x ", Command("remind", "in 1h x")),
         ("hello", None),
         ("/", None),

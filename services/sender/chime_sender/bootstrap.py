@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -57,7 +57,17 @@ def policy_of(settings: SenderSettings) -> Policy:
     retry = RetryPolicy(
         settings.max_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds
     )
-    return Policy(limits, retry, resend_when_unsure=settings.resend_when_unsure)
+    per_bot = {
+        bot_id: replace(
+            limits,
+            token_rate=own.token_rate or limits.token_rate,
+            chat_interval=limits.chat_interval if own.chat_interval is None else own.chat_interval,
+            group_rate=own.group_rate or limits.group_rate,
+            group_window=own.group_window_seconds or limits.group_window,
+        )
+        for bot_id, own in settings.bot_limits.items()
+    }
+    return Policy(limits, retry, resend_when_unsure=settings.resend_when_unsure, per_bot=per_bot)
 
 
 async def build(

@@ -1,13 +1,22 @@
 import os
 import socket
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from chime_kit.bots import BotTokens
 from chime_kit.settings import ServiceSettings
 
 SERVICE = "sender"
+
+
+class BotLimits(BaseModel):
+    """Limits of one bot that differ from the installation's (unset: the installation's)."""
+
+    token_rate: int | None = Field(default=None, ge=1)
+    chat_interval: float | None = Field(default=None, ge=0)
+    group_rate: int | None = Field(default=None, ge=1)
+    group_window_seconds: float | None = Field(default=None, gt=0)
 
 
 class SenderSettings(ServiceSettings):
@@ -26,6 +35,10 @@ class SenderSettings(ServiceSettings):
     chat_interval: float = Field(default=1.0, ge=0, description="seconds between private sends")
     group_rate: int = Field(default=20, ge=1, description="messages per group_window per group")
     group_window_seconds: float = Field(default=60.0, gt=0)
+    bot_limits: dict[int, BotLimits] = Field(
+        default_factory=dict,
+        description='per bot id, limits that differ, as JSON: {"123": {"token_rate": 10}}',
+    )
     limit_margin_seconds: float = Field(
         default=0.03, ge=0, description="slack added to the token window for network jitter"
     )

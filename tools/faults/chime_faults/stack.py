@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 SERVICES = ("scheduler", "sender", "api", "ingest")  # start order: ingest last (webhook)
+CLIENT_SCOPES = ("notifications:write", "notifications:read")
 DEFAULT_PORTS = {"emulator": 8081, "ingest": 8001, "scheduler": 8002, "sender": 8003, "api": 8004}
 
 
@@ -163,10 +164,14 @@ class Stack:
                 await asyncio.sleep(0.3)
             self.say(f"{name:9} ready at {self.url(name)}")
 
-    def create_api_key(self, name: str = "demo") -> str:
+    def create_api_key(
+        self,
+        name: str = "demo",
+        scopes: tuple[str, ...] = ("notifications:write", "notifications:read"),
+    ) -> str:
         out = subprocess.run(  # noqa: S603 (our own module)
             [sys.executable, "-m", "chime_api", "keys", "create", "--name", name,
-             "--scope", "notifications:write", "--scope", "notifications:read"],
+             *(arg for scope in scopes for arg in ("--scope", scope))],
             env=self.env("api"), capture_output=True, text=True, check=True, cwd=self.cwd,
         ).stdout  # fmt: skip
         match = re.search(r"chime_[A-Za-z0-9_-]+", out)

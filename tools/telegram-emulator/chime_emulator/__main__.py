@@ -57,6 +57,12 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         default=int(_env("PAID_BROADCAST_RATE", "1000")),
         help="messages per second per bot for sends with allow_paid_broadcast",
     )
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        default=_env("ACCESS_LOG", "") in ("1", "true"),
+        help="log every request (tokens redacted); off by default, it costs CPU per call",
+    )
     args = parser.parse_args(argv)
     env_bots = [token.strip() for token in _env("BOTS", "").split(",") if token.strip()]
     for token in env_bots + args.bot:
@@ -71,12 +77,19 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         private_chat_interval=args.private_chat_interval,
         group_rate_per_minute=args.group_rate_per_minute,
         paid_broadcast_rate=args.paid_broadcast_rate,
+        access_log=args.access_log,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     config = parse_args(argv)
-    uvicorn.run(create_app(config), host=config.host, port=config.port, log_config=log_config())
+    uvicorn.run(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        log_config=log_config(),
+        access_log=config.access_log,
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ class EmulatorConfig:
     private_chat_interval: float = 1.0
     group_rate_per_minute: int = 20
     paid_broadcast_rate: int = 1000
+    access_log: bool = False
     webhook_timeout_s: float = 10.0
     # As Telegram: an undelivered update is retried (delays doubling from `webhook_backoff_s`
     # up to `webhook_max_backoff_s`) for up to a day, and the bot's later updates wait

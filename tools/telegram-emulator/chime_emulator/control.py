@@ -3,12 +3,13 @@
 import time
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, Field
 
 from chime_emulator import updates
 from chime_emulator.emulator import REGISTERED_TOKEN, Emulator, now_epoch
 from chime_emulator.faults import FaultMode, make_rule
+from chime_emulator.jsonio import dump_json
 from chime_emulator.state import (
     ACTIVE_STATUSES,
     Bot,
@@ -34,6 +35,8 @@ class BotIn(BaseModel):
     token: str
     username: str | None = None
     first_name: str | None = None
+    privacy_mode: bool | None = None
+    require_start: bool | None = None
 
 
 class ChatIn(BaseModel):
@@ -58,6 +61,7 @@ class MessageIn(BotRef):
     text: str
     from_id: int | None = None
     message_thread_id: int | None = None
+    reply_to_message_id: int | None = None
 
 
 class RawUpdateIn(BotRef):
@@ -80,6 +84,10 @@ class MigrationIn(BaseModel):
     supergroup_id: int | None = Field(default=None, lt=0)
     from_id: int | None = None
     wait: bool = False
+
+
+class EditIn(BotRef):
+    text: str
 
 
 class UserIn(BaseModel):
@@ -106,6 +114,8 @@ def _bot_info(bot: Bot) -> dict[str, Any]:
         "username": bot.username,
         "first_name": bot.first_name,
         "token": bot.token,
+        "privacy_mode": bot.privacy_mode,
+        "require_start": bot.require_start,
     }
 
 
@@ -128,18 +138,73 @@ def incoming_service_message(
     return {"message": message}
 
 
+def find_bot_of(emulator: Emulator, bot_id: int | None, token: str | None = None) -> Bot:
+    bot = (
+        emulator.state.bots_by_token.get(token)
+        if token is not None
+        else emulator.state.bots_by_id.get(bot_id or 0)
+    )
+    if bot is None:
+        raise HTTPException(404, "bot not found")
+    return bot
+
+
+async def inject_message(emulator: Emulator, body: MessageIn) -> dict[str, Any]:
+    """A user's (or a channel's) text message to a bot; the hot path of benches."""
+    bot = find_bot_of(emulator, body.bot_id, body.token)
+    state = emulator.state
+    chat = state.chats.get(body.chat_id)
+    if chat is None and body.chat_id > 0:
+        chat = state.private_chat(state.user(body.chat_id))
+    if chat is None:
+        raise HTTPException(404, "chat not found")
+    sender_id = body.from_id if body.from_id is not None else chat.id
+    if chat.type != "private" and body.from_id is None and chat.type != "channel":
+        raise HTTPException(400, "from_id is required for group messages")
+    if chat.migrated_to is not None:
+        raise HTTPException(400, f"the group was upgraded to {chat.migrated_to}")
+    if chat.type != "private":
+        if chat.members.get(bot.id) in ("left", "kicked"):
+            raise HTTPException(400, "the bot is not in this chat")
+        chat.members.setdefault(bot.id, default_status(chat))
+    replied: StoredMessage | None = None
+    if body.reply_to_message_id is not None:
+        replied = chat.messages.get(body.reply_to_message_id)
+        if replied is None:
+            raise HTTPException(404, "no message with reply_to_message_id in the chat")
+    update = updates.incoming_message_update(
+        chat=chat,
+        sender=None if chat.type == "channel" else state.user(sender_id),
+        text=body.text,
+        date=now_epoch(),
+        message_thread_id=body.message_thread_id,
+        reply_to_message=None if replied is None else updates.quoted(replied),
+    )
+    message = next(iter(update.values()))
+    chat.messages[message["message_id"]] = StoredMessage(message, None, time.time())
+    if chat.type == "private":
+        bot.started_by.add(chat.id)
+    if not reaches_bot(bot, chat, body.text, replied):
+        return {"update_id": None, "delivery": "filtered"}
+    return await emulator.deliver(bot, update, wait=body.wait)
+
+
+def reaches_bot(bot: Bot, chat: Chat, text: str, replied: StoredMessage | None) -> bool:
+    """Privacy mode: in a group, a bot that is not an administrator gets only commands for
+    it and replies to its own messages."""
+    if not bot.privacy_mode or chat.type not in ("group", "supergroup"):
+        return True
+    if chat.members.get(bot.id) == "administrator":
+        return True
+    replied_to_bot = replied is not None and replied.bot_id == bot.id
+    return replied_to_bot or updates.is_command_for(text, bot.username)
+
+
 def build_router(emulator: Emulator) -> APIRouter:
     router = APIRouter(prefix="/_emulator")
 
     def find_bot(bot_id: int | None, token: str | None = None) -> Bot:
-        bot = (
-            emulator.state.bots_by_token.get(token)
-            if token is not None
-            else emulator.state.bots_by_id.get(bot_id or 0)
-        )
-        if bot is None:
-            raise HTTPException(404, "bot not found")
-        return bot
+        return find_bot_of(emulator, bot_id, token)
 
     @router.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -149,7 +214,12 @@ def build_router(emulator: Emulator) -> APIRouter:
     async def register_bot(body: BotIn) -> dict[str, Any]:
         if not REGISTERED_TOKEN.fullmatch(body.token):
             raise HTTPException(400, "token must look like <bot id>:<secret>")
-        return _bot_info(emulator.state.register_bot(body.token, body.username, body.first_name))
+        bot = emulator.state.register_bot(body.token, body.username, body.first_name)
+        if body.privacy_mode is not None:
+            bot.privacy_mode = body.privacy_mode
+        if body.require_start is not None:
+            bot.require_start = body.require_start
+        return _bot_info(bot)
 
     @router.post("/chats")
     async def create_chat(body: ChatIn) -> dict[str, Any]:
@@ -168,33 +238,8 @@ def build_router(emulator: Emulator) -> APIRouter:
         return chat.to_api()
 
     @router.post("/messages")
-    async def inject_message(body: MessageIn) -> dict[str, Any]:
-        bot = find_bot(body.bot_id, body.token)
-        state = emulator.state
-        chat = state.chats.get(body.chat_id)
-        if chat is None and body.chat_id > 0:
-            chat = state.private_chat(state.user(body.chat_id))
-        if chat is None:
-            raise HTTPException(404, "chat not found")
-        sender_id = body.from_id if body.from_id is not None else chat.id
-        if chat.type != "private" and body.from_id is None and chat.type != "channel":
-            raise HTTPException(400, "from_id is required for group messages")
-        if chat.migrated_to is not None:
-            raise HTTPException(400, f"the group was upgraded to {chat.migrated_to}")
-        if chat.type != "private":
-            if chat.members.get(bot.id) in ("left", "kicked"):
-                raise HTTPException(400, "the bot is not in this chat")
-            chat.members.setdefault(bot.id, default_status(chat))
-        update = updates.incoming_message_update(
-            chat=chat,
-            sender=None if chat.type == "channel" else state.user(sender_id),
-            text=body.text,
-            date=now_epoch(),
-            message_thread_id=body.message_thread_id,
-        )
-        message = next(iter(update.values()))
-        chat.messages[message["message_id"]] = StoredMessage(message, None, time.time())
-        return await emulator.deliver(bot, update, wait=body.wait)
+    async def inject(body: MessageIn) -> dict[str, Any]:
+        return await inject_message(emulator, body)
 
     @router.post("/updates")
     async def inject_raw_update(body: RawUpdateIn) -> dict[str, Any]:
@@ -226,14 +271,15 @@ def build_router(emulator: Emulator) -> APIRouter:
     @router.get("/bots/{bot_id}/sent")
     async def sent_messages(
         bot_id: int, chat_id: int | None = None, since_message_id: int | None = None
-    ) -> dict[str, Any]:
+    ) -> Response:
         messages = [
             stored.to_control()
             for stored in find_bot(bot_id).sent
             if (chat_id is None or stored.message["chat"]["id"] == chat_id)
             and (since_message_id is None or stored.message["message_id"] > since_message_id)
         ]
-        return {"messages": messages}
+        # Serialized at once: benches poll long lists, FastAPI's encoder would walk each.
+        return Response(dump_json({"messages": messages}), media_type="application/json")
 
     def find_chat(chat_id: int) -> Chat:
         chat = emulator.state.chats.get(chat_id)
@@ -247,6 +293,22 @@ def build_router(emulator: Emulator) -> APIRouter:
         if stored is None:
             raise HTTPException(404, "message not found (never sent, or deleted)")
         return stored.to_control()
+
+    @router.post("/chats/{chat_id}/messages/{message_id}/edit")
+    async def edit_users_message(chat_id: int, message_id: int, body: EditIn) -> dict[str, Any]:
+        bot = find_bot(body.bot_id, body.token)
+        chat = find_chat(chat_id)
+        stored = chat.messages.get(message_id)
+        if stored is None or stored.bot_id is not None or "text" not in stored.message:
+            raise HTTPException(404, "no text message of a user with that id in the chat")
+        message = stored.message
+        message["text"] = body.text
+        message.pop("entities", None)
+        if entities := updates.command_entities(body.text):
+            message["entities"] = entities
+        message["edit_date"] = now_epoch()
+        kind = "edited_channel_post" if chat.type == "channel" else "edited_message"
+        return await emulator.deliver(bot, {kind: dict(message)}, wait=body.wait)
 
     @router.post("/callbacks")
     async def press_button(body: CallbackIn) -> dict[str, Any]:

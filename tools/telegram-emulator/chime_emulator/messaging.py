@@ -80,6 +80,8 @@ def check_access(emulator: Emulator, bot: Bot, chat: Chat) -> None:
             raise ApiError(403, "Forbidden: user is deactivated")
         if chat.id in bot.blocked_by:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if bot.require_start and chat.id not in bot.started_by:
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         return
     status = chat.members.get(bot.id)
     if status == "kicked":
@@ -98,7 +100,7 @@ def _replied(chat: Chat, reply: validation.ReplyTo) -> dict[str, Any] | None:
         if reply.allow_sending_without_reply:
             return None
         raise bad_request("message to be replied not found")
-    return {key: value for key, value in stored.message.items() if key != "reply_to_message"}
+    return updates.quoted(stored)
 
 
 def _send(emulator: Emulator, bot: Bot, out: Outgoing) -> dict[str, Any]:

@@ -143,6 +143,12 @@ class Bot:
     token: str
     username: str
     first_name: str
+    # Telegram's default is on; here off unless asked, so every group message reaches the bot.
+    privacy_mode: bool = False
+    # As Telegram: a bot may not write first to a user who never wrote to it. Off unless
+    # asked, since tests create chats and send at once.
+    require_start: bool = False
+    started_by: set[int] = field(default_factory=set)
     webhook_url: str = ""
     webhook_secret: str | None = None
     max_connections: int = 40
@@ -177,7 +183,7 @@ class Bot:
     def get_me(self) -> dict[str, Any]:
         return self.to_api() | {
             "can_join_groups": True,
-            "can_read_all_group_messages": False,
+            "can_read_all_group_messages": not self.privacy_mode,
             "supports_inline_queries": False,
             "can_connect_to_business": False,
             "has_main_web_app": False,

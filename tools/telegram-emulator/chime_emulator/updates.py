@@ -3,7 +3,7 @@
 from typing import Any
 
 from chime_emulator.formatting import utf16_length
-from chime_emulator.state import Bot, Chat, User
+from chime_emulator.state import Bot, Chat, StoredMessage, User
 
 # Telegram withholds these unless a bot lists them in allowed_updates.
 OPT_IN_UPDATE_TYPES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -56,6 +56,7 @@ def incoming_message_update(
     text: str,
     date: int,
     message_thread_id: int | None = None,
+    reply_to_message: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An update without update_id, which the delivery assigns."""
     built = message(
@@ -66,6 +67,7 @@ def incoming_message_update(
         sender=None if sender is None else sender.to_api(),
         entities=command_entities(text),
         message_thread_id=message_thread_id,
+        content=None if reply_to_message is None else {"reply_to_message": reply_to_message},
     )
     kind = "channel_post" if chat.type == "channel" else "message"
     return {kind: built}
@@ -147,3 +149,16 @@ def is_allowed(payload: Any, allowed_updates: list[str] | None) -> bool:
     if allowed_updates:
         return kind in allowed_updates
     return kind not in OPT_IN_UPDATE_TYPES
+
+
+def is_command_for(text: str, username: str) -> bool:
+    """A command with no addressee, or addressed `/cmd@username` to this bot."""
+    if not command_entities(text):
+        return False
+    _, at, addressee = text.split(maxsplit=1)[0].partition("@")
+    return not at or addressee.lower() == username.lower()
+
+
+def quoted(stored: StoredMessage) -> dict[str, Any]:
+    """A message as another one's reply_to_message shows it: without its own reply."""
+    return {key: value for key, value in stored.message.items() if key != "reply_to_message"}

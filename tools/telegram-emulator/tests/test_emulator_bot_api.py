@@ -241,3 +241,9 @@ async def test_allowed_updates_applies_to_updates_created_after_it(harness: Harn
         "message",
         "my_chat_member",
     ]
+
+
+async def test_updates_with_integers_beyond_64_bits_still_serialize(harness: Harness) -> None:
+    huge = {"update_id": 5, "message": {"chat": {"id": 2**70}, "text": "wide"}}
+    await harness.control("/updates", {"bot_id": BOT_ID, "update": huge})
+    assert await harness.ok("getUpdates") == [huge]

@@ -142,3 +142,33 @@ async def test_a_403_uses_no_message_id(harness: Harness) -> None:
     await error_body(harness, "sendMessage", chat_id=42, text="x")
     await harness.control(f"/bots/{BOT_ID}/unblock", {"user_id": 42})
     assert (await harness.ok("sendMessage", chat_id=42, text="y"))["message_id"] == 1
+
+
+async def test_privacy_mode_in_groups(harness: Harness) -> None:
+    bot = await harness.control(
+        "/bots",
+        {"token": "777:privacy_mode_bot_token", "username": "ChimeBot", "privacy_mode": True},
+    )
+    me = (await harness.call("getMe", token=bot["token"])).json()["result"]
+    assert me["can_read_all_group_messages"] is False
+    assert (await harness.ok("getMe"))["can_read_all_group_messages"] is True
+    group = await harness.control("/chats", {"type": "supergroup", "title": "G"})
+
+    async def says(text: str, **extra: Any) -> Any:
+        body = {"bot_id": 777, "chat_id": group["id"], "text": text, "from_id": 5} | extra
+        return await harness.control("/messages", body)
+
+    assert (await says("just chatting"))["delivery"] == "filtered"
+    assert (await says("/list@OtherBot"))["delivery"] == "filtered"
+    assert (await says("/list@chimebot"))["delivery"] == "queued"
+    assert (await says("/list"))["delivery"] == "queued"
+    sent = await harness.ok(
+        "sendMessage", token=bot["token"], chat_id=group["id"], text="Which time?"
+    )
+    reply = await says("18:30", reply_to_message_id=sent["message_id"])
+    assert reply["delivery"] == "queued"
+    updates = (await harness.call("getUpdates", token=bot["token"])).json()["result"]
+    assert [u["message"]["text"] for u in updates] == ["/list@chimebot", "/list", "18:30"]
+    assert updates[-1]["message"]["reply_to_message"] == sent
+    await set_status(harness, group["id"], "administrator", bot_id=777)
+    assert (await says("now I see everything"))["delivery"] == "queued"

@@ -16,7 +16,14 @@ async def test_healthz(harness: Harness) -> None:
 async def test_register_bot(harness: Harness) -> None:
     token = "555:another_token_value"
     info = await harness.control("/bots", {"token": token, "username": "chime_bot"})
-    assert info == {"id": 555, "username": "chime_bot", "first_name": "Bot 555", "token": token}
+    assert info == {
+        "id": 555,
+        "username": "chime_bot",
+        "first_name": "Bot 555",
+        "token": token,
+        "privacy_mode": False,
+        "require_start": False,
+    }
     me = (await harness.call("getMe", token=token)).json()["result"]
     assert me["username"] == "chime_bot"
     bad = await harness.client.post("/_emulator/bots", json={"token": "nonsense"})
@@ -179,8 +186,13 @@ def test_cli_arguments() -> None:
             "0.5",
             "--group-rate-per-minute",
             "3",
+            "--paid-broadcast-rate",
+            "100",
+            "--access-log",
         ]
     )
+    assert (config.paid_broadcast_rate, config.access_log) == (100, True)
+    assert parse_args([]).access_log is False
     assert config.port == 9000
     assert config.bot_tokens == ("1:aaa", "2:bbb")
     assert config.auto_register is True
@@ -189,3 +201,64 @@ def test_cli_arguments() -> None:
         0.5,
         3,
     )
+
+
+async def test_inject_answers_like_its_fastapi_route(harness: Harness) -> None:
+    """POST /messages is served before FastAPI's routing; its errors keep their shape."""
+    invalid = await harness.client.post("/_emulator/messages", json={"bot_id": BOT_ID})
+    assert invalid.status_code == 422
+    assert {error["loc"][-1] for error in invalid.json()["detail"]} == {"chat_id", "text"}
+    unknown = await harness.client.post(
+        "/_emulator/messages", json={"bot_id": 1, "chat_id": 42, "text": "x"}
+    )
+    assert unknown.status_code == 404
+    assert unknown.json() == {"detail": "bot not found"}
+
+
+async def test_malformed_bot_api_paths_are_not_found(harness: Harness) -> None:
+    for path in (f"/bot{TOKEN}", f"/bot{TOKEN}/", f"/bot{TOKEN}/getMe/extra"):
+        response = await harness.client.get(path)
+        assert response.status_code == 404
+        assert response.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
+
+
+async def test_a_user_edits_a_message(harness: Harness) -> None:
+    await harness.control("/messages", {"bot_id": BOT_ID, "chat_id": 42, "text": "helo"})
+    [original] = await harness.ok("getUpdates")
+    message_id = original["message"]["message_id"]
+    await harness.control(
+        f"/chats/42/messages/{message_id}/edit", {"bot_id": BOT_ID, "text": "/start again"}
+    )
+    [_, edited] = await harness.ok("getUpdates")
+    message = edited["edited_message"]
+    assert message["message_id"] == message_id
+    assert message["text"] == "/start again"
+    assert message["entities"] == [{"offset": 0, "length": 6, "type": "bot_command"}]
+    assert isinstance(message["edit_date"], int)
+    channel = await harness.control("/chats", {"type": "channel", "title": "C"})
+    await harness.control("/messages", {"bot_id": BOT_ID, "chat_id": channel["id"], "text": "a"})
+    *_, post = await harness.ok("getUpdates")
+    await harness.control(
+        f"/chats/{channel['id']}/messages/{post['channel_post']['message_id']}/edit",
+        {"bot_id": BOT_ID, "text": "b"},
+    )
+    *_, edited_post = await harness.ok("getUpdates")
+    assert edited_post["edited_channel_post"]["text"] == "b"
+    missing = await harness.client.post(
+        "/_emulator/chats/42/messages/999/edit", json={"bot_id": BOT_ID, "text": "x"}
+    )
+    assert missing.status_code == 404
+
+
+async def test_a_bot_that_must_be_started_first(harness: Harness) -> None:
+    token = "888:pool_worker_bot_token_0001"
+    info = await harness.control("/bots", {"token": token, "require_start": True})
+    assert info["require_start"] is True
+    await harness.private_chat(42)
+    first = await harness.call("sendMessage", token=token, chat_id=42, text="hello")
+    assert first.status_code == 403
+    assert first.json()["description"] == ("Forbidden: bot can't initiate conversation with a user")
+    await harness.ok("sendMessage", chat_id=42, text="another bot is unaffected")
+    await harness.control("/messages", {"token": token, "chat_id": 42, "text": "/start x"})
+    after = await harness.call("sendMessage", token=token, chat_id=42, text="hello")
+    assert after.status_code == 200

@@ -23,8 +23,9 @@ def test_redact_hides_a_token_in_a_path_and_leaves_other_paths() -> None:
 
 def test_the_access_log_of_the_running_emulator_carries_no_token() -> None:
     port = free_port()
+    command = [sys.executable, "-m", "chime_emulator", "--port", str(port), "--bot", TOKEN]
     process = subprocess.Popen(
-        [sys.executable, "-m", "chime_emulator", "--port", str(port), "--bot", TOKEN],
+        [*command, "--access-log"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from chime_api import operator
 from chime_api.bootstrap import Api, build
 from chime_api.entrypoints import (
     broadcasts,
@@ -57,5 +58,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(webhooks.router)
     app.include_router(history_routes.router)
+    operator.mount(app)
     app.router.routes.extend(ops_routes(readiness_of))
     return app

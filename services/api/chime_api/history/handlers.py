@@ -40,6 +40,43 @@ from chime_kit.db import Connection
 from chime_kit.streams import Aggregate, decide
 from chime_kit.unit_of_work import UnitOfWork
 
+# Every fact adds to the same global rollup rows, so history's writers take turns anyway;
+# taking turns explicitly, before any row lock, means they can never deadlock (consumers of
+# several queues, replicas, batches touching bots and keys in different orders, forget).
+WRITERS_LOCK = 0x68697374  # "hist"
+
+
+async def take_turn(conn: Connection) -> None:
+    """Wait for history's other writers; held until this transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITERS_LOCK)
+
+
+class HistoryBatch:
+    """The facts of one transaction (a consumer's batch), logged and folded together just
+    before it commits."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.facts: list[Fact] = []
+        self._turn = False
+
+    async def take_turn(self) -> None:
+        if not self._turn:
+            await take_turn(self.conn)
+            self._turn = True
+
+    async def flush(self) -> None:
+        if self.facts:
+            await keep(self.conn, self.facts)
+            self.facts = []
+
+
+async def batch_of(uow: UnitOfWork) -> HistoryBatch:
+    """This transaction's batch, its turn taken."""
+    batch = uow.before_commit("history", lambda: HistoryBatch(uow.conn))
+    await batch.take_turn()
+    return batch
+
 
 async def keep(conn: Connection, facts: Sequence[Fact]) -> int:
     """Log and fold the facts that fall inside the window; how many were kept (a fact
@@ -54,21 +91,20 @@ async def keep(conn: Connection, facts: Sequence[Fact]) -> int:
 
 
 async def message_received(uow: UnitOfWork, envelope: Envelope[MessageReceived]) -> None:
-    await keep(uow.conn, [received_of(envelope.data)])
+    (await batch_of(uow)).facts.append(received_of(envelope.data))
 
 
 async def member_changed(uow: UnitOfWork, envelope: Envelope[ChatMemberChanged]) -> None:
     change = envelope.data
     if change.new_state == "kicked" and change.old_state != "kicked":
-        await keep(
-            uow.conn, [Blocked(bot_id=change.bot_id, chat_id=change.chat_id, at=change.changed_at)]
-        )
+        blocked = Blocked(bot_id=change.bot_id, chat_id=change.chat_id, at=change.changed_at)
+        (await batch_of(uow)).facts.append(blocked)
 
 
 async def send_requested(uow: UnitOfWork, envelope: Envelope[SendRequested]) -> None:
     r = envelope.data
     text = filled(r.text, r.variables)
-    await _requested(uow.conn, [(r.delivery_id, r.bot_id, r.chat_id, text)], envelope.occurred_at)
+    await _requested(uow, [(r.delivery_id, r.bot_id, r.chat_id, text)], envelope.occurred_at)
 
 
 async def batch_requested(uow: UnitOfWork, envelope: Envelope[SendBatchRequested]) -> None:
@@ -76,7 +112,7 @@ async def batch_requested(uow: UnitOfWork, envelope: Envelope[SendBatchRequested
     b = envelope.data
     text = filled(b.text, b.variables)
     rows = [(f"{b.batch_id}:{chat}", b.bot_id, chat, text) for chat in dict.fromkeys(b.chat_ids)]
-    await _requested(uow.conn, rows, envelope.occurred_at)
+    await _requested(uow, rows, envelope.occurred_at)
 
 
 _REQUESTED = """
@@ -91,19 +127,19 @@ RETURNING delivery_id, bot_id, chat_id, text, requested_at, outcome
 
 
 async def _requested(
-    conn: Connection, rows: list[tuple[str, int, int, str]], requested_at: datetime
+    uow: UnitOfWork, rows: list[tuple[str, int, int, str]], requested_at: datetime
 ) -> None:
-    returned = await conn.fetch(
+    batch = await batch_of(uow)
+    returned = await uow.conn.fetch(
         _REQUESTED, *[list(c) for c in zip(*rows, strict=True)], requested_at
     )
-    late = []
     for row in returned:
         outcome = row["outcome"]
         if outcome is None:
             continue  # the outcome will find the request
         at = datetime.fromisoformat(outcome["at"])
         sent = outcome["kind"] == "sent"
-        late.append(
+        batch.facts.append(
             TextJoined(
                 bot_id=row["bot_id"], chat_id=row["chat_id"], at=at,
                 delivery_id=row["delivery_id"], text=row["text"],
@@ -111,7 +147,6 @@ async def _requested(
                 latency_ms=_ms(at - requested_at) if sent else None,
             )
         )  # fmt: skip
-    await keep(conn, late)
 
 
 _OUTCOME = """
@@ -131,13 +166,12 @@ async def send_outcome(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
     source_kind = e.source.kind if e.source is not None else None
     api_key_id = await _key_of(uow.conn, e)
     note = {"kind": "sent" if sent else "failed", "at": at.isoformat(), "api_key_id": api_key_id}
+    batch = await batch_of(uow)
     row = await uow.conn.fetchrow(_OUTCOME, e.delivery_id, e.bot_id, e.chat_id, note)
     if row is None:
         return
     requested_at = row["requested_at"]
-    await keep(
-        uow.conn,
-        [
+    batch.facts.append(
             Outcome(
                 kind="sent" if sent else "failed", bot_id=e.bot_id, chat_id=e.chat_id, at=at,
                 delivery_id=e.delivery_id,
@@ -146,7 +180,6 @@ async def send_outcome(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
                 latency_ms=_ms(at - requested_at) if sent and requested_at else None,
                 reason=None if isinstance(e, MessageSent) else e.reason,
             )
-        ],
     )  # fmt: skip
 
 
@@ -181,6 +214,7 @@ async def forget_chat(
     """Erase a chat's history, its log and its share of every rollup (as if its facts had
     never been applied), and record that it was done."""
     conn = uow.conn
+    await take_turn(conn)
     ids = {r["id"] for r in await conn.fetch(
         "SELECT id FROM history_messages WHERE bot_id = $1 AND chat_id = $2", bot_id, chat_id
     )}  # fmt: skip

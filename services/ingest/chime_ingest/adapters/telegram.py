@@ -1,39 +1,30 @@
-"""The few Bot API calls ingest makes: the webhook's (set, delete, info) and getUpdates."""
+"""The few Bot API calls ingest makes (the webhook's set, delete and info, getUpdates,
+answerCallbackQuery), on the kit's client and its one error model: a call that did not
+succeed raises TelegramError."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import httpx
+from chime_kit.telegram import BotApi, TelegramError
 
-
-class TelegramError(Exception):
-    def __init__(self, method: str, error_code: int, description: str) -> None:
-        super().__init__(f"{method} failed: {error_code} {description}")
-        self.error_code = error_code
+__all__ = ["TelegramBotApi", "TelegramError"]
 
 
 class TelegramBotApi:
     """One client for many bots; the token only ever appears in the request path."""
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
-        self.client = client
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, api: BotApi) -> None:
+        self.api = api
 
     async def call(
         self, token: str, method: str, params: dict[str, Any], wait: float | None = None
     ) -> Any:
-        response = await self.client.post(
-            f"{self.base_url}/bot{token}/{method}",
-            json=params,
-            timeout=wait if wait is not None else self.client.timeout,
-        )
-        body = response.json()
-        if not body.get("ok"):
-            raise TelegramError(
-                method, body.get("error_code", response.status_code), body.get("description", "")
-            )
-        return body["result"]
+        """The call's result; `wait` replaces the read timeout (long polling)."""
+        return await self.api.result(token, method, params, read_timeout=wait)
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
 
     async def set_webhook(
         self,
@@ -51,12 +42,18 @@ class TelegramBotApi:
             params["max_connections"] = max_connections
         await self.call(token, "setWebhook", params)
 
+    async def delete_webhook(self, token: str) -> None:
+        await self.call(token, "deleteWebhook", {})
+
     async def get_webhook_info(self, token: str) -> dict[str, Any]:
         info: dict[str, Any] = await self.call(token, "getWebhookInfo", {})
         return info
 
-    async def delete_webhook(self, token: str) -> None:
-        await self.call(token, "deleteWebhook", {})
+    async def answer_callback_query(self, token: str, query_id: str, text: str) -> None:
+        params: dict[str, Any] = {"callback_query_id": query_id}
+        if text:
+            params["text"] = text[:200]  # Telegram shows at most 200 characters
+        await self.call(token, "answerCallbackQuery", params)
 
     async def get_updates(
         self,
@@ -66,10 +63,10 @@ class TelegramBotApi:
         allowed_updates: list[str] | None = None,
     ) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"timeout": poll_seconds}
-        if allowed_updates is not None:
-            params["allowed_updates"] = allowed_updates
         if offset is not None:
             params["offset"] = offset
+        if allowed_updates is not None:
+            params["allowed_updates"] = allowed_updates
         result: list[dict[str, Any]] = await self.call(
             token, "getUpdates", params, wait=poll_seconds + 10
         )

@@ -34,6 +34,7 @@ class Claimed:
     seq: int
     bot_id: int
     update_id: int
+    chat_key: int | None
     kind: str
     chat_id: int | None
     user_id: int | None
@@ -83,12 +84,26 @@ WITH heads AS (
     LIMIT $1
     FOR UPDATE OF q SKIP LOCKED
 )
-SELECT q.seq, q.bot_id, q.update_id, q.event_id, q.traceparent, q.attempts,
+SELECT q.seq, q.bot_id, q.update_id, q.chat_key, q.event_id, q.traceparent, q.attempts,
        u.kind, u.chat_id, u.user_id, u.payload, u.received_at
 FROM heads h
 JOIN update_queue q ON q.seq = h.seq
 JOIN updates u ON u.bot_id = q.bot_id AND u.update_id = q.update_id
 ORDER BY q.seq
+"""
+
+# What waits behind the claimed heads in their chats: no other claimer can take these (their
+# head is still there), so the claim holds them too and a busy chat moves a batch at a time.
+_FOLLOWERS = """
+SELECT q.seq, q.bot_id, q.update_id, q.chat_key, q.event_id, q.traceparent, q.attempts,
+       u.kind, u.chat_id, u.user_id, u.payload, u.received_at
+FROM update_queue q
+JOIN updates u ON u.bot_id = q.bot_id AND u.update_id = q.update_id
+WHERE (q.bot_id, q.chat_key) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))
+  AND NOT (q.seq = ANY($3::bigint[]))
+ORDER BY q.seq
+LIMIT $4
+FOR UPDATE OF q
 """
 
 
@@ -121,9 +136,21 @@ class UpdateLog:
         )
 
     async def claim(self, limit: int) -> list[Claimed]:
-        """Lock up to `limit` updates to interpret, at most one per chat, oldest first."""
-        rows = await self.conn.fetch(_CLAIM, limit)
-        return [Claimed(**dict(r)) for r in rows]
+        """Lock up to `limit` updates to interpret in `seq` order: the first waiting update of
+        as many chats as there are, then what follows them in those chats."""
+        heads = [Claimed(**dict(r)) for r in await self.conn.fetch(_CLAIM, limit)]
+        chats = [h for h in heads if h.chat_key is not None]
+        if not chats or len(heads) >= limit:
+            return heads
+        rows = await self.conn.fetch(
+            _FOLLOWERS,
+            [h.bot_id for h in chats],
+            [h.chat_key for h in chats],
+            [h.seq for h in chats],
+            limit - len(heads),
+        )
+        # A follower's retry_at cannot be pending: it never failed while its head waited.
+        return sorted(heads + [Claimed(**dict(r)) for r in rows], key=lambda c: c.seq)
 
     async def interpreted(self, seqs: Sequence[int]) -> None:
         await self.conn.execute("DELETE FROM update_queue WHERE seq = ANY($1::bigint[])", seqs)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from chime_contracts.envelope import Event
-from chime_contracts.events import TimeZoneSet, UserStarted
+from chime_contracts.events import (
+    ChatMemberChanged,
+    ChatMigrated,
+    ChatResumed,
+    ChatStopped,
+    LanguageSet,
+    TimeZoneSet,
+    UserStarted,
+)
 from chime_kit.streams import Aggregate
 
 
@@ -15,6 +23,11 @@ class ChatState:
     # None until the chat chooses one: the installation's default applies (a setting, so it
     # is resolved when read, not recorded).
     time_zone: str | None = None
+    language: str | None = None
+    language_chosen_by: str | None = None
+    stopped: bool = False
+    member: str | None = None  # the bot's own status in the chat, as Telegram last said
+    migrated_to: int | None = None
 
     def zone(self, default: str) -> str:
         return self.time_zone or default
@@ -25,6 +38,16 @@ def evolve(state: ChatState, event: Event) -> ChatState:
         return replace(state, started=True)
     if isinstance(event, TimeZoneSet):
         return replace(state, time_zone=event.time_zone)
+    if isinstance(event, LanguageSet):
+        return replace(state, language=event.language, language_chosen_by=event.chosen_by)
+    if isinstance(event, ChatStopped):
+        return replace(state, stopped=True)
+    if isinstance(event, ChatResumed):
+        return replace(state, stopped=False)
+    if isinstance(event, ChatMemberChanged):
+        return replace(state, member=event.new_state)
+    if isinstance(event, ChatMigrated):
+        return replace(state, migrated_to=event.new_chat_id)
     return state
 
 
@@ -38,3 +61,56 @@ def stream_id(bot_id: int, chat_id: int) -> str:
 def choose_time_zone(state: ChatState, chosen: TimeZoneSet) -> list[Event]:
     """Recorded only when it changes what the chat already had."""
     return [] if state.time_zone == chosen.time_zone else [chosen]
+
+
+def start(
+    state: ChatState, started: UserStarted, resumed: ChatResumed, language: LanguageSet | None
+) -> list[Event]:
+    """Every /start is kept (a returning user); a stopped chat resumes; a chat that never
+    chose a language takes Telegram's, when we speak it."""
+    events: list[Event] = [started]
+    if state.stopped:
+        events.append(resumed)
+    if language is not None and state.language is None:
+        events.append(language)
+    return events
+
+
+def stop(state: ChatState, stopped: ChatStopped) -> list[Event]:
+    return [] if state.stopped else [stopped]
+
+
+def choose_language(state: ChatState, chosen: LanguageSet) -> list[Event]:
+    """A command's choice is kept (it outranks Telegram's); the same one twice is not."""
+    if state.language == chosen.language and state.language_chosen_by == chosen.chosen_by:
+        return []
+    return [chosen]
+
+
+def member_changed(state: ChatState, changed: ChatMemberChanged) -> list[Event]:
+    """Telegram's word on the bot's membership, kept when it says something new."""
+    return [] if state.member == changed.new_state else [changed]
+
+
+def migrate_from(state: ChatState, migrated: ChatMigrated) -> list[Event]:
+    """The old group's stream closes with the move, once."""
+    return [] if state.migrated_to is not None else [migrated]
+
+
+def migrate_into(
+    state: ChatState,
+    old: ChatState,
+    zone: TimeZoneSet,
+    language: LanguageSet | None,
+    stopped: ChatStopped,
+) -> list[Event]:
+    """The supergroup takes over the old group's choices it has not made itself, and stays
+    stopped if the group was."""
+    events: list[Event] = []
+    if old.time_zone and state.time_zone is None:
+        events.append(zone)
+    if language is not None and state.language is None:
+        events.append(language)
+    if old.stopped and not state.stopped:
+        events.append(stopped)
+    return events

@@ -6,10 +6,12 @@ import difflib
 from functools import cache
 from zoneinfo import available_timezones
 
-HOW_TO = "Write it like /tz Europe/Berlin or /tz America/New_York (an IANA time zone name)."
+from chime_ingest.domain.time_phrases import N_, PhraseError
+
+HOW_TO = N_("Write it like /tz Europe/Berlin or /tz America/New_York (an IANA time zone name).")
 
 
-class UnknownTimeZone(ValueError):
+class UnknownTimeZone(PhraseError):
     """The name is no IANA time zone; the message suggests what was perhaps meant."""
 
 
@@ -27,5 +29,11 @@ def resolve_time_zone(text: str) -> str:
     if found is not None:
         return found
     close = difflib.get_close_matches(wanted.lower(), _by_lower_name(), n=3, cutoff=0.6)
-    hint = f" Did you mean {', '.join(_by_lower_name()[c] for c in close)}?" if close else ""
-    raise UnknownTimeZone(f"I don't know the time zone {text.strip()!r}.{hint}\n{HOW_TO}")
+    if close:
+        raise UnknownTimeZone(
+            N_("I don't know the time zone {zone}. Did you mean {zones}?"),
+            HOW_TO,
+            zone=repr(text.strip()),
+            zones=", ".join(_by_lower_name()[c] for c in close),
+        )
+    raise UnknownTimeZone(N_("I don't know the time zone {zone}."), HOW_TO, zone=repr(text.strip()))

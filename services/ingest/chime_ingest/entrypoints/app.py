@@ -4,6 +4,8 @@ in polling mode) run in its lifespan."""
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from chime_ingest.bootstrap import Ingest, build
 from chime_ingest.entrypoints import webhook
@@ -21,13 +23,31 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(settings: IngestSettings | None = None) -> FastAPI:
+class IngestApp(FastAPI):
+    """FastAPI, with the webhook's POSTs served in front of its middleware (`webhook.py`)."""
+
+    max_body_bytes: int = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (bot := webhook.bot_path(scope)) is not None:
+            service = getattr(self.state, "service", None)
+            await webhook.telegram_webhook(service, bot, scope, receive, send, self.max_body_bytes)
+            return
+        await super().__call__(scope, receive, send)
+
+
+async def _never_reached(request: Request) -> Response:
+    # The route is there for FastAPI to answer the path's other methods (405 with Allow).
+    raise HTTPException(405)
+
+
+def create_app(settings: IngestSettings | None = None) -> IngestApp:
     resolved = settings or IngestSettings()
 
     async def start() -> Ingest:
         return await build(resolved)
 
-    app = FastAPI(
+    app = IngestApp(
         title="Chime ingest",
         lifespan=service_lifespan(start),
         openapi_url=None,
@@ -35,6 +55,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     install_http_edges(app, "ingest", resolved.max_body_bytes)
     app.add_exception_handler(HTTPException, _on_http)
-    app.router.routes.extend(webhook.routes)
+    app.max_body_bytes = resolved.max_body_bytes
+    app.router.routes.append(Route(webhook.ROUTE, _never_reached, methods=["POST"]))
     app.router.routes.extend(ops_routes(readiness_of))
     return app

@@ -9,8 +9,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-import httpx
-
 from chime_ingest.adapters.postgres import projections
 from chime_ingest.adapters.telegram import TelegramBotApi
 from chime_ingest.adapters.update_log import UpdateLog
@@ -18,6 +16,7 @@ from chime_ingest.entrypoints.webhooks import webhook_reports
 from chime_ingest.settings import MIGRATIONS, SERVICE, IngestSettings
 from chime_kit.db import DATABASE_ERRORS, create_pool
 from chime_kit.service import ServiceCli
+from chime_kit.telegram import BotApi
 
 CLI = ServiceCli(
     service=SERVICE,
@@ -30,9 +29,11 @@ CLI = ServiceCli(
 
 async def webhooks(settings: IngestSettings, command: str, out: TextIO) -> int:
     """Print each bot's report; 1 when a call failed (or, for `status`, drift was found)."""
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
-        api = TelegramBotApi(http, settings.telegram_api_base)
+    api = TelegramBotApi(BotApi(settings.telegram_api_base))
+    try:
         reports = await webhook_reports(settings, api, sync=command == "sync")
+    finally:
+        await api.aclose()
     backlog = await _backlog(settings) if command == "status" else {}
     for report in reports:
         for line in report.lines():

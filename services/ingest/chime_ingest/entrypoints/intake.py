@@ -42,7 +42,7 @@ class Intake:
         *,
         on_stored: Callable[[], None],
         max_batch: int = 1000,
-        committers: int = 2,
+        committers: int = 4,
     ) -> None:
         self.runtime = runtime
         self.on_stored = on_stored
@@ -68,7 +68,7 @@ class Intake:
         while self._waiting:  # none while the server drains requests first; never left hanging
             _, future = self._waiting.popleft()
             if not future.done():
-                future.set_exception(ConnectionError("ingest is stopping"))
+                future.set_exception(StoreUnavailable("ingest is stopping"))
 
     async def receive_bytes(self, bot_id: int, raw: bytes) -> Outcome:
         """`receive` of a body as it came over HTTP."""
@@ -96,7 +96,7 @@ class Intake:
         return outcome
 
     def arrival(self, bot_id: int, body: Any, raw: bytes | None) -> Arrival:
-        update = incoming(body)
+        update = incoming(body, raw)
         if raw is not None and b"\\u0000" not in raw:
             text = raw.decode()  # stored as it came: no second serialisation
         else:
@@ -121,6 +121,13 @@ class Intake:
         UPDATES.labels("ingest", str(bot_id), "not_an_update").inc()
 
     async def _commit_forever(self) -> None:
+        held = _Held(self.runtime.pool)
+        try:
+            await self._commit_batches(held)
+        finally:
+            await held.drop()
+
+    async def _commit_batches(self, held: _Held) -> None:
         while True:
             if not self._waiting:
                 self._arrived.clear()
@@ -131,7 +138,7 @@ class Intake:
             if self._waiting:
                 self._arrived.set()  # more than a batch: another committer starts on it now
             try:
-                await self._commit(batch)
+                await self._commit(batch, held)
             except asyncio.CancelledError:
                 _fail(batch, StoreUnavailable("ingest is stopping"))
                 raise
@@ -139,10 +146,10 @@ class Intake:
                 log.exception("group commit failed")
                 _fail(batch, exc)
 
-    async def _commit(self, batch: Sequence[_Waiting]) -> None:
+    async def _commit(self, batch: Sequence[_Waiting], held: _Held) -> None:
         GROUP_COMMIT_SIZE.observe(len(batch))
         try:
-            outcomes = await self._store([a for a, _ in batch])
+            outcomes = await held.store([a for a, _ in batch])
         except Exception as exc:
             if len(batch) == 1 and isinstance(exc, asyncpg.DataError):
                 # PostgreSQL refuses what the checks let through (a rare escape in JSON).
@@ -153,7 +160,7 @@ class Intake:
                 return
             log.warning("a batch of %d updates failed (%r); one by one now", len(batch), exc)
             for waiting in batch:
-                await self._commit([waiting])
+                await self._commit([waiting], held)
             return
         self.on_stored()
         for (_, future), outcome in zip(batch, outcomes, strict=True):
@@ -170,9 +177,30 @@ class Intake:
         if not future.done():
             future.set_exception(NotAnUpdate(reason))
 
-    async def _store(self, arrivals: list[Arrival]) -> list[Outcome]:
-        async with self.runtime.pool.acquire() as conn, conn.transaction():
-            return await handlers.accept_updates(conn, arrivals)
+
+class _Held:
+    """A committer's own connection, kept between batches: no pool acquire and release (and
+    the session reset that comes with it) per transaction. Dropped after a failure, so the
+    next batch starts on a sound connection (or fails to get one, as the pool says)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.conn: Any = None
+
+    async def store(self, arrivals: list[Arrival]) -> list[Outcome]:
+        if self.conn is None:
+            self.conn = await self.pool.acquire()
+        try:
+            # One statement stores the whole batch: it commits on its own, one round trip.
+            return await handlers.accept_updates(self.conn, arrivals)
+        except BaseException:
+            await self.drop()
+            raise
+
+    async def drop(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            await self.pool.release(conn)
 
 
 class StoreUnavailable(ConnectionError):

@@ -1,15 +1,16 @@
 """The interpreter: claims accepted updates from ingest's own queue table and interprets them.
 
-Each round claims up to `batch_size` waiting updates, at most one per chat (the first of
-each chat, FOR UPDATE SKIP LOCKED, so replicas and loops share the work and a chat's
-updates are interpreted one at a time in arrival order), interprets them in one
-transaction and deletes their queue rows in it: an update is interpreted once, or not at
-all when the process dies before the commit (its row lock goes with the session and
-another round claims it again).
+Each round claims up to `batch_size` waiting updates: the first of each chat (FOR UPDATE
+SKIP LOCKED, so replicas and loops share the work and a chat's updates are interpreted by
+one of them at a time, in arrival order), then what follows them in those chats. It
+interprets them in `seq` order in one transaction and deletes their queue rows in it: an
+update is interpreted once, or not at all when the process dies before the commit (its row
+locks go with the session and another round claims it again).
 
 If the batch fails it is rolled back to a savepoint and its updates are interpreted one by
 one, each in a savepoint of the same transaction (the claims stay held): the failing one is
-put back with a growing delay, its chat's later updates waiting behind it; after
+put back with a growing delay, its chat's later updates (claimed or not) waiting behind it;
+after
 `max_attempts` it is marked poison and its chat goes on. An unreachable database is not an
 update's fault: the round is dropped whole and the loop starts again after a backoff.
 """
@@ -25,7 +26,7 @@ from opentelemetry.trace import SpanKind
 from chime_ingest import handlers
 from chime_ingest.adapters.update_log import Claimed, UpdateLog
 from chime_ingest.metrics import INTERPRETED
-from chime_kit.loops import BackgroundLoop
+from chime_kit.loops import BackgroundLoop, work_until_idle
 from chime_kit.runtime import Runtime
 from chime_kit.telemetry import context_from, mark_service
 from chime_kit.unit_of_work import Transaction, transaction
@@ -69,10 +70,12 @@ class Interpreter:
         self.loop.wake()
 
     async def _run(self) -> None:
-        while True:
-            self.loop.clear()
-            if await self.round() < self.batch_size:
-                await self.loop.sleep(self.idle_seconds)
+        # Only a round that found nothing sleeps: one a busy chat's updates fill only partly
+        # is followed at once (a failed update's delay passes within the idle poll).
+        await work_until_idle(self.loop, self._found_work, max_idle=self.idle_seconds)
+
+    async def _found_work(self) -> bool:
+        return await self.round() > 0
 
     async def round(self) -> int:
         """Claim and interpret one batch; how many updates it claimed."""
@@ -100,7 +103,11 @@ class Interpreter:
             await self._failed(updates, claimed[0], exc)
             return
         log.warning("interpreting %d updates failed (%r); one by one now", len(claimed), exc)
+        stalled: set[tuple[int, int]] = set()  # chats whose update failed: the rest wait
         for one in claimed:
+            chat = (one.bot_id, one.chat_key) if one.chat_key is not None else None
+            if chat in stalled:
+                continue
             try:
                 async with tx.conn.transaction():
                     await self._interpret(tx, [one])
@@ -108,6 +115,8 @@ class Interpreter:
                 if dependency_unavailable(failure):
                     raise
                 await self._failed(updates, one, failure)
+                if chat is not None:
+                    stalled.add(chat)
             else:
                 INTERPRETED.labels("interpreted").inc()
 

@@ -78,17 +78,18 @@ async def test_two_loops_interpret_each_update_once_and_each_chat_in_order(runti
 
 
 async def test_a_chat_is_claimed_by_one_claimer_at_a_time(runtime, intake):
-    await store(intake, interleaved(3, 4))
+    await store(intake, interleaved(3, 4))  # chats 100, 101, 102: updates 1-3, 4-6, ...
     async with runtime.pool.acquire() as a, runtime.pool.acquire() as b:
         async with a.transaction():
-            held = await UpdateLog(a).claim(100)
-            assert [c.update_id for c in held] == [1, 2, 3]  # the head of each chat
+            held = await UpdateLog(a).claim(3)
+            assert [c.update_id for c in held] == [1, 2, 3]  # the head of each chat first
             async with b.transaction():
                 # The heads are locked, and what follows them waits behind them.
                 assert await UpdateLog(b).claim(100) == []
             await UpdateLog(a).interpreted([c.seq for c in held])
         async with b.transaction():
-            assert [c.update_id for c in await UpdateLog(b).claim(100)] == [4, 5, 6]
+            # With room to spare, a claim takes what follows its heads too, in order.
+            assert [c.update_id for c in await UpdateLog(b).claim(100)] == list(range(4, 13))
 
 
 async def test_a_poison_update_is_marked_and_neither_its_batch_nor_its_chat_waits(runtime, intake):
@@ -99,7 +100,8 @@ async def test_a_poison_update_is_marked_and_neither_its_batch_nor_its_chat_wait
             "INSERT INTO updates (bot_id, update_id, kind, status, payload, chat_id)"
             " VALUES ($1, 3, 'message', 'accepted', $2, 9)",
             BOT,
-            {"update_id": 3, "message": {"chat": "not a chat"}},
+            # A chat id wider than PostgreSQL's bigint: reading it works, storing it cannot.
+            message(3, 2**63, "/start"),
         )
         await conn.execute(
             "INSERT INTO update_queue (bot_id, update_id, chat_key, event_id)"
@@ -108,16 +110,19 @@ async def test_a_poison_update_is_marked_and_neither_its_batch_nor_its_chat_wait
         )
     await store(intake, [message(4, 9), message(5, 7)])
     interpreter = Interpreter(runtime, "UTC", max_attempts=2)
-    assert await interpreter.round() == 3  # 1, 2 and the poison one: the heads
+    # Claimed: the heads 1, 2, 3 and their chats' followers 4 (behind 3) and 5 (behind 1).
+    assert await interpreter.round() == 5
     row = await runtime.pool.fetchrow(
         "SELECT attempts, last_error FROM update_queue WHERE update_id = 3"
     )
     assert row["attempts"] == 1
     assert row["last_error"]  # what interpret raised, for the operator
-    # Its chat waits behind it; the others go on.
-    assert await interpreter.round() == 1  # 5 (chat 7); 4 waits behind 3
+    # 1, 2 and 5 were interpreted; 4 was not, for its chat waits behind 3.
+    queued = await runtime.pool.fetch("SELECT update_id FROM update_queue ORDER BY seq")
+    assert [r["update_id"] for r in queued] == [3, 4]
+    assert await interpreter.round() == 0  # 3 is not due again yet, and 4 is behind it
     await asyncio.sleep(retry_delay(1))
-    assert await interpreter.round() == 1  # 3 again: the second failure makes it poison
+    assert await interpreter.round() == 2  # 3 again and 4: the second failure makes 3 poison
     status = await runtime.pool.fetchrow("SELECT status, reason FROM updates WHERE update_id = 3")
     assert status["status"] == "poison"
     assert status["reason"] == row["last_error"]
@@ -137,7 +142,7 @@ async def test_a_round_that_dies_before_its_commit_leaves_nothing_and_loses_noth
     dying = await dying_pool.acquire()
     await dying.transaction().start()
     claimed = await UpdateLog(dying).claim(100)
-    assert len(claimed) == 4
+    assert len(claimed) == 12
     for one in claimed:
         receipt = handlers.receipt_of(one)
         await handlers.interpret_update(UnitOfWork(dying, "ingest", receipt), receipt, "UTC")

@@ -8,8 +8,8 @@ when the delivery is over.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -22,7 +22,12 @@ from chime_sender.domain.outcomes import RetryPolicy, Verdict, classify, retry_a
 # A call that was not made (slot missed, bot paused, breaker trial taken): the delivery
 # simply waits for a later claim.
 POSTPONED = Answer(ok=False, transport_error="postponed")
+# A call too late for its send slot (a busy process): not made, and the delivery is ready
+# again soon for a fresh slot (not at once: a process that is late now is late for the next
+# slot too, and re-claiming at once only adds work).
+SLOT_MISSED = Answer(ok=False, transport_error="slot_missed")
 POSTPONE_SECONDS = 0.5
+SLOT_MISSED_SECONDS = 0.1
 OUTCOME_UNKNOWN = "Telegram did not answer; it may have delivered, so it is not sent again"
 UNKNOWN_AFTER_CRASH = "outcome unknown after crash"
 CHAT_BLOCKED = "chat blocked the bot"
@@ -59,6 +64,11 @@ class Policy:
     retry: RetryPolicy
     # At-most-once (the default) or at-least-once when a call got no answer.
     resend_when_unsure: bool = False
+    # Bots whose limits differ from `limits` (a bot Telegram allows more, or a cautious one).
+    per_bot: Mapping[int, Limits] = field(default_factory=dict)
+
+    def limits_of(self, bot_id: int) -> Limits:
+        return self.per_bot.get(bot_id, self.limits)
 
 
 @dataclass(frozen=True)
@@ -91,7 +101,8 @@ class Settlement:
 
 
 def is_postponed(answer: Answer) -> bool:
-    return answer.transport_error == POSTPONED.transport_error
+    """A call that was not made."""
+    return answer.transport_error in (POSTPONED.transport_error, SLOT_MISSED.transport_error)
 
 
 def settle(
@@ -105,8 +116,10 @@ def settle(
 ) -> Settlement:
     """The settlement of one call; `live` is None when the claim is no longer held."""
     settlement = _settle(policy, claim, answer, live, now, rng)
-    if settlement.settled in (Settled.POSTPONED, Settled.STALE):
+    if settlement.settled is Settled.STALE:
         return settlement
+    if settlement.settled is Settled.POSTPONED:
+        return replace(settlement, outcome=answer.transport_error or "postponed")
     verdict = classify(answer, resend_when_unsure=policy.resend_when_unsure)
     return replace(settlement, outcome=verdict.value)
 
@@ -122,14 +135,17 @@ def _settle(
     if live is None:
         return Settlement(claim, answer, Settled.STALE, state="stale")
     if is_postponed(answer):
-        later = now + timedelta(seconds=POSTPONE_SECONDS)
+        wait = SLOT_MISSED_SECONDS if answer == SLOT_MISSED else POSTPONE_SECONDS
+        later = now + timedelta(seconds=wait)
         return Settlement(
             claim, answer, Settled.POSTPONED, "pending", later,
             pace=ChatPace(later, live.recent),
         )  # fmt: skip
     verdict = classify(answer, resend_when_unsure=policy.resend_when_unsure)
     # The call reached (or may have reached) Telegram: the chat's limit counts it.
-    pace = after_send(policy.limits, claim.delivery.chat_id, live.recent, now)
+    pace = after_send(
+        policy.limits_of(claim.delivery.bot_id), claim.delivery.chat_id, live.recent, now
+    )
     error = answer.description or answer.transport_error
     if verdict is Verdict.SENT:
         if live.parts_sent + 1 < live.parts_total:

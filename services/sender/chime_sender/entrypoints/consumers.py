@@ -47,48 +47,21 @@ def bound(
     return consume
 
 
+# What each queue of the sender consumes, and the handler it goes to.
+SUBSCRIPTIONS: tuple[tuple[str, type[Event], Callable[..., Awaitable[Any]]], ...] = (
+    (SEND_REQUESTED, SendRequested, store.store_send_request),
+    (NOTIFICATION_DUE, NotificationDue, store.store_due_notification),
+    (SEND_BATCH_REQUESTED, SendBatchRequested, store.store_send_batch),
+    ("sender.message-edit-requested", MessageEditRequested, store.store_edit),
+    ("sender.message-delete-requested", MessageDeleteRequested, store.store_delete),
+    ("sender.chat-member-changed", ChatMemberChanged, chats.chat_reported),
+    ("sender.user-started", UserStarted, chats.chat_reported),
+    ("sender.chat-migrated", ChatMigrated, chats.chat_migrated),
+)
+
+
 def build_router(runtime: Runtime) -> Router:
     router = Router()
-    runtime.subscribe(
-        router,
-        queue=SEND_REQUESTED,
-        event=SendRequested,
-        handler=bound(store.store_send_request),
-    )
-    runtime.subscribe(
-        router,
-        queue=NOTIFICATION_DUE,
-        event=NotificationDue,
-        handler=bound(store.store_due_notification),
-    )
-    runtime.subscribe(
-        router,
-        queue=SEND_BATCH_REQUESTED,
-        event=SendBatchRequested,
-        handler=bound(store.store_send_batch),
-    )
-    runtime.subscribe(
-        router,
-        queue="sender.message-edit-requested",
-        event=MessageEditRequested,
-        handler=bound(store.store_edit),
-    )
-    runtime.subscribe(
-        router,
-        queue="sender.message-delete-requested",
-        event=MessageDeleteRequested,
-        handler=bound(store.store_delete),
-    )
-    runtime.subscribe(
-        router,
-        queue="sender.chat-member-changed",
-        event=ChatMemberChanged,
-        handler=bound(chats.chat_reported),
-    )
-    runtime.subscribe(
-        router, queue="sender.user-started", event=UserStarted, handler=bound(chats.chat_reported)
-    )
-    runtime.subscribe(
-        router, queue="sender.chat-migrated", event=ChatMigrated, handler=bound(chats.chat_migrated)
-    )
+    for queue, event, handler in SUBSCRIPTIONS:
+        runtime.subscribe(router, queue=queue, event=event, handler=bound(handler))
     return router

@@ -24,10 +24,16 @@ from chime_kit.runtime import Runtime
 from chime_kit.telegram import Answer
 from chime_sender.adapters.postgres import NEW_DELIVERY_CHANNEL, DeliveryRepository, stores
 from chime_sender.domain.deliveries import Claim
-from chime_sender.domain.settlement import Settlement
+from chime_sender.domain.settlement import Settled, Settlement
 from chime_sender.entrypoints.heartbeat import Heartbeat
 from chime_sender.handlers import Sending, call, claim, recovery, settle
-from chime_sender.metrics import BREAKER_STATE, CLAIMS_RELEASED, DELIVERIES, SETTLE_BATCH
+from chime_sender.metrics import (
+    BREAKER_STATE,
+    CLAIMS_RELEASED,
+    DELIVERIES,
+    SETTLE_BATCH,
+    UNKNOWN_OUTCOMES,
+)
 from chime_sender.settings import SERVICE
 
 log = logging.getLogger(__name__)
@@ -35,6 +41,25 @@ MIN_SLEEP_SECONDS = 0.02
 _NO_ANSWER = Answer(ok=False, transport_error="no_answer")
 SETTLE_BACKOFF_MAX_SECONDS = 2.0
 Pending = tuple[call.Called, "asyncio.Future[Settlement | None]"]
+
+
+class Lead:
+    """How long after a claim its first send slot starts: the configured lead, or longer
+    while claims take longer to commit (a busy database or process), so the first slots of a
+    claim are not already gone when its calls start."""
+
+    def __init__(self, floor: float, cap: float = 0.5) -> None:
+        self.floor = floor
+        self.cap = cap
+        self._recent = floor
+
+    def observe(self, claim_seconds: float) -> None:
+        # Rises at once with a slow claim, falls back slowly.
+        self._recent = max(claim_seconds, self._recent * 0.9)
+
+    @property
+    def seconds(self) -> float:
+        return min(self.cap, max(self.floor, 1.5 * self._recent))
 
 
 class DeliveryLoop:
@@ -71,6 +96,7 @@ class DeliveryLoop:
         self._listener: asyncpg.Connection | None = None
         self._last_sweep = 0.0
         self._answers: asyncio.Queue[Pending] = asyncio.Queue()
+        self._lead = Lead(sending.policy.limits.lead)
         self._settler: asyncio.Task[None] | None = None
 
     def wake(self, *_: Any) -> None:
@@ -130,6 +156,7 @@ class DeliveryLoop:
                     uow, stores(uow.conn), self.sending, datetime.now(UTC)
                 )
             DELIVERIES.labels(SERVICE, "unknown").inc(lost)
+            UNKNOWN_OUTCOMES.labels(SERVICE, "crash").inc(lost)
             self._last_sweep = time.monotonic()
         owner = self.heartbeat.instance_id if self.heartbeat else None
         if self._claim_in_doubt and owner is not None:
@@ -143,6 +170,7 @@ class DeliveryLoop:
         if free <= 0:
             return 0
         self._claim_in_doubt = True
+        started = time.monotonic()
         async with self.runtime.unit_of_work() as uow:
             claims = await claim.claim_ready(
                 uow,
@@ -152,8 +180,10 @@ class DeliveryLoop:
                 limit=min(self.batch_size, free),
                 lease=self.lease_seconds,
                 owner=owner,
+                lead=self._lead.seconds,
             )
         self._claim_in_doubt = False
+        self._lead.observe(time.monotonic() - started)
         for c in claims:
             task = asyncio.create_task(self._deliver(c))
             self._in_flight.add(task)
@@ -179,11 +209,11 @@ class DeliveryLoop:
 
     async def _call_and_settle(self, c: Claim) -> None:
         try:
-            usable = await call.wait_for_slot(self.sending, c)
+            refused = await call.wait_for_slot(self.sending, c)
         finally:
             self._unsent.pop(c.delivery.delivery_id, None)
         try:
-            called = await call.call_telegram(self.sending, c, usable)
+            called = await call.call_telegram(self.sending, c, refused)
         except Exception:
             # Not a Telegram answer but a bug: the call may have left, so it is unknown.
             log.exception("calling Telegram for %s failed", c.delivery.delivery_id)
@@ -193,6 +223,8 @@ class DeliveryLoop:
         settlement = await asyncio.shield(settled)
         if settlement is not None and settlement.settled.final:
             DELIVERIES.labels(SERVICE, settlement.settled.value).inc()
+            if settlement.settled is Settled.UNKNOWN:
+                UNKNOWN_OUTCOMES.labels(SERVICE, called.answer.summary).inc()
         bot_id = c.delivery.bot_id
         state = self.sending.local.breakers.of(bot_id).state
         BREAKER_STATE.labels(SERVICE, str(bot_id)).set(state.value)

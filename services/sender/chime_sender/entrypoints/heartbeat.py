@@ -25,7 +25,7 @@ from chime_sender.adapters.instances import Instances
 from chime_sender.adapters.postgres import stores
 from chime_sender.domain.deliveries import Claim
 from chime_sender.handlers import Sending, recovery
-from chime_sender.metrics import CLAIMS_RELEASED, DELIVERIES
+from chime_sender.metrics import CLAIMS_RELEASED, DELIVERIES, UNKNOWN_OUTCOMES
 from chime_sender.settings import SERVICE
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ class Heartbeat:
                 )
                 CLAIMS_RELEASED.labels(SERVICE).inc(requeued)
                 DELIVERIES.labels(SERVICE, "unknown").inc(unknown)
+                UNKNOWN_OUTCOMES.labels(SERVICE, "crash").inc(unknown)
 
     @property
     def _fence(self) -> timedelta:

@@ -21,7 +21,7 @@ from chime_kit.telemetry import context_from_traceparent, mark_service
 from chime_sender.domain.deliveries import Claim
 from chime_sender.domain.limits import missed_slot, slot_wait
 from chime_sender.domain.messages import parts_of, payload_of
-from chime_sender.domain.settlement import POSTPONED
+from chime_sender.domain.settlement import POSTPONED, SLOT_MISSED
 from chime_sender.handlers import Sending
 from chime_sender.metrics import RATE_LIMITED, SLOTS_MISSED, TELEGRAM_SECONDS
 from chime_sender.settings import SERVICE
@@ -44,27 +44,28 @@ async def wait_for_slot(
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> bool:
-    """Sleep until the claim's send slot starts; False when the slot cannot be used: too
-    late for it, a 429 seen here since it was granted paused the bot, or this process's
-    heartbeat is too old for it to call (another replica may judge it dead)."""
+) -> Answer | None:
+    """Sleep until the claim's send slot starts; None when the call may be made, else why
+    not: too late for the slot (`SLOT_MISSED`), or `POSTPONED` because a 429 seen here since
+    the slot was granted paused the bot, or this process's heartbeat is too old for it to
+    call (another replica may judge it dead)."""
     if claim.send_at is not None and claim.slot is not None:
         while (delay := slot_wait(claim.send_at, clock())) > 0:
             await sleep(delay)  # may end early (see slot_wait): look at the clock again
-        if missed_slot(sending.policy.limits, claim.send_at, clock()):
+        if missed_slot(sending.policy.limits_of(claim.delivery.bot_id), claim.send_at, clock()):
             SLOTS_MISSED.labels(SERVICE).inc()
-            return False
+            return SLOT_MISSED
     if not sending.local.may_call(claim):
-        return False
+        return POSTPONED
     if claim.slot is None:
-        return True
+        return None
     paused_to = sending.local.paused_to.get(claim.delivery.bot_id)
-    return paused_to is None or claim.slot >= paused_to
+    return None if paused_to is None or claim.slot >= paused_to else POSTPONED
 
 
-async def call_telegram(sending: Sending, claim: Claim, usable: bool = True) -> Called:
-    """One Bot API call for the claim's next part (`wait_for_slot` said whether its slot is
-    `usable`), in a span of the delivery's trace."""
+async def call_telegram(sending: Sending, claim: Claim, refused: Answer | None = None) -> Called:
+    """One Bot API call for the claim's next part, in a span of the delivery's trace; none
+    when `wait_for_slot` `refused` it."""
     d = claim.delivery
     parts = parts_of(d.text, d.method, d.parse_mode)
     part = min(claim.parts_sent, len(parts) - 1)
@@ -86,7 +87,9 @@ async def call_telegram(sending: Sending, claim: Claim, usable: bool = True) -> 
     with trace.use_span(span, end_on_exit=True):
         # No usable slot, or another half-open trial is in flight: the delivery waits; it
         # is not a failure.
-        if not usable or not sending.local.breakers.of(d.bot_id).begin():
+        if refused is not None:
+            answer = refused
+        elif not sending.local.breakers.of(d.bot_id).begin():
             answer = POSTPONED
         else:
             started = time.perf_counter()

@@ -61,6 +61,7 @@ async def claim_ready(
     limit: int,
     lease: float,
     owner: str | None = None,
+    lead: float | None = None,
 ) -> list[Claim]:
     """Take what can be sent soon; fail at once what never can (no token, chat blocked).
 
@@ -70,11 +71,12 @@ async def claim_ready(
     """
     deliveries, slots = stores.deliveries, stores.slots
     limits = sending.policy.limits
-    lead = timedelta(seconds=limits.lead)
+    # No slot starts sooner after the claim than `lead` (default: the configured one).
+    lead_ = timedelta(seconds=limits.lead if lead is None else lead)
     horizon = timedelta(seconds=limits.horizon)
-    interval = slot_interval(limits)
+    intervals = {bot: slot_interval(sending.policy.limits_of(bot)) for bot in sending.tokens}
     caps = breaker_caps(sending, limit)
-    beyond = await slots.beyond(lead + horizon)
+    beyond = await slots.beyond(lead_ + horizon)
     skip = {bot for bot, cap in caps.items() if cap <= 0} | set(beyond)
     candidates = await deliveries.ready(
         now, limit, sorted(skip), before=oldest(*sending.local.in_flight)
@@ -85,7 +87,7 @@ async def claim_ready(
         [c.delivery.bot_id for c in candidates if _callable(sending, c)]
     )
     budget = {bot: 0 for bot in sending.tokens} | {
-        bot: len(grant_slots(next_at, db_now + lead, interval, caps[bot], horizon).starts)
+        bot: len(grant_slots(next_at, db_now + lead_, intervals[bot], caps[bot], horizon).starts)
         for bot, next_at in next_slots.items()
     }
     chosen = choose(candidates, budget)
@@ -110,7 +112,7 @@ async def claim_ready(
     taken: list[Claim] = []
     moved: dict[int, datetime] = {}
     for bot, claims in by_bot.items():
-        grant = grant_slots(next_slots[bot], db_now + lead, interval, len(claims), horizon)
+        grant = grant_slots(next_slots[bot], db_now + lead_, intervals[bot], len(claims), horizon)
         moved[bot] = grant.next_slot_at
         taken += [
             replace(c, slot=start, send_at=start - skew, owner=owner)

@@ -73,7 +73,6 @@ async def _settle_unknown(
     lost: Sequence[tuple[Claim, Live]],
     now: datetime,
 ) -> None:
-    limits = sending.policy.limits
     settlements = [
         Settlement(
             claim,
@@ -81,7 +80,12 @@ async def _settle_unknown(
             Settled.UNKNOWN,
             "unknown",
             error=UNKNOWN_AFTER_CRASH,
-            pace=after_send(limits, claim.delivery.chat_id, live.recent, now),
+            pace=after_send(
+                sending.policy.limits_of(claim.delivery.bot_id),
+                claim.delivery.chat_id,
+                live.recent,
+                now,
+            ),
             event=failed_event(
                 claim, now, reason=UNKNOWN_AFTER_CRASH, permanent=True, unknown=True
             ),

@@ -197,7 +197,7 @@ async def test_a_call_woken_early_still_waits_for_its_slot() -> None:
     )
     delivery = Delivery("d", 1, 2, "t", None, None, "c", None)
     claim = Claim(delivery, 1, 0, 0, None, False, slot=slot, send_at=slot)
-    assert await wait_for_slot(sending, claim, clock=lambda: now[0], sleep=early_sleep)
+    assert await wait_for_slot(sending, claim, clock=lambda: now[0], sleep=early_sleep) is None
     assert now[0] >= slot
 
 

@@ -38,3 +38,17 @@ def test_a_malformed_token_is_refused_without_echoing_it() -> None:
 def test_the_lease_must_outlast_a_call() -> None:
     with pytest.raises(ValidationError):
         SenderSettings(lease_seconds=5, telegram_timeout_seconds=10)
+
+
+def test_a_bot_may_have_limits_of_its_own() -> None:
+    from chime_sender.bootstrap import policy_of
+    from chime_sender.domain.limits import slot_interval
+
+    settings = SenderSettings(
+        database_url="postgresql://x/y", bot_limits={"7": {"token_rate": 10, "chat_interval": 0}}
+    )
+    policy = policy_of(settings)
+    assert policy.limits_of(7).token_rate == 10
+    assert policy.limits_of(7).chat_interval == 0
+    assert policy.limits_of(8) == policy.limits
+    assert slot_interval(policy.limits_of(7)).total_seconds() == pytest.approx(1.03 / 10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 from chime_api.history.adapters.projection import HistoryProjection, Positioned
+from chime_api.history.adapters.replay import replay
 from chime_api.history.domain.facts import FACT, Fact
 from chime_kit.db import Connection
 
@@ -69,9 +70,4 @@ class HistoryReplay:
         """Nothing in the event store feeds these tables."""
 
     async def replay(self, batch_size: int) -> int:
-        projection = HistoryProjection(self.conn)
-        applied = 0
-        async for batch in read(self.conn, batch_size * 5):
-            await projection.apply(batch)
-            applied += len(batch)
-        return applied
+        return await replay(self.conn, batch_size * 5)

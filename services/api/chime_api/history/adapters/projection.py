@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from chime_api.history.domain import latency
 from chime_api.history.domain.facts import Blocked, Fact, Outcome, Received, TextJoined
 from chime_api.history.domain.rollups import Deltas, Key, deltas_of
 from chime_kit.db import Connection
@@ -68,12 +69,15 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[],
     $13::bigint[]) AS t(s, i, g, b, rc, rk, se, f, fr, bl, l, ac, au)
 ON CONFLICT (scope, scope_id, granularity, bucket) DO UPDATE SET
     received = r.received + excluded.received,
-    received_by_kind = history_add_counts(r.received_by_kind, excluded.received_by_kind),
+    received_by_kind = CASE WHEN excluded.received_by_kind = '{}' THEN r.received_by_kind
+        ELSE history_add_counts(r.received_by_kind, excluded.received_by_kind) END,
     sent = r.sent + excluded.sent,
     failed = r.failed + excluded.failed,
-    failed_by_reason = history_add_counts(r.failed_by_reason, excluded.failed_by_reason),
+    failed_by_reason = CASE WHEN excluded.failed_by_reason = '{}' THEN r.failed_by_reason
+        ELSE history_add_counts(r.failed_by_reason, excluded.failed_by_reason) END,
     blocked = r.blocked + excluded.blocked,
-    latency = history_add_arrays(r.latency, excluded.latency),
+    latency = CASE WHEN excluded.latency = $14::bigint[] THEN r.latency
+        ELSE history_add_arrays(r.latency, excluded.latency) END,
     active_chats = r.active_chats + excluded.active_chats,
     active_users = r.active_users + excluded.active_users
 """
@@ -205,14 +209,15 @@ async def add_deltas(conn: Connection, deltas: Deltas, sign: int = 1) -> None:
         [k[2] for k in keys],
         [k[3] for k in keys],
         [c.received for c in counters],
-        [_json(c.received_by_kind) for c in counters],
+        [counts_json(c.received_by_kind) for c in counters],
         [c.sent for c in counters],
         [c.failed for c in counters],
-        [_json(c.failed_by_reason) for c in counters],
+        [counts_json(c.failed_by_reason) for c in counters],
         [c.blocked for c in counters],
         ["{" + ",".join(map(str, c.latency)) + "}" for c in counters],
         [active.get(k, [0, 0])[0] for k in keys],
         [active.get(k, [0, 0])[1] for k in keys],
+        latency.empty(),
     )
     if sign < 0:
         await conn.execute(
@@ -224,5 +229,6 @@ async def add_deltas(conn: Connection, deltas: Deltas, sign: int = 1) -> None:
         )
 
 
-def _json(counts: Any) -> str:
+def counts_json(counts: Any) -> str:
+    """A counter map as jsonb text, without its zero entries."""
     return json.dumps({k: v for k, v in counts.items() if v})

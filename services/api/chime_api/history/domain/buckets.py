@@ -33,7 +33,9 @@ def step(granularity: Granularity) -> timedelta:
 
 
 def buckets(start: datetime, end: datetime, granularity: Granularity) -> Iterator[datetime]:
-    """Every bucket that overlaps [start, end), oldest first."""
+    """Every bucket that overlaps [start, end), oldest first (none when it is empty)."""
+    if start >= end:
+        return
     at = floor(start, granularity)
     while at < end:
         yield at

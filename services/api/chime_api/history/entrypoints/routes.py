@@ -98,6 +98,15 @@ def _cursor(cursor: str | None) -> tuple[datetime, int] | None:
     return at[0], int(at[1])
 
 
+def _page(rows: list[queries.Message], limit: int) -> MessagePage:
+    """`limit` of the `limit + 1` rows read, and a cursor when there was one more."""
+    page = rows[:limit]
+    last = (page[-1].at, str(page[-1].id)) if page else None
+    return MessagePage(
+        items=[MessageOut.of(m) for m in page], next_cursor=next_cursor(last, len(rows) > limit)
+    )
+
+
 @router.get(
     "/v1/history/chats/{chat_id}/messages", response_model=MessagePage, tags=["history"],
     summary="A conversation's messages in a time range, oldest first, page by page",
@@ -117,11 +126,7 @@ async def messages(
         rows = await queries.between(
             conn, _bot(service, bot_id), chat_id, start, end, _cursor(cursor), limit + 1
         )
-    page = rows[:limit]
-    last = (page[-1].at, str(page[-1].id)) if page else None
-    return MessagePage(
-        items=[MessageOut.of(m) for m in page], next_cursor=next_cursor(last, len(rows) > limit)
-    )
+    return _page(rows, limit)
 
 
 @router.get(
@@ -141,11 +146,7 @@ async def search_messages(
         rows = await queries.search(
             conn, _bot(service, bot_id), chat_id, q, _cursor(cursor), limit + 1
         )
-    page = rows[:limit]
-    last = (page[-1].at, str(page[-1].id)) if page else None
-    return MessagePage(
-        items=[MessageOut.of(m) for m in page], next_cursor=next_cursor(last, len(rows) > limit)
-    )
+    return _page(rows, limit)
 
 
 @router.delete(

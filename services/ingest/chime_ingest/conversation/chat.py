@@ -1,0 +1,86 @@
+"""One chat's side of a conversation: its stream, its language, and the replies to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from chime_contracts.envelope import Event
+from chime_contracts.events import SendRequested
+from chime_contracts.events.schedules import ScheduleOwner
+from chime_contracts.events.shared import InlineButton, SendSource
+from chime_ingest.domain import chats
+from chime_ingest.domain.chats import CHAT, ChatState
+from chime_ingest.locale import DEFAULT_LANGUAGE, Texts, supported
+from chime_ingest.ports import ChatsView
+from chime_kit.streams import Decided, Work, decide, state_of
+
+
+@dataclass
+class Chat:
+    """What a handler of one update needs: the chat it came from and how to answer there."""
+
+    uow: Work
+    view: ChatsView
+    bot_id: int
+    chat_id: int
+    chat_type: str
+    update_id: int
+    user_id: int | None
+    language_code: str | None
+    default_zone: str
+    reply_to: int | None = None
+
+    @property
+    def stream(self) -> str:
+        return chats.stream_id(self.bot_id, self.chat_id)
+
+    @property
+    def owner(self) -> ScheduleOwner:
+        return ScheduleOwner(kind="chat", id=f"{self.bot_id}:{self.chat_id}")
+
+    @property
+    def request_id(self) -> str:
+        """Derived from the update, so a re-interpreted update asks only once."""
+        return f"{self.bot_id}-{self.update_id}"
+
+    @property
+    def private(self) -> bool:
+        return self.chat_type == "private"
+
+    async def state(self) -> ChatState:
+        return await state_of(self.uow, self.stream, CHAT)
+
+    async def decide(self, decision: Callable[[ChatState], Sequence[Event]]) -> Decided[ChatState]:
+        """Append to this chat's stream at the version decided from; a race is retried."""
+        return await decide(self.uow, self.stream, CHAT, decision, project=self.view.apply)
+
+    def language(self, state: ChatState) -> str:
+        """The chat's choice, else Telegram's language of the sender, else English."""
+        return state.language or supported(self.language_code) or DEFAULT_LANGUAGE
+
+    async def texts(self) -> tuple[ChatState, Texts]:
+        state = await self.state()
+        return state, Texts(self.language(state))
+
+    async def reply(self, text: str, buttons: list[list[InlineButton]] | None = None) -> None:
+        await self.uow.emit(
+            SendRequested(
+                delivery_id=f"reply:{self.bot_id}:{self.update_id}",
+                bot_id=self.bot_id,
+                chat_id=self.chat_id,
+                text=text,
+                reply_to_message_id=self.reply_to,
+                origin="ingest.reply",
+                source=SendSource(kind="reply", id=f"{self.bot_id}:{self.update_id}"),
+                buttons=buttons,
+            )
+        )
+
+    async def emit(self, *events: Event) -> None:
+        await self.uow.emit(*events)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
