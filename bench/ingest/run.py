@@ -270,8 +270,8 @@ async def verify(dsn: str, amqp_url: str, posted: int, starts: int, commands: in
     print(f"  updates stored: {stored} of {posted} posted (each once: (bot, update_id) is the key)")
     print(f"  /start decided once each: {decided['n']} user.started.v1 from {decided['causes']}"
           f" updates, {starts} sent")  # fmt: skip
-    print(f"  replies {replies} to {commands} commands; {len(events)} events read back,"
-          f" {twice} emitted more than once for one update")  # fmt: skip
+    print(f"  {len(events)} events read back ({replies} send requests; {commands} commands"
+          f" sent), {twice} emitted more than once for one update")  # fmt: skip
     ok = (
         sum(stored.values()) == posted
         and "poison" not in stored

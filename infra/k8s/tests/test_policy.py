@@ -10,20 +10,46 @@ from typing import Any
 import pytest
 from k8s_support import OVERLAYS, SERVICES, Object, of_kind, pod_spec, service_container
 
+from chime_api.entrypoints import consumers as api_consumers
+from chime_api.history.entrypoints import consumers as history_consumers
 from chime_contracts.routing import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, dead_letter_queue
 from chime_kit.broker import DEAD_LETTERS, EVENTS
+from chime_scheduler.entrypoints import consumers as scheduler_consumers
+from chime_sender.entrypoints import consumers as sender_consumers
 from chime_sender.settings import SenderSettings
 
 pytestmark = pytest.mark.unit
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 PROD = ("prod", "prod+keda")
-# Each service's consuming queues, as its entrypoints name them.
+
+
+class _Recording:
+    """Stands in for a service's runtime while its router is built: keeps the queue names."""
+
+    def __init__(self) -> None:
+        self.queues: list[str] = []
+
+    def subscribe(self, router: Any, *, queue: str, **_: Any) -> None:
+        self.queues.append(queue)
+
+
+def consuming_queues(build_router: Any) -> list[str]:
+    recording = _Recording()
+    build_router(recording)
+    return recording.queues
+
+
+# Each service's consuming queues, as its entrypoints name them (ingest consumes none: it
+# interprets updates from its own table).
 QUEUES = {
-    "ingest": ["ingest.update-received"],
-    "scheduler": ["scheduler.reminder-requested"],
-    "sender": ["sender.send-requested", "sender.notification-due"],
-    "api": ["api.message-sent", "api.send-failed"],
+    "ingest": [],
+    "scheduler": consuming_queues(scheduler_consumers.build_router),
+    "sender": consuming_queues(sender_consumers.build_router),
+    "api": [
+        *consuming_queues(api_consumers.build_router),
+        *consuming_queues(history_consumers.history_router),
+    ],
 }
 
 

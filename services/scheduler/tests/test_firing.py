@@ -53,20 +53,26 @@ async def test_two_schedulers_fire_each_reminder_exactly_once(schedulers):
         for n in range(300):
             await handlers.schedule_reminder(uow, PostgresReminders(uow.conn), request(n, due))
     await runtime.pool.execute("DELETE FROM outbox")
+    seeded = datetime.now(UTC)
 
-    assert sum(await asyncio.gather(*(s.firing.fire_once() for s in schedulers))) == 0
+    early = sum(await asyncio.gather(*(s.firing.fire_once() for s in schedulers)))
+    # Nothing fires before its time (a busy machine may have taken that long to seed).
+    assert early == 0 or datetime.now(UTC) >= due
     await asyncio.sleep((due - datetime.now(UTC)).total_seconds() + 0.05)
 
     fired = await asyncio.gather(*(s.firing.fire_until_idle() for s in schedulers))
-    assert sum(fired) == 300
+    assert early + sum(fired) == 300
     rows = await runtime.pool.fetch(
         "SELECT routing_key, count(*) AS n FROM outbox GROUP BY routing_key"
     )
     assert {r["routing_key"]: r["n"] for r in rows} == {"send.requested.v1": 300}
-    late = await runtime.pool.fetchval(
-        "SELECT max(extract(epoch FROM fired_at - due_at)) FROM reminders"
+    early_or_late = await runtime.pool.fetchrow(
+        "SELECT min(extract(epoch FROM fired_at - due_at)) AS early,"
+        " max(extract(epoch FROM fired_at - due_at)) AS late FROM reminders"
     )
-    assert 0 <= late < 1.0
+    assert early_or_late["early"] >= 0  # none before its time
+    # On time: within a second of due, or of when the (busy) machine finished seeding.
+    assert early_or_late["late"] < 1.0 + max(0.0, (seeded - due).total_seconds())
 
 
 async def test_fired_notification_keeps_the_request_correlation(schedulers):

@@ -2,9 +2,11 @@
 broadcasts, in global order, never past a transaction still in flight.
 
 Positions are handed out at insert, not at commit, so a reader that took position 11 while
-10 was still uncommitted would skip 10 for ever. A row is read only once every transaction
-older than the oldest one still running has ended: its inserting xid (widened to 64 bits
-with the current epoch) is below the snapshot's xmin.
+10 was still uncommitted would skip 10 for ever. A row is read only when its inserting
+transaction is older than every api transaction still running: only the api's processes
+(`application_name` chime-api, set by the kit's pool) write these events, so a long
+transaction of another service or database does not hold the feed back. Xids are widened
+to 64 bits with the current epoch to compare them.
 """
 
 from __future__ import annotations
@@ -36,9 +38,18 @@ FEED_TYPES = (
 )
 
 _FEED = """
-WITH f AS (
-    SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS frontier,
-           pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax
+WITH s AS (
+    SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax
+), f AS (
+    SELECT s.xmax, COALESCE((
+        SELECT min(((s.xmax >> 32) << 32 | a.backend_xid::text::bigint)
+                   - CASE WHEN ((s.xmax >> 32) << 32 | a.backend_xid::text::bigint) > s.xmax
+                          THEN 4294967296 ELSE 0 END)
+        FROM pg_stat_activity a
+        WHERE a.datname = current_database() AND a.application_name = 'chime-api'
+          AND a.backend_xid IS NOT NULL
+    ), s.xmax) AS frontier
+    FROM s
 )
 SELECT e.position, e.type, e.envelope
 FROM events e, f

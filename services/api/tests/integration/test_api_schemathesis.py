@@ -24,6 +24,7 @@ from chime_kit.testing import serving
 
 pytestmark = pytest.mark.integration
 EXAMPLES = 15
+OTHERS = ("/v1/history/", "/v1/stats/")
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -61,11 +62,12 @@ async def test_no_server_errors_and_no_schema_violations(settings):
             document = (await http.get(f"{base_url}/openapi.json")).json()
         schema = schemathesis.openapi.from_dict(document)
         # The event stream is followed, not fuzzed: it lasts as long as it is asked to.
+        # History and stats are fuzzed beside their own code (their tests, their owner).
         operations = [
             op for op in (result.ok() for result in schema.get_all_operations())
-            if op.label != "GET /v1/events"
+            if op.label != "GET /v1/events" and not op.path.startswith(OTHERS)
         ]  # fmt: skip
-        assert len(operations) >= 25
+        assert len(operations) >= 30
         failures = []
         for operation in operations:
             for case in await asyncio.to_thread(cases_of, operation, EXAMPLES):

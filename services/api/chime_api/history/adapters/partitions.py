@@ -57,6 +57,10 @@ async def existing(conn: Connection) -> dict[str, set[date]]:
     return days
 
 
+# One number for "history's partitions are being changed", the same in every replica.
+MAINTENANCE_LOCK = 0x6869_7374_6F72_79  # "history"
+
+
 async def current_window(conn: Connection) -> Window | None:
     row = await conn.fetchrow("SELECT horizon, ahead FROM history_window")
     return Window(row["horizon"], row["ahead"]) if row is not None else None
@@ -74,8 +78,20 @@ async def maintain(
 ) -> Maintained:
     """Create the missing partitions of the window, move the window, drop what fell out.
 
-    `conn` must not be in a transaction (DETACH ... CONCURRENTLY cannot run in one).
+    `conn` must not be in a transaction (DETACH ... CONCURRENTLY cannot run in one). Replicas
+    take turns (a session advisory lock): one starting beside another waits, then finds the
+    partitions the other made instead of racing it to create the same table.
     """
+    await conn.execute("SELECT pg_advisory_lock($1)", MAINTENANCE_LOCK)
+    try:
+        return await _maintain(conn, now, retention_days, ahead_days)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MAINTENANCE_LOCK)
+
+
+async def _maintain(
+    conn: Connection, now: datetime, retention_days: int, ahead_days: int
+) -> Maintained:
     window = window_at(now, retention_days, ahead_days)
     have = await existing(conn)
     created = 0

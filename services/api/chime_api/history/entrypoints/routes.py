@@ -137,7 +137,15 @@ async def search_messages(
     chat_id: ChatId,
     key: ReadDep,
     service: ServiceDep,
-    q: Annotated[str, Query(min_length=1, max_length=200, description='e.g. "call mom" -later')],
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[^\x00]+$",
+            description='words, web search syntax, no NUL; e.g. "call mom" -later',
+        ),
+    ],
     bot_id: BotId = None,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,

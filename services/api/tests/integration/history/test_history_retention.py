@@ -3,6 +3,7 @@ facts for a dropped day not kept, stats going with their days."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -26,6 +27,20 @@ async def test_maintaining_twice_changes_nothing(history_db) -> None:
     async with history_db.acquire() as conn:
         again = await maintain(conn, NOW, 30, 7)
     assert (again.created, again.dropped) == (0, 0)
+
+
+async def test_replicas_maintaining_at_once_make_each_partition_once(history_db) -> None:
+    later = NOW + timedelta(days=3)
+
+    async def replica():
+        async with history_db.acquire() as conn:
+            return await maintain(conn, later, 30, 7)
+
+    results = await asyncio.gather(replica(), replica(), replica())
+    assert sorted(r.created for r in results) == [0, 0, 3 * len(PARTITIONED)]
+    async with history_db.acquire() as conn:
+        days = await existing(conn)
+    assert all(max(d) == (TODAY + timedelta(days=3 + 7)).date() for d in days.values())
 
 
 async def test_the_oldest_day_goes_whole_at_the_boundary(history_db) -> None:

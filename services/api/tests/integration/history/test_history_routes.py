@@ -96,6 +96,13 @@ async def test_search_within_a_chat(client, keys, conversation) -> None:
     assert cats["next_cursor"] is not None
 
 
+async def test_a_search_with_a_nul_is_a_clear_422(client, keys, conversation) -> None:
+    response = await client.get("/v1/history/chats/1/search", params={"q": "dogs\x00"},
+                                headers=auth(keys.read))  # fmt: skip
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
 async def test_series_are_zero_filled_and_top_chats_ranked(client, keys, conversation) -> None:
     hour = conversation.replace(minute=0, second=0)
     params = {
