@@ -212,6 +212,10 @@ async def test_cancelling_a_finished_or_unknown_broadcast_is_refused_with_the_re
     reasons = [e["data"]["reason"] for e in await outbox(pool)
                if e["type"] == "schedule.rejected.v1"]  # fmt: skip
     assert reasons == ["broadcast empty has already finished", "there is no broadcast nope"]
+    assert (
+        await pool.fetchval("SELECT count(*) FROM broadcast_tallies WHERE broadcast_id = 'nope'")
+        == 0
+    )
     assert await pool.fetchval("SELECT status FROM broadcasts WHERE id = 'empty'") == "finished"
 
 

@@ -259,3 +259,10 @@ class PostgresBroadcasts:
             "SELECT min(due_at) FROM broadcast_slices"
         )
         return value
+
+    async def outcomes(self, broadcast_id: str) -> tuple[int, int]:
+        """Sent and failed so far, as tallied from the sender's outcomes."""
+        row = await self.conn.fetchrow(
+            "SELECT sent, failed FROM broadcast_tallies WHERE broadcast_id = $1", broadcast_id
+        )
+        return (row["sent"], row["failed"]) if row else (0, 0)

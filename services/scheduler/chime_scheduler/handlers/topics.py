@@ -63,7 +63,7 @@ async def cancel_broadcast(
     asked, now = envelope.data, datetime.now(UTC)
     broadcast_id = asked.broadcast_id
     not_handed = await store.broadcasts.drop_slices(broadcast_id)
-    sent, failed, _, _ = (await store.broadcasts.tally({broadcast_id: (0, 0)}))[broadcast_id]
+    sent, failed = await store.broadcasts.outcomes(broadcast_id)
     refused: list[str] = []
 
     def cancel(state: BroadcastState) -> list[Any]:
