@@ -117,3 +117,21 @@ def test_blocked_chats_newest_first_and_malformed_events_ignored():
     snapshot = window.snapshot(T0 + 1)
     assert [b["chat_id"] for b in snapshot["blocked_chats"]] == [6, 5]
     assert snapshot["totals"] == {"sent": 0, "failed": 0, "blocked": 2}
+
+
+def test_a_chat_that_blocked_the_bot_counts_once_whoever_saw_it():
+    window = Window(T0)
+    member = {"bot_id": 1, "chat_id": 7, "chat_type": "private", "changed_at": "x"}
+    window.observe(
+        {"type": "chat.member.changed.v1", "data": {**member, "new_state": "kicked"}}, T0
+    )
+    window.observe(
+        {"type": "chat.blocked.v1", "data": {"bot_id": 1, "chat_id": 7, "blocked_at": "y"}}, T0
+    )
+    window.observe(
+        {"type": "chat.member.changed.v1", "data": {**member, "chat_id": 8, "new_state": "member"}},
+        T0,
+    )
+    snapshot = window.snapshot(T0 + 1)
+    assert [b["chat_id"] for b in snapshot["blocked_chats"]] == [7]
+    assert snapshot["totals"]["blocked"] == 1

@@ -31,6 +31,7 @@ TAPPED = (
     "message.sent.v1.#",
     "send.failed.v1.#",
     "chat.blocked.v1.#",
+    "chat.member.changed.v1.#",  # a user blocked the bot (ingest saw it before any send did)
     "notification.due.v1.#",  # a reminder fired (older schedulers)
     "schedule.fired.v1.#",  # an occurrence of a schedule fired
     "send.requested.v1.#",  # a reminder or a snooze fires as its send

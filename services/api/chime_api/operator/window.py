@@ -46,6 +46,7 @@ class Window:
         self.totals: Counter[str] = Counter()
         self.failures: deque[dict[str, Any]] = deque(maxlen=20)
         self.blocked: deque[dict[str, Any]] = deque(maxlen=20)
+        self._blocked_chats: set[tuple[Any, Any]] = set()
         self.lags: deque[tuple[float, float]] = deque(maxlen=5000)
 
     def _bucket(self, now: float) -> Bucket:
@@ -89,10 +90,11 @@ class Window:
                 }
             )
         elif kind == "chat.blocked.v1":
-            self.totals["blocked"] += 1
-            self.blocked.appendleft(
-                {"at": data.get("blocked_at"), "bot_id": bot, "chat_id": data.get("chat_id")}
-            )
+            self._blocked(bot, data.get("chat_id"), data.get("blocked_at"))
+        elif kind == "chat.member.changed.v1" and data.get("new_state") == "kicked":
+            # Telegram tells the bot itself (my_chat_member) when a user blocks it, often
+            # before a send would have found out; the sender then never reports it again.
+            self._blocked(bot, data.get("chat_id"), data.get("changed_at"))
         elif kind == "notification.due.v1":
             self._lag(_time(data.get("due_at")), _time(data.get("fired_at")), now)
         elif kind == "schedule.fired.v1":
@@ -102,6 +104,14 @@ class Window:
             kind == "send.requested.v1" and (data.get("source") or {}).get("kind") in FIRED_AS_SENDS
         ):
             self._lag(_time(data.get("scheduled_for")), _time(event.get("occurred_at")), now)
+
+    def _blocked(self, bot: Any, chat_id: Any, at: Any) -> None:
+        # Ingest and the sender may both report one chat: it is counted once.
+        if (bot, chat_id) in self._blocked_chats:
+            return
+        self._blocked_chats.add((bot, chat_id))
+        self.totals["blocked"] += 1
+        self.blocked.appendleft({"at": at, "bot_id": bot, "chat_id": chat_id})
 
     def _lag(self, due: datetime | None, fired: datetime | None, now: float) -> None:
         if due is None or fired is None:
