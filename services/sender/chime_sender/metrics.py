@@ -13,6 +13,13 @@ TELEGRAM_SECONDS = Histogram(
     ["service", "method", "result"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+LIMITER_WAIT = Histogram(
+    "chime_sender_limiter_wait_seconds",
+    "Wait of each call for its send slot since its delivery was due: held back by the chat's"
+    " and the bot token's rate limits (and any backlog)",
+    ["service"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
+)
 RATE_LIMITED = Counter(
     "chime_sender_telegram_429_total", "429 Too Many Requests answers received", ["service"]
 )

@@ -143,6 +143,7 @@ class InMemoryDeliveries:
             first_message_id=row.first_message_id,
             chat_blocked=(d.bot_id, d.chat_id) in self.chats.blocked_at,
             version=row.version,
+            due_at=row.next_attempt_at,
         )
 
     def _free(self, bot_id: int, chat_id: int, now: datetime) -> bool:

@@ -30,6 +30,7 @@ _CLAIM_COLUMNS = (
     "d.delivery_id, d.bot_id, d.chat_id, d.text, d.parse_mode, d.reply_to_message_id,"
     " d.correlation_id, d.traceparent, d.attempts, d.failures, d.parts_sent,"
     " d.first_message_id, d.version, d.source_kind, d.source_id, d.method, d.options,"
+    " d.next_attempt_at,"
     " (c.blocked_at IS NOT NULL) AS chat_blocked"
 )
 
@@ -60,6 +61,7 @@ def _claim(row: Any, attempt: int | None = None) -> Claim:
         first_message_id=row["first_message_id"],
         chat_blocked=row["chat_blocked"],
         version=row["version"],
+        due_at=row["next_attempt_at"],
     )
 
 

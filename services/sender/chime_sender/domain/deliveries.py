@@ -32,7 +32,8 @@ class Claim:
     """A delivery taken for one call: `attempt` fences the outcome against a stale lease.
 
     `slot` is the start of the bot's send slot granted to it (the database's clock, which
-    every replica shares); `send_at` is the same instant on this process's clock.
+    every replica shares); `send_at` is the same instant on this process's clock. `due_at`
+    is when the delivery was due (its `next_attempt_at` when claimed, the database's clock).
     """
 
     delivery: Delivery
@@ -47,6 +48,15 @@ class Claim:
     send_at: datetime | None = None
     # The sender instance that holds the claim; its calls are fenced by its heartbeat.
     owner: str | None = None
+    due_at: datetime | None = None
+
+    @property
+    def paced_seconds(self) -> float | None:
+        """How long the call waited for its send slot since it was due: held back by its
+        chat's and its bot's limits (and any backlog); None without a slot."""
+        if self.slot is None or self.due_at is None:
+            return None
+        return max(0.0, (self.slot - self.due_at).total_seconds())
 
 
 def choose(candidates: Iterable[Claim], budgets: Mapping[int, int]) -> list[Claim]:

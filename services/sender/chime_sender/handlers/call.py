@@ -23,7 +23,7 @@ from chime_sender.domain.limits import missed_slot, slot_wait
 from chime_sender.domain.messages import parts_of, payload_of
 from chime_sender.domain.settlement import POSTPONED, SLOT_MISSED
 from chime_sender.handlers import Sending
-from chime_sender.metrics import RATE_LIMITED, SLOTS_MISSED, TELEGRAM_SECONDS
+from chime_sender.metrics import LIMITER_WAIT, RATE_LIMITED, SLOTS_MISSED, TELEGRAM_SECONDS
 from chime_sender.settings import SERVICE
 
 tracer = trace.get_tracer("chime.sender")
@@ -92,6 +92,8 @@ async def call_telegram(sending: Sending, claim: Claim, refused: Answer | None =
         elif not sending.local.breakers.of(d.bot_id).begin():
             answer = POSTPONED
         else:
+            if (paced := claim.paced_seconds) is not None:
+                LIMITER_WAIT.labels(SERVICE).observe(paced)
             started = time.perf_counter()
             answer = await sending.api.call(sending.tokens[d.bot_id], method, payload)
             TELEGRAM_SECONDS.labels(SERVICE, method, answer.summary).observe(

@@ -1,5 +1,8 @@
 """Choosing what to send now: one per chat, within each bot's budget, oldest first."""
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from chime_sender.domain.deliveries import Claim, Delivery, choose
@@ -33,3 +36,16 @@ def test_a_bot_gets_no_more_than_its_budget() -> None:
 def test_hopeless_deliveries_cost_no_budget() -> None:
     candidates = [claim(0, 1, 10, blocked=True), claim(1, 7, 11), claim(2, 1, 12)]
     assert ids(choose(candidates, {1: 1})) == ["d0", "d1", "d2"]
+
+
+def test_a_call_waited_for_its_slot_from_when_it_was_due() -> None:
+    due = datetime(2026, 1, 1, tzinfo=UTC)
+    paced = replace(claim(0, 1, 10), due_at=due, slot=due + timedelta(seconds=1.25))
+    assert paced.paced_seconds == 1.25
+
+
+def test_no_slot_no_wait_and_a_clock_step_never_makes_it_negative() -> None:
+    due = datetime(2026, 1, 1, tzinfo=UTC)
+    assert replace(claim(0, 1, 10), due_at=due).paced_seconds is None
+    early = replace(claim(0, 1, 10), due_at=due, slot=due - timedelta(milliseconds=3))
+    assert early.paced_seconds == 0.0
