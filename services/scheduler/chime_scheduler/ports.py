@@ -31,6 +31,10 @@ class Reminders(Projection, Protocol):
         """The chat's reminders still to fire (not snoozes)."""
         ...
 
+    async def resolve(self, bot_id: int, chat_id: int, ref: str) -> str | None:
+        """The chat's reminder (not a snooze) with the id `ref`, whatever its state."""
+        ...
+
 
 @dataclass(frozen=True)
 class DueSchedule:
@@ -58,7 +62,7 @@ class DueSchedule:
 
 @dataclass(frozen=True)
 class Listed:
-    """A schedule as /list shows it, or a one-shot reminder (no number)."""
+    """A schedule as /list shows it, or a one-shot reminder (no number: its id)."""
 
     number: int | None
     status: str
@@ -66,6 +70,7 @@ class Listed:
     next_at: datetime | None
     time_zone: str
     topic: str | None
+    reminder_id: str | None = None
 
 
 @dataclass(frozen=True)

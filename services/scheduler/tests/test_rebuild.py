@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chime_contracts.envelope import envelope_of
-from chime_contracts.events import ReminderRequested
+from chime_contracts.events import ReminderRequested, ScheduleChangeRequested
+from chime_contracts.events.schedules import ScheduleOwner
 from chime_kit.testing import table_rows
 from chime_scheduler.bootstrap import build
 from chime_scheduler.settings import SchedulerSettings
@@ -23,6 +24,17 @@ def request(n: int, due_at: datetime):
         ReminderRequested(
             reminder_id=f"w{n}", bot_id=1 + n % 3, chat_id=n % 17, user_id=n, text=f"note {n}",
             due_at=due_at, time_zone="Europe/Kyiv", phrase="in 1s",
+        ),
+        producer="ingest",
+    )  # fmt: skip
+
+
+def cancel(n: int):
+    return envelope_of(
+        ScheduleChangeRequested(
+            change_id=f"c{n}", schedule_id=f"w{n}",
+            owner=ScheduleOwner(kind="chat", id=f"{1 + n % 3}:{n % 17}"), action="cancel",
+            requested_at=datetime.now(UTC),
         ),
         producer="ingest",
     )  # fmt: skip
@@ -59,16 +71,20 @@ async def test_rebuilt_reminders_equal_the_live_projection(database_url):
             deliver(schedulers[0], requests), deliver(schedulers[1], requests + requests[:10])
         )
 
+        # Three reminders still to fire are cancelled by their owner (one of them twice).
+        for n in (0, 2, 4, 4):
+            await schedulers[n % 4 // 2].runtime.broker.deliver(cancel(n))
         fired = await asyncio.gather(*(s.firing.fire_until_idle() for s in schedulers))
         assert sum(fired) == 60
         pool = schedulers[0].runtime.pool
         live = await table_rows(pool, "reminders")
         assert len(live) == 120
+        assert sum('"state":"cancelled"' in row for row in live) == 3
         events = await pool.fetchval("SELECT count(*) FROM events")
-        assert events == 120 * 2 + 60
+        assert events == 120 * 2 + 60 + 3
 
         output = await asyncio.to_thread(rebuild, database_url)
-        assert "from 300 events" in output
+        assert "from 303 events" in output
         assert await table_rows(pool, "reminders") == live
         assert await schedulers[0].firing.fire_once() == 0
     finally:

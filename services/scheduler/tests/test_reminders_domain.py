@@ -3,9 +3,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chime_contracts.events import ReminderScheduled
+from chime_contracts.envelope import envelope_of
+from chime_contracts.events import ReminderScheduled, ScheduleChangeRequested
+from chime_contracts.events.schedules import ScheduleOwner
 from chime_scheduler.domain.reminders import (
+    REMINDER,
     ReminderState,
+    cancel,
+    cancel_refusal,
     confirmation_text,
     delivery_id,
     move_zone,
@@ -69,3 +74,26 @@ def test_a_due_or_passed_reminder_keeps_its_instant_in_the_new_zone():
     soon = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)  # 13:00 in Kyiv; 13:00 in Tokyo passed
     [passed] = move_zone(scheduled(soon), "r1", 1, 5, "Asia/Tokyo", NOW)
     assert passed.due_at == soon
+
+
+def cancel_request(action="cancel", change_id="c1"):
+    return envelope_of(ScheduleChangeRequested(
+        change_id=change_id, schedule_id="r1", owner=ScheduleOwner(kind="chat", id="1:5"),
+        action=action, requested_at=NOW,
+    ), producer="ingest")  # fmt: skip
+
+
+def test_a_scheduled_reminder_is_cancelled_once_and_a_fired_one_is_not():
+    scheduled = ReminderState(status="scheduled", due_at=NOW)
+    asked = cancel_request()
+    assert cancel(scheduled, asked) == [asked]
+    after = REMINDER.fold([asked], scheduled)
+    assert after.status == "cancelled"
+    assert cancel(after, asked) == []  # the same request again
+    assert cancel_refusal(after, "cancel") == "the reminder is over (cancelled)"
+    assert cancel(after, cancel_request(change_id="c2")) == []
+    fired = replace(scheduled, status="fired")
+    assert cancel(fired, asked) == []
+    assert cancel_refusal(fired, "cancel") == "the reminder is over (fired)"
+    assert cancel_refusal(scheduled, "pause") == "a reminder can only be cancelled"
+    assert cancel(scheduled, cancel_request("pause")) == []

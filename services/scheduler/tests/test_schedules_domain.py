@@ -139,6 +139,28 @@ def test_a_once_due_at_the_moment_its_zone_changes_still_fires_once(zone):
         assert (fired.fire, fired.next_at) == ([at], None)
 
 
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "Europe/Berlin", "America/New_York"])
+def test_a_daily_occurrence_due_at_the_moment_its_zone_changes_fires_once(zone):
+    """Due at T (08:30 in Kyiv) and not claimed yet when the zone changes: it fires once,
+    at T if 08:30 has passed in the new zone too, else at 08:30 there: neither skipped
+    (the next firing a day away) nor doubled."""
+    state, _ = created(CronSpec(expression="30 8 * * *"))
+    at = datetime(2026, 3, 2, 6, 30, tzinfo=UTC)
+    assert state.next_at == at
+    for now in (at, at + timedelta(seconds=3)):  # the very moment, and not yet claimed
+        [moved] = schedules.move_zone(state, "s1", "e1", zone, now)
+        after = schedules.evolve(state, moved)
+        fired_at: list[datetime] = []
+        clock, next_at = now, after.next_at
+        while next_at is not None and next_at < at + timedelta(hours=12):
+            clock = max(clock, next_at)
+            step = plan(after.table(), next_at, clock, "fire_late", timedelta(minutes=5),
+                        timedelta(seconds=5))  # fmt: skip
+            fired_at += step.fire
+            next_at = step.next_at
+        assert len(fired_at) == 1, (zone, now, fired_at)
+
+
 def test_a_once_keeps_its_wall_time_in_the_new_zone_and_its_instant_when_that_passed():
     state, _ = created(OnceSpec(at=datetime(2026, 3, 2, 9, 0)))  # 07:00 UTC in Kyiv
     [west] = schedules.move_zone(state, "s1", "e1", "Europe/Berlin", T0)

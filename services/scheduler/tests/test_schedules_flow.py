@@ -188,6 +188,45 @@ async def test_a_reminder_follows_its_chats_zone_and_is_listed(scheduler):
     lines = reply["text"].splitlines()
     assert lines[0] == "Your schedules, page 1 of 1:"
     assert lines[1].startswith("#1 ")
-    assert lines[2].startswith("⏰ ")
+    assert lines[2].startswith("⏰ r1 ")
     assert lines[2].endswith(": dentist")
     assert "02:00" in lines[2]  # 09:00 in Tokyo, shown in the listing's zone (Kyiv)
+
+
+async def test_a_reminder_cancelled_by_its_listed_id_never_fires(scheduler):
+    deliver, pool = scheduler.runtime.broker.deliver, scheduler.runtime.pool
+    due = datetime.now(UTC) - timedelta(seconds=1)  # due, not yet claimed by the firing loop
+    for rid in ("r1", "r2"):
+        await deliver(envelope_of(ReminderRequested(
+            reminder_id=rid, bot_id=1, chat_id=5, user_id=5, text=f"call {rid}", due_at=due,
+            time_zone="Europe/Kyiv", phrase="now",
+        ), producer="ingest"))  # fmt: skip
+    await outbox(pool)
+    await deliver(listing())
+    [reply] = sends(await outbox(pool), "reply")
+    assert [line.split()[:2] for line in reply["text"].splitlines()[1:]] == [
+        ["⏰", "r1"],
+        ["⏰", "r2"],
+    ]
+
+    await deliver(change("r1", "cancel"))
+    await deliver(change("r1", "cancel"))  # redelivered: once
+    await deliver(change("r2", "pause"))
+    await deliver(change("r1", "cancel", chat_id=6))  # not that chat's
+    replies = [m["text"] for m in sends(await outbox(pool), "confirmation")]
+    assert replies[0] == "🗑 Cancelled reminder r1."
+    assert replies[1].startswith("⚠️ I could not pause r2: a reminder can only be cancelled")
+    assert "there is no schedule r1 in this chat" in replies[2]
+    assert len(replies) == 3
+    types = await pool.fetch("SELECT type FROM events WHERE stream_id = 'reminder-r1'"
+                             " ORDER BY version")  # fmt: skip
+    assert [t["type"] for t in types][-1] == "schedule.change.requested.v1"
+
+    assert await scheduler.firing.fire_until_idle() == 1
+    fired = [m["text"] for m in sends(await outbox(pool), "reminder")]
+    assert fired == ["⏰ call r2"]
+    rows = await pool.fetch("SELECT id, state FROM reminders ORDER BY id")
+    assert [(r["id"], r["state"]) for r in rows] == [("r1", "cancelled"), ("r2", "fired")]
+    await deliver(change("r2", "cancel"))
+    [late] = [m["text"] for m in sends(await outbox(pool), "confirmation")]
+    assert late.startswith("⚠️ I could not cancel r2: the reminder is over (fired)")

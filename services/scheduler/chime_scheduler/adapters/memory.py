@@ -74,6 +74,11 @@ class InMemoryReminders:
         row = self.rows.get(reminder_id)
         return row.state if row else None
 
+    async def resolve(self, bot_id: int, chat_id: int, ref: str) -> str | None:
+        row = self.rows.get(ref)
+        ours = row is not None and (row.reminder.bot_id, row.reminder.chat_id) == (bot_id, chat_id)
+        return ref if ours else None
+
     async def of_chat(self, bot_id: int, chat_id: int) -> list[str]:
         mine = [r.reminder for r in self.rows.values() if r.state == "scheduled"
                 and (r.reminder.bot_id, r.reminder.chat_id) == (bot_id, chat_id)]  # fmt: skip

@@ -11,6 +11,7 @@ from chime_contracts.events import (
     NotificationDue,
     ReminderRequested,
     ReminderScheduled,
+    ScheduleChangeRequested,
     SendRequested,
     SnoozeRequested,
 )
@@ -29,6 +30,7 @@ from chime_scheduler.ports import Reminders, Store
 
 E = TypeVar("E", bound=Event)
 ONE_SHOT = ("reminder", "snooze")
+STREAM = "reminder-"
 
 
 class PostgresReminders:
@@ -65,6 +67,12 @@ class PostgresReminders:
                     SNOOZE + data.snooze_id, data.bot_id, data.chat_id, data.text, data.until,
                     data.time_zone, e.correlation_id, e.traceparent, e.occurred_at, r.version,
                     data.language,
+                )  # fmt: skip
+            elif isinstance(data, ScheduleChangeRequested) and r.stream_id.startswith(STREAM):
+                await self.conn.execute(
+                    "UPDATE reminders SET state = 'cancelled', version = $2"
+                    " WHERE id = $1 AND state = 'scheduled'",
+                    r.stream_id.removeprefix(STREAM), r.version,
                 )  # fmt: skip
             elif isinstance(data, NotificationDue) and data.source == "reminder":
                 await self._fired(data.source_id, data.fired_at, r.version)
@@ -103,6 +111,14 @@ class PostgresReminders:
         value: str | None = await self.conn.fetchval(
             "SELECT state FROM reminders WHERE id = $1", reminder_id
         )
+        return value
+
+    async def resolve(self, bot_id: int, chat_id: int, ref: str) -> str | None:
+        value: str | None = await self.conn.fetchval(
+            "SELECT id FROM reminders WHERE id = $1 AND bot_id = $2 AND chat_id = $3"
+            " AND kind = 'reminder'",
+            ref, bot_id, chat_id,
+        )  # fmt: skip
         return value
 
     async def of_chat(self, bot_id: int, chat_id: int) -> list[str]:

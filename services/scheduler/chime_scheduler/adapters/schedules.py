@@ -148,7 +148,8 @@ class PostgresSchedules:
 
     async def page(self, owner: ScheduleOwner, page: int, size: int) -> tuple[list[Listed], int]:
         """A page of the owner's live and paused schedules by number, then (a chat's) its
-        one-shot reminders still to fire by due time, and how many in all."""
+        one-shot reminders still to fire by due time (with their ids, for /cancel), and how
+        many in all."""
         chat = chat_of(owner) or (0, 0)
         total: int = await self.conn.fetchval(
             "SELECT (SELECT count(*) FROM schedules WHERE owner_kind = $1 AND owner_id = $2"
@@ -157,11 +158,11 @@ class PostgresSchedules:
             owner.kind, owner.id, *chat,
         )  # fmt: skip
         rows = await self.conn.fetch(
-            "SELECT number, status, text, next_at, time_zone, topic FROM ("
+            "SELECT number, status, text, next_at, time_zone, topic, reminder_id FROM ("
             " SELECT 0 AS part, number, status, message->>'text' AS text, next_at, time_zone,"
-            " topic FROM schedules WHERE owner_kind = $1 AND owner_id = $2"
+            " topic, NULL AS reminder_id FROM schedules WHERE owner_kind = $1 AND owner_id = $2"
             " AND status IN ('active', 'paused')"
-            " UNION ALL SELECT 1, NULL, 'active', text, due_at, time_zone, NULL FROM reminders"
+            " UNION ALL SELECT 1, NULL, 'active', text, due_at, time_zone, NULL, id FROM reminders"
             " WHERE bot_id = $3 AND chat_id = $4 AND state = 'scheduled' AND kind = 'reminder'"
             ") listed ORDER BY part, number, next_at LIMIT $5 OFFSET $6",
             owner.kind, owner.id, *chat, size, (page - 1) * size,

@@ -2,14 +2,15 @@
 
 A reminder's stream `reminder-<id>` holds its life: the request as received
 (`reminder.requested.v1`), `reminder.scheduled.v1`, then the `send.requested.v1` it fired
-(source kind `reminder`; streams of older installations end in `notification.due.v1`). A
+(source kind `reminder`; streams of older installations end in `notification.due.v1`), or
+the owner's `/cancel` as received (`schedule.change.requested.v1`, action `cancel`). A
 snooze's stream `snooze-<id>` holds `snooze.requested.v1`, then its `send.requested.v1`
 (source kind `snooze`). Both fire from the reminders table, the one-shot due index.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from chime_contracts.events import (
     NotificationDue,
     ReminderRequested,
     ReminderScheduled,
+    ScheduleChangeRequested,
     SendRequested,
     SnoozeRequested,
 )
@@ -57,6 +59,7 @@ class ReminderState:
     status: Status = "new"
     due_at: datetime | None = None
     time_zone: str = "UTC"
+    changes: tuple[str, ...] = field(default=())
 
 
 def evolve(state: ReminderState, event: Event) -> ReminderState:
@@ -73,6 +76,9 @@ def evolve(state: ReminderState, event: Event) -> ReminderState:
         return replace(state, status="scheduled", due_at=event.until)
     if isinstance(event, NotificationDue | SendRequested):
         return replace(state, status="fired")
+    if isinstance(event, ScheduleChangeRequested) and event.action == "cancel":
+        status = "cancelled" if state.status == "scheduled" else state.status
+        return replace(state, status=status, changes=(*state.changes, event.change_id))
     return state
 
 
@@ -103,6 +109,27 @@ def schedule(
 def snooze(state: ReminderState, request: Envelope[SnoozeRequested]) -> list[Event | Envelope[Any]]:
     """Keep the snooze as received: it is its own schedule."""
     return [request] if state.status == "new" else []
+
+
+def cancel_refusal(state: ReminderState, action: str) -> str | None:
+    """Why the owner's change cannot apply to this reminder (a reminder can only be
+    cancelled, while it is still to fire); None when it can."""
+    if action != "cancel":
+        return "a reminder can only be cancelled"
+    if state.status != "scheduled":
+        return f"the reminder is over ({state.status})"
+    return None
+
+
+def cancel(
+    state: ReminderState, request: Envelope[ScheduleChangeRequested]
+) -> list[Event | Envelope[Any]]:
+    """Keep the owner's /cancel in the reminder's stream: it never fires after it. A change
+    seen before, or one that cannot apply, records nothing."""
+    asked = request.data
+    if asked.change_id in state.changes or cancel_refusal(state, asked.action):
+        return []
+    return [request]
 
 
 def move_zone(

@@ -33,7 +33,15 @@ from chime_contracts.events.schedules import (
     ScheduleOwner,
 )
 from chime_kit.streams import Aggregate
-from chime_schedules import Spec, SpecError, Timetable, timetable, wall_time, zone_of
+from chime_schedules import (
+    Spec,
+    SpecError,
+    Timetable,
+    local_instant,
+    timetable,
+    wall_time,
+    zone_of,
+)
 
 Status = Literal["new", "requested", "rejected", "active", "paused", "cancelled", "finished"]
 # The longest run of missed occurrences a firing walks one by one; past it, it jumps.
@@ -271,6 +279,8 @@ def move_zone(
         next_at = None
         if not (isinstance(state.spec, OnceSpec) and pending is not None and pending <= now):
             next_at = replace(state, time_zone=time_zone).table().next_after(now)
+        if state.status == "active" and pending is not None and pending <= now:
+            next_at = _due_kept(state, time_zone, pending, next_at, now)
     except SpecError:
         return []
     pin: dict[str, Any] = {}
@@ -281,6 +291,26 @@ def move_zone(
         status=state.status if next_at else "finished", next_at=next_at, time_zone=time_zone,
         **pin,
     )]  # fmt: skip
+
+
+def _due_kept(
+    state: ScheduleState, time_zone: str, pending: datetime, moved: datetime | None,
+    now: datetime,
+) -> datetime | None:  # fmt: skip
+    """The occurrence due at a zone change and not fired yet is never lost, nor doubled.
+
+    When its wall time is still ahead in the new zone, `moved` (the new timetable's next)
+    fires it there. When that wall time has passed, it keeps its instant, unless the new
+    timetable has an occurrence of its own between it and now (due as well: that one fires
+    in its place, so the day is not fired twice).
+    """
+    if isinstance(state.spec, OnceSpec):
+        return moved
+    twin = local_instant(wall_time(pending, zone_of(state.time_zone)), zone_of(time_zone))
+    if twin > now:
+        return moved
+    following = replace(state, time_zone=time_zone).table().next_after(pending)
+    return following if following is not None and following <= now else pending
 
 
 def migrate(state: ScheduleState, schedule_id: str, change_id: str, bot_id: int, new_chat_id: int

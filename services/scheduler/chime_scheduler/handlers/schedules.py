@@ -1,4 +1,5 @@
-"""Schedule requests and changes from chats and the api, and /list and /topics."""
+"""Schedule requests and changes from chats and the api (and /cancel of a one-shot
+reminder), and /list and /topics."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from chime_contracts.events import (
 from chime_contracts.events.schedules import ScheduleOwner
 from chime_contracts.events.shared import InlineButton
 from chime_kit.streams import Work, decide
-from chime_scheduler.domain import schedules
+from chime_scheduler.domain import reminders, schedules
 from chime_scheduler.domain.messages import chat_of, to_chat
+from chime_scheduler.domain.reminders import REMINDER
 from chime_scheduler.domain.schedules import SCHEDULE
 from chime_scheduler.domain.texts import say
 from chime_scheduler.ports import Listed, Store
@@ -57,11 +59,19 @@ async def request_schedule(uow: Work, store: Store, envelope: Envelope[ScheduleR
 async def change_schedule(
     uow: Work, store: Store, envelope: Envelope[ScheduleChangeRequested]
 ) -> None:
-    """Pause, resume, cancel or update the schedule its owner named (`#12` or its id)."""
+    """Pause, resume, cancel or update the schedule its owner named (`#12` or its id), or
+    cancel the chat's one-shot reminder named by its id (as /list shows it)."""
     asked = envelope.data
     chat = chat_of(asked.owner)
     language = await store.chats.language(*chat) if chat else None
     schedule_id = await store.schedules.resolve(asked.owner, asked.schedule_id)
+    reminder_id = None
+    if schedule_id is None and chat is not None:
+        reminder_id = await store.reminders.resolve(*chat, asked.schedule_id)
+    if reminder_id is not None:
+        assert chat is not None
+        await _change_reminder(uow, store, envelope, reminder_id, chat, language)
+        return
     if schedule_id is None:
         result: ScheduleChanged | ScheduleRejected = ScheduleRejected(
             request_id=asked.change_id, schedule_ref=asked.schedule_id, owner=asked.owner,
@@ -97,11 +107,37 @@ async def change_schedule(
     await uow.emit(to_chat(*chat, asked.change_id, text))
 
 
+async def _change_reminder(
+    uow: Work, store: Store, envelope: Envelope[ScheduleChangeRequested], reminder_id: str,
+    chat: tuple[int, int], language: str | None,
+) -> None:  # fmt: skip
+    """Cancel a reminder still to fire: the request kept in its stream, the due index row
+    cancelled in the same transaction (it never fires); a reason otherwise."""
+    asked = envelope.data
+    decided = await decide(
+        uow, reminders.stream_id(reminder_id), REMINDER,
+        lambda state: reminders.cancel(state, envelope), project=store.reminders.apply,
+    )  # fmt: skip
+    if decided.recorded:
+        text = say("reminder_cancelled", language, ref=asked.schedule_id)
+    elif asked.change_id in decided.after.changes:
+        return  # seen before: answered then
+    else:
+        reason = reminders.cancel_refusal(decided.after, asked.action) or ""
+        await uow.emit(ScheduleRejected(
+            request_id=asked.change_id, schedule_ref=asked.schedule_id, owner=asked.owner,
+            action=asked.action, reason=reason,
+        ))  # fmt: skip
+        text = say("change_rejected", language, action=asked.action, ref=asked.schedule_id,
+                   reason=reason)  # fmt: skip
+    await uow.emit(to_chat(*chat, asked.change_id, text))
+
+
 def _line(item: Listed, time_zone: str, language: str | None) -> str:
     when = when_text(item.next_at, time_zone, language) if item.next_at else "—"
     mark = f" {say('paused_mark', language)}" if item.status == "paused" else ""
     target = f" → {item.topic}" if item.topic else ""
-    label = "⏰" if item.number is None else f"#{item.number}"
+    label = f"⏰ {item.reminder_id}" if item.number is None else f"#{item.number}"
     return f"{label} {when}{mark}{target}: {item.text}"
 
 
