@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
+from typing import Any
 
-from chime_ingest.adapters.telegram import TelegramBotApi
+from chime_ingest.adapters.postgres import PostgresChats
+from chime_ingest.adapters.telegram import TelegramBotApi, TelegramError
 from chime_ingest.domain.bots import webhook_secret
 from chime_ingest.entrypoints.callback_answers import CallbackAnswerer
 from chime_ingest.entrypoints.intake import Intake
@@ -15,6 +19,8 @@ from chime_ingest.settings import MIGRATIONS, SERVICE, IngestSettings
 from chime_kit.bots import tokens_by_bot
 from chime_kit.runtime import Runtime, open_runtime
 from chime_kit.telegram import BotApi
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,6 +37,7 @@ class Ingest:
 
     async def start(self) -> None:
         await self.runtime.start()
+        await learn_bot_usernames(self.runtime, self.telegram, self.tokens)
         if self.tokens:
             self.answerer = CallbackAnswerer(self.runtime, self.telegram, self.tokens)
             await self.answerer.start()
@@ -50,6 +57,34 @@ class Ingest:
             await self.answerer.stop()
         await self.telegram.aclose()
         await self.runtime.stop()
+
+
+def username_of(me: Any) -> str | None:
+    """The username in a `getMe` result, if it has one."""
+    username = me.get("username") if isinstance(me, dict) else None
+    return username if isinstance(username, str) and username else None
+
+
+async def learn_bot_usernames(
+    runtime: Runtime, telegram: TelegramBotApi, tokens: dict[int, str]
+) -> None:
+    """Each bot's username from `getMe`, stored before any update is interpreted, so that a
+    group's `/cmd@another_bot` is told apart from the start. A bot whose call fails is only
+    logged: it learns its username from its next `my_chat_member` update, as before."""
+
+    async def one(bot_id: int, token: str) -> None:
+        try:
+            username = username_of(await telegram.get_me(token))
+        except TelegramError as exc:  # never carries the URL, so never the token
+            log.warning("bot %s: getMe failed, username not learned: %s", bot_id, exc)
+            return
+        if username is None:
+            log.warning("bot %s: getMe answered no username", bot_id)
+            return
+        async with runtime.pool.acquire() as conn:
+            await PostgresChats(conn).set_bot_username(bot_id, username)
+
+    await asyncio.gather(*(one(bot, token) for bot, token in sorted(tokens.items())))
 
 
 def bots_of(settings: IngestSettings) -> tuple[dict[int, str], dict[int, str]]:

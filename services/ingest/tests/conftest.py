@@ -23,6 +23,13 @@ BOT_USER = {"id": BOT, "is_bot": True, "first_name": "Chime", "username": "chime
 _ids = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _no_real_telegram(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ingest asks Telegram each bot's `getMe` when it starts: a test that names no Bot API
+    gets one that refuses at once, never Telegram's own."""
+    monkeypatch.setenv("CHIME_INGEST_TELEGRAM_API_BASE", "http://127.0.0.1:9")
+
+
 def person(user_id: int, language: str | None = "en") -> dict[str, Any]:
     user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": "Ann", "username": "ann"}
     if language:

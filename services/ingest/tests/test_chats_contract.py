@@ -110,3 +110,15 @@ async def test_language_stop_and_membership_fold_alike_on_both(ingest: Ingest) -
     row, _ = await ingest.chat()
     assert row is not None
     assert row.stopped is False
+
+
+async def test_a_bot_username_set_is_read_back_and_replaced_alike_on_both(
+    ingest: Ingest,
+) -> None:
+    async with ingest.backend.work() as work:
+        chats = ingest.chats(work)
+        assert await chats.bot_username(BOT) is None
+        await chats.set_bot_username(BOT, "chime_bot")
+        await chats.set_bot_username(BOT, "chime_new_bot")  # renamed since
+        assert await chats.bot_username(BOT) == "chime_new_bot"
+        assert await chats.bot_username(BOT + 1) is None

@@ -46,7 +46,7 @@ class InMemoryChats:
                     can_post=data.can_post_messages,
                 )  # fmt: skip
                 if data.bot_username:
-                    self.usernames[data.bot_id] = data.bot_username
+                    await self.set_bot_username(data.bot_id, data.bot_username)
 
     def _set(self, bot_id: int, chat_id: int, **changes: Any) -> None:
         row = self.rows.get((bot_id, chat_id), ChatRow(None, None))
@@ -57,6 +57,9 @@ class InMemoryChats:
 
     async def bot_username(self, bot_id: int) -> str | None:
         return self.usernames.get(bot_id)
+
+    async def set_bot_username(self, bot_id: int, username: str) -> None:
+        self.usernames[bot_id] = username
 
     async def answer_callback(self, bot_id: int, query_id: str, text: str) -> None:
         self.answers.append((bot_id, query_id, text))

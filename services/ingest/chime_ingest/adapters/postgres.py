@@ -55,11 +55,15 @@ class PostgresChats:
                     bot_id, chat_id, data.chat_type, data.new_state, data.can_post_messages,
                 )  # fmt: skip
                 if data.bot_username:
-                    await self.conn.execute(
-                        "INSERT INTO bots (bot_id, username) VALUES ($1, $2)"
-                        " ON CONFLICT (bot_id) DO UPDATE SET username = excluded.username",
-                        bot_id, data.bot_username,
-                    )  # fmt: skip
+                    await self.set_bot_username(bot_id, data.bot_username)
+
+    async def set_bot_username(self, bot_id: int, username: str) -> None:
+        """The bot's own username, as a `my_chat_member` update or `getMe` told it."""
+        await self.conn.execute(
+            "INSERT INTO bots (bot_id, username) VALUES ($1, $2)"
+            " ON CONFLICT (bot_id) DO UPDATE SET username = excluded.username",
+            bot_id, username,
+        )  # fmt: skip
 
     async def _set(self, bot_id: int, chat_id: int, column: str, value: object) -> None:
         await self.conn.execute(

@@ -1,5 +1,5 @@
-"""The few Bot API calls ingest makes (the webhook's set, delete and info, getUpdates,
-answerCallbackQuery), on the kit's client and its one error model: a call that did not
+"""The few Bot API calls ingest makes (getMe, the webhook's set, delete and info,
+getUpdates, answerCallbackQuery), on the kit's client and its one error model: a call that did not
 succeed raises TelegramError."""
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ class TelegramBotApi:
 
     async def aclose(self) -> None:
         await self.api.aclose()
+
+    async def get_me(self, token: str) -> dict[str, Any]:
+        me: dict[str, Any] = await self.call(token, "getMe", {})
+        return me
 
     async def set_webhook(
         self,
