@@ -53,6 +53,10 @@ class ReminderRequested(Event):
     due_at: datetime
     time_zone: str = Field(description="IANA zone the user wrote the time in")
     phrase: str = Field(description="the time phrase as the user wrote it")
+    language: str | None = Field(
+        default=None,
+        description="the chat's language, for the confirmation and the reminder's buttons: 'uk'",
+    )
 
 
 class TimeZoneSet(Event):

@@ -26,11 +26,11 @@ class Store:
     def reminders(self, work: Work) -> Reminders:
         return self.backend.pick(work, PostgresReminders, self.fake)
 
-    async def schedule(self, n: int, due_at: datetime) -> Work:
+    async def schedule(self, n: int, due_at: datetime, language: str | None = None) -> Work:
         request = envelope_of(
             ReminderRequested(
                 reminder_id=f"r{n}", bot_id=1, chat_id=n, user_id=n, text=f"t{n}",
-                due_at=due_at, time_zone="UTC", phrase="in 1m",
+                due_at=due_at, time_zone="UTC", phrase="in 1m", language=language,
             ),
             producer="ingest",
         )  # fmt: skip
@@ -114,3 +114,17 @@ async def test_a_chats_reminders_are_those_of_that_chat_still_to_fire(store: Sto
     await store.fire(NOW)
     async with store.backend.work() as work:
         assert await store.reminders(work).of_chat(1, 2) == []
+
+
+async def test_a_reminder_speaks_its_chats_language_when_confirmed_and_when_fired(
+    store: Store,
+) -> None:
+    work = await store.schedule(5, NOW - timedelta(seconds=1), language="uk")
+    confirmation = work.emitted[1].data  # type: ignore[attr-defined]
+    assert isinstance(confirmation, SendRequested)
+    assert confirmation.text.startswith("⏰ Гаразд, нагадаю ")
+    async with store.backend.work() as firing:
+        await handlers.fire_due_reminders(firing, store.reminders(firing), NOW, 10)
+    [fired] = firing.emitted  # type: ignore[attr-defined]
+    assert "💤 15 хв" in fired.data.model_dump_json()
+    assert "15 min" not in fired.data.model_dump_json()

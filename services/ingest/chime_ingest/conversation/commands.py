@@ -100,7 +100,7 @@ async def remind(chat: Chat, command: Command, sender: Sender) -> None:
         ReminderRequested(
             reminder_id=chat.request_id, bot_id=chat.bot_id, chat_id=chat.chat_id,
             user_id=chat.user_id or chat.chat_id, text=reminder.text, due_at=reminder.due_at,
-            time_zone=zone, phrase=reminder.phrase,
+            time_zone=zone, phrase=reminder.phrase, language=texts.language,
         )
     )  # fmt: skip
 

@@ -36,6 +36,7 @@ class InMemoryReminders:
                 reminder = Reminder(
                     data.reminder_id, data.bot_id, data.chat_id, data.text, data.due_at,
                     data.time_zone, e.correlation_id, e.traceparent, r.version,
+                    language=data.language,
                 )  # fmt: skip
                 self.rows[data.reminder_id] = Row(reminder, "requested")
             elif isinstance(data, ReminderScheduled) and data.reminder_id in self.rows:

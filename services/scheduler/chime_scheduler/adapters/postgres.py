@@ -45,11 +45,11 @@ class PostgresReminders:
             if isinstance(data, ReminderRequested):
                 await self.conn.execute(
                     "INSERT INTO reminders (id, bot_id, chat_id, user_id, text, due_at, time_zone,"
-                    " state, correlation_id, traceparent, created_at, version)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $9, $10, $11)",
+                    " state, correlation_id, traceparent, created_at, version, language)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $9, $10, $11, $12)",
                     data.reminder_id, data.bot_id, data.chat_id, data.user_id, data.text,
                     data.due_at, data.time_zone, e.correlation_id, e.traceparent, e.occurred_at,
-                    r.version,
+                    r.version, data.language,
                 )  # fmt: skip
             elif isinstance(data, ReminderScheduled):
                 await self.conn.execute(

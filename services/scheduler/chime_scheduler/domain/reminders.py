@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
+
 from chime_contracts.envelope import Envelope, Event
 from chime_contracts.events import (
     NotificationDue,
@@ -27,7 +29,8 @@ from chime_contracts.events import (
 from chime_contracts.events.schedules import MessageTemplate
 from chime_kit.streams import Aggregate
 from chime_scheduler.domain import messages
-from chime_schedules import SpecError, local_instant, wall_time, zone_of
+from chime_scheduler.domain.texts import say
+from chime_schedules import SpecError, language_of, local_instant, wall_time, zone_of
 
 Status = Literal["new", "requested", "scheduled", "fired", "cancelled"]
 SNOOZE = "snooze:"
@@ -172,14 +175,17 @@ def delivery_id(reminder_id: str) -> str:
     return reminder_id if reminder_id.startswith(SNOOZE) else f"reminder:{reminder_id}"
 
 
-def confirmation_text(text: str, due_at: datetime, time_zone: str, now: datetime) -> str:
-    """The reply that tells the user what was understood, in their own zone."""
-    local = due_at.astimezone(ZoneInfo(time_zone))
-    today = now.astimezone(ZoneInfo(time_zone)).date()
-    when = (
-        local.strftime("%H:%M:%S") if local.date() == today else local.strftime("%a %d %b %Y %H:%M")
-    )
-    return f"⏰ Got it. I'll remind you at {when} ({time_zone}): {text}"
+def confirmation_text(
+    text: str, due_at: datetime, time_zone: str, now: datetime, language: str | None = None
+) -> str:
+    """The reply that tells the user what was understood, in their own zone and language:
+    the time alone for today ("12:00:02"), else the date too ("Fri 27 Nov 2026 09:00", the
+    names in the chat's language)."""
+    zone = ZoneInfo(time_zone)
+    local = due_at.astimezone(zone)
+    pattern = "HH:mm:ss" if local.date() == now.astimezone(zone).date() else "EEE dd MMM y HH:mm"
+    when = format_datetime(local, pattern, tzinfo=zone, locale=language_of(language))
+    return say("reminder_confirmed", language, when=when, zone=time_zone, text=text)
 
 
 def reminder_text(text: str) -> str:

@@ -32,7 +32,9 @@ async def schedule_reminder(
     )
     if not decided.recorded:
         return
-    text = confirmation_text(request.text, request.due_at, request.time_zone, datetime.now(UTC))
+    text = confirmation_text(
+        request.text, request.due_at, request.time_zone, datetime.now(UTC), request.language
+    )
     await uow.emit(messages.to_chat(request.bot_id, request.chat_id, request.reminder_id, text))
 
 
