@@ -9,7 +9,7 @@ from chime_ingest.domain.updates import NotAnUpdate, check_update, update_id_of
 
 pytestmark = pytest.mark.unit
 
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "telegram-bot-api" / "samples"
+SAMPLES = Path(__file__).resolve().parents[4].parent / "shared" / "telegram-bot-api" / "samples"
 VALID = sorted(SAMPLES.glob("*.json"))
 INVALID = sorted((SAMPLES / "invalid").glob("*.json"))
 

@@ -9,7 +9,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 GROUP, SUPERGROUP, CHANNEL = -100, -1001234, -1009999
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "telegram-bot-api" / "samples"
+SAMPLES = Path(__file__).resolve().parents[4].parent / "shared" / "telegram-bot-api" / "samples"
 
 
 async def test_blocked_then_unblocked_then_start_again(talk):

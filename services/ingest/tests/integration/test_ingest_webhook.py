@@ -16,7 +16,7 @@ from chime_ingest.settings import IngestSettings
 from chime_kit.faulty_link import faulty_link
 from chime_kit.testing import eventually, serving
 
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "telegram-bot-api" / "samples"
+SAMPLES = Path(__file__).resolve().parents[4].parent / "shared" / "telegram-bot-api" / "samples"
 VALID = [p for p in sorted(SAMPLES.glob("*.json")) if p.name != "MANIFEST.json"]
 INVALID = sorted((SAMPLES / "invalid").glob("*.json"))
 
