@@ -1,5 +1,5 @@
 """A one-shot reminder's confirmation in the chat's language: its words and the names of the
-day and month (the fired reminder's buttons: test_reminders_contract.py)."""
+day and month (the fired reminder's buttons: test_scheduler_reminders_contract.py)."""
 
 from datetime import UTC, datetime
 
