@@ -156,12 +156,14 @@ async def test_with_resend_when_unsure_a_timeout_is_retried(
 ) -> None:
     await emulator.private_chat(50)
     await emulator.control(
-        "/faults", {"mode": "timeout", "delay_s": 1.0, "count": 1, "methods": ["sendMessage"]}
+        "/faults", {"mode": "timeout", "delay_s": 2.0, "count": 1, "methods": ["sendMessage"]}
     )
-    await start_sender(emulator, telegram_timeout_seconds=0.3, resend_when_unsure=True)
+    await start_sender(emulator, telegram_timeout_seconds=0.6, resend_when_unsure=True)
     await tap.publish(request("d-retry", 50))
     [sent] = await tap.envelopes_of("message.sent.v1")
-    assert sent["data"]["attempts"] == 2
+    # The faulted call timed out and was sent again; on a busy machine a later call may
+    # also outlast the short timeout, so at least one retry rather than exactly one.
+    assert sent["data"]["attempts"] >= 2
     assert len(await emulator.sent(50)) == 1
 
 
