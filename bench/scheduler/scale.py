@@ -47,7 +47,7 @@ from chime_kit.broker import EVENTS
 from chime_kit.db import create_pool
 from chime_kit.migrator import migrate
 from chime_scheduler.adapters.bulk import load_schedules
-from chime_scheduler.bootstrap import build
+from chime_scheduler.entrypoints.service import create_service
 from chime_scheduler.settings import SchedulerSettings
 
 HERE = Path(__file__).resolve().parent
@@ -131,7 +131,7 @@ async def replica(dsn: str, amqp_url: str) -> None:
     """One scheduler process, as deployed, until SIGTERM."""
     settings = SchedulerSettings(database_url=dsn, amqp_url=amqp_url, migrate_on_start=False,
                                  log_json=False)  # fmt: skip
-    scheduler = await build(settings)
+    scheduler = await create_service(settings)
     await scheduler.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -253,7 +253,7 @@ async def broadcast_round(env: Any, pool: asyncpg.Pool, subscribers: int) -> dic
         )  # fmt: skip
     skipped = len([c for c in range(0, subscribers, 10) if c % 20 in (0, 1)])
     connection, queue = await tap(env.amqp_url, "send.batch.requested.v1")
-    scheduler = await build(SchedulerSettings(database_url=env.dsn, amqp_url=env.amqp_url,
+    scheduler = await create_service(SchedulerSettings(database_url=env.dsn, amqp_url=env.amqp_url,
                                               migrate_on_start=False, log_json=False))  # fmt: skip
     await scheduler.start()
     try:

@@ -28,7 +28,8 @@ from chime_kit.telemetry import setup_logging
 
 
 class Service(Protocol):
-    runtime: Runtime
+    @property
+    def runtime(self) -> Runtime: ...
 
     async def start(self) -> None: ...
 

@@ -9,12 +9,12 @@ import asyncio
 import sys
 import time
 
-from chime_scheduler.bootstrap import build
+from chime_scheduler.entrypoints.service import create_service
 from chime_scheduler.settings import SchedulerSettings
 
 
 async def main(database_url: str, seconds: float, batch: int, idle: float | None) -> None:
-    scheduler = await build(
+    scheduler = await create_service(
         SchedulerSettings(database_url=database_url, fire_batch_size=batch, migrate_on_start=False)
     )
     deadline = time.monotonic() + seconds

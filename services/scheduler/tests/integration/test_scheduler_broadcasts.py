@@ -20,8 +20,8 @@ from chime_contracts.events.schedules import MessageTemplate, OnceSpec, Schedule
 from chime_contracts.events.shared import SendSource
 from chime_scheduler import handlers
 from chime_scheduler.adapters.postgres import PostgresStore
-from chime_scheduler.bootstrap import build
 from chime_scheduler.domain import broadcasts
+from chime_scheduler.entrypoints.service import create_service
 from chime_scheduler.settings import SchedulerSettings
 
 from .flow import chat_owner, outbox, schedule_request, sends
@@ -33,7 +33,7 @@ NOW = datetime.now(UTC)
 
 @pytest.fixture
 async def scheduler(database_url):
-    built = await build(SchedulerSettings(database_url=database_url))
+    built = await create_service(SchedulerSettings(database_url=database_url))
     yield built
     await built.runtime.pool.close()
 

@@ -6,14 +6,14 @@ import pytest
 
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import ReminderRequested
-from chime_scheduler.bootstrap import build
+from chime_scheduler.entrypoints.service import create_service
 from chime_scheduler.settings import SchedulerSettings
 
 pytestmark = pytest.mark.broker
 
 
 async def test_a_reminder_request_on_the_bus_is_stored_once(database_url):
-    scheduler = await build(SchedulerSettings(database_url=database_url))
+    scheduler = await create_service(SchedulerSettings(database_url=database_url))
     request = envelope_of(
         ReminderRequested(
             reminder_id="b1", bot_id=1, chat_id=2, user_id=2, text="tea",

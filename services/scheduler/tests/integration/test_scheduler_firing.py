@@ -10,7 +10,7 @@ from chime_contracts.envelope import envelope_of
 from chime_contracts.events import ReminderRequested
 from chime_scheduler import handlers
 from chime_scheduler.adapters.postgres import PostgresReminders
-from chime_scheduler.bootstrap import build
+from chime_scheduler.entrypoints.service import create_service
 from chime_scheduler.settings import SchedulerSettings
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def schedulers(database_url, amqp_url):
     settings = SchedulerSettings(database_url=database_url, amqp_url=amqp_url, fire_batch_size=50)
-    built = [await build(settings) for _ in range(2)]
+    built = [await create_service(settings) for _ in range(2)]
     yield built
     for scheduler in built:
         await scheduler.stop()

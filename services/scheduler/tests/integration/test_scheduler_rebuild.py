@@ -13,7 +13,7 @@ from chime_contracts.envelope import envelope_of
 from chime_contracts.events import ReminderRequested, ScheduleChangeRequested
 from chime_contracts.events.schedules import ScheduleOwner
 from chime_kit.testing import table_rows
-from chime_scheduler.bootstrap import build
+from chime_scheduler.entrypoints.service import create_service
 from chime_scheduler.settings import SchedulerSettings
 
 pytestmark = pytest.mark.integration
@@ -55,7 +55,7 @@ def rebuild(database_url: str) -> str:
 
 async def test_rebuilt_reminders_equal_the_live_projection(database_url):
     settings = SchedulerSettings(database_url=database_url, fire_batch_size=25)
-    schedulers = [await build(settings) for _ in range(2)]
+    schedulers = [await create_service(settings) for _ in range(2)]
     now = datetime.now(UTC)
     requests = [
         request(n, now - timedelta(seconds=1) if n % 2 else now + timedelta(hours=n + 1))
@@ -120,7 +120,9 @@ async def test_rebuilt_schedules_topics_chats_and_broadcasts_equal_the_live_ones
 
     from .flow import chat_owner, schedule_request
 
-    scheduler = await build(SchedulerSettings(database_url=database_url, fire_batch_size=7))
+    scheduler = await create_service(
+        SchedulerSettings(database_url=database_url, fire_batch_size=7)
+    )
     deliver, pool = scheduler.runtime.broker.deliver, scheduler.runtime.pool
     now = datetime.now(UTC)
     api = ScheduleOwner(kind="api_key", id="k1")

@@ -17,7 +17,7 @@ from chime_contracts.events import (
     TimeZoneSet,
 )
 from chime_contracts.events.schedules import CronSpec, OnceSpec, RRuleSpec
-from chime_scheduler.bootstrap import build
+from chime_scheduler.entrypoints.service import create_service
 from chime_scheduler.settings import SchedulerSettings
 
 from .flow import chat_owner, outbox, schedule_request, sends
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def scheduler(database_url):
-    built = await build(SchedulerSettings(database_url=database_url, fire_batch_size=100))
+    built = await create_service(SchedulerSettings(database_url=database_url, fire_batch_size=100))
     yield built
     await built.runtime.pool.close()
 

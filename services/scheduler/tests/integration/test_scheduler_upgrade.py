@@ -11,7 +11,7 @@ from chime_contracts.envelope import envelope_of
 from chime_contracts.events import NotificationDue, ReminderScheduled
 from chime_kit.testing import migrate_as_before, table_rows
 from chime_scheduler.__main__ import CLI
-from chime_scheduler.bootstrap import build
+from chime_scheduler.entrypoints.service import create_service
 from chime_scheduler.settings import SchedulerSettings
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,7 @@ async def test_an_upgraded_database_fires_what_was_scheduled_and_rebuilds_it(dat
         await write_as_before(conn)
     finally:
         await conn.close()
-    scheduler = await build(SchedulerSettings(database_url=database_url))  # migrates
+    scheduler = await create_service(SchedulerSettings(database_url=database_url))  # migrates
     pool = scheduler.runtime.pool
     try:
         assert await scheduler.firing.fire_once() == 1
