@@ -1,45 +1,31 @@
-"""The sender's composition root."""
+"""The sender's dependencies, built once per process; `entrypoints/service.py` runs them."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, replace
 
 import httpx
 
 from chime_kit.bots import tokens_by_bot
-from chime_kit.db import DATABASE_ERRORS
 from chime_kit.runtime import Runtime, open_runtime
 from chime_kit.telegram import BotApi
 from chime_sender.domain.circuit import Breakers
 from chime_sender.domain.limits import Limits
 from chime_sender.domain.outcomes import RetryPolicy
 from chime_sender.domain.settlement import Policy
-from chime_sender.entrypoints.consumers import QUEUES, build_router
-from chime_sender.entrypoints.delivery import DeliveryLoop
-from chime_sender.entrypoints.heartbeat import Heartbeat
 from chime_sender.handlers import Local, Sending
 from chime_sender.settings import SERVICE, SenderSettings
 
 
 @dataclass
-class Sender:
-    runtime: Runtime
-    delivery: DeliveryLoop
+class Dependencies:
+    runtime: Runtime  # pool, unit of work, broker, outbox relay
+    settings: SenderSettings
     telegram: BotApi
-    heartbeat: Heartbeat
-    stop_grace_seconds: float = 20.0
+    sending: Sending  # the Bot API port, the policy and this process's state
 
-    async def start(self) -> None:
-        await self.runtime.start()
-        await self.heartbeat.start()
-        await self.delivery.start()
-
-    async def stop(self) -> None:
-        await self.delivery.stop(self.stop_grace_seconds)
-        with contextlib.suppress(*DATABASE_ERRORS):  # a dead instance is swept by the others
-            await self.heartbeat.stop()
+    async def close(self) -> None:
         await self.telegram.aclose()
         await self.runtime.stop()
 
@@ -72,10 +58,9 @@ def policy_of(settings: SenderSettings) -> Policy:
 
 async def build(
     settings: SenderSettings, *, transport: httpx.AsyncBaseTransport | None = None
-) -> Sender:
+) -> Dependencies:
     """`transport` lets tests route the Bot API in-process."""
     runtime = await open_runtime(SERVICE, settings, "chime_sender.migrations")
-    runtime.broker.include_router(build_router(runtime))
     telegram = BotApi(
         settings.telegram_api_base,
         connect_timeout=settings.telegram_connect_timeout_seconds,
@@ -87,26 +72,6 @@ async def build(
         breakers=Breakers(
             settings.breaker_failures, settings.breaker_cooldown_seconds, time.monotonic
         ),
-        in_flight=tuple(runtime.in_flight(queue) for queue in QUEUES),
     )
     sending = Sending(telegram, tokens_by_bot(settings.bot_tokens), policy_of(settings), local)
-    heartbeat = Heartbeat(
-        runtime,
-        sending,
-        name=settings.instance_name,
-        interval=settings.heartbeat_seconds,
-        fence=settings.call_fence_seconds,
-        dead_after=settings.dead_after_seconds,
-    )
-    local.may_call = heartbeat.may_call
-    delivery = DeliveryLoop(
-        runtime,
-        sending,
-        heartbeat=heartbeat,
-        batch_size=settings.claim_batch_size,
-        concurrency=settings.send_concurrency,
-        lease_seconds=settings.lease_seconds,
-        max_idle_seconds=settings.max_idle_seconds,
-    )
-    grace = settings.telegram_timeout_seconds + settings.telegram_connect_timeout_seconds
-    return Sender(runtime, delivery, telegram, heartbeat, stop_grace_seconds=grace)
+    return Dependencies(runtime, settings, telegram, sending)

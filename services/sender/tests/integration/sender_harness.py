@@ -16,7 +16,7 @@ from chime_emulator.app import create_app
 from chime_emulator.config import EmulatorConfig
 from chime_kit.telegram import Answer
 from chime_kit.testing import EventTap, event_tap, serving
-from chime_sender.bootstrap import Sender, build
+from chime_sender.entrypoints.service import Sender, create_service
 from chime_sender.ports import BotApi
 from chime_sender.settings import SenderSettings
 
@@ -111,7 +111,7 @@ async def start_sender(
     async def start(emulator: Emulator, **overrides: Any) -> Sender:
         # Replicas in one test process: each its own name, as pods have.
         overrides.setdefault("instance_name", f"sender-{len(started)}")
-        sender = await build(sender_settings(emulator, **overrides))
+        sender = await create_service(sender_settings(emulator, **overrides))
         await sender.start()
         started.append(sender)
         return sender

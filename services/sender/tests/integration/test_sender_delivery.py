@@ -11,8 +11,8 @@ from sender_harness import BOT_ID, TOKEN, Emulator, request
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import NotificationDue
 from chime_kit.testing import EventTap, eventually
-from chime_sender.bootstrap import Sender
 from chime_sender.domain.circuit import BreakerState
+from chime_sender.entrypoints.service import Sender
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from sender_harness import Emulator, TelegramSpy, request
 
 from chime_kit.faulty_link import FaultyLink, faulty_link
 from chime_kit.testing import EventTap, eventually
-from chime_sender.bootstrap import Sender
+from chime_sender.entrypoints.service import Sender
 
 pytestmark = pytest.mark.integration
 

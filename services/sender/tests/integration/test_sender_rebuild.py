@@ -11,7 +11,7 @@ from chime_contracts.envelope import envelope_of
 from chime_contracts.events import NotificationDue
 from chime_kit.testing import EventTap, table_rows
 from chime_sender.__main__ import CLI
-from chime_sender.bootstrap import Sender
+from chime_sender.entrypoints.service import Sender
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from sender_harness import TOKEN, Emulator, TelegramSpy, request
 
 from chime_kit.testing import EventTap
-from chime_sender.bootstrap import Sender
+from chime_sender.entrypoints.service import Sender
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ async def test_two_replicas_share_one_token_budget(
     # emulator's one-second window forget those sends.
     for warm_chat, replica in zip((1998, 1999), replicas, strict=True):
         assert (
-            await replica.telegram.call(
+            await replica.deps.telegram.call(
                 SecretStr(TOKEN), "sendMessage", {"chat_id": warm_chat, "text": "warm"}
             )
         ).ok
