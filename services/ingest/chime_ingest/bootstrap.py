@@ -1,20 +1,15 @@
-"""Ingest's composition root."""
+"""Ingest's dependencies, built once per process; `entrypoints/service.py` runs them."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from chime_ingest.adapters.postgres import PostgresChats
 from chime_ingest.adapters.telegram import TelegramBotApi, TelegramError
 from chime_ingest.domain.bots import webhook_secret
-from chime_ingest.entrypoints.callback_answers import CallbackAnswerer
-from chime_ingest.entrypoints.intake import Intake
-from chime_ingest.entrypoints.interpreter import Interpreter
-from chime_ingest.entrypoints.polling import Poller
-from chime_ingest.entrypoints.webhooks import register_webhooks
 from chime_ingest.settings import MIGRATIONS, SERVICE, IngestSettings
 from chime_kit.bots import tokens_by_bot
 from chime_kit.runtime import Runtime, open_runtime
@@ -24,37 +19,14 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Ingest:
-    runtime: Runtime
+class Dependencies:
+    runtime: Runtime  # pool, unit of work, broker, outbox relay
     settings: IngestSettings
     telegram: TelegramBotApi
     tokens: dict[int, str]
     webhook_secrets: dict[int, str]
-    intake: Intake
-    interpreter: Interpreter
-    poller: Poller | None = field(default=None)
-    answerer: CallbackAnswerer | None = field(default=None)
 
-    async def start(self) -> None:
-        await self.runtime.start()
-        await learn_bot_usernames(self.runtime, self.telegram, self.tokens)
-        if self.tokens:
-            self.answerer = CallbackAnswerer(self.runtime, self.telegram, self.tokens)
-            await self.answerer.start()
-        self.interpreter.start()
-        self.intake.start()
-        if self.poller is not None:
-            self.poller.start()
-        elif self.settings.public_url:
-            await register_webhooks(self.settings, self.telegram)
-
-    async def stop(self) -> None:
-        if self.poller is not None:
-            await self.poller.stop()
-        await self.intake.stop()
-        await self.interpreter.stop()
-        if self.answerer is not None:
-            await self.answerer.stop()
+    async def close(self) -> None:
         await self.telegram.aclose()
         await self.runtime.stop()
 
@@ -96,41 +68,8 @@ def bots_of(settings: IngestSettings) -> tuple[dict[int, str], dict[int, str]]:
     return tokens, secrets
 
 
-async def build(settings: IngestSettings) -> Ingest:
+async def build(settings: IngestSettings) -> Dependencies:
     runtime = await open_runtime(SERVICE, settings, MIGRATIONS)
     tokens, secrets = bots_of(settings)
     telegram = TelegramBotApi(BotApi(settings.telegram_api_base))
-    interpreter = Interpreter(
-        runtime,
-        settings.default_time_zone,
-        batch_size=settings.interpreter_batch_size,
-        max_attempts=settings.interpreter_max_attempts,
-        idle_seconds=settings.interpreter_idle_seconds,
-    )
-    intake = Intake(
-        runtime,
-        on_stored=interpreter.wake,
-        max_batch=settings.group_commit_max,
-        committers=settings.group_commit_transactions,
-    )
-    poller = None
-    if settings.mode == "polling":
-        poller = Poller(
-            runtime,
-            intake,
-            telegram,
-            tokens,
-            timeout=settings.polling_timeout_seconds,
-            lease_seconds=settings.poll_lease_seconds,
-            allowed_updates=settings.allowed_updates,
-        )
-    return Ingest(
-        runtime=runtime,
-        settings=settings,
-        telegram=telegram,
-        tokens=tokens,
-        webhook_secrets=secrets,
-        intake=intake,
-        interpreter=interpreter,
-        poller=poller,
-    )
+    return Dependencies(runtime, settings, telegram, tokens, secrets)

@@ -7,8 +7,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from chime_ingest.bootstrap import Ingest, build
 from chime_ingest.entrypoints import webhook
+from chime_ingest.entrypoints.service import Ingest, create_service
 from chime_ingest.settings import IngestSettings
 from chime_kit.http import TELEMETRY, install_http_edges, problem_response
 from chime_kit.ops import ops_routes
@@ -45,7 +45,7 @@ def create_app(settings: IngestSettings | None = None) -> IngestApp:
     resolved = settings or IngestSettings()
 
     async def start() -> Ingest:
-        return await build(resolved)
+        return await create_service(resolved)
 
     app = IngestApp(
         title="Chime ingest",

@@ -11,8 +11,9 @@ from chime_emulator.app import create_app as create_emulator
 from chime_emulator.config import EmulatorConfig
 from chime_ingest.adapters.postgres import PostgresChats
 from chime_ingest.adapters.telegram import TelegramBotApi
-from chime_ingest.bootstrap import build, learn_bot_usernames
+from chime_ingest.bootstrap import learn_bot_usernames
 from chime_ingest.entrypoints.interpreter import Interpreter
+from chime_ingest.entrypoints.service import create_service
 from chime_ingest.settings import IngestSettings
 from chime_kit.telegram import BotApi
 from chime_kit.testing import eventually, free_port, serving
@@ -78,7 +79,7 @@ async def test_a_failing_get_me_leaves_the_service_running(
             webhook_secret_key="k",
             telegram_api_base=base if reachable else f"http://127.0.0.1:{free_port()}",
         )
-        ingest = await build(settings)
+        ingest = await create_service(settings)
         await ingest.start()
         try:
             assert ingest.interpreter.loop.running

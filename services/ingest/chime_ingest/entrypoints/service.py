@@ -1,0 +1,85 @@
+"""The running ingest: bootstrap's dependencies, its intake, interpreter, callback answerer
+and, in polling mode, its poller (in webhook mode, its webhooks are registered at start)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chime_ingest.bootstrap import Dependencies, build, learn_bot_usernames
+from chime_ingest.entrypoints.callback_answers import CallbackAnswerer
+from chime_ingest.entrypoints.intake import Intake
+from chime_ingest.entrypoints.interpreter import Interpreter
+from chime_ingest.entrypoints.polling import Poller
+from chime_ingest.entrypoints.webhooks import register_webhooks
+from chime_ingest.settings import IngestSettings
+from chime_kit.runtime import Runtime
+
+
+@dataclass
+class Ingest:
+    deps: Dependencies
+    intake: Intake
+    interpreter: Interpreter
+    poller: Poller | None = field(default=None)
+    answerer: CallbackAnswerer | None = field(default=None)
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.deps.runtime
+
+    @property
+    def webhook_secrets(self) -> dict[int, str]:
+        return self.deps.webhook_secrets
+
+    async def start(self) -> None:
+        deps = self.deps
+        await self.runtime.start()
+        await learn_bot_usernames(self.runtime, deps.telegram, deps.tokens)
+        if deps.tokens:
+            self.answerer = CallbackAnswerer(self.runtime, deps.telegram, deps.tokens)
+            await self.answerer.start()
+        self.interpreter.start()
+        self.intake.start()
+        if self.poller is not None:
+            self.poller.start()
+        elif deps.settings.public_url:
+            await register_webhooks(deps.settings, deps.telegram)
+
+    async def stop(self) -> None:
+        if self.poller is not None:
+            await self.poller.stop()
+        await self.intake.stop()
+        await self.interpreter.stop()
+        if self.answerer is not None:
+            await self.answerer.stop()
+        await self.deps.close()
+
+
+async def create_service(settings: IngestSettings) -> Ingest:
+    deps = await build(settings)
+    runtime = deps.runtime
+    interpreter = Interpreter(
+        runtime,
+        settings.default_time_zone,
+        batch_size=settings.interpreter_batch_size,
+        max_attempts=settings.interpreter_max_attempts,
+        idle_seconds=settings.interpreter_idle_seconds,
+    )
+    intake = Intake(
+        runtime,
+        on_stored=interpreter.wake,
+        max_batch=settings.group_commit_max,
+        committers=settings.group_commit_transactions,
+    )
+    poller = None
+    if settings.mode == "polling":
+        poller = Poller(
+            runtime,
+            intake,
+            deps.telegram,
+            deps.tokens,
+            timeout=settings.polling_timeout_seconds,
+            lease_seconds=settings.poll_lease_seconds,
+            allowed_updates=settings.allowed_updates,
+        )
+    return Ingest(deps, intake=intake, interpreter=interpreter, poller=poller)
