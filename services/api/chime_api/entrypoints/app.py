@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from chime_api import operator
-from chime_api.bootstrap import Api, build
 from chime_api.entrypoints import (
     broadcasts,
     events,
@@ -18,6 +17,7 @@ from chime_api.entrypoints import (
 )
 from chime_api.entrypoints.errors import install_problem_handlers
 from chime_api.entrypoints.request_ids import RequestIds
+from chime_api.entrypoints.service import Api, create_service
 from chime_api.history.entrypoints import routes as history_routes
 from chime_api.settings import ApiSettings
 from chime_kit.http import TELEMETRY, install_http_edges
@@ -36,7 +36,7 @@ MAX_BODY_BYTES = 512 * 1024
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def start() -> Api:
-        return await build(settings or ApiSettings())
+        return await create_service(settings or ApiSettings())
 
     app = FastAPI(
         title="Chime API",

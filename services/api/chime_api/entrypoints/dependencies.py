@@ -12,7 +12,7 @@ from fastapi.security import (
     SecurityScopes,
 )
 
-from chime_api.bootstrap import Api
+from chime_api.bootstrap import Dependencies
 from chime_api.domain.keys import ApiKey, Scope
 from chime_api.domain.problems import (
     ProblemError,
@@ -29,15 +29,16 @@ _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer chime
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the key itself")
 
 
-def running_service(request: Request) -> Api:
+def running_service(request: Request) -> Dependencies:
+    """What the running service was built from (bootstrap's dependencies)."""
     service = getattr(request.app.state, "service", None)
     if service is None:
         detail = "the service is starting or stopping"
         raise ProblemError(unavailable(detail, RETRY_AFTER_SECONDS))
-    return cast(Api, service)
+    return cast(Dependencies, service.deps)
 
 
-ServiceDep = Annotated[Api, Depends(running_service)]
+ServiceDep = Annotated[Dependencies, Depends(running_service)]
 
 
 async def authorized_key(

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from chime_api.adapters.feed import FEED_TYPES, feed_after
-from chime_api.bootstrap import Api
+from chime_api.bootstrap import Dependencies
 from chime_api.domain.keys import ApiKey
 from chime_api.entrypoints.dependencies import ReadDep, ServiceDep
 from chime_api.entrypoints.paging import invalid
@@ -24,7 +24,7 @@ HEARTBEAT_SECONDS = 15.0
 
 
 async def _stream(
-    service: Api, key: ApiKey, after: int, types: list[str], seconds: float
+    service: Dependencies, key: ApiKey, after: int, types: list[str], seconds: float
 ) -> AsyncIterator[bytes]:
     quiet = 0.0
     ends = asyncio.get_running_loop().time() + seconds

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Header
 from fastapi.responses import JSONResponse
 
-from chime_api.bootstrap import Api
+from chime_api.bootstrap import Dependencies
 from chime_api.domain.idempotency import (
     KEY_PATTERN,
     MAX_KEY_LENGTH,
@@ -33,7 +33,7 @@ IdempotencyKey = Annotated[
 
 
 async def respond_once(
-    service: Api,
+    service: Dependencies,
     key: ApiKey,
     idempotency_key: str | None,
     path: str,

@@ -61,7 +61,7 @@ async def test_usage_counts_requests_limits_and_messages_per_key_per_day(client,
     assert (await client.get("/v1/notifications", headers=auth(key))).status_code == 429
     service = app.state.service
     async with service.runtime.pool.acquire() as conn:
-        await service.usage.flush(conn)
+        await service.deps.usage.flush(conn)
 
     page = (await client.get("/v1/usage", headers=auth(admin))).json()
     today = datetime.now(UTC).date().isoformat()
