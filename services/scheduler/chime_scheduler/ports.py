@@ -1,5 +1,6 @@
-"""What the scheduler's handlers need of storage, as ports: PostgreSQL in `adapters/`
-(reminders also in memory, `adapters/memory.py`, with one contract suite on both)."""
+"""What the scheduler's handlers need of storage, as ports: PostgreSQL in `adapters/`, and
+every one also in memory (`adapters/memory.py`: `InMemoryStore`), with one contract suite
+on both."""
 
 from __future__ import annotations
 

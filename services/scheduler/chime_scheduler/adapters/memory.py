@@ -1,4 +1,6 @@
-"""In-memory reminders projection, for handler tests without a database."""
+"""The scheduler's repositories in memory, for handler tests without a database: the
+reminders projection here, the others in `memory_schedules.py` and `memory_topics.py`, all
+on one `InMemoryStore` (one contract suite runs them and PostgreSQL's)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,21 @@ from chime_contracts.events import (
     NotificationDue,
     ReminderRequested,
     ReminderScheduled,
+    ScheduleChangeRequested,
     SendRequested,
+    SnoozeRequested,
 )
 from chime_kit.event_store import Recorded
-from chime_scheduler.domain.reminders import Reminder
+from chime_scheduler.adapters.memory_schedules import InMemorySchedules
+from chime_scheduler.adapters.memory_topics import (
+    InMemoryBroadcasts,
+    InMemoryChats,
+    InMemorySubscriptions,
+)
+from chime_scheduler.domain.reminders import SNOOZE, Reminder
+
+ONE_SHOT = ("reminder", "snooze")
+STREAM = "reminder-"
 
 
 @dataclass(frozen=True)
@@ -48,10 +61,24 @@ class InMemoryReminders:
                     time_zone=data.time_zone or row.reminder.time_zone,
                 )  # fmt: skip
                 self.rows[data.reminder_id] = replace(row, reminder=reminder, state="scheduled")
+            elif isinstance(data, SnoozeRequested):
+                reminder = Reminder(
+                    SNOOZE + data.snooze_id, data.bot_id, data.chat_id, data.text, data.until,
+                    data.time_zone, e.correlation_id, e.traceparent, r.version, kind="snooze",
+                    language=data.language,
+                )  # fmt: skip
+                self.rows[reminder.id] = Row(reminder, "scheduled")
+            elif isinstance(data, ScheduleChangeRequested) and r.stream_id.startswith(STREAM):
+                held = self.rows.get(r.stream_id.removeprefix(STREAM))
+                if held is not None and held.state == "scheduled":
+                    reminder = replace(held.reminder, version=r.version)
+                    self.rows[reminder.id] = replace(held, reminder=reminder, state="cancelled")
             elif isinstance(data, NotificationDue) and data.source_id in self.rows:
                 self._fire(data.source_id, data.fired_at, r.version)
-            elif isinstance(data, SendRequested) and data.source and data.source.id in self.rows:
-                self._fire(data.source.id, e.occurred_at, r.version)
+            elif isinstance(data, SendRequested) and data.source and data.source.kind in ONE_SHOT:
+                prefix = SNOOZE if data.source.kind == "snooze" else ""
+                if prefix + data.source.id in self.rows:
+                    self._fire(prefix + data.source.id, e.occurred_at, r.version)
 
     def _fire(self, reminder_id: str, now: datetime, version: int) -> Reminder:
         row = self.rows[reminder_id]
@@ -77,10 +104,28 @@ class InMemoryReminders:
 
     async def resolve(self, bot_id: int, chat_id: int, ref: str) -> str | None:
         row = self.rows.get(ref)
-        ours = row is not None and (row.reminder.bot_id, row.reminder.chat_id) == (bot_id, chat_id)
-        return ref if ours else None
+        if row is None or row.reminder.kind != "reminder":
+            return None
+        return ref if (row.reminder.bot_id, row.reminder.chat_id) == (bot_id, chat_id) else None
 
     async def of_chat(self, bot_id: int, chat_id: int) -> list[str]:
+        return [r.id for r in self.listed(bot_id, chat_id)]
+
+    def listed(self, bot_id: int, chat_id: int) -> list[Reminder]:
+        """The chat's reminders (not snoozes) still to fire, by due time."""
         mine = [r.reminder for r in self.rows.values() if r.state == "scheduled"
+                and r.reminder.kind == "reminder"
                 and (r.reminder.bot_id, r.reminder.chat_id) == (bot_id, chat_id)]  # fmt: skip
-        return [r.id for r in sorted(mine, key=lambda r: r.due_at)]
+        return sorted(mine, key=lambda r: r.due_at)
+
+
+class InMemoryStore:
+    """Every repository of the scheduler in memory, as `ports.Store` (shared across units
+    of work: a fake has no transactions to roll back)."""
+
+    def __init__(self) -> None:
+        self.reminders = InMemoryReminders()
+        self.schedules = InMemorySchedules(self.reminders.listed)
+        self.chats = InMemoryChats()
+        self.subscriptions = InMemorySubscriptions(self.chats)
+        self.broadcasts = InMemoryBroadcasts()

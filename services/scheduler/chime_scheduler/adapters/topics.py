@@ -95,7 +95,7 @@ class PostgresChats:
     async def apply(self, events: Sequence[Recorded]) -> None:
         for r in events:
             e = r.envelope.data
-            column, value = _chat_change(e)
+            column, value = chat_change(e)
             if column is None:
                 continue
             chat_id = e.old_chat_id if isinstance(e, ChatMigrated) else e.chat_id
@@ -112,7 +112,7 @@ class PostgresChats:
         return value
 
 
-def _chat_change(e: Any) -> tuple[str | None, Any]:
+def chat_change(e: Any) -> tuple[str | None, Any]:
     """The one column of `chats` a chat fact sets (column names are constants here)."""
     if isinstance(e, ChatBlocked):
         return "blocked", True
