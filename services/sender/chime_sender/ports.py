@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from chime_kit.projection import Projection
 from chime_kit.telegram import Answer
 from chime_sender.domain.deliveries import Claim, Delivery
+from chime_sender.domain.limits import BotPace
 from chime_sender.domain.settlement import Live, Settlement
 
 
@@ -101,9 +102,9 @@ class BotSlots(Protocol):
 
     async def beyond(self, horizon: timedelta) -> list[int]: ...
 
-    async def lock(self, bot_ids: Sequence[int]) -> tuple[dict[int, datetime], datetime]: ...
+    async def lock(self, bot_ids: Sequence[int]) -> tuple[dict[int, BotPace], datetime]: ...
 
-    async def store(self, next_slots: Mapping[int, datetime]) -> None: ...
+    async def store(self, paces: Mapping[int, BotPace]) -> None: ...
 
     async def clock(self) -> datetime: ...
 
