@@ -128,6 +128,32 @@ class Instances(Protocol):
 
 
 @dataclass(frozen=True)
+class Misrouted:
+    """A send through a bot of a pool the chat never started, while another is its worker."""
+
+    pool: str
+    worker: int
+
+    def reason(self, bot_id: int, chat_id: int) -> str:
+        return (
+            f"chat {chat_id} never started bot {bot_id}: pool {self.pool} serves it through"
+            f" bot {self.worker}"
+        )
+
+
+class Assignments(Protocol):
+    """Bot pools' assignments and the bots chats started, as ingest reported them."""
+
+    async def assigned(
+        self, pool: str, chat_id: int, bot_id: int, pool_bots: list[int]
+    ) -> None: ...
+
+    async def started(self, bot_id: int, chat_id: int) -> None: ...
+
+    async def misrouted(self, bot_id: int, chat_id: int) -> Misrouted | None: ...
+
+
+@dataclass(frozen=True)
 class Stores:
     """The ports of one unit of work, bound to its transaction."""
 
@@ -136,3 +162,4 @@ class Stores:
     log: DeliveryLog
     chats: Chats
     instances: Instances
+    assignments: Assignments

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from chime_contracts.events import ChatBlocked, ChatMemberChanged, UserStarted
 from chime_kit.event_store import Recorded
+from chime_sender.adapters.assignments import InMemoryAssignments
 from chime_sender.adapters.postgres import ORDER_GRACE
 from chime_sender.adapters.projections import outcome_row, requested_row
 from chime_sender.domain.deliveries import Claim, Delivery
@@ -302,6 +303,9 @@ class InMemoryStores:
         self.deliveries = InMemoryDeliveries(self.chats, self.instances)
         self.slots = InMemoryBotSlots()
         self.log = InMemoryDeliveryLog()
+        self.assignments = InMemoryAssignments()
 
     def stores(self) -> Stores:
-        return Stores(self.deliveries, self.slots, self.log, self.chats, self.instances)
+        return Stores(
+            self.deliveries, self.slots, self.log, self.chats, self.instances, self.assignments
+        )
