@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Decision, Sampler, SamplingResult
 from opentelemetry.sdk.trace.sampling import _get_from_env_or_default as sampler_from_env
-from opentelemetry.trace import Link, Span, SpanKind, Tracer
+from opentelemetry.trace import Span, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from chime_kit.bots import TOKEN_PATTERN
@@ -197,20 +197,19 @@ def linked_span(
     and to `changed_by`'s (the last request that changed it), for work done long after its
     request (a reminder or a schedule's occurrence that fires hours later), where a child
     would make the request's trace hours long. Events wrapped within continue this trace."""
-    links = [
-        Link(linked, {"chime.link": why})
-        for why, parent in (("requested by", traceparent), ("changed by", changed_by))
-        if (linked := _span_context_of(parent)).is_valid
-        and not (why == "changed by" and parent == traceparent)
-    ]
     with tracer.start_as_current_span(
-        name, context=otel_context.Context(), links=links, attributes=attributes
+        name, context=otel_context.Context(), attributes=attributes
     ) as span:
+        # Added once sampled (no sampler of ours decides a root span by its links): a span
+        # that is not recorded does not pay for parsing them, a fire's largest cost here.
+        if span.is_recording():
+            for why, parent in (("requested by", traceparent), ("changed by", changed_by)):
+                if parent is None or (why == "changed by" and parent == traceparent):
+                    continue
+                linked = trace.get_current_span(context_from_traceparent(parent))
+                if linked.get_span_context().is_valid:
+                    span.add_link(linked.get_span_context(), {"chime.link": why})
         yield span
-
-
-def _span_context_of(traceparent: str | None) -> trace.SpanContext:
-    return trace.get_current_span(context_from_traceparent(traceparent)).get_span_context()
 
 
 @contextmanager
