@@ -1,0 +1,100 @@
+"""In-memory stand-ins for the api's projections, for handler tests without a database.
+
+They fold the same domain functions as the PostgreSQL ones and answer the same queries in
+the same order; `tests/integration/test_api_read_models.py` runs one suite against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from chime_api.domain.chats import CHAT_EVENTS, BotChat, Chat, ChatFilter, chat_of, evolve
+from chime_api.domain.recipients import (
+    Recipient,
+    RecipientStatus,
+    broadcast_of,
+    outcome_row,
+    pending_rows,
+)
+from chime_contracts.events import MessageSent, SendBatchRequested, SendFailed
+from chime_kit.event_store import Recorded
+
+
+class InMemoryChats:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[int, int], BotChat] = {}
+
+    async def apply(self, events: Sequence[Recorded]) -> None:
+        for r in events:
+            e = r.envelope.data
+            if not r.stream_id.startswith("chat-") or not isinstance(e, CHAT_EVENTS):
+                continue
+            key = (e.bot_id, e.chat_id)
+            self.rows[key] = evolve(self.rows.get(key), r.envelope, r.version)
+
+    async def get(self, bot_id: int, chat_id: int) -> BotChat | None:
+        return self.rows.get((bot_id, chat_id))
+
+    async def chat(self, chat_id: int) -> Chat | None:
+        bots = [b for b in self.rows.values() if b.chat_id == chat_id]
+        return chat_of(bots) if bots else None
+
+    async def page(
+        self, where: ChatFilter, limit: int, after: tuple[datetime, int] | None
+    ) -> list[Chat]:
+        chats = [c for c in self._chats() if any(where.matches(b) for b in c.bots)]
+        chats.sort(key=lambda c: (c.first_seen_at, c.chat_id), reverse=True)
+        if after is not None:
+            chats = [c for c in chats if (c.first_seen_at, c.chat_id) < after]
+        return chats[:limit]
+
+    def _chats(self) -> Iterable[Chat]:
+        for chat_id in {chat_id for _, chat_id in self.rows}:
+            chat = chat_of([b for b in self.rows.values() if b.chat_id == chat_id])
+            yield chat
+
+
+class InMemoryRecipients:
+    def __init__(self, ours: Iterable[str] = ()) -> None:
+        self.ours = set(ours)
+        self.rows: dict[tuple[str, int], Recipient] = {}
+
+    async def apply(self, events: Sequence[Recorded]) -> None:
+        for r in events:
+            e = r.envelope.data
+            if r.stream_id.startswith("slice-") and isinstance(e, SendBatchRequested):
+                broadcast_id = broadcast_of(e)
+                if broadcast_id is not None:
+                    for row in pending_rows(broadcast_id, e, r.envelope.occurred_at):
+                        self.rows.setdefault((broadcast_id, row.chat_id), row)
+            elif r.stream_id.startswith("recipient-") and isinstance(e, MessageSent | SendFailed):
+                broadcast_id = broadcast_of(e)
+                if broadcast_id is not None:
+                    row = outcome_row(broadcast_id, e)
+                    known = self.rows.get((broadcast_id, e.chat_id))
+                    if known is not None:
+                        row = replace(row, created_at=known.created_at)
+                    self.rows[(broadcast_id, e.chat_id)] = row
+
+    async def is_ours(self, broadcast_id: str) -> bool:
+        return broadcast_id in self.ours
+
+    async def page(
+        self,
+        broadcast_id: str,
+        limit: int,
+        after: tuple[datetime, int] | None,
+        status: RecipientStatus | None = None,
+    ) -> list[Recipient]:
+        rows = sorted(
+            (
+                r for r in self.rows.values()
+                if r.broadcast_id == broadcast_id and (status is None or r.status == status)
+            ),
+            key=lambda r: (r.created_at, r.chat_id),
+        )  # fmt: skip
+        if after is not None:
+            rows = [r for r in rows if (r.created_at, r.chat_id) > after]
+        return rows[:limit]
