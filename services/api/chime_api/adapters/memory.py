@@ -68,15 +68,22 @@ class InMemoryRecipients:
                 broadcast_id = broadcast_of(e)
                 if broadcast_id is not None:
                     for row in pending_rows(broadcast_id, e, r.envelope.occurred_at):
-                        self.rows.setdefault((broadcast_id, row.chat_id), row)
+                        self._merge(row, keep_known=True)
             elif r.stream_id.startswith("recipient-") and isinstance(e, MessageSent | SendFailed):
                 broadcast_id = broadcast_of(e)
                 if broadcast_id is not None:
-                    row = outcome_row(broadcast_id, e)
-                    known = self.rows.get((broadcast_id, e.chat_id))
-                    if known is not None:
-                        row = replace(row, created_at=known.created_at)
-                    self.rows[(broadcast_id, e.chat_id)] = row
+                    self._merge(outcome_row(broadcast_id, e), keep_known=False)
+
+    def _merge(self, row: Recipient, keep_known: bool) -> None:
+        """As the SQL does: a slice keeps what is known, an outcome replaces it; the earlier
+        time of the two stays (they may come in either order)."""
+        key = (row.broadcast_id, row.chat_id)
+        known = self.rows.get(key)
+        if known is None:
+            self.rows[key] = row
+            return
+        kept = known if keep_known else row
+        self.rows[key] = replace(kept, created_at=min(known.created_at, row.created_at))
 
     async def is_ours(self, broadcast_id: str) -> bool:
         return broadcast_id in self.ours

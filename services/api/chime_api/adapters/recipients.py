@@ -20,18 +20,22 @@ from chime_kit.event_store import Recorded
 _NAMES = [f.name for f in fields(Recipient)]
 _COLUMNS = ", ".join(_NAMES)
 _VALUES = ", ".join(f"${n}" for n in range(1, len(_NAMES) + 1))
-# An outcome replaces what a slice said (pending); a slice never replaces an outcome.
+# A slice and an outcome of one recipient are in different streams, so two transactions
+# may apply them in either order (and a rebuild in the order of their positions): the row is
+# the same either way. The outcome's fields win over pending; the earlier time is kept.
 _OUTCOME = (
     f"INSERT INTO broadcast_recipients ({_COLUMNS}) VALUES ({_VALUES})"  # noqa: S608
     " ON CONFLICT (broadcast_id, chat_id) DO UPDATE SET "
     + ", ".join(
         f"{n} = excluded.{n}" for n in _NAMES if n not in ("broadcast_id", "chat_id", "created_at")
     )
+    + ", created_at = least(broadcast_recipients.created_at, excluded.created_at)"
 )
 _PENDING = (
     f"INSERT INTO broadcast_recipients ({_COLUMNS})"  # noqa: S608
     " SELECT $1, chat_id, $2, 'pending', $3, $3, NULL, NULL, NULL, NULL"
-    " FROM unnest($4::bigint[]) AS chat_id ON CONFLICT (broadcast_id, chat_id) DO NOTHING"
+    " FROM unnest($4::bigint[]) AS chat_id ON CONFLICT (broadcast_id, chat_id) DO UPDATE SET"
+    " created_at = least(broadcast_recipients.created_at, excluded.created_at)"
 )
 
 
