@@ -1,7 +1,7 @@
 """In-memory stand-ins for the api's projections, for handler tests without a database.
 
 They fold the same domain functions as the PostgreSQL ones and answer the same queries in
-the same order; `tests/integration/test_api_read_models.py` runs one suite against both.
+the same order; `tests/integration/test_api_read_models_contract.py` runs one suite against both.
 """
 
 from __future__ import annotations

@@ -7,28 +7,14 @@ belong to the bots, which no team owns): every key with `read` sees every chat.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from chime_api.domain.chats import BotChat, Chat, ChatFilter, changes, stream_of
+from chime_api.domain.chats import Chat, ChatFilter, changes, stream_of
+from chime_api.ports import Chats
 from chime_contracts.envelope import Envelope
-from chime_kit.event_store import Append, ConcurrencyError, Recorded
+from chime_kit.event_store import Append, ConcurrencyError
 from chime_kit.streams import DEFAULT_ATTEMPTS, Work
-
-
-class Chats(Protocol):
-    """The chats projection (`PostgresChats`, `InMemoryChats`)."""
-
-    async def apply(self, events: Sequence[Recorded]) -> None: ...
-
-    async def get(self, bot_id: int, chat_id: int) -> BotChat | None: ...
-
-    async def chat(self, chat_id: int) -> Chat | None: ...
-
-    async def page(
-        self, where: ChatFilter, limit: int, after: tuple[datetime, int] | None
-    ) -> list[Chat]: ...
 
 
 async def record_chat_event(work: Work, chats: Chats, envelope: Envelope[Any]) -> None:

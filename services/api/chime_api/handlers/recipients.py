@@ -3,9 +3,8 @@ outcome, kept in their streams (once) and projected at once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from chime_api.domain.recipients import (
     Recipient,
@@ -15,28 +14,12 @@ from chime_api.domain.recipients import (
     recipient_stream,
     slice_stream,
 )
+from chime_api.ports import Recipients
 from chime_contracts.envelope import Envelope
 from chime_contracts.events import MessageSent, SendBatchRequested, SendFailed
-from chime_kit.event_store import Recorded
 from chime_kit.streams import Aggregate, Work, decide
 
 _COUNT: Aggregate[int] = Aggregate(0, lambda n, _: n + 1)
-
-
-class Recipients(Protocol):
-    """The recipients projection (`PostgresRecipients`, `InMemoryRecipients`)."""
-
-    async def apply(self, events: Sequence[Recorded]) -> None: ...
-
-    async def is_ours(self, broadcast_id: str) -> bool: ...
-
-    async def page(
-        self,
-        broadcast_id: str,
-        limit: int,
-        after: tuple[datetime, int] | None,
-        status: RecipientStatus | None = None,
-    ) -> list[Recipient]: ...
 
 
 async def record_slice(work: Work, recipients: Recipients, envelope: Envelope[Any]) -> None:

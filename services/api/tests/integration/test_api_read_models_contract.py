@@ -13,6 +13,7 @@ from chime_api.adapters.recipients import PostgresRecipients
 from chime_api.bootstrap import MIGRATIONS, SERVICE
 from chime_api.domain.chats import ChatFilter, stream_of
 from chime_api.handlers import chats, recipients
+from chime_api.ports import Chats, Recipients
 from chime_contracts.envelope import Envelope, envelope_of
 from chime_contracts.events import (
     ChatBlocked,
@@ -39,10 +40,10 @@ class Models:
         self.fake_chats = InMemoryChats()
         self.fake_recipients = InMemoryRecipients(ours=[OURS])
 
-    def chats(self, work: Work) -> chats.Chats:
+    def chats(self, work: Work) -> Chats:
         return self.backend.pick(work, PostgresChats, self.fake_chats)
 
-    def recipients(self, work: Work) -> recipients.Recipients:
+    def recipients(self, work: Work) -> Recipients:
         return self.backend.pick(work, PostgresRecipients, self.fake_recipients)
 
     async def chat_events(self, *envelopes: Envelope[Any]) -> None:
