@@ -11,6 +11,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from chime_api.domain.chats import CHAT_EVENTS, BotChat, Chat, ChatFilter, chat_of, evolve
+from chime_api.domain.keys import owner_of
+from chime_api.domain.notifications import Failure, Notification, Status, outcome_of
 from chime_api.domain.recipients import (
     Recipient,
     RecipientStatus,
@@ -18,8 +20,72 @@ from chime_api.domain.recipients import (
     outcome_row,
     pending_rows,
 )
-from chime_contracts.events import MessageSent, SendBatchRequested, SendFailed
+from chime_contracts.events import (
+    MessageDeleteRequested,
+    MessageEditRequested,
+    MessageSent,
+    NotificationRequested,
+    SendBatchRequested,
+    SendFailed,
+)
 from chime_kit.event_store import Recorded
+
+
+class InMemoryNotifications:
+    def __init__(self) -> None:
+        self.rows: dict[str, Notification] = {}
+
+    async def apply(self, events: Sequence[Recorded]) -> None:
+        for r in events:
+            e = r.envelope.data
+            if not r.stream_id.startswith("notification-"):
+                continue
+            nid = r.stream_id.removeprefix("notification-")
+            if isinstance(e, NotificationRequested):
+                self.rows[nid] = Notification(
+                    id=e.notification_id, api_key_id=e.api_key_id,
+                    owner=owner_of(e.api_key_id, e.team), bot_id=e.bot_id, chat_id=e.chat_id,
+                    parse_mode=e.parse_mode, status=Status.ACCEPTED, created_at=e.requested_at,
+                )  # fmt: skip
+                continue
+            known = self.rows.get(nid)
+            if known is None:
+                continue
+            if isinstance(e, MessageSent):
+                self.rows[nid] = replace(
+                    known, status=Status.SENT, sent_at=e.sent_at,
+                    telegram_message_id=e.telegram_message_id, failure=None,
+                )  # fmt: skip
+            elif isinstance(e, SendFailed):
+                failure = Failure(e.reason, e.error_code, e.description, e.permanent)
+                self.rows[nid] = replace(known, status=outcome_of(e), failure=failure)
+            elif isinstance(e, MessageEditRequested):
+                self.rows[nid] = replace(known, edited_at=r.envelope.occurred_at)
+            elif isinstance(e, MessageDeleteRequested):
+                self.rows[nid] = replace(known, deleted_at=r.envelope.occurred_at)
+
+    async def get(self, notification_id: str) -> Notification | None:
+        return self.rows.get(notification_id)
+
+    async def page(
+        self,
+        owner: str,
+        limit: int,
+        after: tuple[datetime, str] | None,
+        status: Status | None = None,
+        chat_id: int | None = None,
+    ) -> list[Notification]:
+        rows = sorted(
+            (
+                n for n in self.rows.values()
+                if n.owner == owner and (status is None or n.status == status)
+                and (chat_id is None or n.chat_id == chat_id)
+                and (after is None or (n.created_at, n.id) < after)
+            ),
+            key=lambda n: (n.created_at, n.id),
+            reverse=True,
+        )  # fmt: skip
+        return rows[:limit]
 
 
 class InMemoryChats:

@@ -6,6 +6,7 @@ slices of its broadcasts; ingest's and the sender's events about chats."""
 from typing import Any
 
 from chime_api.adapters.chats import PostgresChats
+from chime_api.adapters.notifications import PostgresNotifications
 from chime_api.adapters.recipients import PostgresRecipients
 from chime_api.domain import recipients as recipient
 from chime_api.domain.chats import CHAT_EVENTS
@@ -17,6 +18,10 @@ from chime_contracts.events import MessageSent, SendBatchRequested, SendFailed
 from chime_kit.consumer import Router
 from chime_kit.runtime import Runtime
 from chime_kit.unit_of_work import UnitOfWork
+
+
+async def notification_outcome(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
+    await notifications.record_outcome(uow, PostgresNotifications(uow.conn), envelope)
 
 
 async def chat_event(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
@@ -41,14 +46,14 @@ def build_router(runtime: Runtime) -> Router:
         router,
         queue="api.notification-sent",
         event=MessageSent,
-        handler=notifications.record_outcome,
+        handler=notification_outcome,
         binding=f"{MessageSent.type_name()}.{SOURCE_KIND}",
     )
     runtime.subscribe(
         router,
         queue="api.notification-failed",
         event=SendFailed,
-        handler=notifications.record_outcome,
+        handler=notification_outcome,
         binding=f"{SendFailed.type_name()}.{SOURCE_KIND}",
     )
     for result in RESULTS:

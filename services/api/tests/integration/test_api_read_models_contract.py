@@ -1,5 +1,6 @@
-"""The chats and recipients projections, in memory and on PostgreSQL: one suite, both
-backends, through the handlers that keep their events. The memory runs are unit tests."""
+"""The notifications, chats and recipients projections, in memory and on PostgreSQL: one
+suite, both backends, through the handlers that keep their events. The memory runs are the
+handlers' unit tests."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -8,12 +9,16 @@ from typing import Any
 import pytest
 
 from chime_api.adapters.chats import PostgresChats
-from chime_api.adapters.memory import InMemoryChats, InMemoryRecipients
+from chime_api.adapters.memory import InMemoryChats, InMemoryNotifications, InMemoryRecipients
+from chime_api.adapters.notifications import PostgresNotifications
 from chime_api.adapters.recipients import PostgresRecipients
 from chime_api.bootstrap import MIGRATIONS, SERVICE
 from chime_api.domain.chats import ChatFilter, stream_of
-from chime_api.handlers import chats, recipients
-from chime_api.ports import Chats, Recipients
+from chime_api.domain.keys import ApiKey, Scope
+from chime_api.domain.notifications import NotEditableError, Status, source_of
+from chime_api.handlers import chats, notifications, recipients
+from chime_api.handlers.notifications import NotificationRequest
+from chime_api.ports import Chats, Notifications, Recipients
 from chime_contracts.envelope import Envelope, envelope_of
 from chime_contracts.events import (
     ChatBlocked,
@@ -39,6 +44,10 @@ class Models:
         self.backend = backend
         self.fake_chats = InMemoryChats()
         self.fake_recipients = InMemoryRecipients(ours=[OURS])
+        self.fake_notifications = InMemoryNotifications()
+
+    def notifications(self, work: Work) -> Notifications:
+        return self.backend.pick(work, PostgresNotifications, self.fake_notifications)
 
     def chats(self, work: Work) -> Chats:
         return self.backend.pick(work, PostgresChats, self.fake_chats)
@@ -191,3 +200,70 @@ async def test_recipients_alike(models: Models) -> None:
     assert more
     assert [r.chat_id for r in rest] == [20, 30]
     assert other == []
+
+
+def key(n: int, team: str | None) -> ApiKey:
+    return ApiKey(
+        id=f"key_{n}", name="k", prefix="p", secret_hash="h", scopes=frozenset(Scope),
+        created_at=T0, team=team,
+    )  # fmt: skip
+
+
+async def test_notifications_alike(models: Models) -> None:
+    mine, teammate, stranger = key(1, "a"), key(2, "a"), key(3, None)
+    made = []
+    for n in range(3):
+        async with models.backend.work() as work:
+            request = NotificationRequest(chat_id=n, bot_id=7, text=f"m{n}")
+            made.append(
+                await notifications.request_notification(
+                    work, models.notifications(work), mine, request
+                )
+            )
+    sent = MessageSent(
+        delivery_id="d", bot_id=7, chat_id=0, telegram_message_id=5, attempts=1, sent_at=T0,
+        source=source_of(made[0].id),
+    )  # fmt: skip
+    failed = SendFailed(
+        delivery_id="d", bot_id=7, chat_id=1, reason="r", permanent=True, attempts=1,
+        failed_at=T0, outcome_unknown=True, source=source_of(made[1].id),
+    )  # fmt: skip
+    for event in (sent, failed, sent):
+        envelope = envelope_of(event, producer="sender")
+        async with models.backend.work(envelope) as work:
+            await notifications.record_outcome(work, models.notifications(work), envelope)
+    async with models.backend.work() as work:
+        repository = models.notifications(work)
+        assert await notifications.edit_message(
+            work, repository, teammate, made[0].id, "new", None, None, None
+        )
+        assert not await notifications.delete_message(work, repository, stranger, made[0].id)
+    with pytest.raises(NotEditableError):
+        async with models.backend.work() as work:
+            await notifications.delete_message(work, models.notifications(work), mine, made[2].id)
+
+    async with models.backend.work() as work:
+        repository = models.notifications(work)
+        first = await notifications.get_notification(repository, teammate, made[0].id)
+        unknown = await notifications.get_notification(repository, mine, made[1].id)
+        hidden = await notifications.get_notification(repository, stranger, made[0].id)
+        page, more = await notifications.list_notifications(repository, mine, 2, None)
+        failures, _ = await notifications.list_notifications(
+            repository, mine, 5, None, Status.UNKNOWN
+        )
+        to_chat, _ = await notifications.list_notifications(repository, mine, 5, None, None, 2)
+        theirs, _ = await notifications.list_notifications(repository, stranger, 5, None)
+    assert first is not None
+    assert (first.status, first.telegram_message_id, first.owner) == (Status.SENT, 5, "team:a")
+    assert first.edited_at is not None
+    assert first.deleted_at is None
+    assert unknown is not None
+    assert unknown.failure is not None
+    assert (unknown.status, unknown.failure.reason) == (Status.UNKNOWN, "r")
+    assert hidden is None
+    assert more
+    newest_first = sorted(made, key=lambda n: (n.created_at, n.id), reverse=True)
+    assert [n.id for n in page] == [n.id for n in newest_first[:2]]
+    assert [n.id for n in failures] == [made[1].id]
+    assert [n.id for n in to_chat] == [made[2].id]
+    assert theirs == []
