@@ -13,7 +13,7 @@ from chime_api.adapters.memory import InMemoryChats, InMemoryNotifications, InMe
 from chime_api.adapters.notifications import PostgresNotifications
 from chime_api.adapters.recipients import PostgresRecipients
 from chime_api.bootstrap import MIGRATIONS, SERVICE
-from chime_api.domain.chats import ChatFilter, stream_of
+from chime_api.domain.chats import ChatFilter, evolve, stream_of
 from chime_api.domain.keys import ApiKey, Scope
 from chime_api.domain.notifications import NotEditableError, Status, source_of
 from chime_api.handlers import chats, notifications, recipients
@@ -126,6 +126,27 @@ async def test_a_chat_is_the_fold_of_what_was_kept(models: Models) -> None:
         True, T0 + timedelta(minutes=3), "en",
     )  # fmt: skip
     assert eight.last_seen_at == T0 + timedelta(minutes=2)
+
+
+async def test_writers_racing_on_one_chat_lose_nothing(models: Models) -> None:
+    """Replicas applying events of one chat at once: a lost race is taken again."""
+    import asyncio
+
+    messages = [received(7, 1, T0 + n * timedelta(minutes=10)) for n in range(12)]
+    await asyncio.gather(*(models.chat_events(m) for m in messages))
+    async with models.backend.work() as work:
+        row = await models.chats(work).get(7, 1)
+        stream = await work.load(stream_of(7, 1))
+    assert row is not None
+    # What is kept depends on the order (an older message after a newer one changes
+    # nothing); the row is the fold of what was kept, at its stream's version.
+    folded = None
+    for version, envelope in enumerate(stream.events, start=1):
+        folded = evolve(folded, envelope, version)
+    assert folded == row
+    assert row.version == stream.version >= 1
+    assert row.last_seen_at == T0 + 11 * timedelta(minutes=10)
+    assert row.first_seen_at == T0
 
 
 async def test_listing_pages_and_filters_alike(models: Models) -> None:
