@@ -127,7 +127,12 @@ async def list_chats(
         None
     ),
     language: Annotated[
-        str | None, Query(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$", examples=["uk"])
+        str | None,
+        Query(
+            pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$",
+            examples=["uk"],
+            description="a bot's view of the chat has this language",
+        ),
     ] = None,
 ) -> ChatPage:
     """A chat matches when one of its bots' views matches every filter given."""
