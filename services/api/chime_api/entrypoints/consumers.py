@@ -37,7 +37,8 @@ async def broadcast_outcome(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
 
 
 def _queue(event: type[Any], prefix: str = "") -> str:
-    return f"api.{prefix}{event.type_name().removesuffix('.v1').replace('.', '-')}"
+    name = event.type_name().removesuffix(".v1").replace(".", "-").replace("_", "-")
+    return f"api.{prefix}{name}"
 
 
 def build_router(runtime: Runtime) -> Router:
@@ -72,5 +73,5 @@ def build_router(runtime: Runtime) -> Router:
             binding=f"{outcome.type_name()}.{recipient.SOURCE_KIND}",
         )  # fmt: skip
     for event in CHAT_EVENTS:
-        runtime.subscribe(router, queue=_queue(event, "chats."), event=event, handler=chat_event)
+        runtime.subscribe(router, queue=_queue(event, "chats-"), event=event, handler=chat_event)
     return router
