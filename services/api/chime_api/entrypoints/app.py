@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from chime_api import operator
 from chime_api.entrypoints import (
     broadcasts,
+    chats,
     events,
     keys,
     notifications,
@@ -55,6 +56,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(schedules.previews)
     app.include_router(broadcasts.router)
     app.include_router(topics.router)
+    app.include_router(chats.router)
     app.include_router(events.router)
     app.include_router(webhooks.router)
     app.include_router(history_routes.router)

@@ -10,8 +10,10 @@ from chime_ingest.entrypoints.callback_answers import CallbackAnswerer
 from chime_ingest.entrypoints.intake import Intake
 from chime_ingest.entrypoints.interpreter import Interpreter
 from chime_ingest.entrypoints.polling import Poller
+from chime_ingest.entrypoints.pools import pool_gauge
 from chime_ingest.entrypoints.webhooks import register_webhooks
 from chime_ingest.settings import IngestSettings
+from chime_kit.loops import BackgroundLoop
 from chime_kit.runtime import Runtime
 
 
@@ -22,6 +24,7 @@ class Ingest:
     interpreter: Interpreter
     poller: Poller | None = field(default=None)
     answerer: CallbackAnswerer | None = field(default=None)
+    pool_gauge: BackgroundLoop | None = field(default=None)
 
     @property
     def runtime(self) -> Runtime:
@@ -39,6 +42,8 @@ class Ingest:
             self.answerer = CallbackAnswerer(self.runtime, deps.telegram, deps.tokens)
             await self.answerer.start()
         self.interpreter.start()
+        if self.pool_gauge is not None:
+            self.pool_gauge.start()
         self.intake.start()
         if self.poller is not None:
             self.poller.start()
@@ -50,6 +55,8 @@ class Ingest:
             await self.poller.stop()
         await self.intake.stop()
         await self.interpreter.stop()
+        if self.pool_gauge is not None:
+            await self.pool_gauge.stop()
         if self.answerer is not None:
             await self.answerer.stop()
         await self.deps.close()
@@ -64,6 +71,7 @@ async def create_service(settings: IngestSettings) -> Ingest:
         batch_size=settings.interpreter_batch_size,
         max_attempts=settings.interpreter_max_attempts,
         idle_seconds=settings.interpreter_idle_seconds,
+        pools=settings.pools(),
     )
     intake = Intake(
         runtime,
@@ -82,4 +90,10 @@ async def create_service(settings: IngestSettings) -> Ingest:
             lease_seconds=settings.poll_lease_seconds,
             allowed_updates=settings.allowed_updates,
         )
-    return Ingest(deps, intake=intake, interpreter=interpreter, poller=poller)
+    return Ingest(
+        deps,
+        intake=intake,
+        interpreter=interpreter,
+        poller=poller,
+        pool_gauge=pool_gauge(runtime, settings.pools()) if settings.bot_pools else None,
+    )
