@@ -44,6 +44,8 @@ class Row:
     fire_at: datetime | None
     version: int
     correlation_id: str
+    traceparent: str | None = None  # the creating request's span
+    updated_traceparent: str | None = None  # the last update's
     paused_by: str | None = None
     fired: int = 0
     last_fired_at: datetime | None = None
@@ -92,7 +94,7 @@ class InMemorySchedules:
             e.message.model_dump(mode="json", exclude_none=True), e.misfire,
             e.misfire_grace_seconds, e.jitter_seconds, e.language,
             "active" if e.next_at else "finished", e.next_at, e.fire_at, r.version,
-            r.envelope.correlation_id,
+            r.envelope.correlation_id, r.envelope.traceparent,
         )  # fmt: skip
 
     def _changed(self, r: Recorded, e: ScheduleChanged, row: Row) -> Row:
@@ -107,6 +109,8 @@ class InMemorySchedules:
             owner_kind=e.owner.kind if e.owner else row.owner_kind,
             owner_id=e.owner.id if e.owner else row.owner_id,
             next_at=e.next_at, fire_at=e.fire_at, version=r.version,
+            updated_traceparent=r.envelope.traceparent if e.action == "updated"
+            else row.updated_traceparent,
         )  # fmt: skip
 
     def _active(self) -> list[Row]:

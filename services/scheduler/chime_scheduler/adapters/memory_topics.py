@@ -94,6 +94,7 @@ class Broadcast:
     due_at: datetime
     version: int
     correlation_id: str
+    traceparent: str | None = None  # the request's span
     recipients: int = 0
     skipped: int = 0
     handed: int = 0
@@ -126,6 +127,7 @@ class InMemoryBroadcasts:
                     e.broadcast_id, e.owner.kind, e.owner.id, e.bot_id, e.topic,
                     e.message.model_dump(mode="json", exclude_none=True), e.paid_broadcast,
                     "scheduled", e.at or env.occurred_at, r.version, env.correlation_id,
+                    env.traceparent,
                 )  # fmt: skip
             elif isinstance(e, BroadcastStarted):
                 row = self.rows.get(e.broadcast_id) or Broadcast(
@@ -157,7 +159,7 @@ class InMemoryBroadcasts:
         due = sorted((b for b in self._scheduled() if b.due_at <= now), key=lambda b: b.due_at)
         return [
             DueBroadcast(b.id, b.owner_kind, b.owner_id, b.bot_id, b.topic, b.message, b.paid,
-                         b.due_at, b.version, b.correlation_id)
+                         b.due_at, b.version, b.correlation_id, b.traceparent)
             for b in due[:limit]
         ]  # fmt: skip
 
