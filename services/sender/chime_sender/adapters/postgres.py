@@ -12,6 +12,7 @@ from typing import Any
 
 from chime_contracts.events.shared import SendSource
 from chime_kit.db import Connection
+from chime_sender.adapters.breakers import BreakerRepository
 from chime_sender.adapters.instances import Instances
 from chime_sender.adapters.pacing import BotPacing
 from chime_sender.adapters.projections import PostgresChats, PostgresDeliveryLog
@@ -364,4 +365,5 @@ def stores(conn: Connection) -> Stores:
         log=PostgresDeliveryLog(conn),
         chats=PostgresChats(conn),
         instances=Instances(conn),
+        breakers=BreakerRepository(conn),
     )

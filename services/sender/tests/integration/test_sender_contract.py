@@ -49,7 +49,7 @@ class Sender:
             api=None,  # type: ignore[arg-type]  # calls are made by the tests
             tokens={BOT: SecretStr("777:secret")},
             policy=Policy(Limits(), RetryPolicy(max_attempts=2, base=0.01, cap=0.01)),
-            local=Local(breakers=Breakers(5, 30.0, lambda: 0.0)),
+            local=Local(breakers=Breakers()),
         )
 
     def stores(self, work: Work) -> Stores:
