@@ -101,7 +101,7 @@ async def build(
     sending = Sending(telegram, tokens_by_bot(settings.bot_tokens), policy_of(settings), local)
 
     async def breaker_section() -> dict[str, object]:
-        return breakers.describe(sending)
+        return {"bots": breakers.describe(sending)}
 
     runtime.report("breakers", breaker_section)
     heartbeat = Heartbeat(

@@ -169,8 +169,9 @@ class Breakers:
         return self.rows.get(bot_id, CLOSED)
 
     def state(self, bot_id: int) -> BreakerState:
-        now = self.now()
-        return BreakerState.CLOSED if now is None else self.of(bot_id).state(now)
+        row = self.rows.get(bot_id)  # most bots, most of the time: none, closed
+        now = None if row is None else self.now()
+        return BreakerState.CLOSED if row is None or now is None else row.state(now)
 
     def may_probe(self, bot_id: int) -> bool:
         now = self.now()
