@@ -8,6 +8,7 @@ breaker (a failure, the first success after one, a probe's) is written.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 from chime_sender.domain.circuit import BreakerState, Signal, claim_probe, record
@@ -17,6 +18,7 @@ from chime_sender.metrics import BREAKER_STATE
 from chime_sender.ports import Stores
 from chime_sender.settings import SERVICE
 
+log = logging.getLogger(__name__)
 Noted = tuple[int, Signal, str | None]
 
 
@@ -109,6 +111,12 @@ async def record_health(stores: Stores, sending: Sending, noted: Sequence[Noted]
         rows[bot] = record(rows[bot], signal, now, view.rules, probe)
         if probe is not None and view.probes.get(bot) == probe:
             del view.probes[bot]
-    await stores.breakers.store({bot: b for bot, b in rows.items() if b != before[bot]})
+    changed = {bot: b for bot, b in rows.items() if b != before[bot]}
+    await stores.breakers.store(changed)
     view.seen(rows, now, every=False)
     show(sending)
+    for bot, b in changed.items():
+        if b.opened_at is not None and b.opened_at != before[bot].opened_at:
+            log.warning("bot %d: circuit breaker open for %.0f s", bot, b.cooldown)
+        elif b.opened_at is None and before[bot].opened_at is not None:
+            log.warning("bot %d: circuit breaker closed, a probe succeeded", bot)
