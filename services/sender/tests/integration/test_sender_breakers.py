@@ -170,3 +170,38 @@ async def test_a_probe_that_meets_a_502_reopens_it_at_once_and_a_later_probe_clo
     assert ordered[:2] == probes  # each probe alone while the breaker was not closed
     assert all(c.started >= probe.ended for c in ordered[2:])
     assert probe.started >= failed_probe.ended
+
+
+async def test_a_probe_answered_with_a_4xx_frees_the_probe_at_once(
+    emulator: Emulator, start_sender: Any, tap: EventTap
+) -> None:
+    """A 400 says nothing of Telegram's health: the trial ends without deciding, and the
+    next probe goes at once, not when the first one's two-minute lease runs out."""
+    chats = range(3200, 3204)
+    for chat in chats:
+        await emulator.private_chat(chat)
+    log: list[Call] = []
+    senders = await replicas(emulator, start_sender, log)
+    await open_with_a_401(emulator, senders, tap, log, chats[0])
+    missing = 3299  # no such chat: Telegram answers 400 "chat not found"
+    await tap.publish(request(f"b-{missing}", missing))
+
+    async def stored() -> bool:
+        query = "SELECT 1 FROM deliveries WHERE delivery_id = $1"
+        return bool(await senders[0].runtime.pool.fetchval(query, f"b-{missing}"))
+
+    await eventually(stored)  # the oldest pending, so the first probe
+    waiting = chats[1:]
+    await asyncio.gather(*(tap.publish(request(f"b-{chat}", chat)) for chat in waiting))
+
+    sent = await tap.envelopes_of("message.sent.v1", count=len(waiting), within=60)
+    assert sorted(e["data"]["chat_id"] for e in sent) == list(waiting)
+    ordered = sorted(log, key=lambda c: c.started)
+    probes = [c for c in ordered if c.probe]
+    assert [p.chat_id for p in probes][:1] == [missing]
+    assert [p.answer.error_code for p in probes if p.answer] == [400, None]
+    assert ordered[:2] == probes
+    assert probes[1].started - probes[0].ended < BREAKER["breaker_probe_lease_seconds"]
+    assert all(c.started >= probes[1].ended for c in ordered[2:])
+    row = await breaker_row(senders[0])
+    assert row["opened_at"] is None
