@@ -184,7 +184,7 @@ async def fire_round(env: Any, pool: asyncpg.Pool, replicas: int, first: int, co
                      window: float, loaders: int, rate: float) -> dict[str, Any]:  # fmt: skip
     # Time to load the round's schedules (at the rate the background loaded) and start the
     # replicas before the window opens.
-    lead = 20 + 1.5 * count / rate
+    lead = 20 + (1.5 * count / rate if rate > 0 else 60)  # no background: no rate known
     at = minute_after(datetime.now(UTC) + timedelta(seconds=lead))
     seconds = load(env.dsn, "due", first, count, loaders, at.timestamp(), window)
     connection, queue = await tap(env.amqp_url, "send.requested.v1")

@@ -13,6 +13,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     events.ChatMigrated,
     events.ChatStopped,
     events.ChatResumed,
+    events.ChatAssigned,
+    events.ChatAssignmentConfirmed,
     events.ReminderRequested,
     events.ScheduleRequested,
     events.ScheduleChangeRequested,

@@ -1,6 +1,6 @@
 """The platform as separate processes, each writing its spans to a JSON-lines file: the
-whole span tree of a reminder and of an API notification (services, parents, links), and
-no secret in any span or log line."""
+whole span tree of a reminder, of a cron schedule's occurrence and of an API notification
+(services, parents, links), and no secret in any span or log line."""
 
 from __future__ import annotations
 
@@ -79,7 +79,9 @@ def sent_texts(messages: list[dict[str, Any]], needle: str) -> list[str] | None:
     return texts if any(needle in t for t in texts) else None
 
 
-async def test_a_reminder_and_an_api_notification_leave_whole_span_trees(
+# A cron schedule fires at the next whole minute: up to a minute more than the default.
+@pytest.mark.timeout(300)
+async def test_a_reminder_a_schedule_and_an_api_notification_leave_whole_span_trees(
     process_stack: Stack, tmp_path
 ):
     stack = process_stack
@@ -93,26 +95,43 @@ async def test_a_reminder_and_an_api_notification_leave_whole_span_trees(
             return sent_texts(response.json()["messages"], needle)
 
         await client.post(f"{emulator}/_emulator/chats", json={"type": "private", "id": USER})
+        # A schedule every minute, made through the api first: it fires (within a minute)
+        # while the rest runs.
+        key = await asyncio.to_thread(
+            stack.create_api_key, "traces", ("notify", "read", "schedule")
+        )
+        auth = {"Authorization": f"Bearer {key}"}
+        response = await client.post(
+            f"{stack.url('api')}/v1/schedules",
+            headers={**auth, "Idempotency-Key": "traces-cron"},
+            json={
+                "user_id": USER,
+                "spec": {"kind": "cron", "expression": "* * * * *"},
+                "time_zone": "UTC",
+                "message": {"text": "Cron tick"},
+            },
+        )
+        assert response.status_code == 202, response.text
         await client.post(
             f"{emulator}/_emulator/messages",
             json={"bot_id": stack.bot_id, "chat_id": USER, "text": "/remind in 1s hello"},
         )
         await eventually(lambda: sent("⏰ hello"), within=20)
 
-        key = await asyncio.to_thread(stack.create_api_key, "traces")
         response = await client.post(
             f"{stack.url('api')}/v1/notifications",
-            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "traces-1"},
+            headers={**auth, "Idempotency-Key": "traces-1"},
             json={"chat_id": USER, "text": "Deploy finished"},
         )
         assert response.status_code == 202, response.text
         status_url = f"{stack.url('api')}/v1/notifications/{response.json()['id']}"
 
         async def reported() -> bool:
-            status = await client.get(status_url, headers={"Authorization": f"Bearer {key}"})
+            status = await client.get(status_url, headers=auth)
             return status.json()["status"] == "sent"
 
         await eventually(reported)
+        await eventually(lambda: sent("Cron tick"), within=75)
     # Stopping flushes every process's batched spans.
     await asyncio.to_thread(stack.stop)
 
@@ -123,7 +142,7 @@ async def test_a_reminder_and_an_api_notification_leave_whole_span_trees(
     assert all(s["parent_span_id"] is None or s["parent_span_id"] in spans.by_id for s in spans.all)
 
     # The reminder fires in a trace of its own, linked to the request's trace.
-    (fire,) = [s for s in spans.all if s["service"] == "chime-scheduler" and s["links"]]
+    (fire,) = [s for s in spans.all if s["name"] == "fire reminder"]
     assert fire["parent_span_id"] is None
     (link,) = fire["links"]
     requested = spans.by_id[link["span_id"]]
@@ -153,6 +172,28 @@ async def test_a_reminder_and_an_api_notification_leave_whole_span_trees(
     spans.chain(fire["trace_id"], ("chime-sender", "CONSUMER", delivery["name"]),
                 ("chime-api", "CONSUMER", "message.sent"))  # fmt: skip
     assert call["attributes"]["url.full"].startswith(f"{emulator}/bot<bot-token>/")
+    assert call["scope"] == "opentelemetry.instrumentation.httpx"
+
+    # The schedule's occurrence likewise: a trace of its own, linked to the span that
+    # created the schedule in the api request's trace, continued down to the Bot API call.
+    fire = min(
+        (s for s in spans.all if s["name"] == "fire schedule"), key=lambda s: s["start_unix_nano"]
+    )
+    assert fire["service"] == "chime-scheduler"
+    assert fire["parent_span_id"] is None
+    (link,) = fire["links"]
+    created = spans.by_id[link["span_id"]]
+    assert (created["service"], created["kind"]) == ("chime-scheduler", "CONSUMER")
+    assert created["name"] == "consume schedule.requested.v1"
+    request_root = spans.root(created["trace_id"])
+    assert (request_root["service"], request_root["name"]) == ("chime-api", "POST /v1/schedules")
+    assert created["trace_id"] != fire["trace_id"]
+    _, _, call = spans.chain(
+        fire["trace_id"],
+        ("chime-scheduler", "INTERNAL", "fire schedule"),
+        ("chime-sender", "CONSUMER", "send.requested"),
+        ("chime-sender", "CLIENT", r"/sendMessage"),
+    )
     assert call["scope"] == "opentelemetry.instrumentation.httpx"
 
     # The API notification: the request, its delivery, the call, the status it reports.

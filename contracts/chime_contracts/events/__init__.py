@@ -2,6 +2,8 @@
 
 from chime_contracts.events.api import NotificationRequested
 from chime_contracts.events.ingest import (
+    ChatAssigned,
+    ChatAssignmentConfirmed,
     ChatMemberChanged,
     ChatMigrated,
     ChatResumed,
@@ -48,6 +50,8 @@ __all__ = [
     "BroadcastProgressed",
     "BroadcastRequested",
     "BroadcastStarted",
+    "ChatAssigned",
+    "ChatAssignmentConfirmed",
     "ChatBlocked",
     "ChatMemberChanged",
     "ChatMigrated",

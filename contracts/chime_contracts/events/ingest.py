@@ -39,6 +39,45 @@ class UserStarted(Event):
     )
 
 
+class ChatAssigned(Event):
+    """A private chat was given a worker bot of a pool: every later message to it goes
+    through that bot. Decided once per (pool, chat) on ingest's stream
+    `assignment-<pool>-<chat>`; later /starts keep it (sticky)."""
+
+    type: Literal["chat.assigned.v1"] = "chat.assigned.v1"
+    producer: ClassVar[str] = "ingest"
+
+    pool: str
+    chat_id: int
+    user_id: int
+    bot_id: int = Field(description="the worker bot the chat is assigned to")
+    front_bot_id: int = Field(description="the pool's front bot")
+    started_bot_id: int = Field(
+        description="the bot whose /start caused the assignment: the front bot (the chat is"
+        " handed a deep link to the worker) or the worker itself (already started)"
+    )
+    pool_bot_ids: list[int] = Field(
+        description="every bot of the pool (front and workers) when the chat was assigned"
+    )
+    payload: str | None = Field(
+        default=None, description="the deep-link payload the chat was handed, if any"
+    )
+    assigned_at: datetime
+
+
+class ChatAssignmentConfirmed(Event):
+    """A chat started the worker bot it was assigned to (`/start <payload>` on it)."""
+
+    type: Literal["chat.assignment.confirmed.v1"] = "chat.assignment.confirmed.v1"
+    producer: ClassVar[str] = "ingest"
+
+    pool: str
+    chat_id: int
+    user_id: int
+    bot_id: int = Field(description="the worker bot, now started by the chat")
+    confirmed_at: datetime
+
+
 class ReminderRequested(Event):
     """A user asked to be reminded of something once, at `due_at`."""
 

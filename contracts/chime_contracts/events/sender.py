@@ -28,7 +28,10 @@ class MessageSent(_Outcome):
     bot_id: int
     chat_id: int
     telegram_message_id: int
-    attempts: int
+    attempts: int = Field(
+        description="how many times the sender took it to send: each a call to Telegram,"
+        " except a send slot a busy sender missed or a call a 429 postponed (no call made)"
+    )
     sent_at: datetime
 
 
@@ -49,7 +52,10 @@ class SendFailed(_Outcome):
     error_code: int | None = None
     description: str | None = None
     permanent: bool
-    attempts: int
+    attempts: int = Field(
+        description="how many times the sender took it to send: each a call to Telegram,"
+        " except a send slot a busy sender missed or a call a 429 postponed (no call made)"
+    )
     failed_at: datetime
     outcome_unknown: bool = False
 

@@ -374,7 +374,8 @@ class Consumer(Generic[E]):
 
     @contextmanager
     def _span(self, envelope: Envelope[E], headers: Mapping[str, Any]) -> Iterator[None]:
-        """One span per message, continuing the producer's trace even within a batch."""
+        """One span per message, continuing the producer's trace even within a batch (an
+        instrumentation of the delivery callback would end its span at the buffer)."""
         with self._tracer.start_as_current_span(
             f"consume {envelope.type}",
             context=context_from(dict(headers)),

@@ -3,8 +3,11 @@
 Spans come from OpenTelemetry's own instrumentations where one exists: FastAPI's server
 span (FastAPI opens it itself, see `http.TELEMETRY`), asyncpg (every query) and httpx
 (every outgoing call, the Bot API's included); the kit's consumer continues the producer's
-trace from the message's `traceparent` header (written by the outbox relay), so aio-pika
-needs no instrumentation of its own. Configuration is OpenTelemetry's standard variables.
+trace from the message's `traceparent` header (written by the outbox relay), one span per
+message within its batches, which aio-pika's instrumentation (a span around the delivery
+callback, which only buffers) cannot give. Work fired long after its request starts a trace
+linked to the request's (`linked_span`). docs/operations.md lists every span Chime opens
+itself and why. Configuration is OpenTelemetry's standard variables.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Decision, Sampler, SamplingResult
 from opentelemetry.sdk.trace.sampling import _get_from_env_or_default as sampler_from_env
-from opentelemetry.trace import Link, Span, SpanKind, Tracer
+from opentelemetry.trace import Span, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from chime_kit.bots import TOKEN_PATTERN
@@ -184,17 +187,41 @@ async def _redact_url(span: Span, request: Any) -> None:
 
 @contextmanager
 def linked_span(
-    tracer: Tracer, name: str, traceparent: str | None, **attributes: Any
+    tracer: Tracer,
+    name: str,
+    traceparent: str | None,
+    changed_by: str | None = None,
+    **attributes: Any,
 ) -> Iterator[Span]:
-    """A new trace whose first span links to the span `traceparent` names: for work done
-    long after its request (a reminder that fires hours later), where a child would make
-    the request's trace hours long."""
-    requested = trace.get_current_span(context_from_traceparent(traceparent)).get_span_context()
-    links = [Link(requested, {"chime.link": "requested by"})] if requested.is_valid else []
+    """A new trace whose first span links to the span `traceparent` names (the request),
+    and to `changed_by`'s (the last request that changed it), for work done long after its
+    request (a reminder or a schedule's occurrence that fires hours later), where a child
+    would make the request's trace hours long. Events wrapped within continue this trace."""
     with tracer.start_as_current_span(
-        name, context=otel_context.Context(), links=links, attributes=attributes
+        name, context=otel_context.Context(), attributes=attributes
     ) as span:
+        # Added once sampled (no sampler of ours decides a root span by its links): a span
+        # that is not recorded does not pay for parsing them, a fire's largest cost here.
+        if span.is_recording():
+            for why, parent in (("requested by", traceparent), ("changed by", changed_by)):
+                if parent is None or (why == "changed by" and parent == traceparent):
+                    continue
+                linked = trace.get_current_span(context_from_traceparent(parent))
+                if linked.get_span_context().is_valid:
+                    span.add_link(linked.get_span_context(), {"chime.link": why})
         yield span
+
+
+@contextmanager
+def continuing(traceparent: str | None) -> Iterator[None]:
+    """Make the span `traceparent` names current (without a span of our own), so events
+    wrapped within continue its trace: work held in a table for a short while (a
+    broadcast's paced slices) and resumed by a loop with no trace of its own."""
+    token = otel_context.attach(context_from_traceparent(traceparent))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def current_traceparent() -> tuple[str | None, str | None]:

@@ -118,11 +118,11 @@ class EventTap:
     async def _next(self, deadline: float) -> AbstractIncomingMessage | None:
         """The next message, acked; None once the deadline has passed."""
         loop = asyncio.get_running_loop()
-        while (remaining := deadline - loop.time()) > 0:
-            try:
-                message = await self.queue.get(timeout=min(remaining, 0.2), fail=False)
-            except TimeoutError:
-                message = None
+        while deadline - loop.time() > 0:
+            # basic.get answers at once, empty or not; its timeout only guards against a
+            # broker that never answers. A short one is harmful: aiormq closes the channel
+            # of an RPC it gave up on, so a busy machine turned a slow answer into an error.
+            message = await self.queue.get(timeout=30.0, fail=False)
             if message is not None:
                 await message.ack()
                 return message

@@ -12,6 +12,7 @@ from chime_kit.telemetry import (
     JsonFormatter,
     WithinWork,
     context_from_traceparent,
+    continuing,
     current_traceparent,
     linked_span,
     redact,
@@ -136,6 +137,37 @@ def test_a_file_of_json_lines_holds_redacted_spans_with_parents_and_links(tmp_pa
     assert all(s["service"] == "chime-sender" for s in spans.values())
     assert TOKEN not in path.read_text()
     assert API_KEY not in path.read_text()
+
+
+REQUEST = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+UPDATE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_a_linked_span_links_its_request_and_its_last_change_once_each(spans):
+    tracer = trace.get_tracer("test")
+    with (
+        linked_span(tracer, "fire", REQUEST, UPDATE),
+        linked_span(tracer, "again", REQUEST, REQUEST),
+    ):
+        pass
+    with linked_span(tracer, "unlinked", None, "not a traceparent"):
+        pass
+    found = {s.name: s for s in spans.get_finished_spans()}
+    assert [(link.context.span_id, link.attributes) for link in found["fire"].links] == [
+        (0xB7AD6B7169203331, {"chime.link": "requested by"}),
+        (0x00F067AA0BA902B7, {"chime.link": "changed by"}),
+    ]
+    assert [link.context.span_id for link in found["again"].links] == [0xB7AD6B7169203331]
+    assert found["again"].parent is None  # a trace of its own, even within another span
+    assert found["unlinked"].links == ()
+
+
+def test_events_wrapped_while_continuing_a_traceparent_carry_it():
+    with continuing(UPDATE):
+        assert current_traceparent()[0] == UPDATE
+    assert current_traceparent()[0] is None
+    with continuing(None):
+        assert current_traceparent()[0] is None
 
 
 def test_client_spans_outside_any_work_are_not_sampled():

@@ -71,6 +71,76 @@ class ChatActivityOut(BaseModel):
     sent: Annotated[int, Field(title="Sent")]
 
 
+class ChatBotOut(BaseModel):
+    bot_id: Annotated[int, Field(title="Bot Id")]
+    chat_type: Annotated[
+        str | None,
+        Field(description="private, group, supergroup or channel", title="Chat Type"),
+    ]
+    user_id: Annotated[int | None, Field(description="the user of a private chat", title="User Id")]
+    username: Annotated[str | None, Field(title="Username")]
+    first_name: Annotated[str | None, Field(title="First Name")]
+    language: Annotated[str | None, Field(title="Language")]
+    time_zone: Annotated[
+        str | None, Field(description="IANA name the chat chose", title="Time Zone")
+    ]
+    blocked: Annotated[
+        bool,
+        Field(
+            description="the chat blocked this bot (or removed it from a group)",
+            title="Blocked",
+        ),
+    ]
+    blocked_changed_at: Annotated[
+        AwareDatetime | None,
+        Field(description="when `blocked` last changed", title="Blocked Changed At"),
+    ]
+    stopped: Annotated[
+        bool,
+        Field(description="the chat sent /stop: only replies reach it", title="Stopped"),
+    ]
+    started_at: Annotated[
+        AwareDatetime | None,
+        Field(description="its first /start with this bot", title="Started At"),
+    ]
+    first_seen_at: Annotated[AwareDatetime, Field(title="First Seen At")]
+    last_seen_at: Annotated[
+        AwareDatetime | None,
+        Field(
+            description="its latest message or /start (to within 5 minutes)",
+            title="Last Seen At",
+        ),
+    ]
+
+
+class ChatOut(BaseModel):
+    chat_id: Annotated[int, Field(title="Chat Id")]
+    assigned_bot_id: Annotated[
+        int,
+        Field(
+            description="the bot it talks through: the one it last wrote to (else started last), one it has not blocked if there is one",
+            title="Assigned Bot Id",
+        ),
+    ]
+    language: Annotated[str | None, Field(title="Language")]
+    time_zone: Annotated[str | None, Field(title="Time Zone")]
+    blocked: Annotated[
+        bool,
+        Field(
+            description="the assigned bot is blocked (every bot is, then)",
+            title="Blocked",
+        ),
+    ]
+    first_seen_at: Annotated[AwareDatetime, Field(title="First Seen At")]
+    last_seen_at: Annotated[AwareDatetime | None, Field(title="Last Seen At")]
+    bots: Annotated[list[ChatBotOut], Field(title="Bots")]
+
+
+class ChatPage(BaseModel):
+    items: Annotated[list[ChatOut], Field(title="Items")]
+    next_cursor: Annotated[str | None, Field(title="Next Cursor")]
+
+
 class CronSpec(BaseModel):
     kind: Annotated[Literal["cron"], Field(title="Kind")] = "cron"
     expression: Annotated[
@@ -383,6 +453,49 @@ class RRuleSpec(BaseModel):
     ] = None
 
 
+class Status1(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+    blocked = "blocked"
+    skipped = "skipped"
+
+
+class RecipientOut(BaseModel):
+    chat_id: Annotated[int, Field(title="Chat Id")]
+    bot_id: Annotated[int, Field(title="Bot Id")]
+    status: Annotated[
+        Status1,
+        Field(
+            description="pending (handed to the sender), sent, failed, blocked (Telegram refused: the chat blocked the bot), skipped (left out at the start; not yet reported per chat)",
+            title="Status",
+        ),
+    ]
+    reason: Annotated[
+        str | None,
+        Field(
+            description="why it failed: the sender's reason and Telegram's",
+            title="Reason",
+        ),
+    ]
+    error_code: Annotated[
+        int | None,
+        Field(description="Telegram's error code, if it answered one", title="Error Code"),
+    ]
+    delivery_id: Annotated[str | None, Field(title="Delivery Id")]
+    telegram_message_id: Annotated[int | None, Field(title="Telegram Message Id")]
+    created_at: Annotated[
+        AwareDatetime,
+        Field(description="when the recipient became known", title="Created At"),
+    ]
+    updated_at: Annotated[AwareDatetime, Field(title="Updated At")]
+
+
+class RecipientPage(BaseModel):
+    items: Annotated[list[RecipientOut], Field(title="Items")]
+    next_cursor: Annotated[str | None, Field(title="Next Cursor")]
+
+
 class ReplayIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -456,7 +569,7 @@ class ScheduleIn(BaseModel):
     jitter_seconds: Annotated[int | None, Field(ge=0, le=3600, title="Jitter Seconds")] = 0
 
 
-class Status1(StrEnum):
+class Status2(StrEnum):
     requested = "requested"
     active = "active"
     paused = "paused"
@@ -468,7 +581,7 @@ class Status1(StrEnum):
 class ScheduleOut(BaseModel):
     id: Annotated[str, Field(title="Id")]
     status: Annotated[
-        Status1,
+        Status2,
         Field(
             description="requested until the scheduler has it (then active, or rejected with a `reason`); paused, cancelled, or finished when no occurrence is left",
             title="Status",

@@ -274,6 +274,25 @@ class Operations:
             "BroadcastOut", await self._call("GET", f"/v1/broadcasts/{broadcast_id}", BroadcastOut)
         )
 
+    async def list_recipients(
+        self,
+        broadcast_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+        status: str | None = None,
+    ) -> RecipientPage:
+        """Each recipient of a broadcast and its outcome, in the order they became known"""
+        return cast(
+            "RecipientPage",
+            await self._call(
+                "GET",
+                f"/v1/broadcasts/{broadcast_id}/recipients",
+                RecipientPage,
+                params={"cursor": cursor, "limit": limit, "status": status},
+            ),
+        )
+
     async def cancel_broadcast(
         self, broadcast_id: str, *, idempotency_key: str | None = None
     ) -> BroadcastOut:
@@ -326,6 +345,36 @@ class Operations:
         await self._call(
             "DELETE", f"/v1/topics/{topic}/subscriptions/{chat_id}", None, params={"bot_id": bot_id}
         )
+
+    async def list_chats(
+        self,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+        blocked: bool | None = None,
+        bot_id: int | None = None,
+        language: str | None = None,
+    ) -> ChatPage:
+        """Chats, newest first (by first sight)"""
+        return cast(
+            "ChatPage",
+            await self._call(
+                "GET",
+                "/v1/chats",
+                ChatPage,
+                params={
+                    "cursor": cursor,
+                    "limit": limit,
+                    "blocked": blocked,
+                    "bot_id": bot_id,
+                    "language": language,
+                },
+            ),
+        )
+
+    async def get_chat(self, chat_id: int) -> ChatOut:
+        """Get Chat"""
+        return cast("ChatOut", await self._call("GET", f"/v1/chats/{chat_id}", ChatOut))
 
     async def events(
         self, *, types: list[str] | None = None, max_seconds: int | None = None

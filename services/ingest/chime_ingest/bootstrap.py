@@ -14,9 +14,11 @@ from chime_ingest.entrypoints.callback_answers import CallbackAnswerer
 from chime_ingest.entrypoints.intake import Intake
 from chime_ingest.entrypoints.interpreter import Interpreter
 from chime_ingest.entrypoints.polling import Poller
+from chime_ingest.entrypoints.pools import pool_gauge
 from chime_ingest.entrypoints.webhooks import register_webhooks
 from chime_ingest.settings import MIGRATIONS, SERVICE, IngestSettings
 from chime_kit.bots import tokens_by_bot
+from chime_kit.loops import BackgroundLoop
 from chime_kit.runtime import Runtime, open_runtime
 from chime_kit.telegram import BotApi
 
@@ -34,6 +36,7 @@ class Ingest:
     interpreter: Interpreter
     poller: Poller | None = field(default=None)
     answerer: CallbackAnswerer | None = field(default=None)
+    pool_gauge: BackgroundLoop | None = field(default=None)
 
     async def start(self) -> None:
         await self.runtime.start()
@@ -42,6 +45,8 @@ class Ingest:
             self.answerer = CallbackAnswerer(self.runtime, self.telegram, self.tokens)
             await self.answerer.start()
         self.interpreter.start()
+        if self.pool_gauge is not None:
+            self.pool_gauge.start()
         self.intake.start()
         if self.poller is not None:
             self.poller.start()
@@ -53,6 +58,8 @@ class Ingest:
             await self.poller.stop()
         await self.intake.stop()
         await self.interpreter.stop()
+        if self.pool_gauge is not None:
+            await self.pool_gauge.stop()
         if self.answerer is not None:
             await self.answerer.stop()
         await self.telegram.aclose()
@@ -106,6 +113,7 @@ async def build(settings: IngestSettings) -> Ingest:
         batch_size=settings.interpreter_batch_size,
         max_attempts=settings.interpreter_max_attempts,
         idle_seconds=settings.interpreter_idle_seconds,
+        pools=settings.pools(),
     )
     intake = Intake(
         runtime,
@@ -133,4 +141,5 @@ async def build(settings: IngestSettings) -> Ingest:
         intake=intake,
         interpreter=interpreter,
         poller=poller,
+        pool_gauge=pool_gauge(runtime, settings.pools()) if settings.bot_pools else None,
     )

@@ -8,9 +8,11 @@ from typing import Literal
 from chime_contracts.envelope import Envelope
 from chime_contracts.events import UpdateReceived
 from chime_ingest import conversation
+from chime_ingest.adapters.pools import PostgresPools
 from chime_ingest.adapters.postgres import PostgresChats
 from chime_ingest.adapters.update_log import Arrival, Claimed, UpdateLog
-from chime_ingest.ports import ChatsView
+from chime_ingest.domain.pools import NO_POOLS, Pools
+from chime_ingest.ports import ChatsView, Pooling
 from chime_kit.db import Connection
 from chime_kit.streams import Work
 from chime_kit.unit_of_work import UnitOfWork
@@ -67,18 +69,27 @@ def receipt_of(claimed: Claimed) -> Envelope[UpdateReceived]:
 
 
 async def interpret_update(
-    uow: UnitOfWork, receipt: Envelope[UpdateReceived], default_time_zone: str
+    uow: UnitOfWork,
+    receipt: Envelope[UpdateReceived],
+    default_time_zone: str,
+    pools: Pools = NO_POOLS,
 ) -> None:
-    """As the interpreter calls it: the chats projection works in the same transaction."""
-    await interpret(uow, PostgresChats(uow.conn), receipt.data, default_time_zone)
+    """As the interpreter calls it: the projections work in the same transaction."""
+    pooling = Pooling(pools, PostgresPools(uow.conn)) if pools.pools else None
+    await interpret(uow, PostgresChats(uow.conn), receipt.data, default_time_zone, pooling)
 
 
 async def interpret(
-    uow: Work, view: ChatsView, received: UpdateReceived, default_time_zone: str
+    uow: Work,
+    view: ChatsView,
+    received: UpdateReceived,
+    default_time_zone: str,
+    pooling: Pooling | None = None,
 ) -> None:
     """Turn an accepted update into domain events and replies (`chime_ingest.conversation`).
 
     A chat's state (started, stopped, time zone, language) is decided from its stream;
-    `view` is its projection, updated with every append.
+    `view` is its projection, updated with every append. `pooling`: the bot pools, whose
+    /starts assign chats to worker bots.
     """
-    await conversation.interpret(uow, view, received, default_time_zone)
+    await conversation.interpret(uow, view, received, default_time_zone, pooling)

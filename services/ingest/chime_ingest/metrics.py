@@ -1,6 +1,6 @@
 """What SREs watch of ingest: updates in, by outcome; how they are committed and interpreted."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 UPDATES = Counter(
     "chime_ingest_updates_total",
@@ -17,4 +17,10 @@ INTERPRETED = Counter(
     "Accepted updates the interpreter took, by outcome (interpreted, failed: retried later,"
     " poison: given up on and marked)",
     ["outcome"],
+)
+POOL_CHATS = Gauge(
+    "chime_ingest_pool_chats",
+    "Private chats assigned to each worker bot of a pool (its load), as last read from the"
+    " pools projection",
+    ["pool", "bot"],
 )

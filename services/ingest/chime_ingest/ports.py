@@ -3,10 +3,12 @@ in memory in `adapters/memory.py`; one contract suite runs on both."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from chime_ingest.domain.pools import Pools
 from chime_kit.projection import Projection
 
 
@@ -34,3 +36,32 @@ class ChatsView(Projection, Protocol):
     async def set_bot_username(self, bot_id: int, username: str) -> None: ...
 
     async def answer_callback(self, bot_id: int, query_id: str, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class PoolLoad:
+    pool: str
+    bot_id: int
+    chats: int  # assigned to it
+    confirmed: int  # of those, the ones that started it
+
+
+class PoolsView(Projection, Protocol):
+    """The pools projection: each chat's worker and each worker's load (decisions on a
+    chat's assignment are taken from its stream; the load a new one is chosen by is read
+    here)."""
+
+    async def loads(self, pool: str, workers: Sequence[int]) -> dict[int, int]:
+        """Chats assigned to each of `workers` whose username is known (a deep link can be
+        made to it), 0 for one never assigned any."""
+        ...
+
+    async def all_loads(self) -> list[PoolLoad]: ...
+
+
+@dataclass(frozen=True)
+class Pooling:
+    """The configured pools and their projection, for one unit of work."""
+
+    pools: Pools
+    view: PoolsView

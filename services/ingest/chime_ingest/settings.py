@@ -1,9 +1,10 @@
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from chime_kit.bots import BotTokens
+from chime_ingest.domain.pools import Pool, Pools, pools_problems
+from chime_kit.bots import BotTokens, tokens_by_bot
 from chime_kit.settings import ServiceSettings
 
 SERVICE = "ingest"
@@ -18,6 +19,18 @@ ALLOWED_UPDATES = (
     "callback_query",
     "my_chat_member",
 )
+
+
+class PoolSetting(BaseModel):
+    """One pool of `CHIME_INGEST_BOT_POOLS`: its front bot, its workers, their weights."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    front: int
+    workers: list[int]
+    weights: dict[int, float] = Field(
+        default_factory=dict, description="a worker's share of new chats (default 1)"
+    )
 
 
 class IngestSettings(ServiceSettings):
@@ -85,6 +98,28 @@ class IngestSettings(ServiceSettings):
         " updates are about 1 KB, and a message's own limits (4,096 characters, 100"
         " entities, a reply) keep any below a few hundred KB",
     )
+
+    bot_pools: dict[str, PoolSetting] = Field(
+        default_factory=dict,
+        description='JSON: pool name -> {"front": <bot id>, "workers": [<bot id>, ...],'
+        ' "weights": {"<bot id>": 2}}; a private chat that starts the front bot is assigned'
+        " the least-loaded worker and handed a deep link to it. Every bot needs a token.",
+    )
+
+    def pools(self) -> Pools:
+        return Pools(
+            tuple(
+                Pool(name, p.front, tuple(p.workers), dict(p.weights))
+                for name, p in sorted(self.bot_pools.items())
+            )
+        )
+
+    @model_validator(mode="after")
+    def _pools_are_sound(self) -> "IngestSettings":
+        problems = pools_problems(self.pools().pools, list(tokens_by_bot(self.bot_tokens)))
+        if problems:
+            raise ValueError("CHIME_INGEST_BOT_POOLS: " + "; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _webhooks_need_a_secret(self) -> "IngestSettings":

@@ -58,6 +58,9 @@ class DueSchedule:
     next_at: datetime
     version: int
     correlation_id: str
+    # The requests' spans the firing links to: the creating one and the last update's.
+    traceparent: str | None = None
+    updated_traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class DueBroadcast:
     due_at: datetime
     version: int
     correlation_id: str
+    traceparent: str | None = None  # the request's span, which the start links to
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class HeldSlice:
     batch: SendBatchRequested
     due_at: datetime
     correlation_id: str
+    traceparent: str | None = None  # the firing span, continued when it is handed over
 
 
 class Schedules(Projection, Protocol):

@@ -64,6 +64,7 @@ def policy_of(settings: SenderSettings) -> Policy:
             chat_interval=limits.chat_interval if own.chat_interval is None else own.chat_interval,
             group_rate=own.group_rate or limits.group_rate,
             group_window=own.group_window_seconds or limits.group_window,
+            paid_rate=own.paid_rate or 0,
         )
         for bot_id, own in settings.bot_limits.items()
     }

@@ -18,6 +18,7 @@ from chime_kit.projection import Projection
 from chime_kit.telegram import Answer
 from chime_sender.domain.circuit import Breaker
 from chime_sender.domain.deliveries import Claim, Delivery
+from chime_sender.domain.limits import BotPace
 from chime_sender.domain.settlement import Live, Settlement
 
 
@@ -102,9 +103,9 @@ class BotSlots(Protocol):
 
     async def beyond(self, horizon: timedelta) -> list[int]: ...
 
-    async def lock(self, bot_ids: Sequence[int]) -> tuple[dict[int, datetime], datetime]: ...
+    async def lock(self, bot_ids: Sequence[int]) -> tuple[dict[int, BotPace], datetime]: ...
 
-    async def store(self, next_slots: Mapping[int, datetime]) -> None: ...
+    async def store(self, paces: Mapping[int, BotPace]) -> None: ...
 
     async def clock(self) -> datetime: ...
 
@@ -140,6 +141,32 @@ class Instances(Protocol):
 
 
 @dataclass(frozen=True)
+class Misrouted:
+    """A send through a bot of a pool the chat never started, while another is its worker."""
+
+    pool: str
+    worker: int
+
+    def reason(self, bot_id: int, chat_id: int) -> str:
+        return (
+            f"chat {chat_id} never started bot {bot_id}: pool {self.pool} serves it through"
+            f" bot {self.worker}"
+        )
+
+
+class Assignments(Protocol):
+    """Bot pools' assignments and the bots chats started, as ingest reported them."""
+
+    async def assigned(
+        self, pool: str, chat_id: int, bot_id: int, pool_bots: list[int]
+    ) -> None: ...
+
+    async def started(self, bot_id: int, chat_id: int) -> None: ...
+
+    async def misrouted(self, bot_id: int, chat_id: int) -> Misrouted | None: ...
+
+
+@dataclass(frozen=True)
 class Stores:
     """The ports of one unit of work, bound to its transaction."""
 
@@ -148,4 +175,5 @@ class Stores:
     log: DeliveryLog
     chats: Chats
     instances: Instances
+    assignments: Assignments
     breakers: BotBreakers

@@ -17,6 +17,13 @@ class BotLimits(BaseModel):
     chat_interval: float | None = Field(default=None, ge=0)
     group_rate: int | None = Field(default=None, ge=1)
     group_window_seconds: float | None = Field(default=None, gt=0)
+    paid_rate: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="messages per second with allow_paid_broadcast (Telegram allows up to"
+        " 1,000, charged in Stars); unset: paid broadcasts are sent as free ones",
+    )
 
 
 class SenderSettings(ServiceSettings):
@@ -37,7 +44,8 @@ class SenderSettings(ServiceSettings):
     group_window_seconds: float = Field(default=60.0, gt=0)
     bot_limits: dict[int, BotLimits] = Field(
         default_factory=dict,
-        description='per bot id, limits that differ, as JSON: {"123": {"token_rate": 10}}',
+        description='per bot id, limits that differ, as JSON: {"123": {"token_rate": 10}}'
+        ' or {"123": {"paid_rate": 1000}}',
     )
     limit_margin_seconds: float = Field(
         default=0.03, ge=0, description="slack added to the token window for network jitter"

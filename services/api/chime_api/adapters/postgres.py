@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from chime_api.adapters.chats import PostgresChats
 from chime_api.adapters.keys import PostgresKeys
 from chime_api.adapters.notifications import PostgresNotifications
+from chime_api.adapters.recipients import PostgresRecipients
 from chime_api.adapters.schedules import PostgresRequests
 from chime_api.history.adapters.log import HistoryReplay
 from chime_kit.db import Connection
@@ -18,5 +20,7 @@ def projections(conn: Connection) -> Sequence[Projection]:
         PostgresKeys(conn),
         PostgresNotifications(conn),
         PostgresRequests(conn),
+        PostgresChats(conn),
+        PostgresRecipients(conn),
         HistoryReplay(conn),
     ]

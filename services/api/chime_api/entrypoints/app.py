@@ -8,6 +8,7 @@ from chime_api import operator
 from chime_api.bootstrap import Api, build
 from chime_api.entrypoints import (
     broadcasts,
+    chats,
     events,
     keys,
     notifications,
@@ -55,6 +56,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(schedules.previews)
     app.include_router(broadcasts.router)
     app.include_router(topics.router)
+    app.include_router(chats.router)
     app.include_router(events.router)
     app.include_router(webhooks.router)
     app.include_router(history_routes.router)

@@ -8,17 +8,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
+from chime_api.adapters.recipients import PostgresRecipients
 from chime_api.adapters.schedules import BroadcastRow
 from chime_api.domain.idempotency import StoredResponse
 from chime_api.domain.problems import ProblemError, closed, not_found
+from chime_api.domain.recipients import Recipient, RecipientStatus
 from chime_api.domain.schedules import BroadcastStatus, ClosedError
+from chime_api.entrypoints.chats import chat_position
 from chime_api.entrypoints.dependencies import BroadcastDep, ReadDep, ServiceDep
 from chime_api.entrypoints.idempotent import IdempotencyKey, respond_once
 from chime_api.entrypoints.paging import Cursor, Limit, next_cursor, position
 from chime_api.entrypoints.schedules import target_bot
 from chime_api.entrypoints.schemas import TELEGRAM_ID, TOPIC_PATTERN, problems
-from chime_api.handlers import schedules
+from chime_api.handlers import recipients, schedules
 from chime_contracts.events.schedules import MessageTemplate
 from chime_kit.unit_of_work import UnitOfWork
 
@@ -72,6 +76,44 @@ class BroadcastPage(BaseModel):
     next_cursor: str | None
 
 
+_RECIPIENT: JsonDict = {
+    "chat_id": 123456789, "bot_id": 7, "status": "blocked",
+    "reason": "chat blocked the bot: Forbidden: bot was blocked by the user", "error_code": 403,
+    "delivery_id": "brd_01jdx9k3m2v8q7w6e5r4t3y2u1:0:123456789", "telegram_message_id": None,
+    "created_at": "2026-11-30T09:00:00Z", "updated_at": "2026-11-30T09:00:04Z",
+}  # fmt: skip
+
+
+class RecipientOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_RECIPIENT]})
+
+    chat_id: int
+    bot_id: int
+    status: RecipientStatus = Field(
+        description="pending (handed to the sender), sent, failed, blocked (Telegram refused:"
+        " the chat blocked the bot), skipped (left out at the start; not yet reported per chat)"
+    )
+    reason: str | None = Field(description="why it failed: the sender's reason and Telegram's")
+    error_code: int | None = Field(description="Telegram's error code, if it answered one")
+    delivery_id: str | None
+    telegram_message_id: int | None
+    created_at: datetime = Field(description="when the recipient became known")
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Recipient) -> RecipientOut:
+        return cls(**{k: v for k, v in row.__dict__.items() if k in cls.model_fields})
+
+
+class RecipientPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_RECIPIENT], "next_cursor": None}]}
+    )
+
+    items: list[RecipientOut]
+    next_cursor: str | None
+
+
 async def accept_broadcast(
     uow: UnitOfWork, key: Any, bot_id: int, body: BroadcastIn
 ) -> StoredResponse:
@@ -122,6 +164,31 @@ async def get_broadcast(broadcast_id: str, key: ReadDep, service: ServiceDep) ->
     if row is None:
         raise ProblemError(not_found(f"broadcast {broadcast_id}"))
     return BroadcastOut.of(row)
+
+
+@router.get(
+    "/{broadcast_id}/recipients", response_model=RecipientPage, responses=problems(404),
+    summary="Each recipient of a broadcast and its outcome, in the order they became known",
+)  # fmt: skip
+async def list_recipients(
+    broadcast_id: str,
+    key: ReadDep,
+    service: ServiceDep,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    status: Annotated[RecipientStatus | None, Query(description="only these")] = None,
+) -> RecipientPage:
+    after = chat_position(cursor)
+    async with service.runtime.pool.acquire() as conn:
+        if await schedules.get_broadcast(conn, key, broadcast_id) is None:
+            raise ProblemError(not_found(f"broadcast {broadcast_id}"))
+        rows, more = await recipients.list_recipients(
+            PostgresRecipients(conn), broadcast_id, limit, after, status
+        )
+    last = (rows[-1].created_at, str(rows[-1].chat_id)) if rows else None
+    return RecipientPage(
+        items=[RecipientOut.of(r) for r in rows], next_cursor=next_cursor(last, more)
+    )
 
 
 @router.post("/{broadcast_id}/cancel", response_model=BroadcastOut, responses=problems(404, 409))

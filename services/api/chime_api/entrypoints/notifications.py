@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from chime_api.adapters.notifications import PostgresNotifications
 from chime_api.domain.idempotency import StoredResponse
 from chime_api.domain.keys import ApiKey, Scope
 from chime_api.domain.notifications import NotEditableError, Status
@@ -78,7 +79,9 @@ async def create_notification(
         request = body.request(bot_id, body.chat)
 
         async def effect(uow: UnitOfWork) -> StoredResponse:
-            notification = await notifications.request_notification(uow, key, request)
+            notification = await notifications.request_notification(
+                uow, PostgresNotifications(uow.conn), key, request
+            )
             return StoredResponse(
                 status=202,
                 body=NotificationAccepted.of(notification).model_dump(mode="json"),
@@ -105,7 +108,9 @@ async def get_notification(
     notification_id: str, key: ReadDep, service: ServiceDep
 ) -> NotificationOut:
     async with service.runtime.pool.acquire() as conn:
-        notification = await notifications.get_notification(conn, key, notification_id)
+        notification = await notifications.get_notification(
+            PostgresNotifications(conn), key, notification_id
+        )
     if notification is None:
         raise ProblemError(not_found(f"notification {notification_id}"))
     return NotificationOut.of(notification)
@@ -128,7 +133,7 @@ async def list_notifications(
 ) -> NotificationPage:
     async with service.runtime.pool.acquire() as conn:
         items, more = await notifications.list_notifications(
-            conn, key, limit, position(cursor), status, chat_id
+            PostgresNotifications(conn), key, limit, position(cursor), status, chat_id
         )
     last = (items[-1].created_at, items[-1].id) if items else None
     return NotificationPage(
@@ -166,8 +171,8 @@ async def edit_message(
         edited = await _editing(
             notification_id,
             notifications.edit_message(
-                uow, key, notification_id, body.text, body.parse_mode, body.variables,
-                body.buttons,
+                uow, PostgresNotifications(uow.conn), key, notification_id, body.text,
+                body.parse_mode, body.variables, body.buttons,
             ),
         )  # fmt: skip
         return StoredResponse(202, await _current(uow, key, notification_id, edited), {})
@@ -184,7 +189,10 @@ async def edit_message(
 async def delete_message(notification_id: str, key: NotifyDep, service: ServiceDep) -> JSONResponse:
     async with service.runtime.unit_of_work() as uow:
         deleted = await _editing(
-            notification_id, notifications.delete_message(uow, key, notification_id)
+            notification_id,
+            notifications.delete_message(
+                uow, PostgresNotifications(uow.conn), key, notification_id
+            ),
         )
         body = await _current(uow, key, notification_id, deleted)
     return JSONResponse(body, status_code=202)
@@ -200,7 +208,9 @@ async def _editing(notification_id: str, change: Awaitable[bool]) -> bool:
 async def _current(
     uow: UnitOfWork, key: ApiKey, notification_id: str, found: bool
 ) -> dict[str, Any]:
-    notification = await notifications.get_notification(uow.conn, key, notification_id)
+    notification = await notifications.get_notification(
+        PostgresNotifications(uow.conn), key, notification_id
+    )
     if not found or notification is None:
         raise ProblemError(not_found(f"notification {notification_id}"))
     return NotificationOut.of(notification).model_dump(mode="json")

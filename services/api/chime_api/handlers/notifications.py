@@ -8,7 +8,6 @@ from typing import Any
 
 from ulid import ULID
 
-from chime_api.adapters.notifications import PostgresNotifications
 from chime_api.domain.keys import ApiKey
 from chime_api.domain.notifications import (
     NOTIFICATION,
@@ -22,6 +21,7 @@ from chime_api.domain.notifications import (
     source_of,
     stream_of,
 )
+from chime_api.ports import Notifications
 from chime_contracts.envelope import Envelope, Event
 from chime_contracts.events import (
     MessageDeleteRequested,
@@ -32,9 +32,7 @@ from chime_contracts.events import (
     SendRequested,
 )
 from chime_contracts.events.shared import InlineButton, Media
-from chime_kit.db import Connection
-from chime_kit.streams import decide
-from chime_kit.unit_of_work import UnitOfWork
+from chime_kit.streams import Work, decide
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ class NotificationRequest:
 
 
 async def request_notification(
-    uow: UnitOfWork, api_key: ApiKey, request: NotificationRequest
+    uow: Work, notifications: Notifications, api_key: ApiKey, request: NotificationRequest
 ) -> Notification:
     """Start the notification's stream (projected at once) and ask the sender for it."""
     nid = new_notification_id()
@@ -66,7 +64,6 @@ async def request_notification(
         parse_mode=request.parse_mode,
         team=api_key.team,
     )
-    notifications = PostgresNotifications(uow.conn)
     await decide(
         uow, stream_of(nid), NOTIFICATION, lambda _: [requested], project=notifications.apply,
         correlation_id=nid,
@@ -102,17 +99,17 @@ async def request_notification(
 
 
 async def get_notification(
-    conn: Connection, api_key: ApiKey, notification_id: str
+    notifications: Notifications, api_key: ApiKey, notification_id: str
 ) -> Notification | None:
     """Only the owner (the key, or its team) sees a notification."""
-    notification = await PostgresNotifications(conn).get(notification_id)
+    notification = await notifications.get(notification_id)
     if notification is None or notification.owner != api_key.owner:
         return None
     return notification
 
 
 async def list_notifications(
-    conn: Connection,
+    notifications: Notifications,
     api_key: ApiKey,
     limit: int,
     after: tuple[datetime, str] | None,
@@ -120,11 +117,11 @@ async def list_notifications(
     chat_id: int | None = None,
 ) -> tuple[list[Notification], bool]:
     """A page, newest first, and whether more follow."""
-    rows = await PostgresNotifications(conn).page(api_key.owner, limit + 1, after, status, chat_id)
+    rows = await notifications.page(api_key.owner, limit + 1, after, status, chat_id)
     return rows[:limit], len(rows) > limit
 
 
-async def record_outcome(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
+async def record_outcome(uow: Work, notifications: Notifications, envelope: Envelope[Any]) -> None:
     """The sender's outcome of one of our notifications joins its stream (if it changes it)."""
     outcome: MessageSent | SendFailed = envelope.data
     if outcome.source is None or outcome.source.kind != "notification":
@@ -134,12 +131,13 @@ async def record_outcome(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
         stream_of(outcome.source.id),
         NOTIFICATION,
         lambda state: keep_outcome(state, envelope),
-        project=PostgresNotifications(uow.conn).apply,
+        project=notifications.apply,
     )
 
 
 async def edit_message(
-    uow: UnitOfWork,
+    uow: Work,
+    notifications: Notifications,
     api_key: ApiKey,
     notification_id: str,
     text: str | None,
@@ -148,30 +146,34 @@ async def edit_message(
     buttons: list[list[InlineButton]] | None,
 ) -> bool:
     """False when the caller's owner has no such notification; NotEditableError unless sent."""
-    if await get_notification(uow.conn, api_key, notification_id) is None:
+    if await get_notification(notifications, api_key, notification_id) is None:
         return False
     event = MessageEditRequested(
         edit_id=f"edt_{ULID()}", delivery_id=delivery_id(notification_id), text=text,
         parse_mode=parse_mode, variables=variables, buttons=buttons,
         source=source_of(notification_id),
     )  # fmt: skip
-    await _on_message(uow, notification_id, event)
+    await _on_message(uow, notifications, notification_id, event)
     return True
 
 
-async def delete_message(uow: UnitOfWork, api_key: ApiKey, notification_id: str) -> bool:
-    if await get_notification(uow.conn, api_key, notification_id) is None:
+async def delete_message(
+    uow: Work, notifications: Notifications, api_key: ApiKey, notification_id: str
+) -> bool:
+    if await get_notification(notifications, api_key, notification_id) is None:
         return False
     event = MessageDeleteRequested(
         delete_id=f"del_{ULID()}", delivery_id=delivery_id(notification_id),
         source=source_of(notification_id),
     )  # fmt: skip
-    await _on_message(uow, notification_id, event)
+    await _on_message(uow, notifications, notification_id, event)
     return True
 
 
-async def _on_message(uow: UnitOfWork, notification_id: str, event: Event) -> None:
+async def _on_message(
+    uow: Work, notifications: Notifications, notification_id: str, event: Event
+) -> None:
     await decide(
         uow, stream_of(notification_id), NOTIFICATION, lambda state: edit(state, event),
-        project=PostgresNotifications(uow.conn).apply, correlation_id=notification_id,
+        project=notifications.apply, correlation_id=notification_id,
     )  # fmt: skip

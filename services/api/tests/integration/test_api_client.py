@@ -46,6 +46,13 @@ async def test_the_client_sends_follows_and_reports_problems(client, settings):
             BroadcastIn(topic="outages", message=MessageTemplate(text="EU degraded"))
         )
         assert (await chime.cancel_broadcast(broadcast.id)).status.value == "cancelled"
+        recipients = await chime.list_recipients(broadcast.id, status="pending", limit=5)
+        assert (recipients.items, recipients.next_cursor) == ([], None)
+        chats = await chime.list_chats(blocked=True, bot_id=7, language="uk")
+        assert (chats.items, chats.next_cursor) == ([], None)
+        with pytest.raises(ChimeError) as no_chat:
+            await chime.get_chat(42)
+        assert no_chat.value.status == 404
         with pytest.raises(ChimeError) as missing:
             await chime.get_notification("ntf_nope")
         assert (missing.value.status, missing.value.type) == (404, "/problems/not-found")

@@ -1,6 +1,8 @@
-"""`python -m chime_api rebuild` re-derives the keys and notifications projections from the
-streams, row for row, after a realistic workload: keys created, limited, rotated, revoked;
-notifications accepted through HTTP and settled by the sender's outcomes, some racing."""
+"""`python -m chime_api rebuild` re-derives the keys, notifications, chats and broadcast
+recipients projections from the streams, row for row, after a realistic workload: keys
+created, limited, rotated, revoked; notifications accepted through HTTP and settled by the
+sender's outcomes, some racing; chats started, writing, blocking, choosing a language and a
+time zone, each event twice; a broadcast's slices and its recipients' outcomes."""
 
 import asyncio
 import subprocess
@@ -9,11 +11,13 @@ from datetime import UTC, datetime
 
 import pytest
 from api_support import READ, WRITE, auth, from_sender
+from test_api_chats import chat_events
 
 from chime_api.domain.keys import Limits
 from chime_api.entrypoints.cli import SERVICE_CLI, limit_key, revoke_key, rotate_key
 from chime_api.history.adapters.projection import HistoryProjection
-from chime_contracts.events import MessageSent, SendFailed
+from chime_contracts.envelope import envelope_of
+from chime_contracts.events import MessageSent, SendBatchRequested, SendFailed
 from chime_contracts.events.shared import SendSource
 from chime_kit.testing import eventually, table_rows
 
@@ -62,11 +66,50 @@ async def test_rebuilt_projections_equal_the_live_ones(client, make_key, setting
         return bool(pending == 0)
 
     await eventually(settled, within=15.0)
+    broadcaster = await make_key("broadcast", name="b")
+    broadcast = await client.post(
+        "/v1/broadcasts", json={"topic": "t", "message": {"text": "b"}}, headers=auth(broadcaster)
+    )
+    bid = broadcast.json()["id"]
+    source = SendSource(kind="broadcast", id=bid)
+    for n in range(2):
+        batch = SendBatchRequested(
+            batch_id=f"{bid}:{n}", bot_id=7, chat_ids=[n * 10 + c for c in range(10)],
+            text="b", source=source,
+        )  # fmt: skip
+        await tap.publish(envelope_of(batch, producer="scheduler"))
+    for chat in range(0, 20, 3):
+        result = outcome(bid, chat)
+        update = {"delivery_id": f"{bid}:{chat}", "source": source}
+        if chat % 4 == 1:
+            update["error_code"] = 403  # the chat blocked the bot
+        result = type(result).model_validate(result.model_dump() | update)
+        for _ in range(2):
+            await tap.publish(from_sender(result))
+    for envelope in chat_events(500):
+        for _ in range(2):  # a redelivery is another message of the same event
+            await tap.publish(envelope.model_copy(update={"id": envelope.id + "x"}))
+            await tap.publish(envelope)
+
+    async def arrived() -> bool:
+        chats = await pool.fetchval("SELECT count(*) FROM chats")
+        outcomes = await pool.fetchval(
+            "SELECT count(*) FROM broadcast_recipients WHERE status <> 'pending'"
+        )
+        recipients = await pool.fetchval("SELECT count(*) FROM broadcast_recipients")
+        return (chats, outcomes, recipients) == (4, 7, 20)
+
+    await eventually(arrived, within=15.0)
     await asyncio.sleep(0.5)  # the late duplicates have landed (or been dropped)
 
     live_keys = await table_rows(pool, "api_keys")
     live = await table_rows(pool, "notifications")
-    assert len(live_keys) == 4  # three made, one successor
+    live_chats = await table_rows(pool, "chats")
+    live_recipients = await table_rows(pool, "broadcast_recipients")
+    assert {r["status"] for r in await pool.fetch("SELECT status FROM broadcast_recipients")} == {
+        "pending", "sent", "failed", "blocked",
+    }  # fmt: skip
+    assert len(live_keys) == 5  # four made, one successor
     statuses = {r["status"] for r in await pool.fetch("SELECT status FROM notifications")}
     assert statuses == {"accepted", "sent", "failed", "unknown"}
 
@@ -82,6 +125,8 @@ async def test_rebuilt_projections_equal_the_live_ones(client, make_key, setting
     assert done.returncode == 0, done.stderr
     assert await table_rows(pool, "api_keys") == live_keys
     assert await table_rows(pool, "notifications") == live
+    assert await table_rows(pool, "chats") == live_chats
+    assert await table_rows(pool, "broadcast_recipients") == live_recipients
     rebuilt = await SERVICE_CLI.rebuild(dsn)
     assert rebuilt.tables == (
         "api_keys",
@@ -89,6 +134,8 @@ async def test_rebuilt_projections_equal_the_live_ones(client, make_key, setting
         "schedules",
         "broadcasts",
         "subscriptions",
+        "chats",
+        "broadcast_recipients",
         *HistoryProjection.tables,
     )
     assert await table_rows(pool, "notifications") == live

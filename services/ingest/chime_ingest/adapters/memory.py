@@ -1,4 +1,4 @@
-"""In-memory chats projection, for handler tests without a database."""
+"""In-memory chats and pools projections, for handler tests without a database."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 from chime_contracts.events import (
+    ChatAssigned,
+    ChatAssignmentConfirmed,
     ChatMemberChanged,
     ChatMigrated,
     ChatResumed,
@@ -15,7 +17,7 @@ from chime_contracts.events import (
     TimeZoneSet,
     UserStarted,
 )
-from chime_ingest.ports import ChatRow
+from chime_ingest.ports import ChatRow, PoolLoad
 from chime_kit.event_store import Recorded
 
 
@@ -63,3 +65,43 @@ class InMemoryChats:
 
     async def answer_callback(self, bot_id: int, query_id: str, text: str) -> None:
         self.answers.append((bot_id, query_id, text))
+
+
+class InMemoryPools:
+    """The pools projection in memory; usernames come from the chats fake, as the
+    PostgreSQL one reads them from `bots`."""
+
+    tables = ("pool_assignments", "pool_loads")
+
+    def __init__(self, chats: InMemoryChats) -> None:
+        self.chats = chats
+        self.assignments: dict[tuple[str, int], tuple[int, bool]] = {}
+        self.counts: dict[tuple[str, int], PoolLoad] = {}
+
+    async def apply(self, events: Sequence[Recorded]) -> None:
+        for r in events:
+            data = r.envelope.data
+            if isinstance(data, ChatAssigned):
+                confirmed = data.started_bot_id == data.bot_id
+                self.assignments[(data.pool, data.chat_id)] = (data.bot_id, confirmed)
+                self._count(data.pool, data.bot_id, 1, int(confirmed))
+            elif isinstance(data, ChatAssignmentConfirmed):
+                worker, _ = self.assignments[(data.pool, data.chat_id)]
+                self.assignments[(data.pool, data.chat_id)] = (worker, True)
+                self._count(data.pool, data.bot_id, 0, 1)
+
+    def _count(self, pool: str, bot_id: int, chats: int, confirmed: int) -> None:
+        load = self.counts.get((pool, bot_id), PoolLoad(pool, bot_id, 0, 0))
+        self.counts[(pool, bot_id)] = replace(
+            load, chats=load.chats + chats, confirmed=load.confirmed + confirmed
+        )
+
+    async def loads(self, pool: str, workers: Sequence[int]) -> dict[int, int]:
+        return {
+            w: self.counts[(pool, w)].chats if (pool, w) in self.counts else 0
+            for w in workers
+            if w in self.chats.usernames
+        }
+
+    async def all_loads(self) -> list[PoolLoad]:
+        return [self.counts[key] for key in sorted(self.counts)]

@@ -13,6 +13,7 @@ from chime_contracts.events import (
     TimeZoneSet,
     UserStarted,
 )
+from chime_ingest.adapters.pools import PostgresPools
 from chime_ingest.ports import ChatRow
 from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
@@ -108,4 +109,4 @@ _COLUMNS: dict[type, str] = {
 
 def projections(conn: Connection) -> Sequence[Projection]:
     """Every projection of ingest, for `python -m chime_ingest rebuild`."""
-    return [PostgresChats(conn)]
+    return [PostgresChats(conn), PostgresPools(conn)]

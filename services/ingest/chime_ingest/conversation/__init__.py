@@ -20,7 +20,7 @@ from chime_ingest.conversation import callbacks, commands, lifecycle
 from chime_ingest.conversation.chat import Chat
 from chime_ingest.domain.commands import parse_command
 from chime_ingest.domain.messages import MemberChange, MessageKind, received
-from chime_ingest.ports import ChatsView
+from chime_ingest.ports import ChatsView, Pooling
 from chime_kit.streams import Work
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,11 @@ def _walk(data: Any, location: tuple[int | str, ...]) -> list[Any]:
 
 
 async def interpret(
-    uow: Work, view: ChatsView, update: UpdateReceived, default_time_zone: str
+    uow: Work,
+    view: ChatsView,
+    update: UpdateReceived,
+    default_time_zone: str,
+    pooling: Pooling | None = None,
 ) -> None:
     if "my_chat_member" in update.update:
         await _membership(uow, view, update, default_time_zone)
@@ -99,7 +103,7 @@ async def interpret(
             raw_message = raw if isinstance(raw, dict) else {}
             await uow.emit(received(update.bot_id, update.update_id, kind_of, message, raw_message))
             if kind == "message":
-                await _message(uow, view, update, message, default_time_zone)
+                await _message(uow, view, update, message, default_time_zone, pooling)
             return
     if parsed.callback_query is not None:
         await _callback(uow, view, update, parsed.callback_query, default_time_zone)
@@ -120,13 +124,18 @@ async def _membership(
 
 
 async def _message(
-    uow: Work, view: ChatsView, update: UpdateReceived, message: Message, default_zone: str
+    uow: Work,
+    view: ChatsView,
+    update: UpdateReceived,
+    message: Message,
+    default_zone: str,
+    pooling: Pooling | None,
 ) -> None:
     sender = message.from_user
     chat = Chat(
         uow, view, update.bot_id, message.chat.id, message.chat.type, update.update_id,
         sender.id if sender else None, sender.language_code if sender else None, default_zone,
-        reply_to=message.message_id,
+        reply_to=message.message_id, pooling=pooling,
     )  # fmt: skip
     if message.migrate_to_chat_id is not None:
         await lifecycle.migrate(chat, _elsewhere(chat, message.migrate_to_chat_id))

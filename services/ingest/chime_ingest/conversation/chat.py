@@ -13,7 +13,7 @@ from chime_contracts.events.shared import InlineButton, SendSource
 from chime_ingest.domain import chats
 from chime_ingest.domain.chats import CHAT, ChatState
 from chime_ingest.locale import DEFAULT_LANGUAGE, Texts, supported
-from chime_ingest.ports import ChatsView
+from chime_ingest.ports import ChatsView, Pooling
 from chime_kit.streams import Decided, Work, decide, state_of
 
 
@@ -31,6 +31,7 @@ class Chat:
     language_code: str | None
     default_zone: str
     reply_to: int | None = None
+    pooling: Pooling | None = None  # the bot pools, when any are configured
 
     @property
     def stream(self) -> str:

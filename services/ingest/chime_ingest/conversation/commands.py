@@ -23,6 +23,7 @@ from chime_contracts.events import (
 from chime_contracts.events.schedules import MessageTemplate
 from chime_contracts.events.shared import InlineButton
 from chime_ingest.conversation.chat import Chat, now
+from chime_ingest.conversation.pools import started as pool_started
 from chime_ingest.domain import chats, replies
 from chime_ingest.domain.commands import Command
 from chime_ingest.domain.recurrence import Pings, Recurrence, parse_every, parse_ping
@@ -69,6 +70,11 @@ async def start(chat: Chat, command: Command, sender: Sender) -> None:
         )
     )  # fmt: skip
     texts = Texts(chat.language(decided.after))
+    if chat.pooling is not None:
+        routed = await pool_started(chat, chat.pooling, texts)
+        if routed is not None:  # a deep link to the chat's worker bot instead of the welcome
+            await chat.reply(routed)
+            return
     welcome = replies.welcome(texts, decided.after.zone(chat.default_zone))
     if decided.before.stopped:
         welcome = f"{texts.say(replies.WELCOME_BACK)}\n\n{welcome}"

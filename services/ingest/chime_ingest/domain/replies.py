@@ -57,6 +57,12 @@ TIME_ZONE_IS = N_(
 TIME_ZONE_SET = N_("🌍 Done: your time zone is now {time_zone} (it's {time} there).")
 UNKNOWN_COMMAND = N_("I don't know /{command}. /help lists what I can do.")
 PROBLEM = N_("🤔 {problem}")
+POOL_LINK = N_(
+    "👋 Hi! I'm Chime. Your reminders will come from @{bot}: open this link and press Start"
+    " there.\n{link}"
+)
+POOL_ELSEWHERE = N_("Your reminders come from @{bot}: please write to it there.\n{link}")
+POOL_UNAVAILABLE = N_("😔 No bot of mine can take you right now. Please /start me again later.")
 
 
 def welcome(texts: Texts, time_zone: str) -> str:

@@ -25,6 +25,7 @@ from opentelemetry.trace import SpanKind
 
 from chime_ingest import handlers
 from chime_ingest.adapters.update_log import Claimed, UpdateLog
+from chime_ingest.domain.pools import NO_POOLS, Pools
 from chime_ingest.metrics import INTERPRETED
 from chime_kit.loops import BackgroundLoop, work_until_idle
 from chime_kit.runtime import Runtime
@@ -51,9 +52,11 @@ class Interpreter:
         max_attempts: int = 5,
         idle_seconds: float = 0.5,
         name: str = "ingest-interpreter",
+        pools: Pools = NO_POOLS,
     ) -> None:
         self.runtime = runtime
         self.default_time_zone = default_time_zone
+        self.pools = pools
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.idle_seconds = idle_seconds
@@ -128,7 +131,9 @@ class Interpreter:
                 "interpret update", context=context_from(headers), kind=SpanKind.CONSUMER
             ) as span:
                 mark_service(span, "ingest")
-                await handlers.interpret_update(tx.unit(receipt), receipt, self.default_time_zone)
+                await handlers.interpret_update(
+                    tx.unit(receipt), receipt, self.default_time_zone, self.pools
+                )
         await UpdateLog(tx.conn).interpreted([one.seq for one in claimed])
 
     async def _failed(self, updates: UpdateLog, one: Claimed, exc: Exception) -> None:

@@ -24,8 +24,8 @@ _FIRED = (
 _CLAIM = (
     "SELECT id, owner_kind, owner_id, bot_id, chat_id, topic, spec, time_zone, starts_on,"
     " ends_on, message, misfire, misfire_grace_seconds, jitter_seconds, language, next_at,"
-    " version, correlation_id FROM schedules WHERE status = 'active' AND fire_at <= $1"
-    " ORDER BY fire_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+    " version, correlation_id, traceparent, updated_traceparent FROM schedules"
+    " WHERE status = 'active' AND fire_at <= $1 ORDER BY fire_at LIMIT $2 FOR UPDATE SKIP LOCKED"
 )
 
 
@@ -74,14 +74,14 @@ class PostgresSchedules:
             "INSERT INTO schedules (id, number, owner_kind, owner_id, bot_id, chat_id, topic,"
             " spec, time_zone, starts_on, ends_on, message, misfire, misfire_grace_seconds,"
             " jitter_seconds, language, status, next_at, fire_at, version, created_at,"
-            " correlation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-            " $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+            " correlation_id, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+            " $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
             e.schedule_id, e.number, e.owner.kind, e.owner.id, e.bot_id, e.chat_id, e.topic,
             e.spec.model_dump(mode="json"), e.time_zone, e.starts_on, e.ends_on,
             e.message.model_dump(mode="json", exclude_none=True), e.misfire,
             e.misfire_grace_seconds, e.jitter_seconds, e.language,
             "active" if e.next_at else "finished", e.next_at, e.fire_at, r.version,
-            r.envelope.occurred_at, r.envelope.correlation_id,
+            r.envelope.occurred_at, r.envelope.correlation_id, r.envelope.traceparent,
         )  # fmt: skip
 
     async def _changed(self, r: Recorded, e: ScheduleChanged) -> None:
@@ -90,12 +90,15 @@ class PostgresSchedules:
             " time_zone = coalesce($5, time_zone), message = coalesce($6, message),"
             " ends_on = CASE WHEN $7 THEN $8 ELSE ends_on END, chat_id = coalesce($9, chat_id),"
             " owner_kind = coalesce($10, owner_kind), owner_id = coalesce($11, owner_id),"
-            " next_at = $12, fire_at = $13, version = $14 WHERE id = $1",
+            " next_at = $12, fire_at = $13, version = $14,"
+            " updated_traceparent = CASE WHEN $7 THEN $15 ELSE updated_traceparent END"
+            " WHERE id = $1",
             e.schedule_id, e.status, e.by if e.status == "paused" else None,
             e.spec.model_dump(mode="json") if e.spec else None, e.time_zone,
             e.message.model_dump(mode="json", exclude_none=True) if e.message else None,
             e.action == "updated", e.ends_on, e.chat_id, e.owner.kind if e.owner else None,
             e.owner.id if e.owner else None, e.next_at, e.fire_at, r.version,
+            r.envelope.traceparent,
         )  # fmt: skip
 
     async def claim_due(self, now: datetime, limit: int) -> list[DueSchedule]:

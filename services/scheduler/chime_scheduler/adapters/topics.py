@@ -141,11 +141,11 @@ class PostgresBroadcasts:
             if isinstance(e, BroadcastRequested):
                 await self.conn.execute(
                     "INSERT INTO broadcasts (id, owner_kind, owner_id, bot_id, topic, message,"
-                    " paid, status, due_at, version, correlation_id)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, 'scheduled', $8, $9, $10)",
+                    " paid, status, due_at, version, correlation_id, traceparent)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, 'scheduled', $8, $9, $10, $11)",
                     e.broadcast_id, e.owner.kind, e.owner.id, e.bot_id, e.topic,
                     e.message.model_dump(mode="json", exclude_none=True), e.paid_broadcast,
-                    e.at or env.occurred_at, r.version, env.correlation_id,
+                    e.at or env.occurred_at, r.version, env.correlation_id, env.traceparent,
                 )  # fmt: skip
             elif isinstance(e, BroadcastStarted):
                 await self.conn.execute(
@@ -179,7 +179,8 @@ class PostgresBroadcasts:
     async def claim_due(self, now: datetime, limit: int) -> list[DueBroadcast]:
         rows = await self.conn.fetch(
             "SELECT id, owner_kind, owner_id, bot_id, topic, message, paid, due_at, version,"
-            " correlation_id FROM broadcasts WHERE status = 'scheduled' AND due_at <= $1"
+            " correlation_id, traceparent FROM broadcasts WHERE status = 'scheduled'"
+            " AND due_at <= $1"
             " ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
             now, limit,
         )  # fmt: skip
@@ -224,9 +225,11 @@ class PostgresBroadcasts:
     async def hold_slices(self, held: Sequence[HeldSlice]) -> None:
         await self.conn.executemany(
             "INSERT INTO broadcast_slices (broadcast_id, n, recipients, batch, due_at,"
-            " correlation_id) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            " correlation_id, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT DO NOTHING",
             [(h.batch.source.id, int(h.batch.batch_id.rsplit(":", 1)[1]), len(h.batch.chat_ids),
-              h.batch.model_dump(mode="json", exclude_none=True), h.due_at, h.correlation_id)
+              h.batch.model_dump(mode="json", exclude_none=True), h.due_at, h.correlation_id,
+              h.traceparent)
              for h in held if h.batch.source is not None],
         )  # fmt: skip
 
@@ -236,12 +239,12 @@ class PostgresBroadcasts:
         rows = await self.conn.fetch(
             "DELETE FROM broadcast_slices WHERE (broadcast_id, n) IN (SELECT broadcast_id, n"
             " FROM broadcast_slices WHERE due_at <= $1 ORDER BY due_at LIMIT $2"
-            " FOR UPDATE SKIP LOCKED) RETURNING batch, due_at, correlation_id",
+            " FOR UPDATE SKIP LOCKED) RETURNING batch, due_at, correlation_id, traceparent",
             now, limit,
         )  # fmt: skip
         return [
             HeldSlice(SendBatchRequested.model_validate(r["batch"]), r["due_at"],
-                      r["correlation_id"])
+                      r["correlation_id"], r["traceparent"])
             for r in rows
         ]  # fmt: skip
 

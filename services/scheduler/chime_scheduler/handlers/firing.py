@@ -4,6 +4,10 @@ One transaction per batch: the claim (rows locked, replicas skip them), the even
 to each stream at the version the projection row holds, the projection moved to each
 schedule's next occurrence, and the outbox rows. A replica killed mid-batch leaves nothing;
 the rows stay due for the next claim.
+
+Each schedule (and timed broadcast) fires in a trace of its own whose span links to the
+span of the request that created it (and of the last that updated it); the events it emits
+are wrapped within that span, so the deliveries continue its trace.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+from opentelemetry import trace
 from pydantic import TypeAdapter
 
 from chime_contracts.envelope import Envelope, Event
@@ -26,11 +31,13 @@ from chime_contracts.events import (
 from chime_contracts.events.schedules import MessageTemplate, ScheduleOwner, ScheduleSpec
 from chime_kit.event_store import Append
 from chime_kit.streams import Work
+from chime_kit.telemetry import continuing, current_traceparent, linked_span, mark_service
 from chime_scheduler.domain import broadcasts, messages, schedules
 from chime_scheduler.ports import DueSchedule, HeldSlice, Store, apply_all
 from chime_schedules import Spec, Timetable, timetable
 
 _SPEC: TypeAdapter[Spec] = TypeAdapter(ScheduleSpec)
+tracer = trace.get_tracer("chime.scheduler")
 
 
 @lru_cache(maxsize=20_000)
@@ -69,7 +76,12 @@ async def fire_due_schedules(
     claimed = await store.schedules.claim_due(now, limit)
     batch = Batch([], [], [])
     for row in claimed:
-        await _fire(uow, store, row, now, on_time, batch)
+        with linked_span(
+            tracer, "fire schedule", row.traceparent, row.updated_traceparent,
+            **{"chime.schedule_id": row.id},
+        ) as span:  # fmt: skip
+            mark_service(span, "scheduler")
+            await _fire(uow, store, row, now, on_time, batch)
     recorded = await uow.append(batch.appends)
     await uow.publish(batch.publish)
     await apply_all(store, recorded)
@@ -150,7 +162,7 @@ async def start_broadcast(
         if at <= now:
             batch.publish.append(uow.wrap(piece, correlation_id))
         else:
-            held.append(HeldSlice(piece, at, correlation_id))
+            held.append(HeldSlice(piece, at, correlation_id, current_traceparent()[0]))
     await store.broadcasts.hold_slices(held)
     await store.broadcasts.start_tally(broadcast_id, len(chat_ids))
     batch.fired.append(Fired("broadcast", now))
@@ -162,10 +174,14 @@ async def start_due_broadcasts(uow: Work, store: Store, now: datetime, limit: in
     for row in await store.broadcasts.claim_due(now, limit):
         owner = ScheduleOwner(kind=row.owner_kind, id=row.owner_id)
         message = MessageTemplate.model_validate(row.message)
-        await start_broadcast(
-            uow, store, row.id, owner, row.bot_id, row.topic, message, row.paid, None,
-            row.version, now, row.correlation_id, batch,
-        )  # fmt: skip
+        with linked_span(
+            tracer, "start broadcast", row.traceparent, **{"chime.broadcast_id": row.id}
+        ) as span:
+            mark_service(span, "scheduler")
+            await start_broadcast(
+                uow, store, row.id, owner, row.bot_id, row.topic, message, row.paid, None,
+                row.version, now, row.correlation_id, batch,
+            )  # fmt: skip
     recorded = await uow.append(batch.appends)
     await uow.publish(batch.publish)
     await apply_all(store, recorded)
@@ -175,5 +191,9 @@ async def start_due_broadcasts(uow: Work, store: Store, now: datetime, limit: in
 async def hand_due_slices(uow: Work, store: Store, now: datetime, limit: int) -> int:
     """Hand the sender the held slices of started broadcasts whose time came; how many."""
     held = await store.broadcasts.claim_slices(now, limit)
-    await uow.publish([uow.wrap(h.batch, h.correlation_id) for h in held])
+    handed = []
+    for h in held:
+        with continuing(h.traceparent):  # the firing's trace, not a new one
+            handed.append(uow.wrap(h.batch, h.correlation_id))
+    await uow.publish(handed)
     return len(held)

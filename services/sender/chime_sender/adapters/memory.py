@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 from chime_contracts.events import ChatBlocked, ChatMemberChanged, UserStarted
 from chime_kit.event_store import Recorded
+from chime_sender.adapters.assignments import InMemoryAssignments
 from chime_sender.adapters.postgres import ORDER_GRACE
 from chime_sender.adapters.projections import outcome_row, requested_row
 from chime_sender.domain.circuit import CLOSED, Breaker
 from chime_sender.domain.deliveries import Claim, Delivery
-from chime_sender.domain.limits import ChatPace
+from chime_sender.domain.limits import BotPace, ChatPace
 from chime_sender.domain.settlement import Live, Settlement
 from chime_sender.ports import SentMessage, Stores
 
@@ -90,20 +91,24 @@ class InMemoryInstances:
 
 class InMemoryBotSlots:
     def __init__(self) -> None:
-        self.next_slot_at: dict[int, datetime] = {}
+        self.paces: dict[int, BotPace] = {}
 
     async def beyond(self, horizon: timedelta) -> list[int]:
         limit = datetime.now(UTC) + horizon
-        return [bot for bot, at in self.next_slot_at.items() if at > limit]
+        return [
+            bot
+            for bot, pace in self.paces.items()
+            if pace.next_slot_at > limit or (pace.free_from() > limit and pace.paid_from() > limit)
+        ]
 
-    async def lock(self, bot_ids: Sequence[int]) -> tuple[dict[int, datetime], datetime]:
+    async def lock(self, bot_ids: Sequence[int]) -> tuple[dict[int, BotPace], datetime]:
         now = datetime.now(UTC)
         for bot in bot_ids:
-            self.next_slot_at.setdefault(bot, now)
-        return {bot: self.next_slot_at[bot] for bot in sorted(set(bot_ids))}, now
+            self.paces.setdefault(bot, BotPace(now))
+        return {bot: self.paces[bot] for bot in sorted(set(bot_ids))}, now
 
-    async def store(self, next_slots: Mapping[int, datetime]) -> None:
-        self.next_slot_at.update(next_slots)
+    async def store(self, paces: Mapping[int, BotPace]) -> None:
+        self.paces.update(paces)
 
     async def clock(self) -> datetime:
         return datetime.now(UTC)
@@ -313,9 +318,16 @@ class InMemoryStores:
         self.deliveries = InMemoryDeliveries(self.chats, self.instances)
         self.slots = InMemoryBotSlots()
         self.log = InMemoryDeliveryLog()
+        self.assignments = InMemoryAssignments()
         self.breakers = InMemoryBotBreakers()
 
     def stores(self) -> Stores:
         return Stores(
-            self.deliveries, self.slots, self.log, self.chats, self.instances, self.breakers
+            self.deliveries,
+            self.slots,
+            self.log,
+            self.chats,
+            self.instances,
+            self.assignments,
+            self.breakers,
         )

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from chime_kit.db import Connection
+from chime_sender.domain.limits import BotPace
 
 
 class BotPacing:
@@ -17,16 +18,19 @@ class BotPacing:
         self.conn = conn
 
     async def beyond(self, horizon: timedelta) -> list[int]:
-        """Bots with no slot starting within `horizon`: nothing of theirs can be claimed."""
+        """Bots with no slot starting within `horizon`, free or paid (paid slots never start
+        before the next free one): nothing of theirs can be claimed."""
         rows = await self.conn.fetch(
-            "SELECT bot_id FROM bot_pacing WHERE next_slot_at > clock_timestamp() + $1",
+            "SELECT bot_id FROM bot_pacing WHERE next_slot_at > clock_timestamp() + $1"
+            " OR (paid_clear_at > clock_timestamp() + $1"
+            " AND coalesce(next_paid_slot_at, next_slot_at) > clock_timestamp() + $1)",
             horizon,
         )
         return [row["bot_id"] for row in rows]
 
-    async def lock(self, bot_ids: Sequence[int]) -> tuple[dict[int, datetime], datetime]:
+    async def lock(self, bot_ids: Sequence[int]) -> tuple[dict[int, BotPace], datetime]:
         """Lock the bots' rows (created free when missing) until the transaction ends;
-        returns each bot's next_slot_at and the database's clock once they are held.
+        returns each bot's pace and the database's clock once they are held.
 
         Rows are locked in bot_id order, so two replicas never wait on each other in a cycle.
         """
@@ -40,21 +44,31 @@ class BotPacing:
             ids,
         )
         rows = await self.conn.fetch(
-            "SELECT bot_id, next_slot_at FROM bot_pacing WHERE bot_id = ANY($1::bigint[])"
-            " ORDER BY bot_id FOR UPDATE",
+            "SELECT bot_id, next_slot_at, next_paid_slot_at, paid_clear_at FROM bot_pacing"
+            " WHERE bot_id = ANY($1::bigint[]) ORDER BY bot_id FOR UPDATE",
             ids,
         )
-        return {row["bot_id"]: row["next_slot_at"] for row in rows}, await self._clock()
+        paces = {
+            row["bot_id"]: BotPace(
+                row["next_slot_at"], row["next_paid_slot_at"], row["paid_clear_at"]
+            )
+            for row in rows
+        }
+        return paces, await self._clock()
 
-    async def store(self, next_slots: Mapping[int, datetime]) -> None:
-        """Move locked bots' next_slot_at (the caller computed them under the lock)."""
-        if not next_slots:
+    async def store(self, paces: Mapping[int, BotPace]) -> None:
+        """Move locked bots' paces (the caller computed them under the lock)."""
+        if not paces:
             return
         await self.conn.execute(
-            "UPDATE bot_pacing p SET next_slot_at = t.s"
-            " FROM unnest($1::bigint[], $2::timestamptz[]) AS t(b, s) WHERE p.bot_id = t.b",
-            list(next_slots),
-            list(next_slots.values()),
+            "UPDATE bot_pacing p SET next_slot_at = t.s, next_paid_slot_at = t.ps,"
+            " paid_clear_at = t.pc"
+            " FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[],"
+            " $4::timestamptz[]) AS t(b, s, ps, pc) WHERE p.bot_id = t.b",
+            list(paces),
+            [p.next_slot_at for p in paces.values()],
+            [p.next_paid_slot_at for p in paces.values()],
+            [p.paid_clear_at for p in paces.values()],
         )
 
     async def clock(self) -> datetime:

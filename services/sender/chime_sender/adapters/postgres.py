@@ -12,6 +12,7 @@ from typing import Any
 
 from chime_contracts.events.shared import SendSource
 from chime_kit.db import Connection
+from chime_sender.adapters.assignments import PostgresAssignments
 from chime_sender.adapters.breakers import BreakerRepository
 from chime_sender.adapters.instances import Instances
 from chime_sender.adapters.pacing import BotPacing
@@ -365,5 +366,6 @@ def stores(conn: Connection) -> Stores:
         log=PostgresDeliveryLog(conn),
         chats=PostgresChats(conn),
         instances=Instances(conn),
+        assignments=PostgresAssignments(conn),
         breakers=BreakerRepository(conn),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,24 @@ class Delivery:
     # (keyboard, media, flags), rendered when the request was stored.
     method: str = "sendMessage"
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def paid(self) -> bool:
+        """Whether it asks for Telegram's paid broadcast limit (`allow_paid_broadcast`)."""
+        return bool(self.options.get(PAID_BROADCAST))
+
+    def unpaid(self) -> Delivery:
+        """The same delivery without the paid broadcast flag."""
+        options = {k: v for k, v in self.options.items() if k != PAID_BROADCAST}
+        return replace(self, options=options)
+
+
+PAID_BROADCAST = "allow_paid_broadcast"
+Lane = tuple[int, bool]  # (bot id, paid): the send slots a call takes
+
+
+def lane_of(delivery: Delivery) -> Lane:
+    return (delivery.bot_id, delivery.paid)
 
 
 @dataclass(frozen=True)
@@ -59,23 +77,25 @@ class Claim:
         return max(0.0, (self.slot - self.due_at).total_seconds())
 
 
-def choose(candidates: Iterable[Claim], budgets: Mapping[int, int]) -> list[Claim]:
-    """Oldest first: at most one per chat (sends to a chat are serial) and at most the bot's
-    budget (its free send slots) per bot. Bots missing from `budgets` (no token) are taken:
-    they fail at once, as do deliveries to blocked chats, without spending any budget.
+def choose(candidates: Iterable[Claim], budgets: Mapping[Lane, int]) -> list[Claim]:
+    """Oldest first: at most one per chat (sends to a chat are serial) and at most the lane's
+    budget (its bot's free or paid send slots) per lane. Lanes missing from `budgets` (a bot
+    with no token) are taken: they fail at once, as do deliveries to blocked chats, without
+    spending any budget.
     """
     chosen: list[Claim] = []
     chats: set[tuple[int, int]] = set()
-    spent: dict[int, int] = {}
+    spent: dict[Lane, int] = {}
     for claim in candidates:
         d = claim.delivery
         if (d.bot_id, d.chat_id) in chats:
             continue
-        free = claim.chat_blocked or d.bot_id not in budgets
+        lane = lane_of(d)
+        free = claim.chat_blocked or lane not in budgets
         if not free:
-            if spent.get(d.bot_id, 0) >= budgets[d.bot_id]:
+            if spent.get(lane, 0) >= budgets[lane]:
                 continue
-            spent[d.bot_id] = spent.get(d.bot_id, 0) + 1
+            spent[lane] = spent.get(lane, 0) + 1
         chats.add((d.bot_id, d.chat_id))
         chosen.append(claim)
     return chosen

@@ -5,6 +5,14 @@ Per bot token: at most `token_rate` sends in any `token_window`, kept as one sen
 one send per `chat_interval`; a group (negative id) at most `group_rate` sends in any
 `group_window`. Both are computed here and stored in PostgreSQL (`bot_pacing`,
 `chat_pacing`), so every replica sees them.
+
+Paid broadcasts (`allow_paid_broadcast`, for a bot whose `paid_rate` is set) have a lane of
+their own: Telegram lets a call with the flag through while the token's sends in the last
+second number fewer than `paid_rate` (1,000), and a call without it while they number fewer
+than `token_rate` (30), paid ones included. So a bot's paid slots are spaced for
+`paid_rate - token_rate` (room for the free sends already in the window), never start before
+its next free slot, and hold its free sends back until a window has passed since the last
+paid one.
 """
 
 from __future__ import annotations
@@ -29,6 +37,12 @@ class Limits:
     # How long a claim takes to reach its calls (commit, scheduling): no slot starts sooner
     # after the claim, so none is used late, bunched up with the slots after it.
     lead: float = 0.05
+    # Sends per second with `allow_paid_broadcast` (Telegram: up to 1,000); 0 = not enabled.
+    paid_rate: int = 0
+
+    @property
+    def paid(self) -> bool:
+        return self.paid_rate > self.token_rate
 
 
 def is_group(chat_id: int) -> bool:
@@ -43,6 +57,39 @@ def slot_interval(limits: Limits) -> timedelta:
     """
     micros = (limits.token_window + limits.margin) / limits.token_rate * 1_000_000
     return timedelta(microseconds=math.ceil(micros - 1e-6))
+
+
+def paid_slot_interval(limits: Limits) -> timedelta:
+    """The spacing of one bot's paid sends: `paid_rate - token_rate` slots span the window
+    and margin, so paid sends and the free ones still in a window stay under `paid_rate`."""
+    if not limits.paid:
+        raise ValueError("paid broadcasts are not enabled for this bot")
+    per_second = limits.paid_rate - limits.token_rate
+    micros = (limits.token_window + limits.margin) / per_second * 1_000_000
+    return timedelta(microseconds=math.ceil(micros - 1e-6))
+
+
+@dataclass(frozen=True)
+class BotPace:
+    """What is stored per bot token: its next free slot, its next paid slot, and the time
+    before which no free send may start because paid ones are still in the window."""
+
+    next_slot_at: datetime
+    next_paid_slot_at: datetime | None = None
+    paid_clear_at: datetime | None = None
+
+    def free_from(self) -> datetime:
+        """The earliest a free (unpaid) slot may start."""
+        if self.paid_clear_at is None:
+            return self.next_slot_at
+        return max(self.next_slot_at, self.paid_clear_at)
+
+    def paid_from(self) -> datetime:
+        """The earliest a paid slot may start: never before the next free slot, so a paid
+        send never lands in a window whose free sends were already counted as room."""
+        if self.next_paid_slot_at is None:
+            return self.next_slot_at
+        return max(self.next_slot_at, self.next_paid_slot_at)
 
 
 @dataclass(frozen=True)
@@ -71,6 +118,49 @@ def grant_slots(
     if not starts:
         return Grant((), next_slot_at)
     return Grant(tuple(starts), starts[-1] + interval)
+
+
+@dataclass(frozen=True)
+class LaneGrant:
+    """A bot's free and paid slots from one claim, and its pace after them."""
+
+    free: tuple[datetime, ...]
+    paid: tuple[datetime, ...]
+    pace: BotPace
+
+
+def grant_lanes(
+    pace: BotPace, now: datetime, limits: Limits, free: int, paid: int, horizon: timedelta
+) -> LaneGrant:
+    """Up to `free` unpaid and `paid` paid slots of one bot (free ones first).
+
+    Paid slots start no sooner than the free ones granted, and after the last paid slot the
+    bot's free sends wait a whole window (and margin): Telegram counts the paid sends in the
+    window against the free limit too. Without paid broadcasting enabled, `paid` is asked of
+    the free lane's rate by the caller, never here.
+    """
+    interval = slot_interval(limits)
+    free_grant = grant_slots(pace.free_from(), now, interval, free, horizon)
+    next_slot_at = free_grant.next_slot_at if free_grant.starts else pace.next_slot_at
+    after = BotPace(next_slot_at, pace.next_paid_slot_at, pace.paid_clear_at)
+    if paid <= 0 or not limits.paid:
+        return LaneGrant(free_grant.starts, (), after)
+    paid_grant = grant_slots(after.paid_from(), now, paid_slot_interval(limits), paid, horizon)
+    if not paid_grant.starts:
+        return LaneGrant(free_grant.starts, (), after)
+    window = timedelta(seconds=limits.token_window + limits.margin)
+    return LaneGrant(
+        free_grant.starts,
+        paid_grant.starts,
+        BotPace(next_slot_at, paid_grant.next_slot_at, paid_grant.starts[-1] + window),
+    )
+
+
+def paused_pace(pace: BotPace, now: datetime, retry_after: float) -> BotPace:
+    """A bot's pace after a 429: neither lane starts before `retry_after` from now (paid slots
+    never start before the next free one)."""
+    return BotPace(paused_slot(pace.next_slot_at, now, retry_after), pace.next_paid_slot_at,
+                   pace.paid_clear_at)  # fmt: skip
 
 
 def clock_skew(asked: datetime, db_now: datetime, answered: datetime) -> timedelta:

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 from chime_contracts.envelope import Envelope, Event
 from chime_contracts.events import (
+    ChatAssigned,
+    ChatAssignmentConfirmed,
     ChatMemberChanged,
     ChatMigrated,
     MessageDeleteRequested,
@@ -23,7 +25,7 @@ from chime_kit.runtime import Runtime
 from chime_kit.streams import Work
 from chime_kit.unit_of_work import UnitOfWork
 from chime_sender.adapters.postgres import stores
-from chime_sender.handlers import chats, store
+from chime_sender.handlers import assignments, chats, store
 from chime_sender.ports import Stores
 
 E = TypeVar("E", bound=Event)
@@ -57,6 +59,10 @@ SUBSCRIPTIONS: tuple[tuple[str, type[Event], Callable[..., Awaitable[Any]]], ...
     ("sender.chat-member-changed", ChatMemberChanged, chats.chat_reported),
     ("sender.user-started", UserStarted, chats.chat_reported),
     ("sender.chat-migrated", ChatMigrated, chats.chat_migrated),
+    # Bot pools: which bots each chat started, so none is sent through another of its pool.
+    ("sender.chat-assigned", ChatAssigned, assignments.chat_assigned),
+    ("sender.assignment-confirmed", ChatAssignmentConfirmed, assignments.assignment_confirmed),
+    ("sender.pool-user-started", UserStarted, assignments.user_started),
 )
 
 

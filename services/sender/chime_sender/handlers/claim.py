@@ -8,20 +8,45 @@ one its single probe. What can never be sent (no token, chat blocked) fails at o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from chime_kit.in_flight import oldest
 from chime_kit.streams import Work
 from chime_kit.telegram import Answer
-from chime_sender.domain.deliveries import Claim, choose
-from chime_sender.domain.limits import clock_skew, grant_slots, slot_interval
+from chime_sender.domain.deliveries import Claim, Lane, choose
+from chime_sender.domain.limits import BotPace, clock_skew, grant_lanes
 from chime_sender.domain.settlement import CHAT_BLOCKED, Settled, Settlement, failed_event
 from chime_sender.handlers import Sending, breakers
 from chime_sender.handlers.settle import record_outcomes
 from chime_sender.ports import Stores
 
 NO_TOKEN = "no token for bot"  # noqa: S105 - a reason, not a secret
+
+
+def _lane_kept(sending: Sending, claim: Claim) -> Claim:
+    """A paid broadcast to a bot without paid broadcasting enabled is sent as a free one,
+    flag dropped: Telegram would charge for it, and it is paced at the free rate anyway."""
+    d = claim.delivery
+    if d.paid and not sending.policy.limits_of(d.bot_id).paid:
+        return replace(claim, delivery=d.unpaid())
+    return claim
+
+
+def _lanes_now(candidates: list[Claim], paces: Mapping[int, BotPace]) -> dict[int, bool]:
+    """Which lane of each bot sends in this claim: that of its oldest ready delivery.
+
+    Telegram counts paid sends against the free limit too, so a bot's free sends wait a
+    window after its last paid one; taking one lane per claim keeps both in order of age
+    (a bot's free sends queued behind a paid broadcast go when its backlog is through).
+    """
+    lanes: dict[int, bool] = {}
+    for claim in candidates:
+        d = claim.delivery
+        if d.bot_id in paces and d.bot_id not in lanes and not claim.chat_blocked:
+            lanes[d.bot_id] = d.paid
+    return lanes
 
 
 def _callable(sending: Sending, claim: Claim) -> bool:
@@ -59,7 +84,6 @@ async def claim_ready(
     # No slot starts sooner after the claim than `lead` (default: the configured one).
     lead_ = timedelta(seconds=limits.lead if lead is None else lead)
     horizon = timedelta(seconds=limits.horizon)
-    intervals = {bot: slot_interval(sending.policy.limits_of(bot)) for bot in sending.tokens}
     await breakers.refresh(stores, sending)
     caps = breakers.caps(sending, limit)
     beyond = await slots.beyond(lead_ + horizon)
@@ -69,13 +93,18 @@ async def claim_ready(
     )
     if not candidates:
         return []
-    next_slots, db_now = await slots.lock(
+    candidates = [_lane_kept(sending, c) for c in candidates]
+    paces, db_now = await slots.lock(
         [c.delivery.bot_id for c in candidates if _callable(sending, c)]
     )
-    budget = {bot: 0 for bot in sending.tokens} | {
-        bot: len(grant_slots(next_at, db_now + lead_, intervals[bot], caps[bot], horizon).starts)
-        for bot, next_at in next_slots.items()
+    budget: dict[Lane, int] = {(bot, False): 0 for bot in sending.tokens} | {
+        (bot, True): 0 for bot in sending.tokens if sending.policy.limits_of(bot).paid
     }
+    for bot, paid in _lanes_now(candidates, paces).items():
+        wanted = (0, caps[bot]) if paid else (caps[bot], 0)
+        lanes = grant_lanes(paces[bot], db_now + lead_, sending.policy.limits_of(bot), *wanted,
+                            horizon)  # fmt: skip
+        budget[(bot, paid)] = len(lanes.paid if paid else lanes.free)
     chosen = choose(candidates, budget)
     hopeless = [_hopeless(c, now) for c in chosen if not _callable(sending, c)]
     callable_ = await breakers.take_probes(
@@ -103,13 +132,19 @@ async def claim_ready(
     db_now = await slots.clock()
     skew = clock_skew(asked, db_now, datetime.now(UTC))
     taken: list[Claim] = []
-    moved: dict[int, datetime] = {}
+    moved: dict[int, BotPace] = {}
     for bot, claims in by_bot.items():
-        grant = grant_slots(next_slots[bot], db_now + lead_, intervals[bot], len(claims), horizon)
-        moved[bot] = grant.next_slot_at
+        unpaid = [c for c in claims if not c.delivery.paid]
+        paid_ = [c for c in claims if c.delivery.paid]
+        limits = sending.policy.limits_of(bot)
+        grant = grant_lanes(paces[bot], db_now + lead_, limits, len(unpaid), len(paid_), horizon)
+        moved[bot] = grant.pace
         taken += [
             replace(c, slot=start, send_at=start - skew, owner=owner)
-            for c, start in zip(claims, grant.starts, strict=True)
+            for c, start in [
+                *zip(unpaid, grant.free, strict=True),
+                *zip(paid_, grant.paid, strict=True),
+            ]
         ]
     await slots.store(moved)
     return await deliveries.mark_sending(taken, now, lease_until)

@@ -17,7 +17,7 @@ from chime_kit.event_store import Append
 from chime_kit.streams import Work, decide
 from chime_sender.domain import streams
 from chime_sender.domain.circuit import signal_of
-from chime_sender.domain.limits import paused_slot
+from chime_sender.domain.limits import paused_pace
 from chime_sender.domain.outcomes import Verdict, classify, counts_for_breaker, retry_after_seconds
 from chime_sender.domain.settlement import Settled, Settlement, is_postponed, settle
 from chime_sender.handlers import Sending, chats
@@ -104,9 +104,10 @@ async def block_chat(work: Work, stores: Stores, s: Settlement, now: datetime) -
 
 
 async def _pause_bot(stores: Stores, sending: Sending, bot_id: int, seconds: float) -> None:
-    next_slots, db_now = await stores.slots.lock([bot_id])
-    paused_to = paused_slot(next_slots[bot_id], db_now, seconds)
-    await stores.slots.store({bot_id: paused_to})
+    paces, db_now = await stores.slots.lock([bot_id])
+    pace = paused_pace(paces[bot_id], db_now, seconds)
+    await stores.slots.store({bot_id: pace})
+    paused_to = pace.next_slot_at
     local = sending.local.paused_to
     local[bot_id] = max(paused_to, local.get(bot_id, paused_to))
 

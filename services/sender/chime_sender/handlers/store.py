@@ -22,6 +22,7 @@ from chime_kit.telemetry import current_traceparent
 from chime_sender.domain import streams
 from chime_sender.domain.deliveries import Delivery
 from chime_sender.domain.messages import keyboard, parts_of, render, rendered
+from chime_sender.handlers import assignments
 from chime_sender.ports import SentMessage, Stores
 
 
@@ -43,6 +44,8 @@ async def _store(
     together, in one transaction, so a queue row that is new is a stream that is new; the
     request is appended at version 0 without loading the stream (a race would still fail
     the append, never fork the stream)."""
+    if (refused := await assignments.refusal(work, stores, delivery, received)) is not None:
+        return Stored(refused)  # through a bot of its pool the chat never started
     parts = len(parts_of(delivery.text, delivery.method, delivery.parse_mode))
     if not await stores.deliveries.add(delivery, origin, parts, requested_at, 1):
         return Stored.DUPLICATE

@@ -48,7 +48,11 @@ class Sender:
         self.sending = Sending(
             api=None,  # type: ignore[arg-type]  # calls are made by the tests
             tokens={BOT: SecretStr("777:secret")},
-            policy=Policy(Limits(), RetryPolicy(max_attempts=2, base=0.01, cap=0.01)),
+            policy=Policy(
+                Limits(),
+                RetryPolicy(max_attempts=2, base=0.01, cap=0.01),
+                per_bot={BOT: Limits(paid_rate=1000)},
+            ),
             local=Local(breakers=Breakers()),
         )
 
@@ -225,6 +229,27 @@ async def test_a_batch_becomes_one_delivery_per_chat_once(sender: Sender) -> Non
     assert claims[0].delivery.text == "Hi &lt;all&gt;"
     assert claims[0].delivery.options == {"allow_paid_broadcast": True}
     assert await sender.stream("delivery-bc1:22") == ["send.requested.v1"]
+
+
+async def test_paid_deliveries_take_paid_slots_and_free_ones_wait_behind_them(
+    sender: Sender,
+) -> None:
+    chats = list(range(600, 640))
+    batch = envelope_of(
+        SendBatchRequested(batch_id="pb", bot_id=BOT, chat_ids=chats, text="x", source=SOURCE,
+                           paid_broadcast=True),
+        producer="scheduler",
+    )  # fmt: skip
+    await deliver(sender, batch, store.store_send_batch)
+    await sender.request("free-after", 700)
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    claims = await sender.claim(now)
+    # 40 paid slots fit the 250 ms horizon at ~1,000/s (the free rate would give 8); the
+    # free delivery waits for the lane to change.
+    assert sorted(c.delivery.chat_id for c in claims) == chats
+    slots = sorted(c.slot for c in claims if c.slot is not None)
+    assert timedelta(0) < slots[1] - slots[0] < timedelta(milliseconds=2)
+    assert await sender.claim(now) == []
 
 
 async def test_an_edit_names_a_sent_message_and_keeps_its_keyboard(sender: Sender) -> None:

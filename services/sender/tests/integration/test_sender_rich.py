@@ -85,7 +85,7 @@ async def test_a_paid_broadcast_batch_reaches_every_chat_once(
     chats = list(range(70, 76))
     for chat in chats:
         await emulator.private_chat(chat)
-    await start_sender(emulator)
+    await start_sender(emulator, bot_limits={str(BOT_ID): {"paid_rate": 1000}})
     batch = SendBatchRequested(
         batch_id="b-1", bot_id=BOT_ID, chat_ids=[*chats, 70], text="news",
         source=SendSource(kind="broadcast", id="b-1"), paid_broadcast=True,

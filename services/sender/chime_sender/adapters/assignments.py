@@ -1,0 +1,58 @@
+"""The bot pools' assignments as the sender keeps them (ingest's facts, as received), and
+the check a send to a private chat goes through: never through a bot of the chat's pool
+that it did not start. PostgreSQL and in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chime_kit.db import Connection
+from chime_sender.ports import Misrouted
+
+
+class PostgresAssignments:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def assigned(self, pool: str, chat_id: int, bot_id: int, pool_bots: list[int]) -> None:
+        await self.conn.execute(
+            "INSERT INTO pool_assignments (chat_id, pool, bot_id, pool_bot_ids)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (chat_id, pool) DO NOTHING",
+            chat_id, pool, bot_id, pool_bots,
+        )  # fmt: skip
+
+    async def started(self, bot_id: int, chat_id: int) -> None:
+        await self.conn.execute(
+            "INSERT INTO bot_starts (bot_id, chat_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            bot_id, chat_id,
+        )  # fmt: skip
+
+    async def misrouted(self, bot_id: int, chat_id: int) -> Misrouted | None:
+        row = await self.conn.fetchrow(
+            "SELECT a.pool, a.bot_id FROM pool_assignments a"
+            " WHERE a.chat_id = $2 AND a.bot_id <> $1 AND $1 = ANY(a.pool_bot_ids)"
+            " AND NOT EXISTS (SELECT 1 FROM bot_starts s WHERE s.bot_id = $1 AND s.chat_id = $2)"
+            " LIMIT 1",
+            bot_id, chat_id,
+        )  # fmt: skip
+        return Misrouted(row["pool"], row["bot_id"]) if row else None
+
+
+@dataclass
+class InMemoryAssignments:
+    pools: dict[tuple[int, str], tuple[int, list[int]]] = field(default_factory=dict)
+    starts: set[tuple[int, int]] = field(default_factory=set)
+
+    async def assigned(self, pool: str, chat_id: int, bot_id: int, pool_bots: list[int]) -> None:
+        self.pools.setdefault((chat_id, pool), (bot_id, pool_bots))
+
+    async def started(self, bot_id: int, chat_id: int) -> None:
+        self.starts.add((bot_id, chat_id))
+
+    async def misrouted(self, bot_id: int, chat_id: int) -> Misrouted | None:
+        if (bot_id, chat_id) in self.starts:
+            return None
+        for (chat, pool), (worker, bots) in sorted(self.pools.items()):
+            if chat == chat_id and worker != bot_id and bot_id in bots:
+                return Misrouted(pool, worker)
+        return None

@@ -1,0 +1,63 @@
+"""Bot pools at the sender: a chat is never sent through a bot of its pool that it did not
+start. Ingest assigns each private chat of a pool one worker bot (`chat.assigned.v1`) and
+reports every /start (`user.started.v1`, `chat.assignment.confirmed.v1`); the sender keeps
+those facts as received and refuses, before any Telegram call, a send through another bot
+of the pool that the chat never started."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from chime_contracts.envelope import Envelope
+from chime_contracts.events import ChatAssigned, ChatAssignmentConfirmed, SendFailed, UserStarted
+from chime_kit.event_store import Append
+from chime_kit.streams import Work, decide
+from chime_sender.domain import streams
+from chime_sender.domain.deliveries import Delivery
+from chime_sender.ports import Stores
+
+
+async def chat_assigned(work: Work, stores: Stores, envelope: Envelope[ChatAssigned]) -> None:
+    data = envelope.data
+    await stores.assignments.assigned(data.pool, data.chat_id, data.bot_id, data.pool_bot_ids)
+    await stores.assignments.started(data.started_bot_id, data.chat_id)
+
+
+async def assignment_confirmed(
+    work: Work, stores: Stores, envelope: Envelope[ChatAssignmentConfirmed]
+) -> None:
+    await stores.assignments.started(envelope.data.bot_id, envelope.data.chat_id)
+
+
+async def user_started(work: Work, stores: Stores, envelope: Envelope[UserStarted]) -> None:
+    await stores.assignments.started(envelope.data.bot_id, envelope.data.chat_id)
+
+
+async def refusal(
+    work: Work, stores: Stores, delivery: Delivery, received: Envelope[Any]
+) -> Literal["refused", "duplicate"] | None:
+    """None when the send may go on; else it is recorded failed, permanently, at once (or
+    was before: a duplicate). A reply always goes on: the chat is writing to that bot."""
+    if delivery.chat_id <= 0 or (delivery.source is not None and delivery.source.kind == "reply"):
+        return None
+    misrouted = await stores.assignments.misrouted(delivery.bot_id, delivery.chat_id)
+    if misrouted is None:
+        return None
+    stream = streams.delivery_stream(delivery.delivery_id)
+    decided = await decide(
+        work, stream, streams.DELIVERY, lambda state: streams.request(state, received),
+        project=stores.log.apply,
+    )  # fmt: skip
+    if not decided.recorded:
+        return "duplicate"
+    failed = SendFailed(
+        delivery_id=delivery.delivery_id, bot_id=delivery.bot_id, chat_id=delivery.chat_id,
+        reason=misrouted.reason(delivery.bot_id, delivery.chat_id), permanent=True, attempts=0,
+        failed_at=datetime.now(UTC), source=delivery.source,
+    )  # fmt: skip
+    wrapped = work.wrap(failed, received.correlation_id)
+    recorded = await work.append([Append(stream, decided.version, [wrapped])])
+    await work.publish([wrapped])
+    await stores.log.apply(recorded)
+    return "refused"
