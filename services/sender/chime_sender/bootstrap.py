@@ -10,11 +10,11 @@ import httpx
 from chime_kit.bots import tokens_by_bot
 from chime_kit.runtime import Runtime, open_runtime
 from chime_kit.telegram import BotApi
-from chime_sender.domain.circuit import Breakers
+from chime_sender.domain.circuit import BreakerRules, Breakers
 from chime_sender.domain.limits import Limits
 from chime_sender.domain.outcomes import RetryPolicy
 from chime_sender.domain.settlement import Policy
-from chime_sender.handlers import Local, Sending
+from chime_sender.handlers import Local, Sending, breakers
 from chime_sender.settings import SERVICE, SenderSettings
 
 
@@ -57,6 +57,15 @@ def policy_of(settings: SenderSettings) -> Policy:
     return Policy(limits, retry, resend_when_unsure=settings.resend_when_unsure, per_bot=per_bot)
 
 
+def breaker_rules(settings: SenderSettings) -> BreakerRules:
+    return BreakerRules(
+        threshold=settings.breaker_failures,
+        cooldown=settings.breaker_cooldown_seconds,
+        max_cooldown=settings.breaker_max_cooldown_seconds,
+        probe_lease=settings.breaker_probe_lease_seconds,
+    )
+
+
 async def build(
     settings: SenderSettings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> Dependencies:
@@ -71,8 +80,13 @@ async def build(
     )
     local = Local(
         breakers=Breakers(
-            settings.breaker_failures, settings.breaker_cooldown_seconds, time.monotonic
+            breaker_rules(settings), settings.breaker_refresh_seconds, time.monotonic
         ),
     )
     sending = Sending(telegram, tokens_by_bot(settings.bot_tokens), policy_of(settings), local)
+
+    async def breaker_section() -> dict[str, object]:
+        return {"bots": breakers.describe(sending)}
+
+    runtime.report("breakers", breaker_section)
     return Dependencies(runtime, settings, telegram, sending)

@@ -1,8 +1,8 @@
 """What the sender's handlers need of the world, as ports: PostgreSQL in `adapters/`, in memory
 in `adapters/memory.py` (one contract suite runs on both), the Bot API in the kit.
 
-`Deliveries` is machinery (the send queue: claims, leases, attempts, chat pacing); `BotSlots`
-and `Instances` too. `DeliveryLog` and `Chats` are projections of the streams.
+`Deliveries` is machinery (the send queue: claims, leases, attempts, chat pacing); `BotSlots`,
+`BotBreakers` and `Instances` too. `DeliveryLog` and `Chats` are projections of the streams.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from chime_kit.projection import Projection
 from chime_kit.telegram import Answer
+from chime_sender.domain.circuit import Breaker
 from chime_sender.domain.deliveries import Claim, Delivery
 from chime_sender.domain.limits import BotPace
 from chime_sender.domain.settlement import Live, Settlement
@@ -109,6 +110,18 @@ class BotSlots(Protocol):
     async def clock(self) -> datetime: ...
 
 
+class BotBreakers(Protocol):
+    """Each bot token's circuit breaker, shared by every replica; the database's clock."""
+
+    async def load(self) -> tuple[dict[int, Breaker], datetime]:
+        """Every breaker not closed and quiet (the others are), and the clock."""
+        ...
+
+    async def lock(self, bot_ids: Sequence[int]) -> tuple[dict[int, Breaker], datetime]: ...
+
+    async def store(self, breakers: Mapping[int, Breaker]) -> None: ...
+
+
 class DeliveryLog(Projection, Protocol):
     async def status(self, delivery_id: str) -> str | None: ...
 
@@ -163,3 +176,4 @@ class Stores:
     chats: Chats
     instances: Instances
     assignments: Assignments
+    breakers: BotBreakers

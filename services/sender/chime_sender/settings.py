@@ -68,8 +68,26 @@ class SenderSettings(ServiceSettings):
     max_attempts: int = Field(default=5, ge=1, description="transient failures before giving up")
     backoff_base_seconds: float = Field(default=0.5, gt=0)
     backoff_max_seconds: float = Field(default=60.0, gt=0)
-    breaker_failures: int = Field(default=5, ge=1, description="consecutive failures to open")
-    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    breaker_failures: int = Field(
+        default=5, ge=1, description="consecutive failures (5xx, timeouts) that open a breaker"
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=30.0, gt=0, description="how long a bot's breaker stays open before a probe"
+    )
+    breaker_max_cooldown_seconds: float = Field(
+        default=300.0, gt=0, description="the cooldown doubles after each failed probe, to this"
+    )
+    breaker_probe_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long a replica holds a bot's probe at most (one that died frees it)",
+    )
+    breaker_refresh_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=1.0,
+        description="how old this replica's copy of the shared breakers may be before a claim",
+    )
 
     send_concurrency: int = Field(default=100, ge=1)
     claim_batch_size: int = Field(default=200, ge=1)
@@ -109,4 +127,11 @@ class SenderSettings(ServiceSettings):
             <= self.telegram_timeout_seconds + self.telegram_connect_timeout_seconds
         ):
             raise ValueError("lease_seconds must exceed the Telegram call timeouts")
+        if (
+            self.breaker_probe_lease_seconds
+            <= self.telegram_timeout_seconds + self.telegram_connect_timeout_seconds
+        ):
+            raise ValueError("breaker_probe_lease_seconds must exceed the Telegram call timeouts")
+        if self.breaker_max_cooldown_seconds < self.breaker_cooldown_seconds:
+            raise ValueError("breaker_max_cooldown_seconds must be at least the cooldown")
         return self

@@ -14,6 +14,7 @@ from chime_kit.event_store import Recorded
 from chime_sender.adapters.assignments import InMemoryAssignments
 from chime_sender.adapters.postgres import ORDER_GRACE
 from chime_sender.adapters.projections import outcome_row, requested_row
+from chime_sender.domain.circuit import CLOSED, Breaker
 from chime_sender.domain.deliveries import Claim, Delivery
 from chime_sender.domain.limits import BotPace, ChatPace
 from chime_sender.domain.settlement import Live, Settlement
@@ -111,6 +112,20 @@ class InMemoryBotSlots:
 
     async def clock(self) -> datetime:
         return datetime.now(UTC)
+
+
+class InMemoryBotBreakers:
+    def __init__(self) -> None:
+        self.rows: dict[int, Breaker] = {}
+
+    async def load(self) -> tuple[dict[int, Breaker], datetime]:
+        return {bot: b for bot, b in self.rows.items() if not b.quiet}, datetime.now(UTC)
+
+    async def lock(self, bot_ids: Sequence[int]) -> tuple[dict[int, Breaker], datetime]:
+        return {bot: self.rows.get(bot, CLOSED) for bot in sorted(set(bot_ids))}, datetime.now(UTC)
+
+    async def store(self, breakers: Mapping[int, Breaker]) -> None:
+        self.rows.update(breakers)
 
 
 class InMemoryDeliveries:
@@ -304,8 +319,15 @@ class InMemoryStores:
         self.slots = InMemoryBotSlots()
         self.log = InMemoryDeliveryLog()
         self.assignments = InMemoryAssignments()
+        self.breakers = InMemoryBotBreakers()
 
     def stores(self) -> Stores:
         return Stores(
-            self.deliveries, self.slots, self.log, self.chats, self.instances, self.assignments
+            self.deliveries,
+            self.slots,
+            self.log,
+            self.chats,
+            self.instances,
+            self.assignments,
+            self.breakers,
         )

@@ -13,6 +13,7 @@ from typing import Any
 from chime_contracts.events.shared import SendSource
 from chime_kit.db import Connection
 from chime_sender.adapters.assignments import PostgresAssignments
+from chime_sender.adapters.breakers import BreakerRepository
 from chime_sender.adapters.instances import Instances
 from chime_sender.adapters.pacing import BotPacing
 from chime_sender.adapters.projections import PostgresChats, PostgresDeliveryLog
@@ -366,4 +367,5 @@ def stores(conn: Connection) -> Stores:
         chats=PostgresChats(conn),
         instances=Instances(conn),
         assignments=PostgresAssignments(conn),
+        breakers=BreakerRepository(conn),
     )

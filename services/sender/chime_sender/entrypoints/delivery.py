@@ -26,9 +26,8 @@ from chime_sender.adapters.postgres import NEW_DELIVERY_CHANNEL, DeliveryReposit
 from chime_sender.domain.deliveries import Claim
 from chime_sender.domain.settlement import Settled, Settlement
 from chime_sender.entrypoints.heartbeat import Heartbeat
-from chime_sender.handlers import Sending, call, claim, recovery, settle
+from chime_sender.handlers import Sending, breakers, call, claim, recovery, settle
 from chime_sender.metrics import (
-    BREAKER_STATE,
     CLAIMS_RELEASED,
     DELIVERIES,
     SETTLE_BATCH,
@@ -225,9 +224,6 @@ class DeliveryLoop:
             DELIVERIES.labels(SERVICE, settlement.settled.value).inc()
             if settlement.settled is Settled.UNKNOWN:
                 UNKNOWN_OUTCOMES.labels(SERVICE, called.answer.summary).inc()
-        bot_id = c.delivery.bot_id
-        state = self.sending.local.breakers.of(bot_id).state
-        BREAKER_STATE.labels(SERVICE, str(bot_id)).set(state.value)
 
     async def _settle_answers(self) -> None:
         """Settle every answer that has arrived, in one unit of work per batch."""
@@ -242,9 +238,26 @@ class DeliveryLoop:
             except Exception:
                 # A bug, not an outage: one by one, so one bad answer holds up no other.
                 settlements = [await self._settle_alone(called) for called, _ in batch]
+            await self._record_health()
             for (_, future), settlement in zip(batch, settlements, strict=True):
                 if not future.done():
                     future.set_result(settlement)
+
+    async def _record_health(self) -> None:
+        """Write the answers that move a bot's shared breaker, in a transaction of their own
+        (nothing else waits on its row locks); kept for the next batch if it fails."""
+        noted = self.sending.local.breakers.take()
+        if not noted:
+            return
+        try:
+            async with self.runtime.unit_of_work() as uow:
+                await breakers.record_health(stores(uow.conn), self.sending, noted)
+        except DATABASE_ERRORS:
+            log.warning("could not record %d answers in the breakers; later", len(noted))
+            self.sending.local.breakers.untake(noted)
+        except Exception:
+            # A bug, not an outage: the settler goes on; a probe held is freed by its lease.
+            log.exception("recording %d answers in the breakers failed", len(noted))
 
     async def _settle_alone(self, called: call.Called) -> Settlement | None:
         try:

@@ -27,6 +27,7 @@ from chime_sender.ports import BotApi
 class Local:
     """What this process alone knows and shares with no replica."""
 
+    # This process's view of the breakers every replica shares (`handlers.breakers`).
     breakers: Breakers
     # Per bot, the next_slot_at a 429 seen here pushed it to (database clock). Slots granted
     # before it are not used, so calls already waiting for one do not hit the pause.

@@ -1,8 +1,8 @@
 """One Bot API call for a claimed delivery: wait for its send slot, then call.
 
 The bot's send slots (shared by every replica through `bot_pacing`) keep each token under
-Telegram's rate. The circuit breaker is per process: each replica learns by itself that
-Telegram is down or back, and its half-open state lets one trial call through at a time.
+Telegram's rate. The bot's circuit breaker is shared too (`handlers.breakers`): while it is
+not closed, only the probe this replica claimed for it is called.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from opentelemetry.trace import Span, SpanKind
 
 from chime_kit.telegram import Answer
 from chime_kit.telemetry import context_from_traceparent, mark_service
+from chime_sender.domain.circuit import Signal
 from chime_sender.domain.deliveries import Claim
 from chime_sender.domain.limits import missed_slot, slot_wait
 from chime_sender.domain.messages import parts_of, payload_of
-from chime_sender.domain.settlement import POSTPONED, SLOT_MISSED
+from chime_sender.domain.settlement import POSTPONED, SLOT_MISSED, is_postponed
 from chime_sender.handlers import Sending
 from chime_sender.metrics import LIMITER_WAIT, RATE_LIMITED, SLOTS_MISSED, TELEGRAM_SECONDS
 from chime_sender.settings import SERVICE
@@ -87,11 +88,12 @@ async def call_telegram(sending: Sending, claim: Claim, refused: Answer | None =
     )
     mark_service(span, SERVICE)
     with trace.use_span(span, end_on_exit=True):
-        # No usable slot, or another half-open trial is in flight: the delivery waits; it
-        # is not a failure.
+        # No usable slot, or the breaker opened since the claim: the delivery waits; it is
+        # not a failure.
+        breakers = sending.local.breakers
         if refused is not None:
             answer = refused
-        elif not sending.local.breakers.of(d.bot_id).begin():
+        elif not breakers.allows(d.bot_id, d.delivery_id):
             answer = POSTPONED
         else:
             if (paced := claim.paced_seconds) is not None:
@@ -103,6 +105,8 @@ async def call_telegram(sending: Sending, claim: Claim, refused: Answer | None =
             )
             if answer.error_code == 429:
                 RATE_LIMITED.labels(SERVICE).inc()
+        if is_postponed(answer) and breakers.is_probe(d.bot_id, d.delivery_id):
+            breakers.note(d.bot_id, d.delivery_id, Signal.NEUTRAL)  # a probe not made: free it
         span.set_attribute("chime.outcome", answer.summary)
         if answer.error_code is not None:
             span.set_attribute("http.response.status_code", answer.error_code)

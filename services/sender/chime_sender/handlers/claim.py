@@ -1,8 +1,9 @@
 """Claiming deliveries to send: each call gets one of its bot's send slots.
 
 A bot's slots are handed out from `bot_pacing` under a row lock, one claim after another
-across every replica, so together they never exceed the bot token's rate. Breakers stay per
-process (see `call`). What can never be sent (no token, chat blocked) fails at once.
+across every replica, so together they never exceed the bot token's rate. Each bot's circuit
+breaker is shared too (`handlers.breakers`): an open one lets nothing be claimed, a half-open
+one its single probe. What can never be sent (no token, chat blocked) fails at once.
 """
 
 from __future__ import annotations
@@ -14,30 +15,14 @@ from datetime import UTC, datetime, timedelta
 from chime_kit.in_flight import oldest
 from chime_kit.streams import Work
 from chime_kit.telegram import Answer
-from chime_sender.domain.circuit import BreakerState
 from chime_sender.domain.deliveries import Claim, Lane, choose
 from chime_sender.domain.limits import BotPace, clock_skew, grant_lanes
 from chime_sender.domain.settlement import CHAT_BLOCKED, Settled, Settlement, failed_event
-from chime_sender.handlers import Sending
+from chime_sender.handlers import Sending, breakers
 from chime_sender.handlers.settle import record_outcomes
 from chime_sender.ports import Stores
 
 NO_TOKEN = "no token for bot"  # noqa: S105 - a reason, not a secret
-
-
-def breaker_caps(sending: Sending, limit: int) -> dict[int, int]:
-    """How many calls each bot's breaker lets start: none while open, one trial when
-    half-open (if none is in flight in this process), else up to `limit`."""
-    caps: dict[int, int] = {}
-    for bot_id in sending.tokens:
-        breaker = sending.local.breakers.of(bot_id)
-        if not breaker.allows():
-            caps[bot_id] = 0
-        elif breaker.state is BreakerState.HALF_OPEN:
-            caps[bot_id] = 1
-        else:
-            caps[bot_id] = limit
-    return caps
 
 
 def _lane_kept(sending: Sending, claim: Claim) -> Claim:
@@ -99,7 +84,8 @@ async def claim_ready(
     # No slot starts sooner after the claim than `lead` (default: the configured one).
     lead_ = timedelta(seconds=limits.lead if lead is None else lead)
     horizon = timedelta(seconds=limits.horizon)
-    caps = breaker_caps(sending, limit)
+    await breakers.refresh(stores, sending)
+    caps = breakers.caps(sending, limit)
     beyond = await slots.beyond(lead_ + horizon)
     skip = {bot for bot, cap in caps.items() if cap <= 0} | set(beyond)
     candidates = await deliveries.ready(
@@ -121,7 +107,9 @@ async def claim_ready(
         budget[(bot, paid)] = len(lanes.paid if paid else lanes.free)
     chosen = choose(candidates, budget)
     hopeless = [_hopeless(c, now) for c in chosen if not _callable(sending, c)]
-    callable_ = [c for c in chosen if _callable(sending, c)]
+    callable_ = await breakers.take_probes(
+        stores, sending, [c for c in chosen if _callable(sending, c)]
+    )
     lease_until = now + timedelta(seconds=lease)
     held = await deliveries.reserve_chats(
         [(c.delivery.bot_id, c.delivery.chat_id) for c in callable_], now, lease_until
@@ -130,9 +118,14 @@ async def claim_ready(
         await deliveries.settle(hopeless, now)
         await record_outcomes(work, stores, hopeless)
     by_bot: dict[int, list[Claim]] = {}
+    unheld: dict[int, str] = {}
     for claim in callable_:
-        if (claim.delivery.bot_id, claim.delivery.chat_id) in held:
-            by_bot.setdefault(claim.delivery.bot_id, []).append(claim)
+        d = claim.delivery
+        if (d.bot_id, d.chat_id) in held:
+            by_bot.setdefault(d.bot_id, []).append(claim)
+        elif sending.local.breakers.is_probe(d.bot_id, d.delivery_id):
+            unheld[d.bot_id] = d.delivery_id
+    await breakers.release_probes(stores, sending, unheld)
     # The bots' rows are still locked; granting on a later clock (closer to the calls) never
     # yields fewer slots than the budget counted, so each claim gets one.
     asked = datetime.now(UTC)

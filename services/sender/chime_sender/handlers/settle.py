@@ -16,6 +16,7 @@ from chime_contracts.events import ChatBlocked, ChatMigrated
 from chime_kit.event_store import Append
 from chime_kit.streams import Work, decide
 from chime_sender.domain import streams
+from chime_sender.domain.circuit import signal_of
 from chime_sender.domain.limits import paused_pace
 from chime_sender.domain.outcomes import Verdict, classify, counts_for_breaker, retry_after_seconds
 from chime_sender.domain.settlement import Settled, Settlement, is_postponed, settle
@@ -113,11 +114,6 @@ async def _pause_bot(stores: Stores, sending: Sending, bot_id: int, seconds: flo
 
 def _update_health(sending: Sending, called: Called) -> None:
     verdict: Verdict = classify(called.answer, resend_when_unsure=sending.policy.resend_when_unsure)
-    breaker = sending.local.breakers.of(called.claim.delivery.bot_id)
-    signal = counts_for_breaker(verdict)
-    if signal is True:
-        breaker.failure()
-    elif signal is False:
-        breaker.success()
-    else:
-        breaker.neutral()
+    d = called.claim.delivery
+    signal = signal_of(called.answer.error_code, counts_for_breaker(verdict))
+    sending.local.breakers.note(d.bot_id, d.delivery_id, signal)

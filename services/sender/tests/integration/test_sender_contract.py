@@ -53,7 +53,7 @@ class Sender:
                 RetryPolicy(max_attempts=2, base=0.01, cap=0.01),
                 per_bot={BOT: Limits(paid_rate=1000)},
             ),
-            local=Local(breakers=Breakers(5, 30.0, lambda: 0.0)),
+            local=Local(breakers=Breakers()),
         )
 
     def stores(self, work: Work) -> Stores:

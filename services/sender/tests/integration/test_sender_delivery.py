@@ -35,7 +35,8 @@ async def test_a_requested_message_is_sent_and_announced(
     assert message["text"] == "hello <world>"
     assert sent["data"]["delivery_id"] == "d-1"
     assert sent["data"]["telegram_message_id"] == message["message_id"]
-    assert sent["data"]["attempts"] == 1
+    # One call; a send slot a busy machine missed would be one more take, with no call.
+    assert sent["data"]["attempts"] >= 1
 
     [call] = [s for s in spans.get_finished_spans() if s.name == "telegram sendMessage"]
     assert call.context.trace_id == root.get_span_context().trace_id
@@ -49,10 +50,12 @@ async def test_a_requested_message_is_sent_and_announced(
     assert sent["traceparent"].split("-")[1] == f"{root.get_span_context().trace_id:032x}"
 
     row = await sender.runtime.pool.fetchrow(
-        "SELECT state, attempts, parts_sent FROM deliveries WHERE delivery_id = 'd-1'"
+        "SELECT state, parts_sent FROM deliveries WHERE delivery_id = 'd-1'"
     )
-    assert dict(row) == {"state": "sent", "attempts": 1, "parts_sent": 1}
-    attempt = await sender.runtime.pool.fetchrow("SELECT * FROM delivery_attempts")
+    assert dict(row) == {"state": "sent", "parts_sent": 1}
+    attempt = await sender.runtime.pool.fetchrow(
+        "SELECT * FROM delivery_attempts WHERE outcome <> 'slot_missed'"
+    )
     assert attempt["outcome"] == "sent"
     assert attempt["telegram_message_id"] == message["message_id"]
 
@@ -115,10 +118,11 @@ async def test_server_errors_are_retried_until_delivered(
     sender: Sender = await start_sender(emulator)
     await tap.publish(request("d-flaky", 44))
     [sent] = await tap.envelopes_of("message.sent.v1")
-    assert sent["data"]["attempts"] == 3
+    assert sent["data"]["attempts"] >= 3  # a missed send slot is a take without a call
     assert len(await emulator.sent(44)) == 1
     outcomes = await sender.runtime.pool.fetch(
-        "SELECT outcome, error_code FROM delivery_attempts ORDER BY attempt"
+        "SELECT outcome, error_code FROM delivery_attempts"
+        " WHERE outcome NOT IN ('slot_missed', 'postponed') ORDER BY attempt"
     )
     assert [(r["outcome"], r["error_code"]) for r in outcomes] == [
         ("transient", 502),
@@ -324,14 +328,18 @@ async def test_the_breaker_opens_while_telegram_is_down_and_recovers(
     sender: Sender = await start_sender(
         emulator, breaker_failures=2, breaker_cooldown_seconds=0.5, max_attempts=20
     )
-    breaker = sender.delivery.sending.local.breakers.of(BOT_ID)
+    breakers = sender.delivery.sending.local.breakers
     await tap.publish(request("d-outage", 53))
 
     async def opened() -> bool:
-        return breaker.state is not BreakerState.CLOSED
+        return breakers.state(BOT_ID) is not BreakerState.CLOSED
 
     await eventually(opened)
     await emulator.client.delete("/_emulator/faults")
     [sent] = await tap.envelopes_of("message.sent.v1", within=20)
     assert sent["data"]["delivery_id"] == "d-outage"
-    assert breaker.state is BreakerState.CLOSED
+
+    async def closed() -> bool:
+        return breakers.state(BOT_ID) is BreakerState.CLOSED
+
+    await eventually(closed)

@@ -45,7 +45,7 @@ class Sender:
             api=None,  # type: ignore[arg-type]  # nothing is called here
             tokens={bot: SecretStr(f"{bot}:secret") for bot in (FRONT, W1, W2, ELSEWHERE)},
             policy=Policy(Limits(), RetryPolicy(max_attempts=2, base=0.01, cap=0.01)),
-            local=Local(breakers=Breakers(5, 30.0, lambda: 0.0)),
+            local=Local(breakers=Breakers()),
         )
 
     def stores(self, work: Work) -> Stores:

@@ -193,7 +193,7 @@ async def test_a_call_woken_early_still_waits_for_its_slot() -> None:
         api=None,  # type: ignore[arg-type]
         tokens={},
         policy=Policy(Limits(), RetryPolicy()),
-        local=Local(breakers=Breakers(5, 30.0, lambda: 0.0)),
+        local=Local(breakers=Breakers()),
     )
     delivery = Delivery("d", 1, 2, "t", None, None, "c", None)
     claim = Claim(delivery, 1, 0, 0, None, False, slot=slot, send_at=slot)
