@@ -36,6 +36,9 @@ SCOPES = {
     ("GET", "/v1/broadcasts"): "read",
     ("GET", "/v1/broadcasts/{broadcast_id}"): "read",
     ("POST", "/v1/broadcasts/{broadcast_id}/cancel"): "broadcast",
+    ("GET", "/v1/broadcasts/{broadcast_id}/recipients"): "read",
+    ("GET", "/v1/chats"): "read",
+    ("GET", "/v1/chats/{chat_id}"): "read",
     ("GET", "/v1/topics"): "read",
     ("POST", "/v1/topics/{topic}/subscriptions"): "topics",
     ("GET", "/v1/topics/{topic}/subscriptions"): "read",
@@ -59,7 +62,9 @@ SCOPES = {
 # Chats and bots are the installation's, not a team's: any key with `read` may read their
 # history and stats (forgetting one needs `admin`); a topic name is per team, so another
 # team's request reaches its own (empty) topic. Everything else with an id is a team's own.
-INSTALLATION_WIDE = ("/v1/topics/", "/v1/history/chats/", "/v1/stats/chats/", "/v1/stats/bots/")
+INSTALLATION_WIDE = (
+    "/v1/topics/", "/v1/chats/", "/v1/history/chats/", "/v1/stats/chats/", "/v1/stats/bots/",
+)  # fmt: skip
 # A stream ends at once with max_seconds=0 (what is there now).
 PARAMS = {("GET", "/v1/events"): {"max_seconds": 0}}
 ALL = [s.value for s in Scope]
