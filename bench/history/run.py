@@ -3,6 +3,7 @@ traffic at a fixed rate through history's consumer while reads run beside it.
 
 Usage: uv run python bench/history/run.py [--chats 10000] [--big 20] [--big-messages 10000]
        [--messages 20] [--rate 1000] [--seconds 60] [--alone 20] [--rebuild]
+       [--via direct|webhooks] [--connections 64]
 
 1. **Load**: `--chats` chats over 30 days (`--big` of them with `--big-messages` messages,
    the others `--messages`), every third incoming message answered (an outgoing message
@@ -22,6 +23,11 @@ Usage: uv run python bench/history/run.py [--chats 10000] [--big 20] [--big-mess
    oldest day's partitions (DETACH CONCURRENTLY, DROP) while writes go on; the longest gap
    between two commits during the drop is printed beside the longest gap overall.
 4. With `--rebuild`: `python -m chime_api rebuild`'s code over everything, in facts/s.
+
+With `--via webhooks` (`webhooks.py`), phases 2 and 3 go through ingest's webhooks instead:
+ingest and the api run as processes, updates are posted to ingest at `--rate` and reach
+history through ingest's interpretation, its outbox relay and RabbitMQ; ingest's p99 is
+printed alone and beside the reads (no retention drop in this mode).
 
 The run creates its own PostgreSQL database and drops it at the end (`CHIME_BENCH_POSTGRES`).
 """
