@@ -3,6 +3,7 @@ traffic at a fixed rate through history's consumer while reads run beside it.
 
 Usage: uv run python bench/history/run.py [--chats 10000] [--big 20] [--big-messages 10000]
        [--messages 20] [--rate 1000] [--seconds 60] [--alone 20] [--rebuild]
+       [--via direct|webhooks] [--connections 64]
 
 1. **Load**: `--chats` chats over 30 days (`--big` of them with `--big-messages` messages,
    the others `--messages`), every third incoming message answered (an outgoing message
@@ -22,6 +23,11 @@ Usage: uv run python bench/history/run.py [--chats 10000] [--big 20] [--big-mess
    oldest day's partitions (DETACH CONCURRENTLY, DROP) while writes go on; the longest gap
    between two commits during the drop is printed beside the longest gap overall.
 4. With `--rebuild`: `python -m chime_api rebuild`'s code over everything, in facts/s.
+
+With `--via webhooks` (`webhooks.py`), phases 2 and 3 go through ingest's webhooks instead:
+ingest and the api run as processes, updates are posted to ingest at `--rate` and reach
+history through ingest's interpretation, its outbox relay and RabbitMQ; ingest's p99 is
+printed alone and beside the reads (no retention drop in this mode).
 
 The run creates its own PostgreSQL database and drops it at the end (`CHIME_BENCH_POSTGRES`).
 """
@@ -45,6 +51,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+import webhooks
 
 from chime_api.bootstrap import MIGRATIONS, SERVICE
 from chime_api.entrypoints.cli import SERVICE_CLI
@@ -55,6 +62,7 @@ from chime_api.history.adapters.partitions import maintain
 from chime_api.history.domain.buckets import Granularity
 from chime_api.history.domain.facts import Fact, Outcome, Received
 from chime_api.history.domain.series import zero_filled
+from chime_api.settings import ApiSettings
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import MessageReceived
 from chime_kit.consumer import Consumer
@@ -64,7 +72,7 @@ from chime_kit.runtime import run_migrations
 from chime_kit.unit_of_work import transaction
 
 POSTGRES = os.environ.get("CHIME_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-BOT = 7
+BOT = 9_400_001  # the webhook mode's bot: its token starts with this id
 DAYS = 30
 LOAD_BATCH = 5000
 
@@ -312,18 +320,39 @@ async def phases(pool: asyncpg.Pool, dsn: str, args: argparse.Namespace) -> None
           f" (load avg {os.getloadavg()[0]:.2f})")  # fmt: skip
     replay_rate = folded / seconds
 
+    if args.via == "webhooks":
+        await through_webhooks(pool, dsn, args)
+    else:
+        await direct(pool, dsn, args, now)
+
+    if args.rebuild:
+        async with pool.acquire() as conn:
+            logged = await conn.fetchval("SELECT count(*) FROM history_log")
+        t = time.perf_counter()
+        await SERVICE_CLI.rebuild(dsn)
+        seconds = time.perf_counter() - t
+        print(f"rebuild: {logged} facts in {seconds:.1f} s = {logged / seconds:,.0f} facts/s,"
+              f" {logged / seconds / args.rate:.1f}x the live rate of {args.rate}/s")  # fmt: skip
+    print(f"replay at load: {replay_rate:,.0f} facts/s = {replay_rate / args.rate:.1f}x the live"
+          f" rate of {args.rate}/s")  # fmt: skip
+
+
+async def direct(pool: asyncpg.Pool, dsn: str, args: argparse.Namespace, now: datetime) -> None:
+    """History's consumer fed directly, alone and then beside the reader; a retention drop
+    halfway through the second phase."""
     writer = Writer(pool, args.rate, args.batch)
+    cpu = time.process_time()
     alone = await writer.run(live_envelopes(args, args.alone, 10**9))
+    cpu = (time.process_time() - cpu) * 1000 / len(alone)
     print(
         describe(f"ingest alone at {args.rate}/s", alone) + f"  (load avg {os.getloadavg()[0]:.2f})"
     )
+    print(f"  the consumer's process: {cpu:.2f} ms CPU per message (envelopes made beforehand)")
 
     bodies = live_envelopes(args, args.seconds, 2 * 10**9)
     reader_proc = subprocess.Popen(  # noqa: ASYNC220 - started once, read in a thread
-        [sys.executable, __file__, "--reader", dsn, "--seconds", str(args.seconds),
-         "--chats", str(args.chats), "--big", str(args.big)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        reader_command(dsn, args), stdout=subprocess.PIPE, text=True
+    )
     writer.commits.clear()
 
     async def drop_midway() -> tuple[float, float, float]:
@@ -351,16 +380,56 @@ async def phases(pool: asyncpg.Pool, dsn: str, args: argparse.Namespace) -> None
           f" {(t1 - t0) * 1000:.0f} ms; longest gap between commits during it"
           f" {max(during, default=0):.0f} ms, overall {max(gaps, default=0):.0f} ms")  # fmt: skip
 
-    if args.rebuild:
-        async with pool.acquire() as conn:
-            logged = await conn.fetchval("SELECT count(*) FROM history_log")
-        t = time.perf_counter()
-        await SERVICE_CLI.rebuild(dsn)
-        seconds = time.perf_counter() - t
-        print(f"rebuild: {logged} facts in {seconds:.1f} s = {logged / seconds:,.0f} facts/s,"
-              f" {logged / seconds / args.rate:.1f}x the live rate of {args.rate}/s")  # fmt: skip
-    print(f"replay at load: {replay_rate:,.0f} facts/s = {replay_rate / args.rate:.1f}x the live"
-          f" rate of {args.rate}/s")  # fmt: skip
+
+def reader_command(dsn: str, args: argparse.Namespace) -> list[str]:
+    return [sys.executable, __file__, "--reader", dsn, "--seconds", str(args.seconds),
+            "--chats", str(args.chats), "--big", str(args.big)]  # fmt: skip
+
+
+async def through_webhooks(pool: asyncpg.Pool, dsn: str, args: argparse.Namespace) -> None:
+    """Ingest and the api as processes; updates posted to ingest's webhook, alone and then
+    beside the reader."""
+    services = webhooks.Services(dsn, BOT, dsn.rsplit("/", 1)[1])
+    await services.start()
+    rng = random.Random(3)
+    chats = chat_ids(args.chats)
+
+    def bodies(seconds: float, first_id: int) -> list[bytes]:
+        start = time.time()
+        out = []
+        for i in range(int(args.rate * seconds)):
+            chat = rng.choice(chats[: args.big]) if rng.random() < 0.3 else rng.choice(chats)
+            text = f"live {i}: {rng.choice(WORDS)} {rng.choice(WORDS)}"
+            out.append(webhooks.update(first_id + i, chat, int(start + i / args.rate), text))
+        return out
+
+    async def read_beside() -> dict[str, list[float]]:
+        process = subprocess.Popen(  # noqa: ASYNC220 - started once, read in a thread
+            reader_command(dsn, args), stdout=subprocess.PIPE, text=True
+        )
+        out, _ = await asyncio.to_thread(process.communicate)
+        reads: dict[str, list[float]] = json.loads(out)
+        return reads
+
+    try:
+        rate, connections = args.rate, args.connections
+        pool_max = ApiSettings.model_fields["db_pool_max"].default
+        print(f"through ingest's webhooks: ingest and the api as processes (the api's pool:"
+              f" at most {pool_max}), {connections} keep-alive connections to ingest")  # fmt: skip
+        await webhooks.phase(services, pool, "warm-up", bodies(3, 1_000_000_000), rate, connections)
+        alone = await webhooks.phase(
+            services, pool, "ingest alone", bodies(args.alone, 1_100_000_000), rate, connections
+        )
+        beside = await webhooks.phase(
+            services, pool, "ingest with reads", bodies(args.seconds, 1_200_000_000), rate,
+            connections, beside=read_beside,
+        )  # fmt: skip
+        for kind, values in beside["reads"].items():
+            print(describe(kind, values))
+        p99 = (webhooks.pct(alone["answers"], 0.99), webhooks.pct(beside["answers"], 0.99))
+        print(f"ingest's p99 alone {p99[0]:.1f} ms, with reads {p99[1]:.1f} ms")
+    finally:
+        await services.stop()
 
 
 def _arguments() -> argparse.Namespace:
@@ -374,6 +443,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--alone", type=float, default=20)
     parser.add_argument("--batch", type=int, default=50, help="the consumer's batch size")
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--via", choices=("direct", "webhooks"), default="direct")
+    parser.add_argument("--connections", type=int, default=64, help="webhook mode's keep-alives")
     parser.add_argument("--reader", help=argparse.SUPPRESS)
     return parser.parse_args()
 

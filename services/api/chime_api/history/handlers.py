@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chime_api.history.adapters import log
-from chime_api.history.adapters.partitions import current_window
+from chime_api.history.adapters.partitions import Window, current_window
 from chime_api.history.adapters.projection import HistoryProjection, add_deltas
 from chime_api.history.domain.facts import (
     Blocked,
@@ -51,39 +51,60 @@ async def take_turn(conn: Connection) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITERS_LOCK)
 
 
+@dataclass(frozen=True)
+class Requested:
+    delivery_id: str
+    bot_id: int
+    chat_id: int
+    text: str
+    at: datetime
+
+
 class HistoryBatch:
-    """The facts of one transaction (a consumer's batch), logged and folded together just
-    before it commits."""
+    """What the handlers of one transaction (a consumer's batch) saw, written together just
+    before it commits: the turn and the window in one statement, the send requests and the
+    outcomes met with `history_deliveries` in one statement each, then the facts logged and
+    folded (`keep`). The turn is taken at the flush, so it is held only while writing."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.facts: list[Fact] = []
-        self._turn = False
-
-    async def take_turn(self) -> None:
-        if not self._turn:
-            await take_turn(self.conn)
-            self._turn = True
+        self.requests: list[Requested] = []
+        self.outcomes: list[MessageSent | SendFailed] = []
 
     async def flush(self) -> None:
-        if self.facts:
-            await keep(self.conn, self.facts)
-            self.facts = []
+        if not (self.facts or self.requests or self.outcomes):
+            return
+        window = await _turn_and_window(self.conn)
+        facts = await _met_requests(self.conn, self.requests)
+        facts += await _met_outcomes(self.conn, self.outcomes)
+        await keep(self.conn, facts + self.facts, window)
+        self.facts, self.requests, self.outcomes = [], [], []
 
 
-async def batch_of(uow: UnitOfWork) -> HistoryBatch:
-    """This transaction's batch, its turn taken."""
-    batch = uow.before_commit("history", lambda: HistoryBatch(uow.conn))
-    await batch.take_turn()
-    return batch
+def batch_of(uow: UnitOfWork) -> HistoryBatch:
+    """This transaction's batch."""
+    return uow.before_commit("history", lambda: HistoryBatch(uow.conn))
 
 
-async def keep(conn: Connection, facts: Sequence[Fact]) -> int:
+async def _turn_and_window(conn: Connection) -> Window:
+    row = await conn.fetchrow(
+        "SELECT w.horizon, w.ahead FROM pg_advisory_xact_lock($1) AS turn"
+        " LEFT JOIN history_window AS w ON true",
+        WRITERS_LOCK,
+    )
+    if row is None or row["horizon"] is None:
+        raise RuntimeError("history partitions are not made yet; the event comes back later")
+    return Window(row["horizon"], row["ahead"])
+
+
+async def keep(conn: Connection, facts: Sequence[Fact], window: Window | None = None) -> int:
     """Log and fold the facts that fall inside the window; how many were kept (a fact
     older than the retention, or days ahead, is not)."""
-    window = await current_window(conn)
     if window is None:
-        raise RuntimeError("history partitions are not made yet; the event comes back later")
+        window = await current_window(conn)
+        if window is None:
+            raise RuntimeError("history partitions are not made yet; the event comes back later")
     inside = [f for f in facts if window.holds(f.at)]
     if inside:
         await HistoryProjection(conn).apply(await log.append(conn, inside))
@@ -91,106 +112,138 @@ async def keep(conn: Connection, facts: Sequence[Fact]) -> int:
 
 
 async def message_received(uow: UnitOfWork, envelope: Envelope[MessageReceived]) -> None:
-    (await batch_of(uow)).facts.append(received_of(envelope.data))
+    batch_of(uow).facts.append(received_of(envelope.data))
 
 
 async def member_changed(uow: UnitOfWork, envelope: Envelope[ChatMemberChanged]) -> None:
     change = envelope.data
     if change.new_state == "kicked" and change.old_state != "kicked":
         blocked = Blocked(bot_id=change.bot_id, chat_id=change.chat_id, at=change.changed_at)
-        (await batch_of(uow)).facts.append(blocked)
+        batch_of(uow).facts.append(blocked)
 
 
 async def send_requested(uow: UnitOfWork, envelope: Envelope[SendRequested]) -> None:
     r = envelope.data
     text = filled(r.text, r.variables)
-    await _requested(uow, [(r.delivery_id, r.bot_id, r.chat_id, text)], envelope.occurred_at)
+    batch_of(uow).requests.append(
+        Requested(r.delivery_id, r.bot_id, r.chat_id, text, envelope.occurred_at)
+    )
 
 
 async def batch_requested(uow: UnitOfWork, envelope: Envelope[SendBatchRequested]) -> None:
     """The sender names a batch's deliveries `<batch_id>:<chat_id>` (one per chat)."""
     b = envelope.data
     text = filled(b.text, b.variables)
-    rows = [(f"{b.batch_id}:{chat}", b.bot_id, chat, text) for chat in dict.fromkeys(b.chat_ids)]
-    await _requested(uow, rows, envelope.occurred_at)
-
-
-_REQUESTED = """
-INSERT INTO history_deliveries AS d (delivery_id, bot_id, chat_id, text, requested_at)
-SELECT delivery_id, bot_id, chat_id, text, $5
-FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])
-    AS t(delivery_id, bot_id, chat_id, text)
-ON CONFLICT (delivery_id) DO UPDATE SET text = excluded.text, requested_at = excluded.requested_at
-    WHERE d.requested_at IS NULL
-RETURNING delivery_id, bot_id, chat_id, text, requested_at, outcome
-"""
-
-
-async def _requested(
-    uow: UnitOfWork, rows: list[tuple[str, int, int, str]], requested_at: datetime
-) -> None:
-    batch = await batch_of(uow)
-    returned = await uow.conn.fetch(
-        _REQUESTED, *[list(c) for c in zip(*rows, strict=True)], requested_at
+    batch_of(uow).requests.extend(
+        Requested(f"{b.batch_id}:{chat}", b.bot_id, chat, text, envelope.occurred_at)
+        for chat in dict.fromkeys(b.chat_ids)
     )
-    for row in returned:
-        outcome = row["outcome"]
-        if outcome is None:
-            continue  # the outcome will find the request
-        at = datetime.fromisoformat(outcome["at"])
-        sent = outcome["kind"] == "sent"
-        batch.facts.append(
-            TextJoined(
-                bot_id=row["bot_id"], chat_id=row["chat_id"], at=at,
-                delivery_id=row["delivery_id"], text=row["text"],
-                api_key_id=outcome.get("api_key_id"),
-                latency_ms=_ms(at - requested_at) if sent else None,
-            )
-        )  # fmt: skip
-
-
-_OUTCOME = """
-INSERT INTO history_deliveries AS d (delivery_id, bot_id, chat_id, outcome)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT (delivery_id) DO UPDATE SET outcome = excluded.outcome WHERE d.outcome IS NULL
-RETURNING text, requested_at
-"""
 
 
 async def send_outcome(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
     """A delivery's end: joined with its request if that came first; a second outcome of
     the same delivery changes nothing."""
-    e: MessageSent | SendFailed = envelope.data
-    sent = isinstance(e, MessageSent)
-    at = e.sent_at if isinstance(e, MessageSent) else e.failed_at
-    source_kind = e.source.kind if e.source is not None else None
-    api_key_id = await _key_of(uow.conn, e)
-    note = {"kind": "sent" if sent else "failed", "at": at.isoformat(), "api_key_id": api_key_id}
-    batch = await batch_of(uow)
-    row = await uow.conn.fetchrow(_OUTCOME, e.delivery_id, e.bot_id, e.chat_id, note)
-    if row is None:
-        return
-    requested_at = row["requested_at"]
-    batch.facts.append(
+    batch_of(uow).outcomes.append(envelope.data)
+
+
+_REQUESTED = """
+INSERT INTO history_deliveries AS d (delivery_id, bot_id, chat_id, text, requested_at)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[])
+ON CONFLICT (delivery_id) DO UPDATE SET text = excluded.text, requested_at = excluded.requested_at
+    WHERE d.requested_at IS NULL
+RETURNING delivery_id, bot_id, chat_id, outcome
+"""
+
+
+async def _met_requests(conn: Connection, requests: list[Requested]) -> list[Fact]:
+    """Record the requests (the first of a delivery wins, in the batch as across batches);
+    each whose outcome came first gives the outcome's row its text (and latency)."""
+    first = {r.delivery_id: r for r in reversed(requests)}  # the first of each delivery
+    if not first:
+        return []
+    rows = list(first.values())
+    returned = await conn.fetch(
+        _REQUESTED,
+        [r.delivery_id for r in rows],
+        [r.bot_id for r in rows],
+        [r.chat_id for r in rows],
+        [r.text for r in rows],
+        [r.at for r in rows],
+    )
+    met = {row["delivery_id"]: row for row in returned}
+    facts: list[Fact] = []
+    for r in requests:
+        row = met.pop(r.delivery_id, None)
+        if row is None or row["outcome"] is None:
+            continue  # met before, or new: the outcome will find the request
+        outcome = row["outcome"]
+        at = datetime.fromisoformat(outcome["at"])
+        sent = outcome["kind"] == "sent"
+        facts.append(
+            TextJoined(
+                bot_id=row["bot_id"], chat_id=row["chat_id"], at=at, delivery_id=r.delivery_id,
+                text=r.text, api_key_id=outcome.get("api_key_id"),
+                latency_ms=_ms(at - r.at) if sent else None,
+            )
+        )  # fmt: skip
+    return facts
+
+
+# The API key behind an api notification comes from the api's own notifications table.
+_OUTCOME = """
+INSERT INTO history_deliveries AS d (delivery_id, bot_id, chat_id, outcome)
+SELECT t.delivery_id, t.bot_id, t.chat_id,
+    jsonb_build_object('kind', t.kind, 'at', t.at, 'api_key_id', n.api_key_id)
+FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[])
+    AS t(delivery_id, bot_id, chat_id, kind, at, notification)
+LEFT JOIN notifications n ON n.id = t.notification
+ON CONFLICT (delivery_id) DO UPDATE SET outcome = excluded.outcome WHERE d.outcome IS NULL
+RETURNING delivery_id, text, requested_at, outcome ->> 'api_key_id' AS api_key_id
+"""
+
+
+async def _met_outcomes(conn: Connection, outcomes: list[MessageSent | SendFailed]) -> list[Fact]:
+    """Record the outcomes (the first of a delivery wins); each first one is a fact, with
+    its request's text and latency when the request came first."""
+    first = {e.delivery_id: e for e in reversed(outcomes)}
+    if not first:
+        return []
+    rows = list(first.values())
+    returned = await conn.fetch(
+        _OUTCOME,
+        [e.delivery_id for e in rows],
+        [e.bot_id for e in rows],
+        [e.chat_id for e in rows],
+        ["sent" if isinstance(e, MessageSent) else "failed" for e in rows],
+        [_outcome_at(e).isoformat() for e in rows],
+        [e.source.id if e.source is not None and e.source.kind == "notification" else None
+         for e in rows],
+    )  # fmt: skip
+    met = {row["delivery_id"]: row for row in returned}
+    facts: list[Fact] = []
+    for e in outcomes:
+        row = met.pop(e.delivery_id, None)
+        if row is None:
+            continue  # a second outcome of the delivery
+        sent = isinstance(e, MessageSent)
+        at = _outcome_at(e)
+        requested_at = row["requested_at"]
+        facts.append(
             Outcome(
                 kind="sent" if sent else "failed", bot_id=e.bot_id, chat_id=e.chat_id, at=at,
                 delivery_id=e.delivery_id,
                 message_id=e.telegram_message_id if isinstance(e, MessageSent) else None,
-                text=row["text"], source_kind=source_kind, api_key_id=api_key_id,
+                text=row["text"], source_kind=e.source.kind if e.source is not None else None,
+                api_key_id=row["api_key_id"],
                 latency_ms=_ms(at - requested_at) if sent and requested_at else None,
                 reason=None if isinstance(e, MessageSent) else e.reason,
             )
-    )  # fmt: skip
+        )  # fmt: skip
+    return facts
 
 
-async def _key_of(conn: Connection, e: MessageSent | SendFailed) -> str | None:
-    """The API key behind an api notification (the api's own notifications table)."""
-    if e.source is None or e.source.kind != "notification":
-        return None
-    key: str | None = await conn.fetchval(
-        "SELECT api_key_id FROM notifications WHERE id = $1", e.source.id
-    )
-    return key
+def _outcome_at(e: MessageSent | SendFailed) -> datetime:
+    return e.sent_at if isinstance(e, MessageSent) else e.failed_at
 
 
 def _ms(delta: Any) -> float:

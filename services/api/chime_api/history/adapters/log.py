@@ -9,11 +9,20 @@ from chime_api.history.adapters.replay import replay
 from chime_api.history.domain.facts import FACT, Fact
 from chime_kit.db import Connection
 
-_INSERT = (
-    "INSERT INTO history_log (position, at, bot_id, chat_id, kind, fact)"
-    " SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::bigint[],"
-    " $5::text[], $6::jsonb[])"
+# Positions are taken in the facts' order, then the facts inserted with theirs: one round
+# trip for the whole batch.
+_APPEND = """
+WITH taken AS (
+    SELECT array_agg(nextval('history_log_position') ORDER BY n) AS positions
+    FROM generate_series(1, cardinality($1::timestamptz[])) AS n
+), logged AS (
+    INSERT INTO history_log (position, at, bot_id, chat_id, kind, fact)
+    SELECT taken.positions[t.n], t.at, t.bot_id, t.chat_id, t.kind, t.fact
+    FROM taken, unnest($1::timestamptz[], $2::bigint[], $3::bigint[], $4::text[], $5::jsonb[])
+        WITH ORDINALITY AS t(at, bot_id, chat_id, kind, fact, n)
 )
+SELECT positions FROM taken
+"""
 
 
 async def append(conn: Connection, facts: Sequence[Fact]) -> list[Positioned]:
@@ -21,13 +30,7 @@ async def append(conn: Connection, facts: Sequence[Fact]) -> list[Positioned]:
     if not facts:
         return []
     positions = await conn.fetchval(
-        "SELECT array_agg(nextval('history_log_position') ORDER BY n)"
-        " FROM generate_series(1, $1) AS n",
-        len(facts),
-    )
-    await conn.execute(
-        _INSERT,
-        positions,
+        _APPEND,
         [f.at for f in facts],
         [f.bot_id for f in facts],
         [f.chat_id for f in facts],

@@ -10,7 +10,7 @@ from typing import Any
 
 from chime_api.history.domain import latency
 from chime_api.history.domain.facts import Blocked, Fact, Outcome, Received, TextJoined
-from chime_api.history.domain.rollups import Deltas, Key, deltas_of
+from chime_api.history.domain.rollups import Counters, Deltas, Key, deltas_of
 from chime_kit.db import Connection
 
 Positioned = tuple[int, Fact]
@@ -50,6 +50,7 @@ FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS t(delivery_id, at, tex
 WHERE m.direction = 'out' AND m.delivery_id = t.delivery_id AND m.at = t.at
 """
 
+# Subtracting (forgetting a chat): members first, so those that fall to zero are known.
 _UPSERT_MEMBERS = """
 INSERT INTO stats_members AS m (scope, scope_id, granularity, bucket, member, received)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
@@ -77,6 +78,58 @@ ON CONFLICT (scope, scope_id, granularity, bucket) DO UPDATE SET
         ELSE history_add_counts(r.failed_by_reason, excluded.failed_by_reason) END,
     blocked = r.blocked + excluded.blocked,
     latency = CASE WHEN excluded.latency = $14::bigint[] THEN r.latency
+        ELSE history_add_arrays(r.latency, excluded.latency) END,
+    active_chats = r.active_chats + excluded.active_chats,
+    active_users = r.active_users + excluded.active_users
+"""
+
+
+# Adding (the live path): the members upserted, the new ones among them counted per rollup
+# key in SQL, and the rollups upserted with those counts, all in one statement. A member
+# row is new when it holds just this batch's count (every added count is positive). Both
+# row sets come as one JSON array each (rows as arrays): encoding thousands of array
+# elements one by one was most of the consumer's own CPU.
+_ADD = """
+WITH d AS (
+    SELECT e ->> 0 AS scope, e ->> 1 AS scope_id, e ->> 2 AS granularity,
+        (e ->> 3)::timestamptz AS bucket, e ->> 4 AS member, (e ->> 5)::bigint AS received
+    FROM jsonb_array_elements($1::jsonb) AS e
+), m AS (
+    INSERT INTO stats_members AS m (scope, scope_id, granularity, bucket, member, received)
+    SELECT * FROM d
+    ON CONFLICT (scope, scope_id, granularity, bucket, member) DO UPDATE
+        SET received = m.received + excluded.received
+    RETURNING scope, scope_id, granularity, bucket, member, received
+), a AS (
+    SELECT scope, scope_id, granularity, bucket,
+        count(*) FILTER (WHERE member LIKE 'c%') AS chats,
+        count(*) FILTER (WHERE member NOT LIKE 'c%') AS users
+    FROM m JOIN d USING (scope, scope_id, granularity, bucket, member)
+    WHERE m.received = d.received
+    GROUP BY scope, scope_id, granularity, bucket
+), t AS (
+    SELECT e ->> 0 AS s, e ->> 1 AS i, e ->> 2 AS g, (e ->> 3)::timestamptz AS b,
+        (e ->> 4)::bigint AS rc, e -> 5 AS rk, (e ->> 6)::bigint AS se, (e ->> 7)::bigint AS f,
+        e -> 8 AS fr, (e ->> 9)::bigint AS bl, (e ->> 10)::bigint[] AS l
+    FROM jsonb_array_elements($2::jsonb) AS e
+)
+INSERT INTO stats_rollups AS r (scope, scope_id, granularity, bucket, received,
+    received_by_kind, sent, failed, failed_by_reason, blocked, latency, active_chats,
+    active_users)
+SELECT t.s, t.i, t.g, t.b, t.rc, t.rk, t.se, t.f, t.fr, t.bl, t.l,
+    coalesce(a.chats, 0), coalesce(a.users, 0)
+FROM t LEFT JOIN a ON a.scope = t.s AND a.scope_id = t.i AND a.granularity = t.g
+    AND a.bucket = t.b
+ON CONFLICT (scope, scope_id, granularity, bucket) DO UPDATE SET
+    received = r.received + excluded.received,
+    received_by_kind = CASE WHEN excluded.received_by_kind = '{}' THEN r.received_by_kind
+        ELSE history_add_counts(r.received_by_kind, excluded.received_by_kind) END,
+    sent = r.sent + excluded.sent,
+    failed = r.failed + excluded.failed,
+    failed_by_reason = CASE WHEN excluded.failed_by_reason = '{}' THEN r.failed_by_reason
+        ELSE history_add_counts(r.failed_by_reason, excluded.failed_by_reason) END,
+    blocked = r.blocked + excluded.blocked,
+    latency = CASE WHEN excluded.latency = $3::bigint[] THEN r.latency
         ELSE history_add_arrays(r.latency, excluded.latency) END,
     active_chats = r.active_chats + excluded.active_chats,
     active_users = r.active_users + excluded.active_users
@@ -167,43 +220,42 @@ def _columns(rows: Sequence[tuple[int, Any]], pick: Any) -> list[list[Any]]:
 async def add_deltas(conn: Connection, deltas: Deltas, sign: int = 1) -> None:
     """Add (or, with sign -1, subtract) `deltas`; members and rollups that reach zero go,
     so subtracting what was added leaves the tables as if it never was."""
-    active: dict[Key, list[int]] = {}
-    if deltas.members:
-        items = list(deltas.members.items())
-        returned = await conn.fetch(
-            _UPSERT_MEMBERS,
-            [k[0] for (k, _), _ in items],
-            [k[1] for (k, _), _ in items],
-            [k[2] for (k, _), _ in items],
-            [k[3] for (k, _), _ in items],
-            [m for (_, m), _ in items],
-            [sign * n for _, n in items],
-        )
-        gone = []
-        for r in returned:
-            key = (r["scope"], r["scope_id"], r["granularity"], r["bucket"])
-            # Rows at zero are deleted, so a row that holds just this delta is new.
-            inserted = sign > 0 and r["received"] == deltas.members[(key, r["member"])]
-            change = 1 if inserted else -1 if r["received"] <= 0 else 0
-            if change == -1:
-                gone.append(r)
-            if change:
-                counts = active.setdefault(key, [0, 0])
-                counts[0 if r["member"].startswith("c") else 1] += change
-        if gone:
-            await conn.execute(
-                "DELETE FROM stats_members WHERE (scope, scope_id, granularity, bucket, member)"
-                " IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
-                " $4::timestamptz[], $5::text[]))",
-                *[
-                    [r[c] for r in gone]
-                    for c in ("scope", "scope_id", "granularity", "bucket", "member")
-                ],
-            )
     keys = list(deltas.counters)
-    counters = [deltas.counters[k] if sign > 0 else deltas.counters[k].negated() for k in keys]
-    await conn.execute(
-        _UPSERT_ROLLUPS,
+    if sign > 0:
+        await conn.execute(
+            _ADD,
+            [(*key, member, n) for (key, member), n in deltas.members.items()],
+            [_rollup_row(k, deltas.counters[k]) for k in keys],
+            latency.empty(),
+        )
+        return
+    await _subtract(conn, deltas, keys)
+
+
+def _member_columns(items: list[tuple[tuple[Key, str], int]]) -> list[list[Any]]:
+    return [
+        [k[0] for (k, _), _ in items],
+        [k[1] for (k, _), _ in items],
+        [k[2] for (k, _), _ in items],
+        [k[3] for (k, _), _ in items],
+        [m for (_, m), _ in items],
+        [n for _, n in items],
+    ]
+
+
+def _rollup_row(key: Key, c: Counters) -> tuple[Any, ...]:
+    return (
+        *key, c.received, _nonzero(c.received_by_kind), c.sent, c.failed,
+        _nonzero(c.failed_by_reason), c.blocked, "{" + ",".join(map(str, c.latency)) + "}",
+    )  # fmt: skip
+
+
+def _nonzero(counts: Any) -> dict[str, int]:
+    return {k: v for k, v in counts.items() if v}
+
+
+def _rollup_columns(keys: list[Key], counters: list[Counters]) -> list[list[Any]]:
+    return [
         [k[0] for k in keys],
         [k[1] for k in keys],
         [k[2] for k in keys],
@@ -215,20 +267,45 @@ async def add_deltas(conn: Connection, deltas: Deltas, sign: int = 1) -> None:
         [counts_json(c.failed_by_reason) for c in counters],
         [c.blocked for c in counters],
         ["{" + ",".join(map(str, c.latency)) + "}" for c in counters],
+    ]
+
+
+async def _subtract(conn: Connection, deltas: Deltas, keys: list[Key]) -> None:
+    """Forgetting: members that fall to zero go and leave their rollups' active counts."""
+    active: dict[Key, list[int]] = {}
+    if deltas.members:
+        items = [(key, -n) for key, n in deltas.members.items()]
+        returned = await conn.fetch(_UPSERT_MEMBERS, *_member_columns(items))
+        gone = [r for r in returned if r["received"] <= 0]
+        for r in gone:
+            key = (r["scope"], r["scope_id"], r["granularity"], r["bucket"])
+            active.setdefault(key, [0, 0])[0 if r["member"].startswith("c") else 1] -= 1
+        if gone:
+            await conn.execute(
+                "DELETE FROM stats_members WHERE (scope, scope_id, granularity, bucket, member)"
+                " IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+                " $4::timestamptz[], $5::text[]))",
+                *[
+                    [r[c] for r in gone]
+                    for c in ("scope", "scope_id", "granularity", "bucket", "member")
+                ],
+            )
+    await conn.execute(
+        _UPSERT_ROLLUPS,
+        *_rollup_columns(keys, [deltas.counters[k].negated() for k in keys]),
         [active.get(k, [0, 0])[0] for k in keys],
         [active.get(k, [0, 0])[1] for k in keys],
         latency.empty(),
     )
-    if sign < 0:
-        await conn.execute(
-            "DELETE FROM stats_rollups WHERE (scope, scope_id, granularity, bucket) IN"
-            " (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]))"
-            " AND received = 0 AND sent = 0 AND failed = 0 AND blocked = 0"
-            " AND active_chats = 0 AND active_users = 0",
-            *[[k[i] for k in keys] for i in range(4)],
-        )
+    await conn.execute(
+        "DELETE FROM stats_rollups WHERE (scope, scope_id, granularity, bucket) IN"
+        " (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]))"
+        " AND received = 0 AND sent = 0 AND failed = 0 AND blocked = 0"
+        " AND active_chats = 0 AND active_users = 0",
+        *[[k[i] for k in keys] for i in range(4)],
+    )
 
 
 def counts_json(counts: Any) -> str:
     """A counter map as jsonb text, without its zero entries."""
-    return json.dumps({k: v for k, v in counts.items() if v})
+    return json.dumps(_nonzero(counts))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
+from itertools import accumulate
 
 # Upper bounds of the buckets, in milliseconds; the last bucket holds everything above.
 BOUNDS_MS: tuple[int, ...] = (
@@ -37,13 +38,8 @@ def percentile(histogram: Sequence[int], q: float) -> float | None:
     """
     if not 0 < q <= 1:
         raise ValueError("q is a fraction in (0, 1]")
-    count = sum(histogram)
-    if count == 0:
+    cumulative = list(accumulate(histogram))
+    if not cumulative or cumulative[-1] == 0:
         return None
-    rank = q * count
-    seen = 0
-    for i, n in enumerate(histogram):
-        seen += n
-        if seen >= rank:
-            return float(BOUNDS_MS[min(i, len(BOUNDS_MS) - 1)])
-    return float(BOUNDS_MS[-1])  # pragma: no cover
+    i = bisect_left(cumulative, q * cumulative[-1])
+    return float(BOUNDS_MS[min(i, len(BOUNDS_MS) - 1)])

@@ -28,6 +28,9 @@ class Bucket:
     active_users: int | None = 0
 
 
+NOTHING = Bucket()  # a bucket where nothing happened (shared: nobody changes a Bucket)
+
+
 @dataclass(frozen=True)
 class Point:
     at: datetime
@@ -46,7 +49,7 @@ def zero_filled(
     rows: Mapping[datetime, Bucket], start: datetime, end: datetime, granularity: Granularity
 ) -> list[Point]:
     """A point for every bucket overlapping [start, end)."""
-    return [Point(at, rows.get(at, Bucket())) for at in buckets(start, end, granularity)]
+    return [Point(at, rows.get(at, NOTHING)) for at in buckets(start, end, granularity)]
 
 
 def summed(parts: Iterable[Bucket]) -> Bucket:
