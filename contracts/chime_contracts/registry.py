@@ -32,6 +32,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     events.SubscriptionChanged,
     events.BroadcastStarted,
     events.BroadcastProgressed,
+    events.BroadcastRecipientsSkipped,
     events.BroadcastFinished,
     events.NotificationRequested,
     events.SendRequested,

@@ -9,6 +9,7 @@ from chime_contracts.events import (
     BroadcastFinished,
     BroadcastProgressed,
     BroadcastRequested,
+    BroadcastRecipientsSkipped,
     BroadcastStarted,
     ChatAssigned,
     ChatAssignmentConfirmed,
@@ -226,6 +227,14 @@ SAMPLES = [
         estimated_finish_at=NOW,
     ),
     BroadcastProgressed(broadcast_id="b1", handed=100, sent=50, failed=1, skipped=2),
+    BroadcastRecipientsSkipped(
+        slice_id="b1:skipped:0",
+        broadcast_id="b1",
+        bot_id=1,
+        reason="blocked",
+        chat_ids=[7, 8],
+        skipped_at=NOW,
+    ),
     BroadcastFinished(broadcast_id="b1", handed=100, sent=98, failed=2, skipped=2, finished_at=NOW),
     BroadcastCancelRequested(
         broadcast_id="b1", owner=ScheduleOwner(kind="api_key", id="key_1"), requested_at=NOW

@@ -18,6 +18,7 @@ from chime_contracts.events.ingest import (
 from chime_contracts.events.scheduler import (
     BroadcastFinished,
     BroadcastProgressed,
+    BroadcastRecipientsSkipped,
     BroadcastStarted,
     NotificationDue,
     ReminderScheduled,
@@ -48,6 +49,7 @@ __all__ = [
     "BroadcastCancelRequested",
     "BroadcastFinished",
     "BroadcastProgressed",
+    "BroadcastRecipientsSkipped",
     "BroadcastRequested",
     "BroadcastStarted",
     "ChatAssigned",

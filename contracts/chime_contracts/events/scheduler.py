@@ -161,6 +161,26 @@ class BroadcastStarted(Event):
     estimated_finish_at: datetime = Field(description="from Telegram's limits per bot")
 
 
+SkipReason = Literal["blocked", "stopped"]
+
+
+class BroadcastRecipientsSkipped(Event):
+    """Subscribers a starting broadcast leaves out, named: published with
+    `broadcast.started.v1` (which counts them), in slices of at most 5,000 chats, each slice
+    of one reason. `blocked`: the chat blocked the bot or removed it (also when it stopped);
+    `stopped`: the chat sent /stop. `slice_id` (`<broadcast>:skipped:<n>`) is unique."""
+
+    type: Literal["broadcast.recipients.skipped.v1"] = "broadcast.recipients.skipped.v1"
+    producer: ClassVar[str] = "scheduler"
+
+    slice_id: str = Field(min_length=1, max_length=150, description="unique per slice")
+    broadcast_id: str
+    bot_id: int
+    reason: SkipReason
+    chat_ids: list[int] = Field(min_length=1, max_length=5000)
+    skipped_at: datetime
+
+
 class BroadcastProgressed(Event):
     """How far a broadcast got: handed to the sender, sent, failed (running totals)."""
 
