@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
 from chime_contracts.events import SendBatchRequested
+from chime_contracts.events.scheduler import SkipReason
 from chime_contracts.events.schedules import MisfirePolicy, ScheduleOwner
 from chime_kit.event_store import Recorded
 from chime_kit.projection import Projection
@@ -129,7 +130,9 @@ class Subscriptions(Projection, Protocol):
 
     async def topics_of_chat(self, bot_id: int, chat_id: int) -> list[str]: ...
 
-    async def recipients(self, bot_id: int, topic: str) -> tuple[list[int], int]: ...
+    async def recipients(
+        self, bot_id: int, topic: str
+    ) -> tuple[list[int], list[tuple[int, SkipReason]]]: ...
 
 
 class Chats(Projection, Protocol):

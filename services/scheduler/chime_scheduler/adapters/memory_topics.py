@@ -15,6 +15,7 @@ from chime_contracts.events import (
     ChatMigrated,
     SubscriptionChanged,
 )
+from chime_contracts.events.scheduler import SkipReason
 from chime_kit.event_store import Recorded
 from chime_scheduler.adapters.topics import chat_change
 from chime_scheduler.ports import DueBroadcast, HeldSlice
@@ -39,10 +40,10 @@ class InMemoryChats:
         language: str | None = self.rows.get((bot_id, chat_id), {}).get("language")
         return language
 
-    def skipped(self, bot_id: int, chat_id: int) -> bool:
-        """Whether the chat blocked the bot or stopped it: a broadcast skips it."""
+    def skipped(self, bot_id: int, chat_id: int) -> SkipReason | None:
+        """Why a broadcast skips the chat (it blocked the bot, or stopped), if it does."""
         row = self.rows.get((bot_id, chat_id), {})
-        return bool(row.get("blocked") or row.get("stopped"))
+        return "blocked" if row.get("blocked") else "stopped" if row.get("stopped") else None
 
 
 class InMemorySubscriptions:
@@ -73,10 +74,13 @@ class InMemorySubscriptions:
     async def topics_of_chat(self, bot_id: int, chat_id: int) -> list[str]:
         return sorted(t for b, t, c in self.rows if (b, c) == (bot_id, chat_id))
 
-    async def recipients(self, bot_id: int, topic: str) -> tuple[list[int], int]:
+    async def recipients(
+        self, bot_id: int, topic: str
+    ) -> tuple[list[int], list[tuple[int, SkipReason]]]:
         subscribers = sorted(c for b, t, c in self.rows if (b, t) == (bot_id, topic))
-        chats = [c for c in subscribers if not self.chats.skipped(bot_id, c)]
-        return chats, len(subscribers) - len(chats)
+        why = {c: self.chats.skipped(bot_id, c) for c in subscribers}
+        chats = [c for c in subscribers if why[c] is None]
+        return chats, [(c, r) for c, r in why.items() if r is not None]
 
 
 @dataclass(frozen=True)

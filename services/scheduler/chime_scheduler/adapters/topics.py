@@ -21,6 +21,7 @@ from chime_contracts.events import (
     SubscriptionChanged,
     TimeZoneSet,
 )
+from chime_contracts.events.scheduler import SkipReason
 from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
 from chime_scheduler.domain.chats import GONE
@@ -73,17 +74,20 @@ class PostgresSubscriptions:
         )
         return [r["topic"] for r in rows]
 
-    async def recipients(self, bot_id: int, topic: str) -> tuple[list[int], int]:
-        """The topic's subscribers now, less those that blocked the bot or stopped (and how
-        many those were)."""
+    async def recipients(
+        self, bot_id: int, topic: str
+    ) -> tuple[list[int], list[tuple[int, SkipReason]]]:
+        """The topic's subscribers now, less those that blocked the bot or stopped (and
+        those, with the reason: blocked first, when both)."""
         rows = await self.conn.fetch(
-            "SELECT s.chat_id, coalesce(c.blocked OR c.stopped, false) AS skip"
+            "SELECT s.chat_id, CASE WHEN c.blocked THEN 'blocked'"
+            " WHEN c.stopped THEN 'stopped' END AS skip"
             " FROM subscriptions s LEFT JOIN chats c USING (bot_id, chat_id)"
             " WHERE s.bot_id = $1 AND s.topic = $2 ORDER BY s.chat_id",
             bot_id, topic,
         )  # fmt: skip
-        chats = [r["chat_id"] for r in rows if not r["skip"]]
-        return chats, len(rows) - len(chats)
+        chats = [r["chat_id"] for r in rows if r["skip"] is None]
+        return chats, [(r["chat_id"], r["skip"]) for r in rows if r["skip"] is not None]
 
 
 class PostgresChats:

@@ -17,10 +17,12 @@ from chime_contracts.envelope import Event
 from chime_contracts.events import (
     BroadcastFinished,
     BroadcastProgressed,
+    BroadcastRecipientsSkipped,
     BroadcastRequested,
     BroadcastStarted,
     SendBatchRequested,
 )
+from chime_contracts.events.scheduler import SkipReason
 from chime_contracts.events.schedules import MessageTemplate
 from chime_contracts.events.shared import SendSource
 from chime_kit.streams import Aggregate
@@ -116,6 +118,31 @@ def slices(
             scheduled_for=scheduled_for,
         )
         for n, i in enumerate(range(0, len(chat_ids), SLICE))
+    ]
+
+
+def skipped_slices(
+    broadcast_id: str, bot_id: int, skipped: Sequence[tuple[int, SkipReason]], now: datetime
+) -> list[BroadcastRecipientsSkipped]:
+    """The subscribers left out, named: by reason, in slices of `SLICE`."""
+    by_reason: dict[SkipReason, list[int]] = {}
+    for chat_id, reason in skipped:
+        by_reason.setdefault(reason, []).append(chat_id)
+    pieces = [
+        (reason, chats[i : i + SLICE])
+        for reason, chats in sorted(by_reason.items())
+        for i in range(0, len(chats), SLICE)
+    ]
+    return [
+        BroadcastRecipientsSkipped(
+            slice_id=f"{broadcast_id}:skipped:{n}",
+            broadcast_id=broadcast_id,
+            bot_id=bot_id,
+            reason=reason,
+            chat_ids=chats,
+            skipped_at=now,
+        )
+        for n, (reason, chats) in enumerate(pieces)
     ]
 
 

@@ -139,8 +139,10 @@ async def start_broadcast(
     message: MessageTemplate, paid: bool, schedule_id: str | None, version: int,
     now: datetime, correlation_id: str, batch: Batch,
 ) -> None:  # fmt: skip
-    """Hand a broadcast to the sender: its recipients now, in slices, with an estimate."""
-    chat_ids, skipped = await store.subscriptions.recipients(bot_id, topic)
+    """Hand a broadcast to the sender: its recipients now, in slices, with an estimate;
+    name the subscribers it leaves out (blocked, stopped)."""
+    chat_ids, left_out = await store.subscriptions.recipients(bot_id, topic)
+    skipped = len(left_out)
     slices = broadcasts.slices(broadcast_id, bot_id, chat_ids, message, paid, now)
     started = BroadcastStarted(
         broadcast_id=broadcast_id, owner=owner, bot_id=bot_id, topic=topic,
@@ -156,6 +158,9 @@ async def start_broadcast(
     envelopes = [uow.wrap(e, correlation_id) for e in events]
     batch.appends.append(Append(broadcasts.stream_id(broadcast_id), version, envelopes))
     batch.publish.extend(envelopes)
+    # Named, not kept in the stream (the count is): published with the start, like slices.
+    for named in broadcasts.skipped_slices(broadcast_id, bot_id, left_out, now):
+        batch.publish.append(uow.wrap(named, correlation_id))
     held: list[HeldSlice] = []
     for n, piece in enumerate(slices):
         at = broadcasts.hand_at(now, n, paid)

@@ -1,5 +1,6 @@
-"""A broadcast to a topic: every current subscriber once, blocked and stopped chats skipped
-and counted, handed to the sender in slices, progress and the end from the outcomes."""
+"""A broadcast to a topic: every current subscriber once, blocked and stopped chats skipped,
+counted and named (`broadcast.recipients.skipped.v1`), handed to the sender in slices,
+progress and the end from the outcomes."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -94,6 +95,12 @@ async def test_fan_out_skips_blocked_and_stopped_chats_and_reports_to_the_end(sc
     assert [c for b in batches for c in b["chat_ids"]] == expected
     assert (started["recipients"], started["skipped"], started["slices"]) == (55, 4, 1)
     assert batches[0]["source"] == {"kind": "broadcast", "id": "b1"}
+    named = [e["data"] for e in events if e["type"] == "broadcast.recipients.skipped.v1"]
+    assert [(s["slice_id"], s["reason"], s["chat_ids"]) for s in named] == [
+        ("b1:skipped:0", "blocked", [2, 3, 4]),
+        ("b1:skipped:1", "stopped", [6]),
+    ]
+    assert {(s["broadcast_id"], s["bot_id"]) for s in named} == {("b1", 1)}
     assert datetime.fromisoformat(started["estimated_finish_at"]) > datetime.fromisoformat(
         started["started_at"]
     )
@@ -253,3 +260,15 @@ def test_slices_hold_at_most_the_contracts_share_each():
     assert [len(s.chat_ids) for s in sliced] == [5000, 5000, 2001]
     assert [s.batch_id for s in sliced] == ["b:0", "b:1", "b:2"]
     assert [c for s in sliced for c in s.chat_ids] == chats
+
+
+def test_skipped_chats_are_named_by_reason_in_slices_of_the_contracts_share():
+    left_out = [(c, "stopped" if c % 10 == 0 else "blocked") for c in range(6_000)]
+    named = broadcasts.skipped_slices("b", 1, left_out, NOW)
+    assert [(s.slice_id, s.reason, len(s.chat_ids)) for s in named] == [
+        ("b:skipped:0", "blocked", 5000),
+        ("b:skipped:1", "blocked", 400),
+        ("b:skipped:2", "stopped", 600),
+    ]
+    assert sorted(c for s in named for c in s.chat_ids) == list(range(6_000))
+    assert broadcasts.skipped_slices("b", 1, [], NOW) == []

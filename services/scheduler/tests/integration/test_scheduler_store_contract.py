@@ -185,7 +185,7 @@ async def test_a_topics_recipients_are_its_subscribers_less_blocked_chats(harnes
     ), producer="sender")  # fmt: skip
     await harness.handle(handlers.note_chat, blocked)
     found = await harness.run(lambda _, store: store.subscriptions.recipients(1, "news"))
-    assert found == ([7], 1)
+    assert found == ([7], [(8, "blocked")])
     assert await harness.run(lambda _, s: s.subscriptions.topics_of(1, 7, 1, 10)) == (["news"], 1)
     assert await harness.run(lambda _, s: s.subscriptions.topics_of_chat(1, 9)) == []
     [reply] = await harness.handle(handlers.answer_listing, listing(7, "topics"))
