@@ -467,14 +467,14 @@ class RecipientOut(BaseModel):
     status: Annotated[
         Status1,
         Field(
-            description="pending (handed to the sender), sent, failed, blocked (Telegram refused: the chat blocked the bot), skipped (left out at the start; not yet reported per chat)",
+            description="pending (handed to the sender), sent, failed, blocked (Telegram refused: the chat blocked the bot), skipped (left out at the start: the chat had blocked the bot or stopped; `reason` says which)",
             title="Status",
         ),
     ]
     reason: Annotated[
         str | None,
         Field(
-            description="why it failed: the sender's reason and Telegram's",
+            description="why it failed (the sender's reason and Telegram's), or why it was skipped (blocked, stopped)",
             title="Reason",
         ),
     ]

@@ -19,8 +19,11 @@ from chime_api.domain.recipients import (
     broadcast_of,
     outcome_row,
     pending_rows,
+    replaces,
+    skipped_rows,
 )
 from chime_contracts.events import (
+    BroadcastRecipientsSkipped,
     MessageDeleteRequested,
     MessageEditRequested,
     MessageSent,
@@ -134,21 +137,24 @@ class InMemoryRecipients:
                 broadcast_id = broadcast_of(e)
                 if broadcast_id is not None:
                     for row in pending_rows(broadcast_id, e, r.envelope.occurred_at):
-                        self._merge(row, keep_known=True)
+                        self._merge(row)
+            elif r.stream_id.startswith("skipped-") and isinstance(e, BroadcastRecipientsSkipped):
+                for row in skipped_rows(e, r.envelope.occurred_at):
+                    self._merge(row)
             elif r.stream_id.startswith("recipient-") and isinstance(e, MessageSent | SendFailed):
                 broadcast_id = broadcast_of(e)
                 if broadcast_id is not None:
-                    self._merge(outcome_row(broadcast_id, e), keep_known=False)
+                    self._merge(outcome_row(broadcast_id, e))
 
-    def _merge(self, row: Recipient, keep_known: bool) -> None:
-        """As the SQL does: a slice keeps what is known, an outcome replaces it; the earlier
-        time of the two stays (they may come in either order)."""
+    def _merge(self, row: Recipient) -> None:
+        """As the SQL does: a slice keeps what is known, a skip replaces only pending, an
+        outcome replaces it; the earlier time of the two stays (they may come in any order)."""
         key = (row.broadcast_id, row.chat_id)
         known = self.rows.get(key)
         if known is None:
             self.rows[key] = row
             return
-        kept = known if keep_known else row
+        kept = row if replaces(row.status, known.status) else known
         self.rows[key] = replace(kept, created_at=min(known.created_at, row.created_at))
 
     async def is_ours(self, broadcast_id: str) -> bool:

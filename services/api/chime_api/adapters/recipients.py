@@ -1,4 +1,4 @@
-"""The broadcast_recipients table: a projection of the slice and recipient streams."""
+"""The broadcast_recipients table: a projection of the slice, skipped and recipient streams."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ from chime_api.domain.recipients import (
     broadcast_of,
     outcome_row,
 )
-from chime_contracts.events import MessageSent, SendBatchRequested, SendFailed
+from chime_contracts.events import (
+    BroadcastRecipientsSkipped,
+    MessageSent,
+    SendBatchRequested,
+    SendFailed,
+)
 from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
 
@@ -38,6 +43,21 @@ _PENDING = (
     " created_at = least(broadcast_recipients.created_at, excluded.created_at)"
 )
 
+# Skipped wins over pending only (an outcome, which cannot come for a skipped chat, would
+# win over skipped), so either order gives the same row.
+_SKIPPED = (
+    f"INSERT INTO broadcast_recipients ({_COLUMNS})"  # noqa: S608
+    " SELECT $1, chat_id, $2, 'skipped', $3, $3, $4, NULL, NULL, NULL"
+    " FROM unnest($5::bigint[]) AS chat_id ON CONFLICT (broadcast_id, chat_id) DO UPDATE SET"
+    " status = CASE WHEN broadcast_recipients.status = 'pending' THEN 'skipped'"
+    " ELSE broadcast_recipients.status END,"
+    " reason = CASE WHEN broadcast_recipients.status = 'pending' THEN excluded.reason"
+    " ELSE broadcast_recipients.reason END,"
+    " updated_at = CASE WHEN broadcast_recipients.status = 'pending' THEN excluded.updated_at"
+    " ELSE broadcast_recipients.updated_at END,"
+    " created_at = least(broadcast_recipients.created_at, excluded.created_at)"
+)
+
 
 class PostgresRecipients:
     tables = ("broadcast_recipients",)
@@ -54,6 +74,11 @@ class PostgresRecipients:
                 if broadcast_id is not None:
                     at = r.envelope.occurred_at
                     await self.conn.execute(_PENDING, broadcast_id, e.bot_id, at, e.chat_ids)
+            elif stream.startswith("skipped-") and isinstance(e, BroadcastRecipientsSkipped):
+                at = r.envelope.occurred_at
+                await self.conn.execute(
+                    _SKIPPED, e.broadcast_id, e.bot_id, at, e.reason, e.chat_ids
+                )
             elif stream.startswith("recipient-") and isinstance(e, MessageSent | SendFailed):
                 broadcast_id = broadcast_of(e)
                 if broadcast_id is not None:

@@ -5,9 +5,11 @@ A slice is kept once in `slice-<batch id>`; a recipient's outcome in
 `recipient-<broadcast id>:<chat id>`, the first one only (a redelivery or a late contrary
 one changes nothing). An outcome may come before its slice: the row starts from either.
 
-`skipped`: the chats the scheduler leaves out when a broadcast starts (blocked or stopped)
-are counted on the broadcast but not named by any event, so no row has that status yet;
-the status is part of the api so that clients need not change when they are named.
+`skipped`: the chats the scheduler leaves out when a broadcast starts (they blocked the bot
+or stopped), named in `broadcast.recipients.skipped.v1` slices, each kept once in
+`skipped-<slice id>`, the reason on each row. A skipped chat is in no slice and gets no
+outcome; were both to come anyway, in any order, the row is the same: an outcome wins over
+`skipped`, `skipped` over `pending`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from chime_contracts.envelope import Envelope
-from chime_contracts.events import MessageSent, SendBatchRequested, SendFailed
+from chime_contracts.events import (
+    BroadcastRecipientsSkipped,
+    MessageSent,
+    SendBatchRequested,
+    SendFailed,
+)
 
 RecipientStatus = Literal["pending", "sent", "failed", "blocked", "skipped"]
 RECIPIENT_STATUSES: tuple[RecipientStatus, ...] = (
@@ -49,6 +56,10 @@ def slice_stream(batch_id: str) -> str:
     return f"slice-{batch_id}"
 
 
+def skipped_stream(slice_id: str) -> str:
+    return f"skipped-{slice_id}"
+
+
 def recipient_stream(broadcast_id: str, chat_id: int) -> str:
     return f"recipient-{broadcast_id}:{chat_id}"
 
@@ -65,6 +76,16 @@ def status_of(outcome: MessageSent | SendFailed) -> RecipientStatus:
     if outcome.permanent and outcome.error_code == FORBIDDEN:
         return "blocked"
     return "failed"
+
+
+def replaces(new: RecipientStatus, known: RecipientStatus) -> bool:
+    """Whether a row of status `new` replaces a known one: an outcome does (there is one per
+    recipient), a skip replaces only a pending row, a pending row nothing."""
+    if new == "pending":
+        return False
+    if new == "skipped":
+        return known == "pending"
+    return True
 
 
 def keep_first(kept: int, envelope: Envelope[Any]) -> list[Envelope[Any]]:
@@ -93,3 +114,11 @@ def pending_rows(broadcast_id: str, batch: SendBatchRequested, at: datetime) -> 
         Recipient(broadcast_id, chat_id, batch.bot_id, "pending", at, at)
         for chat_id in batch.chat_ids
     ]
+
+
+def skipped_rows(skipped: BroadcastRecipientsSkipped, at: datetime) -> list[Recipient]:
+    return [
+        Recipient(skipped.broadcast_id, chat_id, skipped.bot_id, "skipped", at, at,
+                  reason=skipped.reason)
+        for chat_id in skipped.chat_ids
+    ]  # fmt: skip

@@ -91,9 +91,13 @@ class RecipientOut(BaseModel):
     bot_id: int
     status: RecipientStatus = Field(
         description="pending (handed to the sender), sent, failed, blocked (Telegram refused:"
-        " the chat blocked the bot), skipped (left out at the start; not yet reported per chat)"
+        " the chat blocked the bot), skipped (left out at the start: the chat had blocked the"
+        " bot or stopped; `reason` says which)"
     )
-    reason: str | None = Field(description="why it failed: the sender's reason and Telegram's")
+    reason: str | None = Field(
+        description="why it failed (the sender's reason and Telegram's), or why it was skipped"
+        " (blocked, stopped)"
+    )
     error_code: int | None = Field(description="Telegram's error code, if it answered one")
     delivery_id: str | None
     telegram_message_id: int | None

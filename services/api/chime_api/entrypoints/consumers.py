@@ -1,7 +1,8 @@
 """Broker subscribers of the api: the sender's outcomes of the api's own notifications and
 broadcasts only (routed `<type>.notification`, `<type>.broadcast`), not every send outcome;
-the scheduler's results (kept only for the api's own schedules and broadcasts) and the
-slices of its broadcasts; ingest's and the sender's events about chats."""
+the scheduler's results (kept only for the api's own schedules and broadcasts), the
+slices of its broadcasts and the chats they skipped; ingest's and the sender's events about
+chats."""
 
 from typing import Any
 
@@ -14,7 +15,12 @@ from chime_api.domain.notifications import SOURCE_KIND
 from chime_api.domain.schedules import RESULTS
 from chime_api.handlers import chats, notifications, recipients, schedules
 from chime_contracts.envelope import Envelope
-from chime_contracts.events import MessageSent, SendBatchRequested, SendFailed
+from chime_contracts.events import (
+    BroadcastRecipientsSkipped,
+    MessageSent,
+    SendBatchRequested,
+    SendFailed,
+)
 from chime_kit.consumer import Router
 from chime_kit.runtime import Runtime
 from chime_kit.unit_of_work import UnitOfWork
@@ -30,6 +36,10 @@ async def chat_event(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
 
 async def broadcast_slice(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
     await recipients.record_slice(uow, PostgresRecipients(uow.conn), envelope)
+
+
+async def broadcast_skipped(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
+    await recipients.record_skipped(uow, PostgresRecipients(uow.conn), envelope)
 
 
 async def broadcast_outcome(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
@@ -64,6 +74,10 @@ def build_router(runtime: Runtime) -> Router:
     runtime.subscribe(
         router, queue="api.broadcast-slices", event=SendBatchRequested, handler=broadcast_slice
     )
+    runtime.subscribe(
+        router, queue="api.broadcast-skipped", event=BroadcastRecipientsSkipped,
+        handler=broadcast_skipped,
+    )  # fmt: skip
     for outcome, queue in (
         (MessageSent, "api.broadcast-sent"),
         (SendFailed, "api.broadcast-failed"),

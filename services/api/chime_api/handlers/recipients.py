@@ -1,5 +1,5 @@
-"""Recipients of the api's broadcasts: the slices handed to the sender and each recipient's
-outcome, kept in their streams (once) and projected at once."""
+"""Recipients of the api's broadcasts: the slices handed to the sender, the chats skipped at
+the start and each recipient's outcome, kept in their streams (once) and projected at once."""
 
 from __future__ import annotations
 
@@ -12,11 +12,17 @@ from chime_api.domain.recipients import (
     broadcast_of,
     keep_first,
     recipient_stream,
+    skipped_stream,
     slice_stream,
 )
 from chime_api.ports import Recipients
 from chime_contracts.envelope import Envelope
-from chime_contracts.events import MessageSent, SendBatchRequested, SendFailed
+from chime_contracts.events import (
+    BroadcastRecipientsSkipped,
+    MessageSent,
+    SendBatchRequested,
+    SendFailed,
+)
 from chime_kit.streams import Aggregate, Work, decide
 
 _COUNT: Aggregate[int] = Aggregate(0, lambda n, _: n + 1)
@@ -30,6 +36,17 @@ async def record_slice(work: Work, recipients: Recipients, envelope: Envelope[An
         return
     await decide(
         work, slice_stream(batch.batch_id), _COUNT, lambda n: keep_first(n, envelope),
+        project=recipients.apply,
+    )  # fmt: skip
+
+
+async def record_skipped(work: Work, recipients: Recipients, envelope: Envelope[Any]) -> None:
+    """Chats one of the api's broadcasts left out when it started: skipped, with the reason."""
+    skipped: BroadcastRecipientsSkipped = envelope.data
+    if not await recipients.is_ours(skipped.broadcast_id):
+        return
+    await decide(
+        work, skipped_stream(skipped.slice_id), _COUNT, lambda n: keep_first(n, envelope),
         project=recipients.apply,
     )  # fmt: skip
 

@@ -1,6 +1,6 @@
-"""/v1/chats and /v1/broadcasts/{id}/recipients on the running api: ingest's and the
-sender's events published on the broker reach the read models through the api's own
-consumers; listings page and filter; another team's broadcast is not found."""
+"""/v1/chats and /v1/broadcasts/{id}/recipients on the running api: ingest's, the
+scheduler's and the sender's events published on the broker reach the read models through
+the api's own consumers; listings page and filter; another team's broadcast is not found."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +9,7 @@ from api_support import READ, auth
 
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import (
+    BroadcastRecipientsSkipped,
     ChatBlocked,
     ChatMemberChanged,
     LanguageSet,
@@ -111,6 +112,11 @@ async def test_each_recipient_of_a_broadcast_has_its_status(client, make_key, ta
         batch_id=f"{bid}:0", bot_id=7, chat_ids=[1, 2, 3, 4], text="hi", source=source
     )
     await tap.publish(envelope_of(batch, producer="scheduler"))
+    left_out = BroadcastRecipientsSkipped(
+        slice_id=f"{bid}:skipped:0", broadcast_id=bid, bot_id=7, reason="stopped",
+        chat_ids=[5], skipped_at=T0,
+    )  # fmt: skip
+    await tap.publish(envelope_of(left_out, producer="scheduler"))
     common = {"bot_id": 7, "attempts": 1, "source": source}
     outcomes = [
         MessageSent(delivery_id="d1", chat_id=1, telegram_message_id=5, sent_at=T0, **common),
@@ -135,18 +141,20 @@ async def test_each_recipient_of_a_broadcast_has_its_status(client, make_key, ta
                 " AND status <> 'pending'",
                 bid,
             )
-            == 3
+            == 4
             and await pool.fetchval(
                 "SELECT count(*) FROM broadcast_recipients WHERE broadcast_id = $1", bid
             )
-            == 4
+            == 5
         )
 
     await eventually(settled, within=15.0)
     path = f"/v1/broadcasts/{bid}/recipients"
     everyone = (await client.get(path, headers=auth(key))).json()["items"]
     statuses = {r["chat_id"]: r["status"] for r in everyone}
-    assert statuses == {1: "sent", 2: "blocked", 3: "failed", 4: "pending"}
+    assert statuses == {1: "sent", 2: "blocked", 3: "failed", 4: "pending", 5: "skipped"}
+    skipped = (await client.get(path, params={"status": "skipped"}, headers=auth(key))).json()
+    assert [(r["chat_id"], r["reason"]) for r in skipped["items"]] == [(5, "stopped")]
     blocked = (await client.get(path, params={"status": "blocked"}, headers=auth(key))).json()
     assert [r["chat_id"] for r in blocked["items"]] == [2]
     assert blocked["items"][0]["reason"].startswith("chat blocked the bot")
@@ -156,7 +164,7 @@ async def test_each_recipient_of_a_broadcast_has_its_status(client, make_key, ta
     rest = await client.get(
         path, params={"limit": 3, "cursor": page["next_cursor"]}, headers=auth(key)
     )
-    assert len(rest.json()["items"]) == 1
+    assert len(rest.json()["items"]) == 2
     assert rest.json()["next_cursor"] is None
     assert (await client.get(path, headers=auth(stranger))).status_code == 404
     bad = await client.get(path, params={"status": "lost"}, headers=auth(key))

@@ -21,6 +21,7 @@ from chime_api.handlers.notifications import NotificationRequest
 from chime_api.ports import Chats, Notifications, Recipients
 from chime_contracts.envelope import Envelope, envelope_of
 from chime_contracts.events import (
+    BroadcastRecipientsSkipped,
     ChatBlocked,
     LanguageSet,
     MessageReceived,
@@ -64,6 +65,11 @@ class Models:
         for envelope in envelopes:
             async with self.backend.work(envelope) as work:
                 await recipients.record_slice(work, self.recipients(work), envelope)
+
+    async def skipped(self, *envelopes: Envelope[Any]) -> None:
+        for envelope in envelopes:
+            async with self.backend.work(envelope) as work:
+                await recipients.record_skipped(work, self.recipients(work), envelope)
 
     async def outcomes(self, *envelopes: Envelope[Any]) -> None:
         for envelope in envelopes:
@@ -221,6 +227,54 @@ async def test_recipients_alike(models: Models) -> None:
     assert more
     assert [r.chat_id for r in rest] == [20, 30]
     assert other == []
+
+
+async def test_skipped_recipients_alike_whatever_comes_first(models: Models) -> None:
+    def skip(bid: str, n: int, reason: Any, chat_ids: list[int]) -> Envelope[Any]:
+        event = BroadcastRecipientsSkipped(
+            slice_id=f"{bid}:skipped:{n}", broadcast_id=bid, bot_id=7, reason=reason,
+            chat_ids=chat_ids, skipped_at=T0,
+        )  # fmt: skip
+        return envelope_of(event, producer="scheduler")
+
+    def batch(n: int, chat_ids: list[int]) -> Envelope[Any]:
+        event = SendBatchRequested(
+            batch_id=f"{OURS}:{n}", bot_id=7, chat_ids=chat_ids, text="t", source=source(OURS)
+        )
+        return envelope_of(event, producer="scheduler")
+
+    def sent(chat: int) -> Envelope[Any]:
+        event = MessageSent(
+            delivery_id=f"{OURS}:{chat}", bot_id=7, chat_id=chat, attempts=1,
+            telegram_message_id=chat, sent_at=LATER, source=source(OURS),
+        )  # fmt: skip
+        return envelope_of(event, producer="sender")
+
+    # None of these orders happens (a skipped chat is in no slice and has no outcome), but
+    # each gives the same row: an outcome wins over skipped, skipped over pending.
+    await models.outcomes(sent(80))
+    await models.skipped(skip(OURS, 0, "blocked", [40, 70, 80]))
+    await models.skipped(
+        skip(OURS, 0, "blocked", [40, 70, 80]), skip("brd_other", 0, "stopped", [1])
+    )
+    await models.slices(batch(0, [50, 70]))
+    await models.skipped(skip(OURS, 1, "stopped", [50, 90]))
+    await models.outcomes(sent(90))
+
+    async def rows(status: Any = None, bid: str = OURS) -> list[Any]:
+        async with models.backend.work() as work:
+            found, _ = await recipients.list_recipients(
+                models.recipients(work), bid, 10, None, status
+            )
+        return sorted((r.chat_id, r.status, r.reason) for r in found)
+
+    assert await rows() == [
+        (40, "skipped", "blocked"), (50, "skipped", "stopped"), (70, "skipped", "blocked"),
+        (80, "sent", None), (90, "sent", None),
+    ]  # fmt: skip
+    assert [c for c, _, _ in await rows("skipped")] == [40, 50, 70]
+    assert await rows("pending") == []
+    assert await rows(bid="brd_other") == []
 
 
 def key(n: int, team: str | None) -> ApiKey:

@@ -2,7 +2,8 @@
 recipients projections from the streams, row for row, after a realistic workload: keys
 created, limited, rotated, revoked; notifications accepted through HTTP and settled by the
 sender's outcomes, some racing; chats started, writing, blocking, choosing a language and a
-time zone, each event twice; a broadcast's slices and its recipients' outcomes."""
+time zone, each event twice; a broadcast's slices, the chats it skipped and its recipients'
+outcomes."""
 
 import asyncio
 import subprocess
@@ -17,7 +18,12 @@ from chime_api.domain.keys import Limits
 from chime_api.entrypoints.cli import SERVICE_CLI, limit_key, revoke_key, rotate_key
 from chime_api.history.adapters.projection import HistoryProjection
 from chime_contracts.envelope import envelope_of
-from chime_contracts.events import MessageSent, SendBatchRequested, SendFailed
+from chime_contracts.events import (
+    BroadcastRecipientsSkipped,
+    MessageSent,
+    SendBatchRequested,
+    SendFailed,
+)
 from chime_contracts.events.shared import SendSource
 from chime_kit.testing import eventually, table_rows
 
@@ -78,6 +84,13 @@ async def test_rebuilt_projections_equal_the_live_ones(client, make_key, setting
             text="b", source=source,
         )  # fmt: skip
         await tap.publish(envelope_of(batch, producer="scheduler"))
+    for n, reason in enumerate(("blocked", "stopped")):
+        skipped = BroadcastRecipientsSkipped(
+            slice_id=f"{bid}:skipped:{n}", broadcast_id=bid, bot_id=7, reason=reason,
+            chat_ids=[20 + n * 2, 21 + n * 2], skipped_at=datetime.now(UTC),
+        )  # fmt: skip
+        for _ in range(2):
+            await tap.publish(envelope_of(skipped, producer="scheduler"))
     for chat in range(0, 20, 3):
         result = outcome(bid, chat)
         update = {"delivery_id": f"{bid}:{chat}", "source": source}
@@ -97,7 +110,7 @@ async def test_rebuilt_projections_equal_the_live_ones(client, make_key, setting
             "SELECT count(*) FROM broadcast_recipients WHERE status <> 'pending'"
         )
         recipients = await pool.fetchval("SELECT count(*) FROM broadcast_recipients")
-        return (chats, outcomes, recipients) == (4, 7, 20)
+        return (chats, outcomes, recipients) == (4, 11, 24)
 
     await eventually(arrived, within=15.0)
     await asyncio.sleep(0.5)  # the late duplicates have landed (or been dropped)
@@ -107,7 +120,7 @@ async def test_rebuilt_projections_equal_the_live_ones(client, make_key, setting
     live_chats = await table_rows(pool, "chats")
     live_recipients = await table_rows(pool, "broadcast_recipients")
     assert {r["status"] for r in await pool.fetch("SELECT status FROM broadcast_recipients")} == {
-        "pending", "sent", "failed", "blocked",
+        "pending", "sent", "failed", "blocked", "skipped",
     }  # fmt: skip
     assert len(live_keys) == 5  # four made, one successor
     statuses = {r["status"] for r in await pool.fetch("SELECT status FROM notifications")}
