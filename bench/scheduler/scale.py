@@ -15,7 +15,8 @@ Usage:
    instant, from the `schedule.fired.v1` events) p50/p99/max, and duplicates and misses,
    counted on a queue bound to `send.requested.v1` after the round.
 3. A broadcast to `--broadcast` subscribers (a tenth of them blocked or stopped): the time
-   from its start until every slice was confirmed by RabbitMQ.
+   from its start until every slice was confirmed by RabbitMQ, and whether the skipped
+   chats were named (`broadcast.recipients.skipped.v1`), each once.
 
 A database and a vhost of the run's own, dropped at the end. The machine is shared: the
 load average is printed beside the figures.
@@ -251,8 +252,9 @@ async def broadcast_round(env: Any, pool: asyncpg.Pool, subscribers: int) -> dic
             "chats", records=[(1, c, c % 20 == 0, c % 20 == 1) for c in range(0, subscribers, 10)],
             columns=("bot_id", "chat_id", "blocked", "stopped"),
         )  # fmt: skip
-    skipped = len([c for c in range(0, subscribers, 10) if c % 20 in (0, 1)])
+    skipped = [c for c in range(0, subscribers, 10) if c % 20 in (0, 1)]
     connection, queue = await tap(env.amqp_url, "send.batch.requested.v1")
+    named_connection, named_queue = await tap(env.amqp_url, "broadcast.recipients.skipped.v1")
     scheduler = await create_service(SchedulerSettings(database_url=env.dsn, amqp_url=env.amqp_url,
                                               migrate_on_start=False, log_json=False))  # fmt: skip
     await scheduler.start()
@@ -270,10 +272,13 @@ async def broadcast_round(env: Any, pool: asyncpg.Pool, subscribers: int) -> dic
         await scheduler.stop()
     chats = [c for batch in await drain(queue, "chat_ids") for c in batch]
     await connection.close()
+    named = [c for batch in await drain(named_queue, "chat_ids") for c in batch]
+    await named_connection.close()
     return {
-        "subscribers": subscribers, "skipped": skipped, "handed": len(chats),
+        "subscribers": subscribers, "skipped": len(skipped), "handed": len(chats),
         "distinct": len(set(chats)), "seconds": None if done is None else done - started,
-        "expected": subscribers - skipped,
+        "expected": subscribers - len(skipped), "named": len(named),
+        "named_right": sorted(named) == skipped,
     }  # fmt: skip
 
 
@@ -320,6 +325,8 @@ async def main(args: argparse.Namespace) -> None:
                 f" stopped skipped, {b['handed']:,} handed ({b['distinct']:,} distinct, expected"
                 f" {b['expected']:,}) in "
                 + (f"{b['seconds']:.2f}s" if b["seconds"] else "did not finish")
+                + f"; {b['named']:,} skipped named"
+                + (" (each skipped chat once)" if b["named_right"] else " (NOT the skipped chats)")
                 + f"; {conditions()}"
             )  # fmt: skip
         await pool.close()
