@@ -14,6 +14,7 @@ from chime_contracts.events import (
     BroadcastCancelRequested,
     BroadcastRequested,
     ChatBlocked,
+    ChatStopped,
     LanguageSet,
     ListingRequested,
     ReminderRequested,
@@ -174,8 +175,8 @@ async def test_a_due_schedule_fires_once_and_a_finished_one_is_no_longer_due(har
     assert await harness.run(lambda _, store: store.schedules.of_chat(1, 5)) == []
 
 
-async def test_a_topics_recipients_are_its_subscribers_less_blocked_chats(harness):
-    emitted = await harness.handle(handlers.subscribe, *[subscription(c) for c in (7, 8, 9)])
+async def test_a_topics_recipients_are_its_subscribers_less_blocked_and_stopped_ones(harness):
+    emitted = await harness.handle(handlers.subscribe, *[subscription(c) for c in (7, 8, 9, 10)])
     assert texts(emitted)[0] == "🔔 Subscribed to news."
     again = await harness.handle(handlers.subscribe, subscription(7))
     assert texts(again) == ["You follow news already."]
@@ -184,8 +185,11 @@ async def test_a_topics_recipients_are_its_subscribers_less_blocked_chats(harnes
         bot_id=1, chat_id=8, detected_by="send_forbidden", blocked_at=datetime.now(UTC),
     ), producer="sender")  # fmt: skip
     await harness.handle(handlers.note_chat, blocked)
+    for chat_id in (8, 10):  # blocked and stopped is told as blocked
+        stopped = ChatStopped(bot_id=1, chat_id=chat_id, stopped_at=datetime.now(UTC))
+        await harness.handle(handlers.note_chat, envelope_of(stopped, producer="ingest"))
     found = await harness.run(lambda _, store: store.subscriptions.recipients(1, "news"))
-    assert found == ([7], [(8, "blocked")])
+    assert found == ([7], [(8, "blocked"), (10, "stopped")])
     assert await harness.run(lambda _, s: s.subscriptions.topics_of(1, 7, 1, 10)) == (["news"], 1)
     assert await harness.run(lambda _, s: s.subscriptions.topics_of_chat(1, 9)) == []
     [reply] = await harness.handle(handlers.answer_listing, listing(7, "topics"))
