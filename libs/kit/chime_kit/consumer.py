@@ -2,9 +2,10 @@
 
 A consumer takes whatever its prefetch buffer holds now, up to `batch_size` messages (it
 never waits to fill a batch), applies them in delivery order in one transaction, and
-acknowledges them with one `basic.ack(multiple)` after the commit. If the batch fails, it
-is rolled back and applied again one message per transaction, so one failing message is
-nacked alone and never holds the others.
+acknowledges them with one `basic.ack(multiple)` after the commit; one statement claims
+the batch's inbox rows, and only the events it newly claims reach the handler. If the
+batch fails, it is rolled back (its claims too) and applied again one message per
+transaction, so one failing message is nacked alone and never holds the others.
 
 A batch that fails because the database is unreachable is neither nacked nor split: its
 messages stay unacked while the consumer waits for the database (with backoff) and then
@@ -344,12 +345,12 @@ class Consumer(Generic[E]):
         async with self.transaction() as tx:
             # One statement claims the batch; its rows roll back with the batch if it fails,
             # so the one-by-one retry claims afresh.
-            unclaimed = await claim_all(tx.conn, self.queue, [_id_of(r) for r in batch])
+            fresh = await claim_all(tx.conn, self.queue, [_id_of(r) for r in batch])
             for received in batch:
                 event_id = _id_of(received)
                 # Only the first of an event sent twice within the batch is applied.
-                first = event_id in unclaimed
-                unclaimed.discard(event_id)
+                first = event_id in fresh
+                fresh.discard(event_id)
                 outcomes[id(received)] = await self._handle(tx, received, claimed=first)
         return outcomes
 
