@@ -135,7 +135,7 @@ async def trickle(dsn: str, amqp_url: str, n: int, prefetch: int, batch: int) ->
     try:
         channel = await connection.channel(publisher_confirms=True)
         underlay = await channel.get_underlay_channel()
-        for envelope in relay_bench.make_envelopes(n):
+        for envelope in relay_bench.make_envelopes(n, chats=n):
             sent[envelope.id] = time.perf_counter()
             await publish(underlay, envelope)
             await asyncio.sleep(1 / TRICKLE_RATE)
@@ -147,7 +147,7 @@ async def trickle(dsn: str, amqp_url: str, n: int, prefetch: int, batch: int) ->
 
 
 async def main(n: int, rounds: int, prefetch: int, batch: int, trickled: int) -> None:
-    envelopes = relay_bench.make_envelopes(n)
+    envelopes = relay_bench.make_envelopes(n, chats=n)  # one event per chat: version 0
     async with relay_bench.Environment() as env:
         first = await open_consumer(env.dsn, env.amqp_url, prefetch, batch)  # migrates
         info = await relay_bench.conditions(first.pool, env.api)

@@ -2,9 +2,10 @@
 
 A consumer takes whatever its prefetch buffer holds now, up to `batch_size` messages (it
 never waits to fill a batch), applies them in delivery order in one transaction, and
-acknowledges them with one `basic.ack(multiple)` after the commit. If the batch fails, it
-is rolled back and applied again one message per transaction, so one failing message is
-nacked alone and never holds the others.
+acknowledges them with one `basic.ack(multiple)` after the commit; one statement claims
+the batch's inbox rows, and only the events it newly claims reach the handler. If the
+batch fails, it is rolled back (its claims too) and applied again one message per
+transaction, so one failing message is nacked alone and never holds the others.
 
 A batch that fails because the database is unreachable is neither nacked nor split: its
 messages stay unacked while the consumer waits for the database (with backoff) and then
@@ -37,6 +38,7 @@ from pydantic import ValidationError
 from chime_contracts.envelope import Envelope, Event
 from chime_contracts.routing import every_refinement_of
 from chime_kit.broker import declare_consumer_queue, declare_dead_letter_queue
+from chime_kit.db import Connection
 from chime_kit.in_flight import InFlight
 from chime_kit.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 from chime_kit.telemetry import context_from, mark_service
@@ -341,8 +343,15 @@ class Consumer(Generic[E]):
     async def _apply_together(self, batch: Sequence[Received[E]]) -> dict[int, Outcome]:
         outcomes: dict[int, Outcome] = {}
         async with self.transaction() as tx:
+            # One statement claims the batch; its rows roll back with the batch if it fails,
+            # so the one-by-one retry claims afresh.
+            fresh = await claim_all(tx.conn, self.queue, [_id_of(r) for r in batch])
             for received in batch:
-                outcomes[id(received)] = await self._handle(tx, received)
+                event_id = _id_of(received)
+                # Only the first of an event sent twice within the batch is applied.
+                first = event_id in fresh
+                fresh.discard(event_id)
+                outcomes[id(received)] = await self._handle(tx, received, claimed=first)
         return outcomes
 
     async def _apply_alone(self, received: Received[E], hold_when_unreachable: bool) -> Outcome:
@@ -360,13 +369,18 @@ class Consumer(Generic[E]):
             )
             return Outcome.ERROR
 
-    async def _handle(self, tx: Transaction, received: Received[E]) -> Outcome:
+    async def _handle(
+        self, tx: Transaction, received: Received[E], *, claimed: bool | None = None
+    ) -> Outcome:
+        """Apply one message in `tx`; `claimed` is the batch's claim, None to claim it here."""
         envelope = received.envelope
         assert envelope is not None
         with self._span(envelope, received.headers):
             started = time.perf_counter()
             uow = tx.unit(envelope)
-            if not await claim(uow, self.queue, envelope.id):
+            if claimed is None:
+                claimed = await claim(uow, self.queue, envelope.id)
+            if not claimed:
                 return Outcome.DUPLICATE
             await self.handler(uow, envelope)
             HANDLER_SECONDS.labels(self.service, self.queue).observe(time.perf_counter() - started)
@@ -418,3 +432,19 @@ async def claim(uow: UnitOfWork, consumer: str, event_id: str) -> bool:
         event_id,
     )
     return bool(status == "INSERT 0 1")
+
+
+async def claim_all(conn: Connection, consumer: str, event_ids: Sequence[str]) -> set[str]:
+    """Insert the inbox rows of a batch in one statement; the ids not applied before."""
+    rows = await conn.fetch(
+        "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[])"
+        " ON CONFLICT DO NOTHING RETURNING event_id",
+        consumer,
+        list(dict.fromkeys(event_ids)),
+    )
+    return {row["event_id"] for row in rows}
+
+
+def _id_of(received: Received[Any]) -> str:
+    assert received.envelope is not None
+    return received.envelope.id

@@ -270,7 +270,10 @@ async def test_a_batch_with_one_poison_message_applies_the_others_and_dead_lette
     assert [r["event_id"] for r in committed] == [first.id] + [
         e.id for e in rest if e is not poison
     ]
-    assert await runtime.pool.fetchval("SELECT count(*) FROM inbox") == 10
+    inbox = await runtime.pool.fetch("SELECT event_id FROM inbox")
+    assert sorted(r["event_id"] for r in inbox) == sorted(
+        e.id for e in [first, *rest] if e is not poison
+    )
     assert tracker.watermark() is None
 
 
@@ -294,6 +297,101 @@ async def test_in_process_delivery_applies_a_batch_with_its_outcomes(runtime):
     notes = await runtime.pool.fetch("SELECT id FROM notes")
     assert {r["id"] for r in notes} == {good.id, other.id}
     assert runtime.in_flight("demo.user-started").watermark() is None
+
+
+def consumer_of(runtime, handler):
+    router = Router()
+    runtime.subscribe(router, queue="demo.user-started", event=UserStarted, handler=handler)
+    runtime.broker.include_router(router)
+    return router.consumers[0]
+
+
+async def record_application(uow, env):
+    await uow.conn.execute(
+        "INSERT INTO applied (event_id, txid) VALUES ($1, txid_current())", env.id
+    )
+
+
+async def applications(runtime) -> list[str]:
+    rows = await runtime.pool.fetch("SELECT event_id FROM applied ORDER BY seq")
+    return [r["event_id"] for r in rows]
+
+
+async def test_duplicates_within_a_batch_and_of_earlier_batches_are_applied_once(runtime):
+    consumer = consumer_of(runtime, record_application)
+    earlier, a, b = envelope(21), envelope(22), envelope(23)
+    assert await consumer.deliver(earlier) == ["applied"]
+
+    outcomes = await consumer.deliver(a, earlier, a, b, earlier, b)
+    assert outcomes == ["applied", "duplicate", "duplicate", "applied", "duplicate", "duplicate"]
+    assert await applications(runtime) == [earlier.id, a.id, b.id]
+    inbox = await runtime.pool.fetch("SELECT event_id FROM inbox")
+    assert sorted(r["event_id"] for r in inbox) == sorted([earlier.id, a.id, b.id])
+
+
+async def test_a_failed_batch_leaves_no_claims_and_its_messages_apply_one_by_one(runtime):
+    """The batch's inbox rows roll back with it: the retry finds none of its own claims."""
+    good, bad, other = envelope(31), envelope(32), envelope(33)
+
+    async def apply(uow, env):
+        await record_application(uow, env)
+        if env.id == bad.id:
+            raise RuntimeError("this one is broken")
+
+    consumer = consumer_of(runtime, apply)
+    outcomes = await consumer.deliver(good, b"{}", bad, other, good)
+    assert outcomes == ["applied", "poison", "error", "applied", "duplicate"]
+    assert await applications(runtime) == [good.id, other.id]
+    inbox = await runtime.pool.fetch("SELECT event_id FROM inbox")
+    assert sorted(r["event_id"] for r in inbox) == sorted([good.id, other.id])
+    # Delivered again (the broker's redelivery): the rest are duplicates, the broken one fails.
+    assert await consumer.deliver(good, bad, other) == ["duplicate", "error", "duplicate"]
+    assert await applications(runtime) == [good.id, other.id]
+
+
+class CountingConnection:
+    """The transaction's connection, counting the statements sent through it."""
+
+    def __init__(self, conn, statements: list[str]) -> None:
+        self._conn = conn
+        self._statements = statements
+
+    def __getattr__(self, name):
+        found = getattr(self._conn, name)
+        if name not in ("execute", "executemany", "fetch", "fetchrow", "fetchval"):
+            return found
+
+        async def counted(query, *args, **kwargs):
+            self._statements.append(query)
+            return await found(query, *args, **kwargs)
+
+        return counted
+
+
+async def test_a_batch_claims_its_inbox_rows_in_one_statement(runtime):
+    statements: list[str] = []
+
+    async def no_writes(uow, env):
+        pass
+
+    consumer = consumer_of(runtime, no_writes)
+    opened = consumer.transaction
+
+    @asynccontextmanager
+    async def counting():
+        async with opened() as tx:
+            tx.conn = CountingConnection(tx.conn, statements)
+            yield tx
+
+    consumer.transaction = counting
+    events = [envelope(n) for n in range(40, 50)]
+    assert await consumer.deliver(*events) == ["applied"] * 10
+    assert len(statements) == 1
+    assert await runtime.pool.fetchval("SELECT count(*) FROM inbox") == 10
+    # A batch of one takes the single path: one statement too.
+    statements.clear()
+    assert await consumer.deliver(envelope(50)) == ["applied"]
+    assert len(statements) == 1
 
 
 async def test_kill_9_of_a_consumer_mid_batch_loses_and_duplicates_nothing(database_url, amqp_url):
