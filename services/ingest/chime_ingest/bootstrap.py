@@ -39,24 +39,29 @@ def username_of(me: Any) -> str | None:
 
 async def learn_bot_usernames(
     runtime: Runtime, telegram: TelegramBotApi, tokens: dict[int, str]
-) -> None:
-    """Each bot's username from `getMe`, stored before any update is interpreted, so that a
-    group's `/cmd@another_bot` is told apart from the start. A bot whose call fails is only
-    logged: it learns its username from its next `my_chat_member` update, as before."""
+) -> dict[int, str]:
+    """Each bot's username from `getMe`, stored so that a group's `/cmd@another_bot` is told
+    apart and a pool's deep links can name their worker. Returns the bots worth asking again
+    (Telegram unreachable, a 5xx, a 429); a bot Telegram refuses (a revoked token) or that has
+    no username is only logged: it learns its username from its next `my_chat_member`."""
 
-    async def one(bot_id: int, token: str) -> None:
+    async def one(bot_id: int, token: str) -> bool:
         try:
             username = username_of(await telegram.get_me(token))
         except TelegramError as exc:  # never carries the URL, so never the token
             log.warning("bot %s: getMe failed, username not learned: %s", bot_id, exc)
-            return
+            code = exc.error_code
+            return code is None or code == 429 or code >= 500
         if username is None:
             log.warning("bot %s: getMe answered no username", bot_id)
-            return
+            return False
         async with runtime.pool.acquire() as conn:
             await PostgresChats(conn).set_bot_username(bot_id, username)
+        return False
 
-    await asyncio.gather(*(one(bot, token) for bot, token in sorted(tokens.items())))
+    bots = sorted(tokens.items())
+    again = await asyncio.gather(*(one(bot, token) for bot, token in bots))
+    return {bot: token for (bot, token), retry in zip(bots, again, strict=True) if retry}
 
 
 def bots_of(settings: IngestSettings) -> tuple[dict[int, str], dict[int, str]]:

@@ -90,6 +90,13 @@ class IngestSettings(ServiceSettings):
         description="how often an idle interpreter looks for updates other replicas stored"
         " (its own replica's wake it at once)",
     )
+    username_wait_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="how long the interpreter waits at start for the bots' usernames (getMe)"
+        " before interpreting without those not learned yet; intake records updates at once,"
+        " and usernames keep being asked for in the background",
+    )
     default_time_zone: str = "UTC"
     max_body_bytes: int = Field(
         default=1024 * 1024,

@@ -165,6 +165,11 @@ class Assignments(Protocol):
 
     async def misrouted(self, bot_id: int, chat_id: int) -> Misrouted | None: ...
 
+    async def misrouted_chats(self, bot_id: int, chat_ids: Sequence[int]) -> dict[int, Misrouted]:
+        """`misrouted` for many chats at once (a broadcast's): one lookup; the chats that
+        may go through `bot_id` are left out."""
+        ...
+
 
 @dataclass(frozen=True)
 class Stores:

@@ -4,6 +4,7 @@ that it did not start. PostgreSQL and in memory."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from chime_kit.db import Connection
@@ -37,6 +38,17 @@ class PostgresAssignments:
         )  # fmt: skip
         return Misrouted(row["pool"], row["bot_id"]) if row else None
 
+    async def misrouted_chats(self, bot_id: int, chat_ids: Sequence[int]) -> dict[int, Misrouted]:
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT ON (a.chat_id) a.chat_id, a.pool, a.bot_id FROM pool_assignments a"
+            " WHERE a.chat_id = ANY($2::bigint[]) AND a.bot_id <> $1 AND $1 = ANY(a.pool_bot_ids)"
+            " AND NOT EXISTS"
+            " (SELECT 1 FROM bot_starts s WHERE s.bot_id = $1 AND s.chat_id = a.chat_id)"
+            " ORDER BY a.chat_id, a.pool",
+            bot_id, list(chat_ids),
+        )  # fmt: skip
+        return {row["chat_id"]: Misrouted(row["pool"], row["bot_id"]) for row in rows}
+
 
 @dataclass
 class InMemoryAssignments:
@@ -56,3 +68,7 @@ class InMemoryAssignments:
             if chat == chat_id and worker != bot_id and bot_id in bots:
                 return Misrouted(pool, worker)
         return None
+
+    async def misrouted_chats(self, bot_id: int, chat_ids: Sequence[int]) -> dict[int, Misrouted]:
+        found = {chat: await self.misrouted(bot_id, chat) for chat in dict.fromkeys(chat_ids)}
+        return {chat: misrouted for chat, misrouted in found.items() if misrouted is not None}

@@ -6,16 +6,18 @@ of the pool that the chat never started."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from chime_contracts.envelope import Envelope
 from chime_contracts.events import ChatAssigned, ChatAssignmentConfirmed, SendFailed, UserStarted
+from chime_contracts.events.shared import SendSource
 from chime_kit.event_store import Append
 from chime_kit.streams import Work, decide
 from chime_sender.domain import streams
 from chime_sender.domain.deliveries import Delivery
-from chime_sender.ports import Stores
+from chime_sender.ports import Misrouted, Stores
 
 
 async def chat_assigned(work: Work, stores: Stores, envelope: Envelope[ChatAssigned]) -> None:
@@ -39,7 +41,7 @@ async def refusal(
 ) -> Literal["refused", "duplicate"] | None:
     """None when the send may go on; else it is recorded failed, permanently, at once (or
     was before: a duplicate). A reply always goes on: the chat is writing to that bot."""
-    if delivery.chat_id <= 0 or (delivery.source is not None and delivery.source.kind == "reply"):
+    if delivery.chat_id <= 0 or _is_reply(delivery.source):
         return None
     misrouted = await stores.assignments.misrouted(delivery.bot_id, delivery.chat_id)
     if misrouted is None:
@@ -51,13 +53,37 @@ async def refusal(
     )  # fmt: skip
     if not decided.recorded:
         return "duplicate"
-    failed = SendFailed(
-        delivery_id=delivery.delivery_id, bot_id=delivery.bot_id, chat_id=delivery.chat_id,
-        reason=misrouted.reason(delivery.bot_id, delivery.chat_id), permanent=True, attempts=0,
-        failed_at=datetime.now(UTC), source=delivery.source,
-    )  # fmt: skip
+    failed = failure(
+        delivery.delivery_id, delivery.bot_id, delivery.chat_id, misrouted, delivery.source
+    )
     wrapped = work.wrap(failed, received.correlation_id)
     recorded = await work.append([Append(stream, decided.version, [wrapped])])
     await work.publish([wrapped])
     await stores.log.apply(recorded)
     return "refused"
+
+
+async def refused_chats(
+    stores: Stores, bot_id: int, chat_ids: Sequence[int], source: SendSource | None
+) -> dict[int, Misrouted]:
+    """The chats of a broadcast that may not be sent through `bot_id`, each with why: one
+    lookup for the whole batch. The same rule as `refusal`: private chats only, replies go on."""
+    private = [chat_id for chat_id in chat_ids if chat_id > 0]
+    if not private or _is_reply(source):
+        return {}
+    return await stores.assignments.misrouted_chats(bot_id, private)
+
+
+def failure(
+    delivery_id: str, bot_id: int, chat_id: int, misrouted: Misrouted, source: SendSource | None
+) -> SendFailed:
+    """A refused send: failed for good, before any attempt."""
+    return SendFailed(
+        delivery_id=delivery_id, bot_id=bot_id, chat_id=chat_id,
+        reason=misrouted.reason(bot_id, chat_id), permanent=True, attempts=0,
+        failed_at=datetime.now(UTC), source=source,
+    )  # fmt: skip
+
+
+def _is_reply(source: SendSource | None) -> bool:
+    return source is not None and source.kind == "reply"

@@ -114,7 +114,9 @@ async def store_send_batch(
     work: Work, stores: Stores, envelope: Envelope[SendBatchRequested]
 ) -> int:
     """One delivery per chat, `<batch_id>:<chat_id>`, each with its own stream; returns how
-    many were new. Each stream records the request as the sender split it from the batch."""
+    many were queued. Each stream records the request as the sender split it from the batch.
+    A chat the batch's bot may not reach (a bot of the chat's pool it never started: one
+    lookup for the whole batch) fails at once in its stream and is never queued."""
     batch = envelope.data
     requests = [
         SendRequested(
@@ -132,6 +134,17 @@ async def store_send_batch(
                     causation=envelope, traceparent=envelope.traceparent)
         for r in requests
     ]  # fmt: skip
+    refused = await assignments.refused_chats(
+        stores, batch.bot_id, [r.chat_id for r in requests], batch.source
+    )
+    failures = {
+        r.delivery_id: work.wrap(
+            assignments.failure(r.delivery_id, r.bot_id, r.chat_id, refused[r.chat_id], r.source),
+            envelope.correlation_id,
+        )
+        for r in requests
+        if r.chat_id in refused
+    }
     paid = {"allow_paid_broadcast": True} if batch.paid_broadcast else {}
     text, method, options = rendered(requests[0])
     try:
@@ -139,7 +152,8 @@ async def store_send_batch(
         # makes every request go through `decide`, which skips it.
         async with work.attempt():
             recorded = await work.append(
-                [Append(streams.delivery_stream(r.delivery_id), 0, [e])
+                [Append(streams.delivery_stream(r.delivery_id), 0,
+                        [e, failures[r.delivery_id]] if r.delivery_id in failures else [e])
                  for r, e in zip(requests, envelopes, strict=True)]
             )  # fmt: skip
             await stores.log.apply(recorded)
@@ -148,10 +162,18 @@ async def store_send_batch(
         fresh = []
         for r, e in zip(requests, envelopes, strict=True):
             version = await _record_request(work, stores, r.delivery_id, e)
-            if version is not None:
-                fresh.append((r, version))
+            if version is None:
+                continue
+            fresh.append((r, version))
+            if r.delivery_id in failures:
+                stream = streams.delivery_stream(r.delivery_id)
+                failed = [Append(stream, version, [failures[r.delivery_id]])]
+                await stores.log.apply(await work.append(failed))
+    if refused_now := [failures[r.delivery_id] for r, _ in fresh if r.delivery_id in failures]:
+        await work.publish(refused_now)
     parts = len(parts_of(text, method, batch.parse_mode))
-    for r, version in fresh:
+    queued = [(r, version) for r, version in fresh if r.delivery_id not in failures]
+    for r, version in queued:
         delivery = Delivery(
             delivery_id=r.delivery_id, bot_id=r.bot_id, chat_id=r.chat_id, text=text,
             parse_mode=r.parse_mode, reply_to_message_id=None,
@@ -159,7 +181,7 @@ async def store_send_batch(
             source=r.source, method=method, options=options | paid,
         )  # fmt: skip
         await stores.deliveries.add(delivery, r.origin, parts, envelope.occurred_at, version)
-    return len(fresh)
+    return len(queued)
 
 
 async def store_edit(

@@ -3,6 +3,7 @@ through a bot of its pool that it did not start; such a send fails at once, perm
 with the reason, and is never queued (so never called)."""
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from chime_contracts.events import (
     ChatAssigned,
     ChatAssignmentConfirmed,
     NotificationDue,
+    SendBatchRequested,
     SendRequested,
     UserStarted,
 )
@@ -29,7 +31,7 @@ from chime_sender.domain.settlement import Policy
 from chime_sender.entrypoints.consumers import SUBSCRIPTIONS
 from chime_sender.handlers import Local, Sending, assignments, claim, store
 from chime_sender.handlers.store import Stored
-from chime_sender.ports import Stores
+from chime_sender.ports import Assignments, Stores
 
 FRONT, W1, W2, ELSEWHERE = 100, 101, 102, 500
 CHAT = 42
@@ -37,10 +39,22 @@ NOTIFICATION = SendSource(kind="notification", id="n-1")
 REPLY = SendSource(kind="reply", id="r-1")
 
 
+class Lookups:
+    """Assignments that note which of their methods are called."""
+
+    def __init__(self, inner: Assignments, calls: list[str]) -> None:
+        self.inner, self.calls = inner, calls
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls.append(name)
+        return getattr(self.inner, name)
+
+
 class Sender:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.fakes = InMemoryStores()
+        self.lookups: list[str] = []  # the assignments' methods batches called
         self.sending = Sending(
             api=None,  # type: ignore[arg-type]  # nothing is called here
             tokens={bot: SecretStr(f"{bot}:secret") for bot in (FRONT, W1, W2, ELSEWHERE)},
@@ -74,6 +88,21 @@ class Sender:
         async with self.backend.work(envelope) as work:
             stored = await store.store_send_request(work, self.stores(work), envelope)
         return stored, list(work.emitted)  # type: ignore[attr-defined]
+
+    async def batch(
+        self, batch_id: str, bot_id: int, chat_ids: list[int], source: SendSource = NOTIFICATION
+    ) -> tuple[int, list[Any]]:
+        envelope: Envelope[Any] = envelope_of(
+            SendBatchRequested(
+                batch_id=batch_id, bot_id=bot_id, chat_ids=chat_ids, text="news", source=source
+            ),
+            producer="scheduler",
+        )
+        async with self.backend.work(envelope) as work:
+            stores = self.stores(work)
+            counted = replace(stores, assignments=Lookups(stores.assignments, self.lookups))
+            queued = await store.store_send_batch(work, counted, envelope)
+        return queued, list(work.emitted)  # type: ignore[attr-defined]
 
     async def queued(self) -> set[str]:
         now = datetime.now(UTC) + timedelta(seconds=1)
@@ -168,6 +197,63 @@ async def test_a_due_notification_is_checked_too(sender: Sender) -> None:
         assert await store.store_due_notification(work, sender.stores(work), envelope) is (
             Stored.REFUSED
         )
+
+
+async def test_a_batch_fails_the_chats_that_never_started_its_bot_and_queues_the_rest(
+    sender: Sender,
+) -> None:
+    await sender.told(assigned(W1))  # CHAT: worker W1, started the front
+    await sender.told(assigned(W2, chat_id=CHAT + 1))  # CHAT + 1: worker W2
+    await sender.told(assigned(W2, started_bot=W2, chat_id=CHAT + 2))  # never started the front
+    await sender.told(UserStarted(bot_id=W2, chat_id=CHAT + 3, user_id=CHAT + 3))
+    await sender.told(assigned(W1, chat_id=CHAT + 3))  # ...but it started W2 itself
+    chats = [CHAT, CHAT + 1, CHAT + 2, CHAT + 3, CHAT + 4, -CHAT, CHAT]
+    queued, emitted = await sender.batch("b1", W2, chats)
+    assert queued == 5  # CHAT + 1 (its worker), + 3 (started), + 4 (no pool), the group; CHAT no
+    assert sender.lookups == ["misrouted_chats"]  # one lookup for the whole batch
+    [failed] = emitted
+    assert failed.routing_key == "send.failed.v1.notification"
+    assert failed.data.delivery_id == f"b1:{CHAT}"
+    assert (failed.data.permanent, failed.data.attempts) == (True, 0)
+    assert failed.data.source == NOTIFICATION
+    reason = f"chat {CHAT} never started bot {W2}: pool main serves it through bot {W1}"
+    assert failed.data.reason == reason
+    assert await sender.status(f"b1:{CHAT}") == "failed"
+    # The front: CHAT + 2 was assigned through its worker and never started the front.
+    queued, emitted = await sender.batch("b2", FRONT, [CHAT, CHAT + 1, CHAT + 2])
+    assert queued == 2
+    assert [e.data.delivery_id for e in emitted] == [f"b2:{CHAT + 2}"]
+    # Redelivered, the batches are the same deliveries: nothing queued or failed again.
+    assert await sender.batch("b1", W2, chats) == (0, [])
+    expected = {f"b1:{c}" for c in (CHAT + 1, CHAT + 2, CHAT + 3, CHAT + 4, -CHAT)}
+    assert await sender.queued() == expected | {f"b2:{CHAT}", f"b2:{CHAT + 1}"}
+
+
+async def test_a_batch_used_twice_refuses_its_new_chats_too(sender: Sender) -> None:
+    await sender.told(assigned(W1))
+    assert await sender.batch("b3", W2, [CHAT + 1]) == (1, [])
+    # The same batch id with more chats takes the slow path (its first stream exists).
+    queued, emitted = await sender.batch("b3", W2, [CHAT + 1, CHAT, CHAT + 5])
+    assert queued == 1
+    assert [e.data.delivery_id for e in emitted] == [f"b3:{CHAT}"]
+    assert await sender.status(f"b3:{CHAT}") == "failed"
+    assert await sender.queued() == {f"b3:{CHAT + 1}", f"b3:{CHAT + 5}"}
+
+
+async def test_a_batch_of_replies_is_not_refused(sender: Sender) -> None:
+    await sender.told(assigned(W1))
+    assert await sender.batch("b4", W2, [CHAT], source=REPLY) == (1, [])
+
+
+async def test_the_misrouted_chats_of_many_are_found_at_once(sender: Sender) -> None:
+    for chat in range(1000, 1010):
+        await sender.told(assigned(W1, chat_id=chat))
+    async with sender.backend.work() as work:
+        found = await sender.stores(work).assignments.misrouted_chats(W2, [*range(995, 1012), 1003])
+    assert sorted(found) == list(range(1000, 1010))
+    assert found[1005].reason(W2, 1005) == (
+        f"chat 1005 never started bot {W2}: pool main serves it through bot {W1}"
+    )
 
 
 def test_the_sender_consumes_the_pool_facts() -> None:
