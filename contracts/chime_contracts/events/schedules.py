@@ -7,16 +7,36 @@ scheduler`) and, for a chat, as a confirmation message.
 """
 
 from datetime import date, datetime, time
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chime_contracts.envelope import Event
 from chime_contracts.events.shared import InlineButton, Media, ParseMode
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, BaseModel):
+        return any(_has_nul(v) for v in value.__dict__.values())
+    return False
+
+
 class _Part(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> "_Part":
+        # PostgreSQL cannot store U+0000 in text or jsonb, and Telegram would not show it: a
+        # request carrying one is refused here (422 at the api), never half-stored.
+        if _has_nul(self):
+            raise ValueError("text must not contain U+0000 (NUL)")
+        return self
 
 
 class ScheduleOwner(_Part):

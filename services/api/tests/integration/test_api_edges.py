@@ -58,6 +58,22 @@ async def test_bodies_are_strictly_typed_and_ranged(client, make_key, body, fiel
     assert locations(response) == {field}
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"text": "a\u0000b"},
+        {"text": "hi {n}", "variables": {"n": "x\u0000"}},
+        {"text": "hi", "buttons": [[{"text": "b\u0000", "callback_data": "x"}]]},
+    ],
+)
+async def test_a_nul_anywhere_in_a_broadcast_message_is_a_422(client, make_key, message):
+    """PostgreSQL cannot store U+0000: refused up front, never a 500 half-way through."""
+    key = await make_key("broadcast")
+    body = {"topic": "news", "message": message}
+    response = await client.post("/v1/broadcasts", json=body, headers=auth(key))
+    assert locations(response) == {"body.message"}
+
+
 async def test_an_undecodable_body_is_a_documented_400(client, make_key):
     key = await make_key(WRITE)
     response = await client.post(
