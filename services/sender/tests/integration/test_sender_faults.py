@@ -42,6 +42,9 @@ async def states(sender: Sender) -> dict[str, str]:
     return {row["delivery_id"]: row["state"] for row in rows}
 
 
+# A 30 s outage, the recovery after it, and a teardown that stops a sender whose database
+# link is already closed: the default 120 s for all three was passed once on a CI run.
+@pytest.mark.timeout(300)
 async def test_a_message_telegram_took_while_the_database_was_down_30s_ends_sent_once(
     emulator: Emulator, start_sender, tap: EventTap, database_url: str
 ) -> None:
