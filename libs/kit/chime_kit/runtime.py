@@ -95,7 +95,7 @@ class Runtime:
     async def stop(self) -> None:
         await self.relay.stop()
         await self.broker.stop()
-        await self.pool.close()
+        await close_pool(self.pool)
         # uvicorn ends the process with the SIGTERM it caught, so atexit hooks never run:
         # the spans still batched are written now.
         flush_tracing()
@@ -119,6 +119,20 @@ class Runtime:
     def liveness(self) -> dict[str, bool]:
         """False for each loop that is wedged: only a restart of the process helps."""
         return {f"loop {loop.name}": False for loop in self.loops if loop.wedged}
+
+
+POOL_CLOSE_SECONDS = 10.0
+
+
+async def close_pool(pool: asyncpg.Pool, grace: float = POOL_CLOSE_SECONDS) -> None:
+    """Close `pool` gracefully, or terminate its connections after `grace` seconds: a
+    connection whose server went away (a database outage at shutdown) can keep a graceful
+    close waiting for an answer that never comes, and a stopping process must end."""
+    try:
+        async with asyncio.timeout(grace):
+            await pool.close()
+    except TimeoutError:
+        pool.terminate()
 
 
 async def open_runtime(service: str, settings: ServiceSettings, migrations_package: str) -> Runtime:
