@@ -713,7 +713,7 @@ class Type(RootModel[str]):
 class Types(RootModel[list[Type]]):
     root: Annotated[
         list[Type],
-        Field(description="default: every followable type", max_length=16, title="Types"),
+        Field(description="default: every followable type", max_length=17, title="Types"),
     ]
 
 

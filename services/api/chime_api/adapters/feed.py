@@ -1,5 +1,6 @@
 """The api's events as a feed for a caller: those of its own notifications, schedules and
-broadcasts, in global order, never past a transaction still in flight.
+broadcasts (with the chats a broadcast skipped), in global order, never past a transaction
+still in flight.
 
 Positions are handed out at insert, not at commit, so a reader that took position 11 while
 10 was still uncommitted would skip 10 for ever. A row is read only when its inserting
@@ -35,6 +36,7 @@ FEED_TYPES = (
     "broadcast.started.v1",
     "broadcast.progress.v1",
     "broadcast.finished.v1",
+    "broadcast.recipients.skipped.v1",
 )
 
 _FEED = """
@@ -64,6 +66,10 @@ WHERE e.position > $1 AND e.type = ANY($2::text[])
         SELECT 1 FROM schedules s WHERE s.id = substr(e.stream_id, 10) AND s.owner = $3))
     OR (e.stream_id LIKE 'broadcast-%' AND EXISTS (
         SELECT 1 FROM broadcasts b WHERE b.id = substr(e.stream_id, 11) AND b.owner = $3))
+    -- `skipped-<broadcast id>:skipped:<n>`: the slice's broadcast decides who may read it.
+    OR (e.stream_id LIKE 'skipped-%' AND EXISTS (
+        SELECT 1 FROM broadcasts b
+        WHERE b.id = split_part(substr(e.stream_id, 9), ':', 1) AND b.owner = $3))
   )
 ORDER BY e.position
 LIMIT $4
