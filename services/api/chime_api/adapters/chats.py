@@ -20,20 +20,41 @@ _UPSERT = (
     " ON CONFLICT (bot_id, chat_id) DO UPDATE SET "
     + ", ".join(f"{n} = excluded.{n}" for n in _NAMES[2:])
 )
-# A chat's place in a listing: when any bot first saw it (it never moves), then its id.
-_PAGE = """
-SELECT chat_id, min(first_seen_at) AS first_seen_at FROM chats
-GROUP BY chat_id
-HAVING bool_or(($1::bigint IS NULL OR bot_id = $1) AND ($2::boolean IS NULL OR blocked = $2)
-               AND ($3::text IS NULL OR language = $3))
-   AND ($5::timestamptz IS NULL OR (min(first_seen_at), chat_id) < ($5, $6))
-ORDER BY min(first_seen_at) DESC, chat_id DESC
-LIMIT $4
-"""
+_LIST = (
+    "INSERT INTO chat_listing (chat_id, first_seen_at) VALUES ($1, $2)"
+    " ON CONFLICT (chat_id) DO UPDATE SET"
+    " first_seen_at = LEAST(chat_listing.first_seen_at, excluded.first_seen_at)"
+)
+
+
+def _page_query(where: ChatFilter, paged: bool) -> tuple[str, list[str]]:
+    """A chat's place in a listing: when any bot first saw it (`chat_listing`), then its id.
+
+    Walks `chat_listing_page` newest first and stops at the limit; a chat matches when one
+    of its bots' rows matches every filter (looked up by key). Only the conditions asked for
+    are in the text, so each shape gets a plan of its own and the cursor is an index bound.
+    """
+    conditions, names = ["c.chat_id = l.chat_id"], []
+    for name, value in (
+        ("bot_id", where.bot_id), ("blocked", where.blocked), ("language", where.language)
+    ):  # fmt: skip
+        if value is not None:
+            names.append(name)
+            conditions.append(f"c.{name} = ${len(names) + 1}")
+    cursor = ""
+    if paged:
+        n = len(names) + 2
+        cursor = f" AND (l.first_seen_at, l.chat_id) < (${n}, ${n + 1})"
+    query = (
+        "SELECT l.chat_id FROM chat_listing l"  # noqa: S608 - our column names and $n only
+        f" WHERE EXISTS (SELECT 1 FROM chats c WHERE {' AND '.join(conditions)}){cursor}"
+        " ORDER BY l.first_seen_at DESC, l.chat_id DESC LIMIT $1"
+    )
+    return query, names
 
 
 class PostgresChats:
-    tables = ("chats",)
+    tables = ("chats", "chat_listing")
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -45,6 +66,7 @@ class PostgresChats:
                 continue
             chat = evolve(await self.get(e.bot_id, e.chat_id), r.envelope, r.version)
             await self.conn.execute(_UPSERT, *astuple(chat))
+            await self.conn.execute(_LIST, chat.chat_id, chat.first_seen_at)
 
     async def get(self, bot_id: int, chat_id: int) -> BotChat | None:
         row = await self.conn.fetchrow(
@@ -65,10 +87,10 @@ class PostgresChats:
         self, where: ChatFilter, limit: int, after: tuple[datetime, int] | None
     ) -> list[Chat]:
         """Newest first by first sight; `after` is the previous page's last (time, chat)."""
+        query, names = _page_query(where, after is not None)
         found = await self.conn.fetch(
-            _PAGE, where.bot_id, where.blocked, where.language, limit,
-            after[0] if after else None, after[1] if after else None,
-        )  # fmt: skip
+            query, limit, *(getattr(where, n) for n in names), *(after or ())
+        )
         ids = [r["chat_id"] for r in found]
         rows = await self.conn.fetch(
             f"SELECT {_COLUMNS} FROM chats WHERE chat_id = ANY($1::bigint[])"  # noqa: S608

@@ -118,6 +118,8 @@ async def test_rebuilt_projections_equal_the_live_ones(client, make_key, setting
     live_keys = await table_rows(pool, "api_keys")
     live = await table_rows(pool, "notifications")
     live_chats = await table_rows(pool, "chats")
+    live_listing = await table_rows(pool, "chat_listing")
+    assert len(live_listing) == 3  # four bot chats, one of them seen by two bots
     live_recipients = await table_rows(pool, "broadcast_recipients")
     assert {r["status"] for r in await pool.fetch("SELECT status FROM broadcast_recipients")} == {
         "pending", "sent", "failed", "blocked", "skipped",
@@ -139,6 +141,7 @@ async def test_rebuilt_projections_equal_the_live_ones(client, make_key, setting
     assert await table_rows(pool, "api_keys") == live_keys
     assert await table_rows(pool, "notifications") == live
     assert await table_rows(pool, "chats") == live_chats
+    assert await table_rows(pool, "chat_listing") == live_listing
     assert await table_rows(pool, "broadcast_recipients") == live_recipients
     rebuilt = await SERVICE_CLI.rebuild(dsn)
     assert rebuilt.tables == (
@@ -148,6 +151,7 @@ async def test_rebuilt_projections_equal_the_live_ones(client, make_key, setting
         "broadcasts",
         "subscriptions",
         "chats",
+        "chat_listing",
         "broadcast_recipients",
         *HistoryProjection.tables,
     )
