@@ -1,18 +1,22 @@
 """In-memory stand-ins for the api's projections, for handler tests without a database.
 
 They fold the same domain functions as the PostgreSQL ones and answer the same queries in
-the same order; `tests/integration/test_api_read_models_contract.py` runs one suite against both.
+the same order; one suite runs against both (`tests/integration/test_api_read_models_contract.py`
+for notifications, chats and recipients, `test_api_requests_contract.py` for keys,
+schedules, broadcasts and subscriptions).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from chime_api.domain.chats import CHAT_EVENTS, BotChat, Chat, ChatFilter, chat_of, evolve
-from chime_api.domain.keys import owner_of
-from chime_api.domain.notifications import Failure, Notification, Status, outcome_of
+from chime_api.domain.events import ApiKeyCreated, ApiKeyLimitsSet, ApiKeyRevoked, ApiKeyRotated
+from chime_api.domain.keys import KEY, ApiKey, owner_of
+from chime_api.domain.notifications import Notification, Status, evolve_notification
 from chime_api.domain.recipients import (
     Recipient,
     RecipientStatus,
@@ -22,14 +26,23 @@ from chime_api.domain.recipients import (
     replaces,
     skipped_rows,
 )
+from chime_api.domain.requests import (
+    BroadcastRow,
+    ScheduleRow,
+    SubscriptionRow,
+    broadcast_id_of,
+    evolve_broadcast,
+    evolve_schedule,
+    requester_of,
+    schedule_id_of,
+    subscription_of,
+)
 from chime_contracts.events import (
     BroadcastRecipientsSkipped,
-    MessageDeleteRequested,
-    MessageEditRequested,
     MessageSent,
-    NotificationRequested,
     SendBatchRequested,
     SendFailed,
+    SubscriptionRequested,
 )
 from chime_kit.event_store import Recorded
 
@@ -40,32 +53,12 @@ class InMemoryNotifications:
 
     async def apply(self, events: Sequence[Recorded]) -> None:
         for r in events:
-            e = r.envelope.data
             if not r.stream_id.startswith("notification-"):
                 continue
             nid = r.stream_id.removeprefix("notification-")
-            if isinstance(e, NotificationRequested):
-                self.rows[nid] = Notification(
-                    id=e.notification_id, api_key_id=e.api_key_id,
-                    owner=owner_of(e.api_key_id, e.team), bot_id=e.bot_id, chat_id=e.chat_id,
-                    parse_mode=e.parse_mode, status=Status.ACCEPTED, created_at=e.requested_at,
-                )  # fmt: skip
-                continue
-            known = self.rows.get(nid)
-            if known is None:
-                continue
-            if isinstance(e, MessageSent):
-                self.rows[nid] = replace(
-                    known, status=Status.SENT, sent_at=e.sent_at,
-                    telegram_message_id=e.telegram_message_id, failure=None,
-                )  # fmt: skip
-            elif isinstance(e, SendFailed):
-                failure = Failure(e.reason, e.error_code, e.description, e.permanent)
-                self.rows[nid] = replace(known, status=outcome_of(e), failure=failure)
-            elif isinstance(e, MessageEditRequested):
-                self.rows[nid] = replace(known, edited_at=r.envelope.occurred_at)
-            elif isinstance(e, MessageDeleteRequested):
-                self.rows[nid] = replace(known, deleted_at=r.envelope.occurred_at)
+            row = evolve_notification(self.rows.get(nid), r.envelope)
+            if row is not None:
+                self.rows[nid] = row
 
     async def get(self, notification_id: str) -> Notification | None:
         return self.rows.get(notification_id)
@@ -177,3 +170,122 @@ class InMemoryRecipients:
         if after is not None:
             rows = [r for r in rows if (r.created_at, r.chat_id) > after]
         return rows[:limit]
+
+
+_Row = TypeVar("_Row")
+_KEY_EVENTS = (ApiKeyCreated, ApiKeyRevoked, ApiKeyRotated, ApiKeyLimitsSet)
+
+
+class InMemoryKeys:
+    def __init__(self) -> None:
+        self.rows: dict[str, ApiKey] = {}
+
+    async def apply(self, events: Sequence[Recorded]) -> None:
+        for r in events:
+            e = r.envelope.data
+            if isinstance(e, _KEY_EVENTS):
+                key = KEY.evolve(self.rows.get(e.api_key_id), e)
+                if key is not None:
+                    self.rows[e.api_key_id] = key
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        return self.rows.get(key_id)
+
+    async def page(
+        self, caller: ApiKey, limit: int, after: tuple[datetime, str] | None
+    ) -> list[ApiKey]:
+        rows = sorted(
+            (
+                k for k in self.rows.values()
+                if (k.id == caller.id if caller.team is None else k.team == caller.team)
+                and (after is None or (k.created_at, k.id) < after)
+            ),
+            key=lambda k: (k.created_at, k.id),
+            reverse=True,
+        )  # fmt: skip
+        return rows[:limit]
+
+    async def all(self) -> list[ApiKey]:
+        return sorted(self.rows.values(), key=lambda k: (k.created_at, k.id))
+
+
+class InMemoryRequests:
+    """Schedules, broadcasts and subscriptions; owners are read from `keys`, as the
+    PostgreSQL projection reads them from the keys table."""
+
+    def __init__(self, keys: InMemoryKeys) -> None:
+        self.keys = keys
+        self.schedule_rows: dict[str, ScheduleRow] = {}
+        self.broadcast_rows: dict[str, BroadcastRow] = {}
+        self.subscription_rows: dict[tuple[str, str, int, int], SubscriptionRow] = {}
+
+    def _owner(self, key_id: str | None) -> str | None:
+        key = self.keys.rows.get(key_id) if key_id is not None else None
+        return owner_of(key.id, key.team) if key is not None else None
+
+    async def apply(self, events: Sequence[Recorded]) -> None:
+        for r in events:
+            e = r.envelope.data
+            owner = self._owner(requester_of(e))
+            if (sid := schedule_id_of(e)) is not None:
+                schedule = evolve_schedule(self.schedule_rows.get(sid), e, owner)
+                if schedule is not None:
+                    self.schedule_rows[sid] = schedule
+            elif (bid := broadcast_id_of(e)) is not None:
+                broadcast = evolve_broadcast(self.broadcast_rows.get(bid), e, owner)
+                if broadcast is not None:
+                    self.broadcast_rows[bid] = broadcast
+            elif isinstance(e, SubscriptionRequested) and owner is not None:
+                row = subscription_of(e, owner)
+                self.subscription_rows[row.owner, row.topic, row.bot_id, row.chat_id] = row
+
+    async def schedule(self, schedule_id: str) -> ScheduleRow | None:
+        return self.schedule_rows.get(schedule_id)
+
+    async def schedules(
+        self, owner: str, limit: int, after: tuple[datetime, str] | None, status: str | None
+    ) -> list[ScheduleRow]:
+        rows = [
+            s for s in self.schedule_rows.values()
+            if s.owner == owner and (status is None or s.status == status)
+        ]  # fmt: skip
+        return _newest(rows, lambda s: (s.created_at, s.id), limit, after)
+
+    async def broadcast(self, broadcast_id: str) -> BroadcastRow | None:
+        return self.broadcast_rows.get(broadcast_id)
+
+    async def broadcasts(
+        self, owner: str, limit: int, after: tuple[datetime, str] | None, topic: str | None
+    ) -> list[BroadcastRow]:
+        rows = [
+            b for b in self.broadcast_rows.values()
+            if b.owner == owner and (topic is None or b.topic == topic)
+        ]  # fmt: skip
+        return _newest(rows, lambda b: (b.created_at, b.id), limit, after)
+
+    async def subscriptions(
+        self, owner: str, topic: str, limit: int, after: tuple[datetime, str] | None
+    ) -> list[SubscriptionRow]:
+        rows = [
+            s for s in self.subscription_rows.values()
+            if s.owner == owner and s.topic == topic and s.subscribed
+        ]  # fmt: skip
+        return _newest(rows, lambda s: (s.changed_at, f"{s.bot_id}:{s.chat_id}"), limit, after)
+
+    async def topics(self, owner: str) -> list[tuple[str, int]]:
+        counts: dict[str, int] = {}
+        for s in self.subscription_rows.values():
+            if s.owner == owner:
+                counts[s.topic] = counts.get(s.topic, 0) + s.subscribed
+        return sorted(counts.items())
+
+
+def _newest(
+    rows: Iterable[_Row],
+    key: Callable[[_Row], tuple[datetime, str]],
+    limit: int,
+    after: tuple[datetime, str] | None,
+) -> list[_Row]:
+    """Newest first by (time, id), strictly after the previous page's last."""
+    ordered = sorted((r for r in rows if after is None or key(r) < after), key=key, reverse=True)
+    return ordered[:limit]

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from chime_api.domain.keys import owner_of
-from chime_api.domain.notifications import Failure, Notification, Status, outcome_of
-from chime_contracts.events import (
-    MessageDeleteRequested,
-    MessageEditRequested,
-    MessageSent,
-    NotificationRequested,
-    SendFailed,
+from chime_api.domain.notifications import (
+    Failure,
+    Notification,
+    Status,
+    evolve_notification,
 )
+from chime_contracts.events import NotificationRequested
 from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
 
 _COLUMNS = (
     "id, api_key_id, owner, bot_id, chat_id, parse_mode, status, created_at, sent_at,"
     " telegram_message_id, failure, edited_at, deleted_at"
+)
+_UPSERT = (
+    f"INSERT INTO notifications ({_COLUMNS}) VALUES"  # noqa: S608 - our column names
+    " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO UPDATE SET"
+    " status = excluded.status, sent_at = excluded.sent_at,"
+    " telegram_message_id = excluded.telegram_message_id, failure = excluded.failure,"
+    " edited_at = excluded.edited_at, deleted_at = excluded.deleted_at"
 )
 
 
@@ -31,41 +37,22 @@ class PostgresNotifications:
         self.conn = conn
 
     async def apply(self, events: Sequence[Recorded]) -> None:
+        """Each event folded into its row by `evolve_notification` and the row written back
+        (in the transaction that appended it at its stream's version)."""
         for r in events:
-            e = r.envelope.data
             if not r.stream_id.startswith("notification-"):
                 continue
-            if isinstance(e, NotificationRequested):
-                await self.conn.execute(
-                    "INSERT INTO notifications (id, api_key_id, owner, bot_id, chat_id,"
-                    " parse_mode, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    e.notification_id, e.api_key_id, owner_of(e.api_key_id, e.team), e.bot_id,
-                    e.chat_id, e.parse_mode, Status.ACCEPTED.value, e.requested_at,
-                )  # fmt: skip
-            elif isinstance(e, MessageSent):
-                await self.conn.execute(
-                    "UPDATE notifications SET status = 'sent', sent_at = $2,"
-                    " telegram_message_id = $3, failure = NULL WHERE id = $1",
-                    _id_of(r), e.sent_at, e.telegram_message_id,
-                )  # fmt: skip
-            elif isinstance(e, SendFailed):
-                failure = {
-                    "reason": e.reason,
-                    "error_code": e.error_code,
-                    "description": e.description,
-                    "permanent": e.permanent,
-                }
-                await self.conn.execute(
-                    "UPDATE notifications SET status = $2, failure = $3 WHERE id = $1",
-                    _id_of(r), outcome_of(e).value, failure,
-                )  # fmt: skip
-            elif isinstance(e, MessageEditRequested | MessageDeleteRequested):
-                column = "edited_at" if isinstance(e, MessageEditRequested) else "deleted_at"
-                await self.conn.execute(
-                    f"UPDATE notifications SET {column} = $2 WHERE id = $1",  # noqa: S608
-                    _id_of(r),
-                    r.envelope.occurred_at,
-                )
+            nid = r.stream_id.removeprefix("notification-")
+            requested = isinstance(r.envelope.data, NotificationRequested)
+            row = evolve_notification(None if requested else await self.get(nid), r.envelope)
+            if row is None:
+                continue
+            failure = asdict(row.failure) if row.failure is not None else None
+            await self.conn.execute(
+                _UPSERT, row.id, row.api_key_id, row.owner, row.bot_id, row.chat_id,
+                row.parse_mode, row.status.value, row.created_at, row.sent_at,
+                row.telegram_message_id, failure, row.edited_at, row.deleted_at,
+            )  # fmt: skip
 
     async def get(self, notification_id: str) -> Notification | None:
         row = await self.conn.fetchrow(
@@ -96,10 +83,6 @@ class PostgresNotifications:
             chat_id,
         )
         return [notification_of(r) for r in rows]
-
-
-def _id_of(recorded: Recorded) -> str:
-    return recorded.stream_id.removeprefix("notification-")
 
 
 def notification_of(row: Any) -> Notification:

@@ -10,9 +10,11 @@ from typing import Any, Literal
 
 from ulid import ULID
 
+from chime_api.domain.keys import owner_of
 from chime_contracts.envelope import Envelope, Event
 from chime_contracts.events import (
     MessageDeleteRequested,
+    MessageEditRequested,
     MessageSent,
     NotificationRequested,
     SendFailed,
@@ -136,6 +138,33 @@ def outcome_of(event: MessageSent | SendFailed) -> Status:
     if isinstance(event, MessageSent):
         return Status.SENT
     return Status.UNKNOWN if event.outcome_unknown else Status.FAILED
+
+
+def evolve_notification(known: Notification | None, envelope: Envelope[Any]) -> Notification | None:
+    """The notifications projection's row after an event of its stream (both projections,
+    in memory and on PostgreSQL, fold with this). None: no such notification yet."""
+    e = envelope.data
+    if isinstance(e, NotificationRequested):
+        return Notification(
+            id=e.notification_id, api_key_id=e.api_key_id, owner=owner_of(e.api_key_id, e.team),
+            bot_id=e.bot_id, chat_id=e.chat_id, parse_mode=e.parse_mode, status=Status.ACCEPTED,
+            created_at=e.requested_at,
+        )  # fmt: skip
+    if known is None:
+        return None
+    if isinstance(e, MessageSent):
+        return replace(
+            known, status=Status.SENT, sent_at=e.sent_at,
+            telegram_message_id=e.telegram_message_id, failure=None,
+        )  # fmt: skip
+    if isinstance(e, SendFailed):
+        failure = Failure(e.reason, e.error_code, e.description, e.permanent)
+        return replace(known, status=outcome_of(e), failure=failure)
+    if isinstance(e, MessageEditRequested):
+        return replace(known, edited_at=envelope.occurred_at)
+    if isinstance(e, MessageDeleteRequested):
+        return replace(known, deleted_at=envelope.occurred_at)
+    return known
 
 
 def keep_outcome(state: NotificationState, envelope: Envelope[Any]) -> Sequence[Envelope[Any]]:
