@@ -741,10 +741,14 @@ class WebhookOut(BaseModel):
     next_attempt_at: Annotated[AwareDatetime, Field(title="Next Attempt At")]
     last_error: Annotated[str | None, Field(title="Last Error")]
     created_at: Annotated[AwareDatetime, Field(title="Created At")]
+    paused: Annotated[
+        bool | None,
+        Field(description="nothing is delivered until resumed", title="Paused"),
+    ] = False
     secret: Annotated[
         str | None,
         Field(
-            description="the signing secret: in the response that created it, never again",
+            description="the signing secret: in the response that created or rotated it, never again",
             title="Secret",
         ),
     ] = None

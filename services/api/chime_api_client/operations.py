@@ -429,6 +429,48 @@ class Operations:
             ),
         )
 
+    async def rotate_secret(
+        self, webhook_id: str, *, idempotency_key: str | None = None
+    ) -> WebhookOut:
+        """Rotate Secret"""
+        return cast(
+            "WebhookOut",
+            await self._call(
+                "POST",
+                f"/v1/webhooks/{webhook_id}/secret-rotations",
+                WebhookOut,
+                idempotency_key=idempotency_key,
+            ),
+        )
+
+    async def pause_webhook(
+        self, webhook_id: str, *, idempotency_key: str | None = None
+    ) -> WebhookOut:
+        """Pause Webhook"""
+        return cast(
+            "WebhookOut",
+            await self._call(
+                "POST",
+                f"/v1/webhooks/{webhook_id}/pause",
+                WebhookOut,
+                idempotency_key=idempotency_key,
+            ),
+        )
+
+    async def resume_webhook(
+        self, webhook_id: str, *, idempotency_key: str | None = None
+    ) -> WebhookOut:
+        """Resume Webhook"""
+        return cast(
+            "WebhookOut",
+            await self._call(
+                "POST",
+                f"/v1/webhooks/{webhook_id}/resume",
+                WebhookOut,
+                idempotency_key=idempotency_key,
+            ),
+        )
+
     async def last_messages(
         self, chat_id: int, *, bot_id: int | None = None, limit: int | None = None
     ) -> MessagesOut:

@@ -9,6 +9,7 @@ from chime_api.adapters.keys import PostgresKeys
 from chime_api.adapters.notifications import PostgresNotifications
 from chime_api.adapters.recipients import PostgresRecipients
 from chime_api.adapters.schedules import PostgresRequests
+from chime_api.adapters.webhooks import PostgresWebhooks
 from chime_api.history.adapters.log import HistoryReplay
 from chime_kit.db import Connection
 from chime_kit.projection import Projection
@@ -22,5 +23,6 @@ def projections(conn: Connection) -> Sequence[Projection]:
         PostgresRequests(conn),
         PostgresChats(conn),
         PostgresRecipients(conn),
+        PostgresWebhooks(conn),
         HistoryReplay(conn),
     ]

@@ -1,40 +1,42 @@
-"""The webhooks table: endpoints, their secrets and delivery cursors (machinery)."""
+"""The webhooks table: a projection of the streams `webhook-<id>` (see
+`chime_api.domain.webhooks`), each event folded into its row and the row written back."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import astuple, fields
 from datetime import datetime
 
+from chime_api.domain.webhooks import Webhook, evolve
 from chime_kit.db import Connection
+from chime_kit.event_store import Recorded
+
+__all__ = ["PostgresWebhooks", "Webhook"]
+
+_NAMES = [f.name for f in fields(Webhook)]
+_UPSERT = (
+    f"INSERT INTO webhooks ({', '.join(_NAMES)})"  # noqa: S608 - our column names
+    f" VALUES ({', '.join(f'${n}' for n in range(1, len(_NAMES) + 1))})"
+    " ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{n} = excluded.{n}" for n in _NAMES[1:])
+)
 
 
-@dataclass(frozen=True)
-class Webhook:
-    id: str
-    owner: str
-    api_key_id: str
-    url: str
-    secret: str
-    types: list[str]
-    position: int
-    attempts: int
-    next_attempt_at: datetime
-    last_error: str | None
-    delivered: int
-    created_at: datetime
+class PostgresWebhooks:
+    tables = ("webhooks",)
 
-
-class Webhooks:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    async def add(self, hook: Webhook) -> None:
-        await self.conn.execute(
-            "INSERT INTO webhooks (id, owner, api_key_id, url, secret, types, position,"
-            " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            hook.id, hook.owner, hook.api_key_id, hook.url, hook.secret, hook.types,
-            hook.position, hook.created_at,
-        )  # fmt: skip
+    async def apply(self, events: Sequence[Recorded]) -> None:
+        for r in events:
+            if not r.stream_id.startswith("webhook-"):
+                continue
+            webhook_id = r.stream_id.removeprefix("webhook-")
+            hook = evolve(await self.get(webhook_id), r.envelope.data)
+            if hook is None:
+                await self.conn.execute("DELETE FROM webhooks WHERE id = $1", webhook_id)
+            else:
+                await self.conn.execute(_UPSERT, *astuple(hook))
 
     async def get(self, webhook_id: str) -> Webhook | None:
         row = await self.conn.fetchrow("SELECT * FROM webhooks WHERE id = $1", webhook_id)
@@ -51,41 +53,12 @@ class Webhooks:
         )  # fmt: skip
         return [Webhook(**dict(r)) for r in rows]
 
-    async def delete(self, webhook_id: str) -> None:
-        await self.conn.execute("DELETE FROM webhooks WHERE id = $1", webhook_id)
-
-    async def replay(self, webhook_id: str, after: int) -> None:
-        """Deliver again everything after `after`, from now on."""
-        await self.conn.execute(
-            "UPDATE webhooks SET position = $2, attempts = 0, next_attempt_at = now(),"
-            " last_error = NULL WHERE id = $1",
-            webhook_id,
-            after,
-        )
-
     async def claim_due(self, limit: int) -> list[Webhook]:
-        """Due endpoints, each held by this transaction (another replica skips them)."""
+        """Due endpoints that are not paused, each held by this transaction (another replica
+        skips them). One that is up to date stays due: looking for new events writes nothing."""
         rows = await self.conn.fetch(
-            "SELECT * FROM webhooks WHERE next_attempt_at <= now()"
+            "SELECT * FROM webhooks WHERE NOT paused AND next_attempt_at <= now()"
             " ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED",
             limit,
         )
         return [Webhook(**dict(r)) for r in rows]
-
-    async def advanced(self, webhook_id: str, position: int, delivered: int, idle: float) -> None:
-        await self.conn.execute(
-            "UPDATE webhooks SET position = $2, delivered = delivered + $3, attempts = 0,"
-            " last_error = NULL, next_attempt_at = now() + make_interval(secs => $4)"
-            " WHERE id = $1",
-            webhook_id, position, delivered, idle,
-        )  # fmt: skip
-
-    async def failed(
-        self, webhook_id: str, position: int, delivered: int, error: str, wait: float
-    ) -> None:
-        await self.conn.execute(
-            "UPDATE webhooks SET position = $2, delivered = delivered + $3,"
-            " attempts = attempts + 1, last_error = $4,"
-            " next_attempt_at = now() + make_interval(secs => $5) WHERE id = $1",
-            webhook_id, position, delivered, error[:500], wait,
-        )  # fmt: skip

@@ -57,4 +57,101 @@ class ApiKeyLimitsSet(Event):
     burst: int
 
 
+class WebhookCreated(Event):
+    """An outgoing webhook: delivers its owner's events of `types` after `position`. The
+    secret signs deliveries, so it is kept (as the table keeps it) for a rebuild."""
+
+    type: Literal["webhook.created.v1"] = "webhook.created.v1"
+    producer: ClassVar[str] = "api"
+
+    webhook_id: str
+    owner: str
+    api_key_id: str
+    url: str
+    secret: str
+    types: list[str]
+    position: int
+    created_at: datetime
+
+
+class WebhookSecretRotated(Event):
+    type: Literal["webhook.secret.rotated.v1"] = "webhook.secret.rotated.v1"
+    producer: ClassVar[str] = "api"
+
+    webhook_id: str
+    secret: str
+    rotated_at: datetime
+
+
+class WebhookPaused(Event):
+    type: Literal["webhook.paused.v1"] = "webhook.paused.v1"
+    producer: ClassVar[str] = "api"
+
+    webhook_id: str
+    paused_at: datetime
+
+
+class WebhookResumed(Event):
+    type: Literal["webhook.resumed.v1"] = "webhook.resumed.v1"
+    producer: ClassVar[str] = "api"
+
+    webhook_id: str
+    resumed_at: datetime
+
+
+class WebhookDeleted(Event):
+    type: Literal["webhook.deleted.v1"] = "webhook.deleted.v1"
+    producer: ClassVar[str] = "api"
+
+    webhook_id: str
+    deleted_at: datetime
+
+
+class WebhookReplayed(Event):
+    """Deliver again every event after `after_position`, from `replayed_at` on."""
+
+    type: Literal["webhook.replayed.v1"] = "webhook.replayed.v1"
+    producer: ClassVar[str] = "api"
+
+    webhook_id: str
+    after_position: int
+    replayed_at: datetime
+
+
+class WebhookDelivered(Event):
+    """The receiver acknowledged `count` events, the last at `position`."""
+
+    type: Literal["webhook.delivered.v1"] = "webhook.delivered.v1"
+    producer: ClassVar[str] = "api"
+
+    webhook_id: str
+    position: int
+    count: int
+    delivered_at: datetime
+
+
+class WebhookDeliveryFailed(Event):
+    """A delivery failed after `count` others of its round went through (the last at
+    `position`); the next try is at `retry_at`."""
+
+    type: Literal["webhook.delivery.failed.v1"] = "webhook.delivery.failed.v1"
+    producer: ClassVar[str] = "api"
+
+    webhook_id: str
+    position: int
+    count: int
+    error: str
+    retry_at: datetime
+
+
 register_private(ApiKeyCreated, ApiKeyRevoked, ApiKeyRotated, ApiKeyLimitsSet)
+register_private(
+    WebhookCreated,
+    WebhookSecretRotated,
+    WebhookPaused,
+    WebhookResumed,
+    WebhookDeleted,
+    WebhookReplayed,
+    WebhookDelivered,
+    WebhookDeliveryFailed,
+)

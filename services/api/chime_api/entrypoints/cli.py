@@ -15,10 +15,9 @@ from typing import Any
 import asyncpg
 
 from chime_api.adapters.postgres import projections
-from chime_api.adapters.webhooks import Webhooks
 from chime_api.bootstrap import MIGRATIONS, SERVICE
 from chime_api.domain.keys import ApiKey, Limits, Scope, parse_scopes
-from chime_api.handlers import idempotency, keys
+from chime_api.handlers import idempotency, keys, webhooks
 from chime_api.settings import ApiSettings
 from chime_kit.db import create_pool
 from chime_kit.runtime import run_migrations
@@ -79,11 +78,8 @@ async def purge(settings: ApiSettings) -> int:
 
 
 async def replay_webhook(settings: ApiSettings, webhook_id: str, after: int) -> bool:
-    async with admin_pool(settings) as pool, pool.acquire() as conn:
-        if await Webhooks(conn).get(webhook_id) is None:
-            return False
-        await Webhooks(conn).replay(webhook_id, after)
-        return True
+    async with admin_pool(settings) as pool, unit_of_work(pool, SERVICE) as uow:
+        return await webhooks.replay(uow, webhook_id, after) is not None
 
 
 # --- the command line ---------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""/v1/webhooks: the caller's events POSTed to its endpoint, signed, retried, replayable."""
+"""/v1/webhooks: the caller's events POSTed to its endpoint, signed, retried, replayable;
+its secret rotated, paused and resumed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from chime_api.adapters.feed import FEED_TYPES
-from chime_api.adapters.webhooks import Webhook, Webhooks
+from chime_api.adapters.webhooks import Webhook
 from chime_api.domain.idempotency import StoredResponse
 from chime_api.domain.problems import ProblemError, not_found
 from chime_api.entrypoints.dependencies import ReadDep, ServiceDep
@@ -48,9 +49,10 @@ class WebhookOut(BaseModel):
     next_attempt_at: datetime
     last_error: str | None
     created_at: datetime
+    paused: bool = Field(default=False, description="nothing is delivered until resumed")
     secret: str | None = Field(
         default=None,
-        description="the signing secret: in the response that created it, never again",
+        description="the signing secret: in the response that created or rotated it, never again",
     )
 
     @classmethod
@@ -83,7 +85,7 @@ async def create_webhook(
     reveal: dict[str, Any] = {}
 
     async def effect(uow: UnitOfWork) -> StoredResponse:
-        hook = await webhooks.create_webhook(uow.conn, key, str(body.url), types)
+        hook = await webhooks.create_webhook(uow, key, str(body.url), types)
         reveal["secret"] = hook.secret
         out = WebhookOut.of(hook).model_dump(mode="json")
         return StoredResponse(
@@ -99,8 +101,7 @@ async def list_webhooks(
     key: ReadDep, service: ServiceDep, cursor: Cursor = None, limit: Limit = 50
 ) -> WebhookPage:
     async with service.runtime.pool.acquire() as conn:
-        rows = await Webhooks(conn).page(key.owner, limit + 1, position(cursor))
-    more, rows = len(rows) > limit, rows[:limit]
+        rows, more = await webhooks.page_of_webhooks(conn, key, limit, position(cursor))
     last = (rows[-1].created_at, rows[-1].id) if rows else None
     return WebhookPage(items=[WebhookOut.of(r) for r in rows], next_cursor=next_cursor(last, more))
 
@@ -121,8 +122,8 @@ async def get_webhook(webhook_id: str, key: ReadDep, service: ServiceDep) -> Web
 @router.delete("/{webhook_id}", status_code=204, responses=problems(404))
 async def delete_webhook(webhook_id: str, key: ReadDep, service: ServiceDep) -> Response:
     await _owned(service, key, webhook_id)
-    async with service.runtime.pool.acquire() as conn:
-        await Webhooks(conn).delete(webhook_id)
+    async with service.runtime.unit_of_work() as uow:
+        await webhooks.delete(uow, webhook_id)
     return Response(status_code=204)
 
 
@@ -138,10 +139,68 @@ async def replay(
     await _owned(service, key, webhook_id)
 
     async def effect(uow: UnitOfWork) -> StoredResponse:
-        await Webhooks(uow.conn).replay(webhook_id, body.after_position)
-        hook = await Webhooks(uow.conn).get(webhook_id)
-        assert hook is not None
+        hook = await webhooks.replay(uow, webhook_id, body.after_position)
+        if hook is None:
+            raise ProblemError(not_found(f"webhook {webhook_id}"))
         return StoredResponse(200, WebhookOut.of(hook).model_dump(mode="json"), {})
 
     path = f"{PATH}/{webhook_id}/replay"
     return await respond_once(service, key, idempotency_key, path, body.model_dump(), effect)
+
+
+@router.post(
+    "/{webhook_id}/secret-rotations",
+    status_code=201,
+    response_model=WebhookOut,
+    responses=problems(404, 409),
+)
+async def rotate_secret(
+    webhook_id: str, key: ReadDep, service: ServiceDep, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """A new signing `secret` (shown once), used from the next delivery on; the old one
+    signs nothing more."""
+    await _owned(service, key, webhook_id)
+    reveal: dict[str, Any] = {}
+
+    async def effect(uow: UnitOfWork) -> StoredResponse:
+        hook = await webhooks.rotate_secret(uow, webhook_id)
+        if hook is None:
+            raise ProblemError(not_found(f"webhook {webhook_id}"))
+        reveal["secret"] = hook.secret
+        out = WebhookOut.of(hook).model_dump(mode="json")
+        return StoredResponse(201, out, {"Cache-Control": "no-store"})
+
+    path = f"{PATH}/{webhook_id}/secret-rotations"
+    return await respond_once(service, key, idempotency_key, path, {}, effect, reveal)
+
+
+async def _switch(
+    service: ServiceDep, key: Any, webhook_id: str, paused: bool, idempotency_key: str | None
+) -> JSONResponse:
+    await _owned(service, key, webhook_id)
+
+    async def effect(uow: UnitOfWork) -> StoredResponse:
+        change = webhooks.pause if paused else webhooks.resume
+        hook = await change(uow, webhook_id)
+        if hook is None:
+            raise ProblemError(not_found(f"webhook {webhook_id}"))
+        return StoredResponse(200, WebhookOut.of(hook).model_dump(mode="json"), {})
+
+    path = f"{PATH}/{webhook_id}/{'pause' if paused else 'resume'}"
+    return await respond_once(service, key, idempotency_key, path, {}, effect)
+
+
+@router.post("/{webhook_id}/pause", response_model=WebhookOut, responses=problems(404, 409))
+async def pause_webhook(
+    webhook_id: str, key: ReadDep, service: ServiceDep, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Stop delivering (idempotent); the events wait for `resume`, none is skipped."""
+    return await _switch(service, key, webhook_id, True, idempotency_key)
+
+
+@router.post("/{webhook_id}/resume", response_model=WebhookOut, responses=problems(404, 409))
+async def resume_webhook(
+    webhook_id: str, key: ReadDep, service: ServiceDep, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Deliver again from where it stopped (idempotent)."""
+    return await _switch(service, key, webhook_id, False, idempotency_key)

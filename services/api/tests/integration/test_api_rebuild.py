@@ -153,6 +153,7 @@ async def test_rebuilt_projections_equal_the_live_ones(client, make_key, setting
         "chats",
         "chat_listing",
         "broadcast_recipients",
+        "webhooks",
         *HistoryProjection.tables,
     )
     assert await table_rows(pool, "notifications") == live
