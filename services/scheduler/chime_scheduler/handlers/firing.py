@@ -7,12 +7,15 @@ the rows stay due for the next claim.
 
 Each schedule (and timed broadcast) fires in a trace of its own whose span links to the
 span of the request that created it (and of the last that updated it); the events it emits
-are wrapped within that span, so the deliveries continue its trace.
+are wrapped within that span, so the deliveries continue its trace. A batch's occurrences
+for chats go to the sender as one `send.batch.requested.v1` per bot (not one message per
+occurrence), each delivery carrying its firing span's traceparent and its schedule's
+correlation id; each occurrence's identity stays its `schedule.fired.v1` in the stream.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -29,6 +32,7 @@ from chime_contracts.events import (
     ScheduleFired,
 )
 from chime_contracts.events.schedules import MessageTemplate, ScheduleOwner, ScheduleSpec
+from chime_contracts.events.shared import BatchDelivery
 from chime_kit.event_store import Append
 from chime_kit.streams import Work
 from chime_kit.telemetry import continuing, current_traceparent, linked_span, mark_service
@@ -67,6 +71,8 @@ class Batch:
     appends: list[Append]
     publish: list[Envelope[Any]]
     fired: list[Fired]
+    # Occurrences for chats, by bot: one send.batch.requested.v1 per bot for the batch.
+    sends: dict[int, list[BatchDelivery]] = field(default_factory=dict)
 
 
 async def fire_due_schedules(
@@ -83,6 +89,7 @@ async def fire_due_schedules(
             mark_service(span, "scheduler")
             await _fire(uow, store, row, now, on_time, batch)
     recorded = await uow.append(batch.appends)
+    batch.publish.extend(uow.wrap(b) for b in messages.batches(batch.sends))
     await uow.publish(batch.publish)
     await apply_all(store, recorded)
     return batch.fired
@@ -111,11 +118,10 @@ async def _fire(
         else:
             assert row.chat_id is not None
             delivery = messages.occurrence_id("schedule", row.id, occurrence)
-            send = messages.occurrence(
-                "schedule", row.id, delivery, row.bot_id, row.chat_id, message, occurrence,
-                row.language,
-            )  # fmt: skip
-            batch.publish.append(uow.wrap(send, row.correlation_id))
+            batch.sends.setdefault(row.bot_id, []).append(messages.batched_occurrence(
+                "schedule", row.id, delivery, row.chat_id, message, occurrence, row.language,
+                current_traceparent()[0], row.correlation_id,
+            ))  # fmt: skip
         fired = ScheduleFired(
             schedule_id=row.id, occurrence=occurrence, fired_at=now, delivery_id=delivery,
             missed=plan.missed if n == 0 else 0, next_at=following,
