@@ -31,5 +31,5 @@ class Scheduler:
 
 async def create_service(settings: SchedulerSettings) -> Scheduler:
     deps = await build(settings)
-    deps.runtime.broker.include_router(build_router(deps.runtime))
-    return Scheduler(deps, FiringLoop(deps.runtime, settings))
+    deps.runtime.broker.include_router(build_router(deps.runtime, deps.store))
+    return Scheduler(deps, FiringLoop(deps.runtime, settings, deps.store))
