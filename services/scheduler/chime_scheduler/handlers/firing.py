@@ -51,6 +51,24 @@ def _timetable(spec: bytes, time_zone: str, starts_on: date | None, ends_on: dat
     return timetable(_SPEC.validate_json(spec), time_zone, starts_on=starts_on, ends_on=ends_on)
 
 
+@dataclass(frozen=True)
+class _Remembered:
+    """A shared timetable whose next occurrences are computed once per process: schedules
+    that share a spec and zone (every "0 9 * * *" in Europe/Kyiv) fire at the same instants
+    and move on to the same next one."""
+
+    key: tuple[bytes, str, date | None, date | None]
+
+    def next_after(self, instant: datetime) -> datetime | None:
+        return _next_after(self.key, instant)
+
+
+@lru_cache(maxsize=50_000)
+def _next_after(key: tuple[bytes, str, date | None, date | None], instant: datetime
+                ) -> datetime | None:  # fmt: skip
+    return _timetable(*key).next_after(instant)
+
+
 @lru_cache(maxsize=20_000)
 def _message(message: bytes) -> MessageTemplate:
     return MessageTemplate.model_validate_json(message)
@@ -98,7 +116,7 @@ async def fire_due_schedules(
 async def _fire(
     uow: Work, store: Store, row: DueSchedule, now: datetime, on_time: timedelta, batch: Batch
 ) -> None:
-    table = _timetable(orjson.dumps(row.spec), row.time_zone, row.starts_on, row.ends_on)
+    table = _Remembered((orjson.dumps(row.spec), row.time_zone, row.starts_on, row.ends_on))
     plan = schedules.plan(
         table, row.next_at, now, row.misfire,
         timedelta(seconds=row.misfire_grace_seconds),
