@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
 from chime_contracts.envelope import Envelope, envelope_of
 from chime_contracts.events import (
     MessageDeleteRequested,
@@ -18,12 +21,15 @@ from chime_contracts.events import (
 from chime_contracts.events.shared import BatchDelivery, SendSource
 from chime_kit.event_store import Append, ConcurrencyError
 from chime_kit.streams import Work, decide
-from chime_kit.telemetry import current_traceparent
+from chime_kit.telemetry import context_from_traceparent, current_traceparent, mark_service
 from chime_sender.domain import streams
 from chime_sender.domain.deliveries import Delivery
 from chime_sender.domain.messages import keyboard, parts_of, render, rendered
 from chime_sender.handlers import assignments
 from chime_sender.ports import SentMessage, Stores
+from chime_sender.settings import SERVICE
+
+tracer = trace.get_tracer("chime.sender")
 
 
 class Stored(Enum):
@@ -201,6 +207,10 @@ async def store_send_batch(
     for r, version in queued:
         text, method, options = same or rendered(r)
         traceparent, correlation_id = traces[r.delivery_id]
+        if batch.deliveries is not None:
+            # Each delivery's own trace (its firing span) gets the span of the sender taking
+            # its request, as a send.requested.v1 of its own would: the call continues it.
+            traceparent = _received_in(traceparent, r, batch.batch_id)
         delivery = Delivery(
             delivery_id=r.delivery_id, bot_id=r.bot_id, chat_id=r.chat_id, text=text,
             parse_mode=r.parse_mode, reply_to_message_id=None, correlation_id=correlation_id,
@@ -210,6 +220,18 @@ async def store_send_batch(
         parts = len(parts_of(text, method, r.parse_mode))
         await stores.deliveries.add(delivery, r.origin, parts, envelope.occurred_at, version)
     return len(queued)
+
+
+def _received_in(traceparent: str | None, request: SendRequested, batch_id: str) -> str | None:
+    """A consumer span of one delivery of a batch, in the delivery's own trace; its
+    traceparent."""
+    with tracer.start_as_current_span(
+        f"consume {request.type}", context=context_from_traceparent(traceparent),
+        kind=SpanKind.CONSUMER,
+        attributes={"chime.delivery_id": request.delivery_id, "chime.batch_id": batch_id},
+    ) as span:  # fmt: skip
+        mark_service(span, SERVICE)
+        return current_traceparent()[0]
 
 
 async def store_edit(

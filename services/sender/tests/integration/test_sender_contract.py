@@ -232,7 +232,7 @@ async def test_a_batch_becomes_one_delivery_per_chat_once(sender: Sender) -> Non
 
 
 async def test_a_batch_of_deliveries_makes_exactly_those_each_with_its_own_message_once(
-    sender: Sender,
+    sender: Sender, spans: Any
 ) -> None:
     """A firing batch's occurrences: each delivery by its own id, text, source, correlation
     id and trace; the batch's own text is not sent."""
@@ -264,8 +264,19 @@ async def test_a_batch_of_deliveries_makes_exactly_those_each_with_its_own_messa
     assert [c.delivery.text for c in claims] == ["Hi &lt;you&gt; 1", "Hi <you> 2"]
     assert [c.delivery.source for c in claims] == [d.source for d in deliveries[:2]]
     assert [c.delivery.correlation_id for c in claims] == ["corr-1", "corr-2"]
-    assert claims[0].delivery.traceparent == trace
-    assert claims[1].delivery.traceparent == batch.traceparent
+    # The call continues the delivery's own trace, under the sender's span taking it.
+    (taken,) = [
+        s for s in spans.get_finished_spans()
+        if s.attributes.get("chime.delivery_id") == "schedule:s1:100"
+    ]  # fmt: skip
+    assert (taken.name, taken.kind.name) == ("consume send.requested.v1", "CONSUMER")
+    assert taken.parent is not None
+    assert (taken.parent.trace_id, taken.parent.span_id) == (
+        int(trace.split("-")[1], 16), int(trace.split("-")[2], 16),
+    )  # fmt: skip
+    assert claims[0].delivery.traceparent == (
+        f"00-{taken.context.trace_id:032x}-{taken.context.span_id:016x}-01"
+    )
     assert "reply_markup" in claims[0].delivery.options
     for d in deliveries:
         assert await sender.stream(f"delivery-{d.delivery_id}") == ["send.requested.v1"]
