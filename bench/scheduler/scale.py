@@ -12,8 +12,9 @@ Usage:
    loop and partitioned outbox relay, publisher confirms) fire the round's occurrences,
    which fall in a `--window`-second window. Printed: fires/s from the window's start until
    the last occurrence was confirmed by RabbitMQ, the firing lag (claim time minus scheduled
-   instant, from the `schedule.fired.v1` events) p50/p99/max, and duplicates and misses,
-   counted on a queue bound to `send.requested.v1` after the round.
+   instant, from the `schedule.fired.v1` events) p50/p99/max, and duplicates and misses
+   among the deliveries of the `send.batch.requested.v1` (one per bot per firing batch) a
+   queue bound to them received during the round.
 3. A broadcast to `--broadcast` subscribers (a tenth of them blocked or stopped): the time
    from its start until every slice was confirmed by RabbitMQ, and whether the skipped
    chats were named (`broadcast.recipients.skipped.v1`), each once.
@@ -33,6 +34,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -151,13 +153,14 @@ async def tap(amqp_url: str, key: str) -> tuple[aio_pika.abc.AbstractRobustConne
     return connection, queue
 
 
-async def drain(queue: Any, field: str, quiet: float = 2.0) -> list[Any]:
-    """Every message of the tap, parsed for `field` of its data, once none came for `quiet`
-    seconds."""
+async def drain(queue: Any, items: Callable[[dict[str, Any]], list[Any]], quiet: float = 2.0
+                ) -> list[Any]:  # fmt: skip
+    """What `items` finds in the data of every message of the tap, once none came for
+    `quiet` seconds."""
     got: list[Any] = []
 
     async def take(message: Any) -> None:
-        got.append(orjson.loads(message.body)["data"][field])
+        got.extend(items(orjson.loads(message.body)["data"]))
 
     tag = await queue.consume(take, no_ack=True)
     seen = -1
@@ -166,6 +169,16 @@ async def drain(queue: Any, field: str, quiet: float = 2.0) -> list[Any]:
         await asyncio.sleep(quiet)
     await queue.cancel(tag)
     return got
+
+
+def occurrences(data: dict[str, Any]) -> list[str]:
+    """The delivery ids of a firing batch's occurrences (a broadcast's slice has none)."""
+    return [d["delivery_id"] for d in data.get("deliveries") or []]
+
+
+def slice_chats(data: dict[str, Any]) -> list[int]:
+    """The chats of a broadcast's slice (not of occurrences firing meanwhile)."""
+    return list(data["chat_ids"]) if data["source"]["kind"] == "broadcast" else []
 
 
 async def wait_published(pool: asyncpg.Pool, fired_type: str, want: int, since: datetime,
@@ -188,7 +201,7 @@ async def fire_round(env: Any, pool: asyncpg.Pool, replicas: int, first: int, co
     lead = 20 + (1.5 * count / rate if rate > 0 else 60)  # no background: no rate known
     at = minute_after(datetime.now(UTC) + timedelta(seconds=lead))
     seconds = load(env.dsn, "due", first, count, loaders, at.timestamp(), window)
-    connection, queue = await tap(env.amqp_url, "send.requested.v1")
+    connection, queue = await tap(env.amqp_url, "send.batch.requested.v1")
     procs = start_replicas(env, replicas)
     try:
         left = (at - datetime.now(UTC)).total_seconds()
@@ -212,7 +225,7 @@ async def fire_round(env: Any, pool: asyncpg.Pool, replicas: int, first: int, co
         " extract(epoch FROM max(f) - min(f)) AS span FROM l",
         at - timedelta(seconds=1),
     )  # fmt: skip
-    delivered = await drain(queue, "delivery_id")
+    delivered = await drain(queue, occurrences)
     await connection.close()
     ids = {d.split(":")[1] for d in delivered}
     expected = {f"b{n}" for n in range(first, first + count)}
@@ -270,9 +283,9 @@ async def broadcast_round(env: Any, pool: asyncpg.Pool, subscribers: int) -> dic
                                     now - timedelta(seconds=1), time.monotonic() + 120)  # fmt: skip
     finally:
         await scheduler.stop()
-    chats = [c for batch in await drain(queue, "chat_ids") for c in batch]
+    chats = await drain(queue, slice_chats)
     await connection.close()
-    named = [c for batch in await drain(named_queue, "chat_ids") for c in batch]
+    named = await drain(named_queue, lambda data: data["chat_ids"])
     await named_connection.close()
     return {
         "subscribers": subscribers, "skipped": len(skipped), "handed": len(chats),

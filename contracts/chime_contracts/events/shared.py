@@ -103,11 +103,43 @@ class SendRequested(Event):
     )
 
 
-class SendBatchRequested(Event):
-    """One message to many chats of one bot (a broadcast's slice), in one bus message.
+class BatchDelivery(BaseModel):
+    """One delivery of a batch whose deliveries differ (a firing batch's occurrences): its
+    own id, chat, message, source and trace, whole; nothing of it comes from the batch."""
 
-    The sender makes one delivery per chat, identified by (`batch_id`, chat id), so a
-    redelivered batch sends nobody twice; each outcome carries `source` and the chat id.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    delivery_id: str = Field(min_length=1, max_length=200, description="unique per message")
+    chat_id: int
+    text: str = Field(min_length=1)
+    parse_mode: ParseMode | None = None
+    source: SendSource
+    variables: dict[str, str] | None = None
+    buttons: list[list[InlineButton]] | None = None
+    media: Media | None = None
+    disable_notification: bool = False
+    scheduled_for: datetime | None = Field(
+        default=None, description="when it was meant to go out (occurrences); for lag"
+    )
+    traceparent: str | None = Field(
+        default=None, description="W3C traceparent the delivery continues (else the batch's)"
+    )
+    correlation_id: str | None = Field(
+        default=None, max_length=200, description="the delivery's correlation id (else the batch's)"
+    )
+
+
+class SendBatchRequested(Event):
+    """One message to many chats of one bot (a broadcast's slice), in one bus message; or,
+    with `deliveries`, many different messages to chats of one bot (a firing batch's
+    occurrences).
+
+    Without `deliveries` the sender makes one delivery per chat, identified by (`batch_id`,
+    chat id): `<batch_id>:<chat_id>`. With `deliveries` it makes exactly those, each by its
+    own `delivery_id`, with its own message, source, `scheduled_for` and trace; `chat_ids`
+    then lists their chats and the batch's own message fields and `source` (which a producer
+    fills from its first delivery) are not used. Either way a redelivered batch sends nobody
+    twice, and each outcome carries its delivery's `source` and chat id.
     """
 
     type: Literal["send.batch.requested.v1"] = "send.batch.requested.v1"
@@ -129,6 +161,19 @@ class SendBatchRequested(Event):
         default=False, description="allow_paid_broadcast where the bot is allowed to"
     )
     scheduled_for: datetime | None = None
+    deliveries: list[BatchDelivery] | None = Field(
+        default=None,
+        max_length=5000,
+        description="each delivery whole (its own id, message, source, trace); the batch's"
+        " message fields and source are then not used. Consumers older than this field"
+        " would send the batch's text to `chat_ids`: upgrade them before a producer sets it",
+    )
+
+    @model_validator(mode="after")
+    def _deliveries_name_the_chats(self) -> "SendBatchRequested":
+        if self.deliveries is not None and [d.chat_id for d in self.deliveries] != self.chat_ids:
+            raise ValueError("chat_ids must list the deliveries' chats, in order")
+        return self
 
 
 class MessageEditRequested(Event):

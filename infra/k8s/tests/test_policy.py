@@ -44,7 +44,7 @@ def consuming_queues(build_router: Any) -> list[str]:
 # interprets updates from its own table).
 QUEUES = {
     "ingest": [],
-    "scheduler": consuming_queues(scheduler_consumers.build_router),
+    "scheduler": consuming_queues(lambda r: scheduler_consumers.build_router(r, store_of=None)),
     "sender": consuming_queues(sender_consumers.build_router),
     "api": [
         *consuming_queues(api_consumers.build_router),

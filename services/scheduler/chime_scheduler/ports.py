@@ -4,7 +4,7 @@ on both."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol
 from chime_contracts.events import SendBatchRequested
 from chime_contracts.events.scheduler import SkipReason
 from chime_contracts.events.schedules import MisfirePolicy, ScheduleOwner
+from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
 from chime_kit.projection import Projection
 from chime_scheduler.domain.reminders import Reminder
@@ -180,6 +181,10 @@ class Store(Protocol):
 
     @property
     def broadcasts(self) -> Broadcasts: ...
+
+
+StoreOf = Callable[[Connection], Store]
+"""Every repository on one connection (a unit of work's): what `bootstrap.build` injects."""
 
 
 async def apply_all(store: Store, recorded: Sequence[Recorded]) -> None:

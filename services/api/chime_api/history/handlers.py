@@ -131,8 +131,16 @@ async def send_requested(uow: UnitOfWork, envelope: Envelope[SendRequested]) -> 
 
 
 async def batch_requested(uow: UnitOfWork, envelope: Envelope[SendBatchRequested]) -> None:
-    """The sender names a batch's deliveries `<batch_id>:<chat_id>` (one per chat)."""
+    """The sender names a batch's deliveries `<batch_id>:<chat_id>` (one per chat), or, when
+    the batch lists `deliveries` (a firing's occurrences), by each one's own id and text."""
     b = envelope.data
+    if b.deliveries is not None:
+        batch_of(uow).requests.extend(
+            Requested(d.delivery_id, b.bot_id, d.chat_id, filled(d.text, d.variables),
+                      envelope.occurred_at)
+            for d in b.deliveries
+        )  # fmt: skip
+        return
     text = filled(b.text, b.variables)
     batch_of(uow).requests.extend(
         Requested(f"{b.batch_id}:{chat}", b.bot_id, chat, text, envelope.occurred_at)

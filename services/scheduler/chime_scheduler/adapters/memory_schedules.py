@@ -11,6 +11,7 @@ from typing import Any, Literal
 from chime_contracts.events import ScheduleChanged, ScheduleCreated, ScheduleFired
 from chime_contracts.events.schedules import MisfirePolicy, ScheduleOwner
 from chime_kit.event_store import Recorded
+from chime_scheduler.adapters.schedules import changed_columns, created_row
 from chime_scheduler.domain.messages import chat_of
 from chime_scheduler.domain.reminders import Reminder
 from chime_scheduler.ports import DueSchedule, Listed
@@ -21,7 +22,7 @@ LIVE = ("active", "paused")
 
 @dataclass(frozen=True)
 class Row:
-    """A row of the `schedules` table."""
+    """A row of the `schedules` table (as `adapters/schedules.py` maps events to columns)."""
 
     id: str
     number: int
@@ -81,37 +82,17 @@ class InMemorySchedules:
             elif isinstance(data, ScheduleCreated):
                 self.rows[data.schedule_id] = self._created(r, data)
             elif isinstance(data, ScheduleChanged) and data.schedule_id in self.rows:
-                self.rows[data.schedule_id] = self._changed(r, data, self.rows[data.schedule_id])
+                row = self.rows[data.schedule_id]
+                self.rows[row.id] = replace(row, **changed_columns(data, r.version, r.envelope))
         for schedule_id, version in versions.items():
             current = self.rows.get(schedule_id)
             if current is not None and current.version < version:
                 self.rows[schedule_id] = replace(current, version=version)
 
     def _created(self, r: Recorded, e: ScheduleCreated) -> Row:
-        return Row(
-            e.schedule_id, e.number, e.owner.kind, e.owner.id, e.bot_id, e.chat_id, e.topic,
-            e.spec.model_dump(mode="json"), e.time_zone, e.starts_on, e.ends_on,
-            e.message.model_dump(mode="json", exclude_none=True), e.misfire,
-            e.misfire_grace_seconds, e.jitter_seconds, e.language,
-            "active" if e.next_at else "finished", e.next_at, e.fire_at, r.version,
-            r.envelope.correlation_id, r.envelope.traceparent,
-        )  # fmt: skip
-
-    def _changed(self, r: Recorded, e: ScheduleChanged, row: Row) -> Row:
-        return replace(
-            row, status=e.status, paused_by=e.by if e.status == "paused" else None,
-            spec=e.spec.model_dump(mode="json") if e.spec else row.spec,
-            time_zone=e.time_zone or row.time_zone,
-            message=e.message.model_dump(mode="json", exclude_none=True)
-            if e.message else row.message,
-            ends_on=e.ends_on if e.action == "updated" else row.ends_on,
-            chat_id=row.chat_id if e.chat_id is None else e.chat_id,
-            owner_kind=e.owner.kind if e.owner else row.owner_kind,
-            owner_id=e.owner.id if e.owner else row.owner_id,
-            next_at=e.next_at, fire_at=e.fire_at, version=r.version,
-            updated_traceparent=r.envelope.traceparent if e.action == "updated"
-            else row.updated_traceparent,
-        )  # fmt: skip
+        row = created_row(e, r.version, r.envelope)
+        del row["created_at"]  # not kept here
+        return Row(**row)
 
     def _active(self) -> list[Row]:
         return [row for row in self.rows.values() if row.status == "active"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from chime_contracts.envelope import Envelope, Event
+from chime_contracts.envelope import Event
 from chime_contracts.events import (
     NotificationDue,
     ReminderRequested,
@@ -18,7 +18,6 @@ from chime_contracts.events import (
 from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
 from chime_kit.projection import Projection
-from chime_kit.unit_of_work import UnitOfWork
 from chime_scheduler.adapters.schedules import PostgresSchedules
 from chime_scheduler.adapters.topics import (
     PostgresBroadcasts,
@@ -26,7 +25,6 @@ from chime_scheduler.adapters.topics import (
     PostgresSubscriptions,
 )
 from chime_scheduler.domain.reminders import SNOOZE, Reminder
-from chime_scheduler.ports import Reminders, Store
 
 E = TypeVar("E", bound=Event)
 ONE_SHOT = ("reminder", "snooze")
@@ -145,25 +143,3 @@ class PostgresStore:
         self.subscriptions = PostgresSubscriptions(conn)
         self.chats = PostgresChats(conn)
         self.broadcasts = PostgresBroadcasts(conn)
-
-
-def with_store(
-    handler: Callable[[UnitOfWork, Store, Envelope[E]], Awaitable[None]],
-) -> Callable[[UnitOfWork, Envelope[E]], Awaitable[None]]:
-    """A handler as the kit's consumer calls it, with the repositories on its connection."""
-
-    async def bound(uow: UnitOfWork, envelope: Envelope[E]) -> None:
-        await handler(uow, PostgresStore(uow.conn), envelope)
-
-    return bound
-
-
-def with_reminders(
-    handler: Callable[[UnitOfWork, Reminders, Envelope[E]], Awaitable[None]],
-) -> Callable[[UnitOfWork, Envelope[E]], Awaitable[None]]:
-    """A handler as the kit's consumer calls it, with its repository on the same connection."""
-
-    async def bound(uow: UnitOfWork, envelope: Envelope[E]) -> None:
-        await handler(uow, PostgresReminders(uow.conn), envelope)
-
-    return bound

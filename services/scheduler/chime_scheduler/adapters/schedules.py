@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from chime_contracts.envelope import Envelope
 from chime_contracts.events import ScheduleChanged, ScheduleCreated, ScheduleFired
 from chime_contracts.events.schedules import ScheduleOwner
 from chime_kit.db import Connection
@@ -26,6 +27,58 @@ _CLAIM = (
     " ends_on, message, misfire, misfire_grace_seconds, jitter_seconds, language, next_at,"
     " version, correlation_id, traceparent, updated_traceparent FROM schedules"
     " WHERE status = 'active' AND fire_at <= $1 ORDER BY fire_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+)
+
+
+def created_row(e: ScheduleCreated, version: int, envelope: Envelope[Any]) -> dict[str, Any]:
+    """The `schedules` row a created schedule starts as, by column: the one mapping of the
+    projection's INSERT, the bulk loader's COPY and the in-memory fake."""
+    return {
+        "id": e.schedule_id, "number": e.number, "owner_kind": e.owner.kind,
+        "owner_id": e.owner.id, "bot_id": e.bot_id, "chat_id": e.chat_id, "topic": e.topic,
+        "spec": e.spec.model_dump(mode="json"), "time_zone": e.time_zone,
+        "starts_on": e.starts_on, "ends_on": e.ends_on,
+        "message": e.message.model_dump(mode="json", exclude_none=True), "misfire": e.misfire,
+        "misfire_grace_seconds": e.misfire_grace_seconds, "jitter_seconds": e.jitter_seconds,
+        "language": e.language, "status": "active" if e.next_at else "finished",
+        "next_at": e.next_at, "fire_at": e.fire_at, "version": version,
+        "created_at": envelope.occurred_at, "correlation_id": envelope.correlation_id,
+        "traceparent": envelope.traceparent,
+    }  # fmt: skip
+
+
+def changed_columns(e: ScheduleChanged, version: int, envelope: Envelope[Any]) -> dict[str, Any]:
+    """The columns a change sets, by name (those it leaves are absent): the one mapping of
+    the projection's UPDATE and the in-memory fake."""
+    changed: dict[str, Any] = {
+        "status": e.status, "paused_by": e.by if e.status == "paused" else None,
+        "next_at": e.next_at, "fire_at": e.fire_at, "version": version,
+    }  # fmt: skip
+    if e.spec is not None:
+        changed["spec"] = e.spec.model_dump(mode="json")
+    if e.time_zone is not None:
+        changed["time_zone"] = e.time_zone
+    if e.message is not None:
+        changed["message"] = e.message.model_dump(mode="json", exclude_none=True)
+    if e.chat_id is not None:
+        changed["chat_id"] = e.chat_id
+    if e.owner is not None:
+        changed["owner_kind"], changed["owner_id"] = e.owner.kind, e.owner.id
+    if e.action == "updated":
+        changed["ends_on"] = e.ends_on
+        changed["updated_traceparent"] = envelope.traceparent
+    return changed
+
+
+CREATED_COLUMNS = (
+    "id", "number", "owner_kind", "owner_id", "bot_id", "chat_id", "topic", "spec", "time_zone",
+    "starts_on", "ends_on", "message", "misfire", "misfire_grace_seconds", "jitter_seconds",
+    "language", "status", "next_at", "fire_at", "version", "created_at", "correlation_id",
+    "traceparent",
+)  # fmt: skip
+_INSERT = (
+    f"INSERT INTO schedules ({', '.join(CREATED_COLUMNS)})"  # noqa: S608 - constant columns
+    f" VALUES ({', '.join(f'${n}' for n in range(1, len(CREATED_COLUMNS) + 1))})"
 )
 
 
@@ -70,36 +123,17 @@ class PostgresSchedules:
         fired.clear()
 
     async def _created(self, r: Recorded, e: ScheduleCreated) -> None:
-        await self.conn.execute(
-            "INSERT INTO schedules (id, number, owner_kind, owner_id, bot_id, chat_id, topic,"
-            " spec, time_zone, starts_on, ends_on, message, misfire, misfire_grace_seconds,"
-            " jitter_seconds, language, status, next_at, fire_at, version, created_at,"
-            " correlation_id, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-            " $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
-            e.schedule_id, e.number, e.owner.kind, e.owner.id, e.bot_id, e.chat_id, e.topic,
-            e.spec.model_dump(mode="json"), e.time_zone, e.starts_on, e.ends_on,
-            e.message.model_dump(mode="json", exclude_none=True), e.misfire,
-            e.misfire_grace_seconds, e.jitter_seconds, e.language,
-            "active" if e.next_at else "finished", e.next_at, e.fire_at, r.version,
-            r.envelope.occurred_at, r.envelope.correlation_id, r.envelope.traceparent,
-        )  # fmt: skip
+        row = created_row(e, r.version, r.envelope)
+        await self.conn.execute(_INSERT, *(row[c] for c in CREATED_COLUMNS))
 
     async def _changed(self, r: Recorded, e: ScheduleChanged) -> None:
+        changed = changed_columns(e, r.version, r.envelope)
+        sets = ", ".join(f"{column} = ${n}" for n, column in enumerate(changed, start=2))
         await self.conn.execute(
-            "UPDATE schedules SET status = $2, paused_by = $3, spec = coalesce($4, spec),"
-            " time_zone = coalesce($5, time_zone), message = coalesce($6, message),"
-            " ends_on = CASE WHEN $7 THEN $8 ELSE ends_on END, chat_id = coalesce($9, chat_id),"
-            " owner_kind = coalesce($10, owner_kind), owner_id = coalesce($11, owner_id),"
-            " next_at = $12, fire_at = $13, version = $14,"
-            " updated_traceparent = CASE WHEN $7 THEN $15 ELSE updated_traceparent END"
-            " WHERE id = $1",
-            e.schedule_id, e.status, e.by if e.status == "paused" else None,
-            e.spec.model_dump(mode="json") if e.spec else None, e.time_zone,
-            e.message.model_dump(mode="json", exclude_none=True) if e.message else None,
-            e.action == "updated", e.ends_on, e.chat_id, e.owner.kind if e.owner else None,
-            e.owner.id if e.owner else None, e.next_at, e.fire_at, r.version,
-            r.envelope.traceparent,
-        )  # fmt: skip
+            f"UPDATE schedules SET {sets} WHERE id = $1",  # noqa: S608 - columns of ours
+            e.schedule_id,
+            *changed.values(),
+        )
 
     async def claim_due(self, now: datetime, limit: int) -> list[DueSchedule]:
         """Lock up to `limit` due schedules, soonest first; replicas skip each other's."""

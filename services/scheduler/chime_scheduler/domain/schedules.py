@@ -13,7 +13,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from chime_contracts.envelope import Envelope, Event
 from chime_contracts.events import (
@@ -336,8 +336,14 @@ class FirePlan:
     next_at: datetime | None
 
 
+class Occurrences(Protocol):
+    """What `plan` needs of a timetable (a `Timetable`, or one that remembers its answers)."""
+
+    def next_after(self, instant: datetime) -> datetime | None: ...
+
+
 def plan(
-    table: Timetable, next_at: datetime, now: datetime, policy: MisfirePolicy,
+    table: Occurrences, next_at: datetime, now: datetime, policy: MisfirePolicy,
     grace: timedelta, on_time: timedelta,
 ) -> FirePlan:  # fmt: skip
     """Apply the misfire policy to the occurrences due by `now`, from `next_at` on.

@@ -28,9 +28,9 @@ from chime_contracts.events import (
 from chime_kit.consumer import Router
 from chime_kit.runtime import Runtime
 from chime_kit.streams import Work
+from chime_kit.unit_of_work import UnitOfWork
 from chime_scheduler import handlers
-from chime_scheduler.adapters.postgres import with_reminders, with_store
-from chime_scheduler.ports import Store
+from chime_scheduler.ports import Reminders, Store, StoreOf
 
 E = TypeVar("E", bound=Event)
 
@@ -39,8 +39,26 @@ async def _note(uow: Work, store: Store, envelope: Envelope[Any]) -> None:
     await handlers.note_chat(uow, store, envelope)
 
 
-def build_router(runtime: Runtime) -> Router:
+def build_router(runtime: Runtime, store_of: StoreOf) -> Router:
+    """Each handler gets the repositories (`store_of`, from bootstrap) on its consumer's
+    connection."""
     router = Router()
+
+    def with_store(
+        handler: Callable[[Work, Store, Envelope[E]], Awaitable[None]],
+    ) -> Callable[[UnitOfWork, Envelope[E]], Awaitable[None]]:
+        async def bound(uow: UnitOfWork, envelope: Envelope[E]) -> None:
+            await handler(uow, store_of(uow.conn), envelope)
+
+        return bound
+
+    def with_reminders(
+        handler: Callable[[UnitOfWork, Reminders, Envelope[E]], Awaitable[None]],
+    ) -> Callable[[UnitOfWork, Envelope[E]], Awaitable[None]]:
+        async def bound(uow: UnitOfWork, envelope: Envelope[E]) -> None:
+            await handler(uow, store_of(uow.conn).reminders, envelope)
+
+        return bound
 
     def on(
         name: str, event: type[E], handler: Callable[[Work, Store, Envelope[E]], Awaitable[None]],

@@ -11,17 +11,18 @@ from chime_kit.event_store import ConcurrencyError
 from chime_kit.loops import BackgroundLoop
 from chime_kit.runtime import Runtime
 from chime_scheduler import handlers
-from chime_scheduler.adapters.postgres import PostgresStore
 from chime_scheduler.handlers.firing import Fired
 from chime_scheduler.metrics import DUE_BACKLOG, FIRE_LAG, FIRED, LIVE_SCHEDULES
+from chime_scheduler.ports import StoreOf
 from chime_scheduler.settings import SchedulerSettings
 
 log = logging.getLogger(__name__)
 
 
 class FiringLoop:
-    def __init__(self, runtime: Runtime, settings: SchedulerSettings) -> None:
+    def __init__(self, runtime: Runtime, settings: SchedulerSettings, store_of: StoreOf) -> None:
         self.runtime = runtime
+        self.store_of = store_of  # the repositories on a connection, from bootstrap
         self.batch_size = settings.fire_batch_size
         self.max_idle_seconds = settings.max_idle_seconds
         self.on_time = timedelta(seconds=settings.on_time_seconds)
@@ -44,13 +45,13 @@ class FiringLoop:
         total = 0
         try:
             async with self.runtime.unit_of_work() as uow:
-                store = PostgresStore(uow.conn)
+                store = self.store_of(uow.conn)
                 fired = await handlers.fire_due_schedules(
                     uow, store, now, self.batch_size, self.on_time
                 )
             total += self._count(fired, now)
             async with self.runtime.unit_of_work() as uow:
-                store = PostgresStore(uow.conn)
+                store = self.store_of(uow.conn)
                 reminders = await handlers.fire_due_reminders(
                     uow, store.reminders, now, self.batch_size
                 )
@@ -96,13 +97,13 @@ class FiringLoop:
             return
         self._gauges_at = time.monotonic()
         async with self.runtime.pool.acquire() as conn:
-            live, due = await PostgresStore(conn).schedules.counts()
+            live, due = await self.store_of(conn).schedules.counts()
         LIVE_SCHEDULES.set(live)
         DUE_BACKLOG.set(due)
 
     async def _sleep_until_next_due(self) -> None:
         async with self.runtime.pool.acquire() as conn:
-            store = PostgresStore(conn)
+            store = self.store_of(conn)
             found = [
                 await store.schedules.next_fire_at(),
                 await store.reminders.next_due_at(),

@@ -7,12 +7,15 @@ the rows stay due for the next claim.
 
 Each schedule (and timed broadcast) fires in a trace of its own whose span links to the
 span of the request that created it (and of the last that updated it); the events it emits
-are wrapped within that span, so the deliveries continue its trace.
+are wrapped within that span, so the deliveries continue its trace. A batch's occurrences
+for chats go to the sender as one `send.batch.requested.v1` per bot (not one message per
+occurrence), each delivery carrying its firing span's traceparent and its schedule's
+correlation id; each occurrence's identity stays its `schedule.fired.v1` in the stream.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -29,6 +32,7 @@ from chime_contracts.events import (
     ScheduleFired,
 )
 from chime_contracts.events.schedules import MessageTemplate, ScheduleOwner, ScheduleSpec
+from chime_contracts.events.shared import BatchDelivery
 from chime_kit.event_store import Append
 from chime_kit.streams import Work
 from chime_kit.telemetry import continuing, current_traceparent, linked_span, mark_service
@@ -45,6 +49,24 @@ def _timetable(spec: bytes, time_zone: str, starts_on: date | None, ends_on: dat
                ) -> Timetable:  # fmt: skip
     """Schedules share specs ("0 9 * * 1-5"): each is parsed once per process."""
     return timetable(_SPEC.validate_json(spec), time_zone, starts_on=starts_on, ends_on=ends_on)
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    """A shared timetable whose next occurrences are computed once per process: schedules
+    that share a spec and zone (every "0 9 * * *" in Europe/Kyiv) fire at the same instants
+    and move on to the same next one."""
+
+    key: tuple[bytes, str, date | None, date | None]
+
+    def next_after(self, instant: datetime) -> datetime | None:
+        return _next_after(self.key, instant)
+
+
+@lru_cache(maxsize=50_000)
+def _next_after(key: tuple[bytes, str, date | None, date | None], instant: datetime
+                ) -> datetime | None:  # fmt: skip
+    return _timetable(*key).next_after(instant)
 
 
 @lru_cache(maxsize=20_000)
@@ -67,6 +89,8 @@ class Batch:
     appends: list[Append]
     publish: list[Envelope[Any]]
     fired: list[Fired]
+    # Occurrences for chats, by bot: one send.batch.requested.v1 per bot for the batch.
+    sends: dict[int, list[BatchDelivery]] = field(default_factory=dict)
 
 
 async def fire_due_schedules(
@@ -83,6 +107,7 @@ async def fire_due_schedules(
             mark_service(span, "scheduler")
             await _fire(uow, store, row, now, on_time, batch)
     recorded = await uow.append(batch.appends)
+    batch.publish.extend(uow.wrap(b) for b in messages.batches(batch.sends))
     await uow.publish(batch.publish)
     await apply_all(store, recorded)
     return batch.fired
@@ -91,7 +116,7 @@ async def fire_due_schedules(
 async def _fire(
     uow: Work, store: Store, row: DueSchedule, now: datetime, on_time: timedelta, batch: Batch
 ) -> None:
-    table = _timetable(orjson.dumps(row.spec), row.time_zone, row.starts_on, row.ends_on)
+    table = _Remembered((orjson.dumps(row.spec), row.time_zone, row.starts_on, row.ends_on))
     plan = schedules.plan(
         table, row.next_at, now, row.misfire,
         timedelta(seconds=row.misfire_grace_seconds),
@@ -111,11 +136,10 @@ async def _fire(
         else:
             assert row.chat_id is not None
             delivery = messages.occurrence_id("schedule", row.id, occurrence)
-            send = messages.occurrence(
-                "schedule", row.id, delivery, row.bot_id, row.chat_id, message, occurrence,
-                row.language,
-            )  # fmt: skip
-            batch.publish.append(uow.wrap(send, row.correlation_id))
+            batch.sends.setdefault(row.bot_id, []).append(messages.batched_occurrence(
+                "schedule", row.id, delivery, row.chat_id, message, occurrence, row.language,
+                current_traceparent()[0], row.correlation_id,
+            ))  # fmt: skip
         fired = ScheduleFired(
             schedule_id=row.id, occurrence=occurrence, fired_at=now, delivery_id=delivery,
             missed=plan.missed if n == 0 else 0, next_at=following,

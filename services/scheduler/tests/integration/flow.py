@@ -36,8 +36,13 @@ async def outbox(pool: Any, routing_key: str | None = None) -> list[dict[str, An
 
 
 def sends(events: list[dict[str, Any]], kind: str | None = None) -> list[dict[str, Any]]:
-    """The send.requested.v1 data among `events`, of one source kind if given."""
-    return [
-        e["data"] for e in events
-        if e["type"] == "send.requested.v1" and kind in (None, e["data"]["source"]["kind"])
-    ]  # fmt: skip
+    """The send.requested.v1 data among `events`, and the deliveries of the
+    send.batch.requested.v1 that list theirs (a firing's occurrences, with the batch's bot),
+    of one source kind if given."""
+    found = []
+    for e in events:
+        if e["type"] == "send.requested.v1":
+            found.append(e["data"])
+        elif e["type"] == "send.batch.requested.v1" and e["data"].get("deliveries"):
+            found += [d | {"bot_id": e["data"]["bot_id"]} for d in e["data"]["deliveries"]]
+    return [d for d in found if kind in (None, d["source"]["kind"])]

@@ -46,8 +46,9 @@ def replica(database_url, seconds, batch=200, idle=None):
 
 async def deliveries(pool):
     rows = await pool.fetch(
-        "SELECT convert_from(body, 'UTF8')::jsonb #>> '{data,delivery_id}' AS id FROM outbox"
-        " WHERE routing_key = 'send.requested.v1'"
+        "SELECT d ->> 'delivery_id' AS id FROM outbox,"
+        " jsonb_array_elements(convert_from(body, 'UTF8')::jsonb #> '{data,deliveries}') d"
+        " WHERE routing_key = 'send.batch.requested.v1'"
     )
     return [r["id"] for r in rows]
 

@@ -164,11 +164,14 @@ async def test_a_due_schedule_fires_once_and_a_finished_one_is_no_longer_due(har
         return list(work.emitted)  # type: ignore[attr-defined]
 
     [sent] = await harness.run(fire)
-    assert (sent.type, sent.data.source.kind, sent.data.chat_id) == (
-        "send.requested.v1",
+    assert (sent.type, sent.data.bot_id, sent.data.chat_ids) == ("send.batch.requested.v1", 1, [5])
+    [occurrence] = sent.data.deliveries
+    assert (occurrence.source.kind, occurrence.source.id, occurrence.chat_id) == (
         "schedule",
+        "once",
         5,
     )
+    assert occurrence.delivery_id == f"schedule:once:{int(occurrence.scheduled_for.timestamp())}"
     assert await harness.run(fire) == []
     assert await harness.run(lambda _, store: store.schedules.counts()) == (0, 0)
     assert await harness.run(lambda _, store: store.schedules.next_fire_at()) is None

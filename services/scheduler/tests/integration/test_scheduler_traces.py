@@ -95,10 +95,14 @@ async def test_an_occurrence_fires_linked_to_the_requests_that_created_and_updat
     ]  # fmt: skip
     assert consumed[0][0] == created.trace_id
     assert fire.attributes["chime.schedule_id"] == "every"
-    # The send request continues the firing's trace, under its span.
+    # The occurrence, one delivery of the batch's send.batch.requested.v1, continues the
+    # firing's trace, under its span.
     (send,) = await outbox(scheduler.runtime.pool)
-    assert (send["type"], send["data"]["text"]) == ("send.requested.v1", "new text")
-    assert ids(send["traceparent"]) == pair(fire.context)
+    (delivery,) = send["data"]["deliveries"]
+    assert (send["type"], delivery["text"]) == ("send.batch.requested.v1", "new text")
+    assert ids(delivery["traceparent"]) == pair(fire.context)
+    correlation = "SELECT correlation_id FROM schedules WHERE id = 'every'"
+    assert delivery["correlation_id"] == await scheduler.runtime.pool.fetchval(correlation)
 
 
 async def test_a_timed_broadcast_starts_linked_to_its_request_and_its_held_slices_continue(

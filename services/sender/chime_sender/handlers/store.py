@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
 from chime_contracts.envelope import Envelope, envelope_of
 from chime_contracts.events import (
     MessageDeleteRequested,
@@ -15,15 +18,18 @@ from chime_contracts.events import (
     SendFailed,
     SendRequested,
 )
-from chime_contracts.events.shared import SendSource
+from chime_contracts.events.shared import BatchDelivery, SendSource
 from chime_kit.event_store import Append, ConcurrencyError
 from chime_kit.streams import Work, decide
-from chime_kit.telemetry import current_traceparent
+from chime_kit.telemetry import context_from_traceparent, current_traceparent, mark_service
 from chime_sender.domain import streams
 from chime_sender.domain.deliveries import Delivery
 from chime_sender.domain.messages import keyboard, parts_of, render, rendered
 from chime_sender.handlers import assignments
 from chime_sender.ports import SentMessage, Stores
+from chime_sender.settings import SERVICE
+
+tracer = trace.get_tracer("chime.sender")
 
 
 class Stored(Enum):
@@ -113,25 +119,50 @@ async def store_due_notification(
 async def store_send_batch(
     work: Work, stores: Stores, envelope: Envelope[SendBatchRequested]
 ) -> int:
-    """One delivery per chat, `<batch_id>:<chat_id>`, each with its own stream; returns how
-    many were queued. Each stream records the request as the sender split it from the batch.
-    A chat the batch's bot may not reach (a bot of the chat's pool it never started: one
-    lookup for the whole batch) fails at once in its stream and is never queued."""
+    """One delivery per chat, `<batch_id>:<chat_id>`, each with its own stream; or, when the
+    batch lists `deliveries` (a firing batch's occurrences), exactly those, each by its own
+    id, message, source, correlation id and trace. Returns how many were queued. Each stream
+    records the request as the sender split it from the batch. A chat the batch's bot may not
+    reach (a bot of the chat's pool it never started: one lookup for the whole batch) fails
+    at once in its stream and is never queued."""
     batch = envelope.data
-    requests = [
-        SendRequested(
-            delivery_id=f"{batch.batch_id}:{chat_id}", bot_id=batch.bot_id, chat_id=chat_id,
-            text=batch.text, parse_mode=batch.parse_mode, origin=f"{envelope.producer}.batch",
-            source=batch.source, variables=batch.variables, buttons=batch.buttons,
-            media=batch.media, disable_notification=batch.disable_notification,
-            protect_content=batch.protect_content, disable_link_preview=batch.disable_link_preview,
-            scheduled_for=batch.scheduled_for,
-        )
-        for chat_id in dict.fromkeys(batch.chat_ids)
-    ]  # fmt: skip
+    traces: dict[str, tuple[str | None, str]] = {}  # delivery id: (traceparent, correlation)
+    if batch.deliveries is not None:
+        requests = []
+        first: dict[str, BatchDelivery] = {}
+        for d in batch.deliveries:
+            first.setdefault(d.delivery_id, d)
+        for d in first.values():
+            requests.append(SendRequested(
+                delivery_id=d.delivery_id, bot_id=batch.bot_id, chat_id=d.chat_id, text=d.text,
+                parse_mode=d.parse_mode, origin=f"{envelope.producer}.{d.source.kind}",
+                source=d.source, variables=d.variables, buttons=d.buttons, media=d.media,
+                disable_notification=d.disable_notification,
+                protect_content=batch.protect_content,
+                disable_link_preview=batch.disable_link_preview, scheduled_for=d.scheduled_for,
+            ))  # fmt: skip
+            traces[d.delivery_id] = (
+                d.traceparent or envelope.traceparent,
+                d.correlation_id or envelope.correlation_id,
+            )
+    else:
+        requests = [
+            SendRequested(
+                delivery_id=f"{batch.batch_id}:{chat_id}", bot_id=batch.bot_id, chat_id=chat_id,
+                text=batch.text, parse_mode=batch.parse_mode, origin=f"{envelope.producer}.batch",
+                source=batch.source, variables=batch.variables, buttons=batch.buttons,
+                media=batch.media, disable_notification=batch.disable_notification,
+                protect_content=batch.protect_content,
+                disable_link_preview=batch.disable_link_preview,
+                scheduled_for=batch.scheduled_for,
+            )
+            for chat_id in dict.fromkeys(batch.chat_ids)
+        ]  # fmt: skip
+    for r in requests:
+        traces.setdefault(r.delivery_id, (envelope.traceparent, envelope.correlation_id))
     envelopes = [
-        envelope_of(r, producer=envelope.producer, correlation_id=envelope.correlation_id,
-                    causation=envelope, traceparent=envelope.traceparent)
+        envelope_of(r, producer=envelope.producer, correlation_id=traces[r.delivery_id][1],
+                    causation=envelope, traceparent=traces[r.delivery_id][0])
         for r in requests
     ]  # fmt: skip
     refused = await assignments.refused_chats(
@@ -140,13 +171,12 @@ async def store_send_batch(
     failures = {
         r.delivery_id: work.wrap(
             assignments.failure(r.delivery_id, r.bot_id, r.chat_id, refused[r.chat_id], r.source),
-            envelope.correlation_id,
+            traces[r.delivery_id][1],
         )
         for r in requests
         if r.chat_id in refused
     }
     paid = {"allow_paid_broadcast": True} if batch.paid_broadcast else {}
-    text, method, options = rendered(requests[0])
     try:
         # New streams in one statement; one that exists already (a batch id used twice)
         # makes every request go through `decide`, which skips it.
@@ -171,17 +201,37 @@ async def store_send_batch(
                 await stores.log.apply(await work.append(failed))
     if refused_now := [failures[r.delivery_id] for r, _ in fresh if r.delivery_id in failures]:
         await work.publish(refused_now)
-    parts = len(parts_of(text, method, batch.parse_mode))
+    # A slice renders its one message once; a batch of deliveries renders each of its own.
+    same = rendered(requests[0]) if batch.deliveries is None else None
     queued = [(r, version) for r, version in fresh if r.delivery_id not in failures]
     for r, version in queued:
+        text, method, options = same or rendered(r)
+        traceparent, correlation_id = traces[r.delivery_id]
+        if batch.deliveries is not None:
+            # Each delivery's own trace (its firing span) gets the span of the sender taking
+            # its request, as a send.requested.v1 of its own would: the call continues it.
+            traceparent = _received_in(traceparent, r, batch.batch_id)
         delivery = Delivery(
             delivery_id=r.delivery_id, bot_id=r.bot_id, chat_id=r.chat_id, text=text,
-            parse_mode=r.parse_mode, reply_to_message_id=None,
-            correlation_id=envelope.correlation_id, traceparent=current_traceparent()[0],
+            parse_mode=r.parse_mode, reply_to_message_id=None, correlation_id=correlation_id,
+            traceparent=current_traceparent()[0] if batch.deliveries is None else traceparent,
             source=r.source, method=method, options=options | paid,
         )  # fmt: skip
+        parts = len(parts_of(text, method, r.parse_mode))
         await stores.deliveries.add(delivery, r.origin, parts, envelope.occurred_at, version)
     return len(queued)
+
+
+def _received_in(traceparent: str | None, request: SendRequested, batch_id: str) -> str | None:
+    """A consumer span of one delivery of a batch, in the delivery's own trace; its
+    traceparent."""
+    with tracer.start_as_current_span(
+        f"consume {request.type}", context=context_from_traceparent(traceparent),
+        kind=SpanKind.CONSUMER,
+        attributes={"chime.delivery_id": request.delivery_id, "chime.batch_id": batch_id},
+    ) as span:  # fmt: skip
+        mark_service(span, SERVICE)
+        return current_traceparent()[0]
 
 
 async def store_edit(

@@ -17,7 +17,7 @@ from chime_contracts.events import (
     SendRequested,
     UserStarted,
 )
-from chime_contracts.events.shared import InlineButton, SendSource
+from chime_contracts.events.shared import BatchDelivery, InlineButton, SendSource
 from chime_kit.streams import Work
 from chime_kit.telegram import Answer
 from chime_kit.testing import Backend, contract_backend
@@ -229,6 +229,57 @@ async def test_a_batch_becomes_one_delivery_per_chat_once(sender: Sender) -> Non
     assert claims[0].delivery.text == "Hi &lt;all&gt;"
     assert claims[0].delivery.options == {"allow_paid_broadcast": True}
     assert await sender.stream("delivery-bc1:22") == ["send.requested.v1"]
+
+
+async def test_a_batch_of_deliveries_makes_exactly_those_each_with_its_own_message_once(
+    sender: Sender, spans: Any
+) -> None:
+    """A firing batch's occurrences: each delivery by its own id, text, source, correlation
+    id and trace; the batch's own text is not sent."""
+    trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    deliveries = [
+        BatchDelivery(
+            delivery_id=f"schedule:s{n}:100", chat_id=chat, text=f"Hi {{name}} {n}",
+            variables={"name": "<you>"}, parse_mode="HTML" if n == 1 else None,
+            source=SendSource(kind="schedule", id=f"s{n}"), correlation_id=f"corr-{n}",
+            traceparent=trace if n == 1 else None,
+            buttons=[[InlineButton(text="Snooze", callback_data="snooze:15m")]],
+        )
+        for n, chat in ((1, 31), (2, 32), (3, 31))
+    ]  # fmt: skip
+    batch = envelope_of(
+        SendBatchRequested(  # the first delivery twice: one delivery
+            batch_id="fire:1", bot_id=BOT, chat_ids=[31, 32, 31, 31], text="batch text",
+            source=deliveries[0].source, deliveries=[*deliveries, deliveries[0]],
+        ),
+        producer="scheduler",
+    )  # fmt: skip
+    assert await deliver(sender, batch, store.store_send_batch) == 3
+    again = envelope_of(batch.data, producer="scheduler")
+    assert await deliver(sender, again, store.store_send_batch) == 0
+    # One message in flight per chat: chat 31's second delivery waits for its first.
+    claims = sorted(await sender.claim(), key=lambda c: c.delivery.delivery_id)
+    assert [c.delivery.delivery_id for c in claims] == ["schedule:s1:100", "schedule:s2:100"]
+    assert [c.delivery.chat_id for c in claims] == [31, 32]
+    assert [c.delivery.text for c in claims] == ["Hi &lt;you&gt; 1", "Hi <you> 2"]
+    assert [c.delivery.source for c in claims] == [d.source for d in deliveries[:2]]
+    assert [c.delivery.correlation_id for c in claims] == ["corr-1", "corr-2"]
+    # The call continues the delivery's own trace, under the sender's span taking it.
+    (taken,) = [
+        s for s in spans.get_finished_spans()
+        if s.attributes.get("chime.delivery_id") == "schedule:s1:100"
+    ]  # fmt: skip
+    assert (taken.name, taken.kind.name) == ("consume send.requested.v1", "CONSUMER")
+    assert taken.parent is not None
+    assert (taken.parent.trace_id, taken.parent.span_id) == (
+        int(trace.split("-")[1], 16), int(trace.split("-")[2], 16),
+    )  # fmt: skip
+    assert claims[0].delivery.traceparent == (
+        f"00-{taken.context.trace_id:032x}-{taken.context.span_id:016x}-01"
+    )
+    assert "reply_markup" in claims[0].delivery.options
+    for d in deliveries:
+        assert await sender.stream(f"delivery-{d.delivery_id}") == ["send.requested.v1"]
 
 
 async def test_paid_deliveries_take_paid_slots_and_free_ones_wait_behind_them(

@@ -18,7 +18,11 @@ from history_support import (
     requested,
     rollup,
     sent,
+    wrapped,
 )
+
+from chime_contracts.events import SendBatchRequested
+from chime_contracts.events.shared import BatchDelivery, SendSource
 
 pytestmark = pytest.mark.integration
 HOUR = NOW.replace(minute=0)
@@ -116,6 +120,35 @@ async def test_a_batch_gives_every_chat_its_text(history_db) -> None:
     )  # fmt: skip
     texts = await history_db.fetch("SELECT chat_id, text FROM history_messages ORDER BY chat_id")
     assert [(r["chat_id"], r["text"]) for r in texts] == [(1, "news"), (2, "news")]
+
+
+async def test_a_batch_of_deliveries_gives_each_its_own_id_and_text(history_db) -> None:
+    """A firing batch's occurrences: each delivery by its own id, with its own text."""
+    t = NOW - minutes(20)
+    deliveries = [
+        BatchDelivery(
+            delivery_id=f"schedule:s{n}:1", chat_id=n, text=f"drink {{what}} {n}",
+            variables={"what": "water"}, source=SendSource(kind="schedule", id=f"s{n}"),
+        )
+        for n in (1, 2)
+    ]  # fmt: skip
+    fired = wrapped(
+        SendBatchRequested(
+            batch_id="fire:1", bot_id=BOT, chat_ids=[1, 2], text="not sent",
+            source=deliveries[0].source, deliveries=deliveries,
+        ),
+        "scheduler",
+        t,
+    )  # fmt: skip
+    await apply(
+        history_db, fired, sent(1, "schedule:s1:1", t + minutes(1), 3, kind="schedule"),
+        sent(2, "schedule:s2:1", t + minutes(1), 4, kind="schedule"),
+    )  # fmt: skip
+    texts = await history_db.fetch("SELECT chat_id, text FROM history_messages ORDER BY chat_id")
+    assert [(r["chat_id"], r["text"]) for r in texts] == [
+        (1, "drink water 1"),
+        (2, "drink water 2"),
+    ]
 
 
 async def test_active_chats_and_users_are_distinct_per_bucket(history_db) -> None:
