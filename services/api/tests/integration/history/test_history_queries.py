@@ -1,5 +1,6 @@
-"""History's reads: the newest messages of a chat read from yesterday's and today's partitions
-first, and from before it when the day had fewer."""
+"""History's reads: the newest messages of a chat read from yesterday's and today's
+partitions first, and from before them when they held fewer; each read's plan holds only
+the partitions of its days."""
 
 from __future__ import annotations
 
