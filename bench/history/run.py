@@ -246,7 +246,7 @@ async def reader(dsn: str, seconds: float, chats: int, big: int) -> dict[str, li
         async with pool.acquire() as conn:
             rows = await queries.rollups(conn, scope, scope_id, Granularity.HOUR, start, now)
         points = zero_filled(rows, start, now, Granularity.HOUR)
-        [(p.latency_p50_ms, p.latency_p95_ms) for p in points]
+        [p.latency_p50_p95_ms() for p in points]
 
     async def paced(name: str, rate: float, read: Any) -> None:
         i, begin = 0, time.perf_counter()

@@ -95,6 +95,13 @@ def test_latency_buckets_and_percentiles() -> None:
     assert latency.merge([histogram, histogram])[0] == 100
     with pytest.raises(ValueError, match="fraction"):
         latency.percentile(histogram, 0)
+    assert latency.percentiles(histogram, (0.5, 0.95, 0.96, 1)) == [50, 500, 5000, 5000]
+    assert latency.percentiles(latency.empty(), (0.5, 0.95)) == [None, None]
+    above = latency.empty()
+    above[-1] = 3
+    assert latency.percentiles(above, (0.5, 1)) == [3_600_000, 3_600_000]
+    with pytest.raises(ValueError, match="fraction"):
+        latency.percentiles(histogram, (0.5, 1.5))
 
 
 def received(chat: int, user: int | None, kind: str = "text") -> Received:
@@ -132,7 +139,17 @@ def test_zero_filled_series_and_sums() -> None:
     rows = {start + timedelta(hours=2): Bucket(received=5, received_by_kind={"text": 5})}
     points = zero_filled(rows, start, start + timedelta(hours=4), Granularity.HOUR)
     assert [p.counts.received for p in points] == [0, 0, 5, 0]
+    assert [p.at for p in points] == [start + timedelta(hours=h) for h in range(4)]
     assert points[0].latency_p50_ms is None
+    # Only rows at a bucket's start inside the range have a point; a partial last bucket
+    # still has its point.
+    odd = {start + timedelta(minutes=30): Bucket(received=7), start - timedelta(hours=1): Bucket(1)}
+    sent = Bucket(sent=2, latency=[1, 1] + [0] * (latency.SIZE - 2))
+    points = zero_filled({**odd, start + timedelta(hours=1): sent}, start,
+                         start + timedelta(hours=1, minutes=1), Granularity.HOUR)  # fmt: skip
+    assert [(p.counts.received, p.counts.sent) for p in points] == [(0, 0), (0, 2)]
+    assert points[1].latency_p50_p95_ms() == (50, 100)
+    assert zero_filled(odd, start, start, Granularity.HOUR) == []
     total = summed(
         [Bucket(received=1, received_by_kind={"a": 1}), Bucket(received_by_kind={"a": 2})]
     )

@@ -60,6 +60,27 @@ ON CONFLICT (scope, scope_id, granularity, bucket, member) DO UPDATE
 RETURNING scope, scope_id, granularity, bucket, member, received
 """
 
+
+def _merge_rollup(empty_latency: str) -> str:
+    """The ON CONFLICT clause of a rollup upsert into `stats_rollups AS r`: counters add up,
+    counter maps and the latency histogram merge key by key (skipped when the incoming one
+    is empty; `empty_latency` is the parameter holding an empty histogram, e.g. "$3")."""
+    return f"""ON CONFLICT (scope, scope_id, granularity, bucket) DO UPDATE SET
+    received = r.received + excluded.received,
+    received_by_kind = CASE WHEN excluded.received_by_kind = '{{}}' THEN r.received_by_kind
+        ELSE history_add_counts(r.received_by_kind, excluded.received_by_kind) END,
+    sent = r.sent + excluded.sent,
+    failed = r.failed + excluded.failed,
+    failed_by_reason = CASE WHEN excluded.failed_by_reason = '{{}}' THEN r.failed_by_reason
+        ELSE history_add_counts(r.failed_by_reason, excluded.failed_by_reason) END,
+    blocked = r.blocked + excluded.blocked,
+    latency = CASE WHEN excluded.latency = {empty_latency}::bigint[] THEN r.latency
+        ELSE history_add_arrays(r.latency, excluded.latency) END,
+    active_chats = r.active_chats + excluded.active_chats,
+    active_users = r.active_users + excluded.active_users
+"""
+
+
 _UPSERT_ROLLUPS = """
 INSERT INTO stats_rollups AS r (scope, scope_id, granularity, bucket, received,
     received_by_kind, sent, failed, failed_by_reason, blocked, latency, active_chats,
@@ -68,20 +89,7 @@ SELECT s, i, g, b, rc, rk::jsonb, se, f, fr::jsonb, bl, l::bigint[], ac, au
 FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[],
     $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], $11::text[], $12::bigint[],
     $13::bigint[]) AS t(s, i, g, b, rc, rk, se, f, fr, bl, l, ac, au)
-ON CONFLICT (scope, scope_id, granularity, bucket) DO UPDATE SET
-    received = r.received + excluded.received,
-    received_by_kind = CASE WHEN excluded.received_by_kind = '{}' THEN r.received_by_kind
-        ELSE history_add_counts(r.received_by_kind, excluded.received_by_kind) END,
-    sent = r.sent + excluded.sent,
-    failed = r.failed + excluded.failed,
-    failed_by_reason = CASE WHEN excluded.failed_by_reason = '{}' THEN r.failed_by_reason
-        ELSE history_add_counts(r.failed_by_reason, excluded.failed_by_reason) END,
-    blocked = r.blocked + excluded.blocked,
-    latency = CASE WHEN excluded.latency = $14::bigint[] THEN r.latency
-        ELSE history_add_arrays(r.latency, excluded.latency) END,
-    active_chats = r.active_chats + excluded.active_chats,
-    active_users = r.active_users + excluded.active_users
-"""
+""" + _merge_rollup("$14")
 
 
 # Adding (the live path): the members upserted, the new ones among them counted per rollup
@@ -120,20 +128,7 @@ SELECT t.s, t.i, t.g, t.b, t.rc, t.rk, t.se, t.f, t.fr, t.bl, t.l,
     coalesce(a.chats, 0), coalesce(a.users, 0)
 FROM t LEFT JOIN a ON a.scope = t.s AND a.scope_id = t.i AND a.granularity = t.g
     AND a.bucket = t.b
-ON CONFLICT (scope, scope_id, granularity, bucket) DO UPDATE SET
-    received = r.received + excluded.received,
-    received_by_kind = CASE WHEN excluded.received_by_kind = '{}' THEN r.received_by_kind
-        ELSE history_add_counts(r.received_by_kind, excluded.received_by_kind) END,
-    sent = r.sent + excluded.sent,
-    failed = r.failed + excluded.failed,
-    failed_by_reason = CASE WHEN excluded.failed_by_reason = '{}' THEN r.failed_by_reason
-        ELSE history_add_counts(r.failed_by_reason, excluded.failed_by_reason) END,
-    blocked = r.blocked + excluded.blocked,
-    latency = CASE WHEN excluded.latency = $3::bigint[] THEN r.latency
-        ELSE history_add_arrays(r.latency, excluded.latency) END,
-    active_chats = r.active_chats + excluded.active_chats,
-    active_users = r.active_users + excluded.active_users
-"""
+""" + _merge_rollup("$3")  # noqa: S608 - constant SQL, no input
 
 
 class HistoryProjection:

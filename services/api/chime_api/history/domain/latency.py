@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from itertools import accumulate
 
 # Upper bounds of the buckets, in milliseconds; the last bucket holds everything above.
 BOUNDS_MS: tuple[int, ...] = (
     50, 100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000, 3_600_000,
 )  # fmt: skip
 SIZE = len(BOUNDS_MS) + 1
+# What percentile answers for each bucket: its bound, the last bound above it.
+_BOUNDS = (*(float(b) for b in BOUNDS_MS), float(BOUNDS_MS[-1]))
 
 
 def empty() -> list[int]:
@@ -36,10 +37,25 @@ def percentile(histogram: Sequence[int], q: float) -> float | None:
 
     Above the last bound the answer is that bound: the histogram knows no more.
     """
-    if not 0 < q <= 1:
+    return percentiles(histogram, (q,))[0]
+
+
+def percentiles(histogram: Sequence[int], qs: Sequence[float]) -> list[float | None]:
+    """`percentile` of each of `qs` (ascending) in one pass over the histogram: a series
+    reads two per point, hundreds of points per read."""
+    if not 0 < min(qs) <= max(qs) <= 1:
         raise ValueError("q is a fraction in (0, 1]")
-    cumulative = list(accumulate(histogram))
-    if not cumulative or cumulative[-1] == 0:
-        return None
-    i = bisect_left(cumulative, q * cumulative[-1])
-    return float(BOUNDS_MS[min(i, len(BOUNDS_MS) - 1)])
+    total = sum(histogram)
+    if not total:
+        return [None] * len(qs)
+    # The first bucket whose running count reaches q of the total, for each q in turn.
+    out: list[float | None] = []
+    target, running = qs[0] * total, 0
+    for i, count in enumerate(histogram):
+        running += count
+        while running >= target:
+            out.append(_BOUNDS[min(i, SIZE - 1)])
+            if len(out) == len(qs):
+                return out
+            target = qs[len(out)] * total
+    raise AssertionError("unreachable: the running count reaches the total")  # pragma: no cover

@@ -61,7 +61,7 @@ class MessageOut(BaseModel):
 
     @classmethod
     def of(cls, m: Message) -> MessageOut:
-        return cls(**m.__dict__)
+        return cls(**m._asdict())
 
 
 class MessagesOut(BaseModel):
@@ -95,10 +95,11 @@ class PointOut(BaseModel):
     @classmethod
     def of(cls, p: Point) -> PointOut:
         c = p.counts
+        p50, p95 = p.latency_p50_p95_ms()
         return cls(
             at=p.at, received=c.received, received_by_kind=dict(c.received_by_kind), sent=c.sent,
             failed=c.failed, failed_by_reason=dict(c.failed_by_reason), blocked=c.blocked,
-            latency_p50_ms=p.latency_p50_ms, latency_p95_ms=p.latency_p95_ms,
+            latency_p50_ms=p50, latency_p95_ms=p95,
             active_chats=c.active_chats, active_users=c.active_users,
         )  # fmt: skip
 
