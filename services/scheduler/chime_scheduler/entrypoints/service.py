@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 
 from chime_kit.runtime import Runtime
@@ -23,10 +22,6 @@ class Scheduler:
 
     async def start(self) -> None:
         await self.runtime.start()
-        # What startup made (modules, settings, pools) lives as long as the process: out of
-        # the collector's sight, so the full collections a firing batch's allocations set off
-        # do not walk it again each time.
-        gc.freeze()
         await self.firing.start()
 
     async def stop(self) -> None:
