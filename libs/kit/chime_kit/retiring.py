@@ -15,7 +15,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+)
 
 from chime_kit.broker import EVENTS, consumer_queue_arguments
 
@@ -69,6 +74,11 @@ class RetiredQueue:
             )
             for key in self.bindings:
                 await queue.unbind(exchange, key)
+        except Exception as exc:  # declared otherwise (another delivery limit): by hand
+            log.error("retiring queue %s failed (%r): unbind and delete it by hand", self.name, exc)
+            await _close(channel)
+            return
+        try:
             self._tag: str | None = None
             while True:
                 try:
@@ -78,8 +88,7 @@ class RetiredQueue:
                     log.warning("retiring queue %s: %r; trying again", self.name, exc)
                 await asyncio.sleep(CHECK_SECONDS)
         finally:
-            if not channel.is_closed:
-                await channel.close()
+            await _close(channel)
 
     async def _step(self, queue: AbstractQueue) -> bool:
         """One look at the queue: consume it while it holds messages, delete it once it is
@@ -104,3 +113,11 @@ class RetiredQueue:
             log.info("draining retired queue %s (%d messages)", self.name, ready)
             self._tag = await queue.consume(self._on_message)
         return False
+
+
+async def _close(channel: AbstractRobustChannel) -> None:
+    if not channel.is_closed:
+        try:
+            await channel.close()
+        except Exception as exc:  # closing a channel the broker dropped
+            log.debug("closing the channel of a retired queue: %r", exc)
