@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 # How often a queue being drained is looked at again.
 CHECK_SECONDS = 5.0
+CLOSE_SECONDS = 5.0
 
 
 class RetiredQueue:
@@ -78,17 +79,17 @@ class RetiredQueue:
             log.error("retiring queue %s failed (%r): unbind and delete it by hand", self.name, exc)
             await _close(channel)
             return
-        try:
-            self._tag: str | None = None
-            while True:
-                try:
-                    if await self._step(queue):
-                        return
-                except Exception as exc:  # the broker refused (still in use): look again
-                    log.warning("retiring queue %s: %r; trying again", self.name, exc)
-                await asyncio.sleep(CHECK_SECONDS)
-        finally:
-            await _close(channel)
+        # Stopping cancels this task: the channel then goes with the connection, for an
+        # await here could wait for a reader task the loop's shutdown cancelled too.
+        self._tag: str | None = None
+        while True:
+            try:
+                if await self._step(queue):
+                    break
+            except Exception as exc:  # the broker refused (still in use): look again
+                log.warning("retiring queue %s: %r; trying again", self.name, exc)
+            await asyncio.sleep(CHECK_SECONDS)
+        await _close(channel)
 
     async def _step(self, queue: AbstractQueue) -> bool:
         """One look at the queue: consume it while it holds messages, delete it once it is
@@ -116,8 +117,10 @@ class RetiredQueue:
 
 
 async def _close(channel: AbstractRobustChannel) -> None:
+    # Bounded: a stopping process must not wait on a connection that stopped answering.
     if not channel.is_closed:
         try:
-            await channel.close()
+            async with asyncio.timeout(CLOSE_SECONDS):
+                await channel.close()
         except Exception as exc:  # closing a channel the broker dropped
             log.debug("closing the channel of a retired queue: %r", exc)
