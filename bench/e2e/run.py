@@ -12,7 +12,7 @@ interpretation, the relay again, the sender's consume and its Telegram call. Tar
 Beside the latencies it prints the CPU each process used per update in the measured window
 (from the first send to the last reply) and the bus messages per update (the vhost's
 publish and deliver counts); `account.py` says how the shared PostgreSQL and RabbitMQ are
-split. `--profile DIR` also runs py-spy on ingest and the sender for the window (its
+split. `--profile DIR` also runs py-spy on ingest, the sender and the api for the window (its
 sampling costs CPU, so take the CPU table from a run without it) and prints their top
 self-time frames.
 """
@@ -125,7 +125,7 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="updates per second")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--bots", type=int, default=10)
-    parser.add_argument("--profile", type=Path, help="py-spy ingest and sender into this dir")
+    parser.add_argument("--profile", type=Path, help="py-spy ingest, sender and api into this dir")
     args = parser.parse_args()
 
     name = f"chime_bench_{uuid.uuid4().hex[:8]}"
@@ -150,7 +150,7 @@ async def main() -> None:
             spies = {}
             if args.profile:
                 args.profile.mkdir(parents=True, exist_ok=True)
-                for service in ("ingest", "sender"):
+                for service in ("ingest", "sender", "api"):
                     out = args.profile / f"{service}.txt"
                     pid = stack.processes[service].pid
                     spies[service] = (out, profile(pid, args.seconds, out))

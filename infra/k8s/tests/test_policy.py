@@ -11,7 +11,6 @@ import pytest
 from k8s_support import OVERLAYS, SERVICES, Object, of_kind, pod_spec, service_container
 
 from chime_api.entrypoints import consumers as api_consumers
-from chime_api.history.entrypoints import consumers as history_consumers
 from chime_contracts.routing import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, dead_letter_queue
 from chime_kit.broker import DEAD_LETTERS, EVENTS
 from chime_scheduler.entrypoints import consumers as scheduler_consumers
@@ -46,10 +45,7 @@ QUEUES = {
     "ingest": [],
     "scheduler": consuming_queues(lambda r: scheduler_consumers.build_router(r, store_of=None)),
     "sender": consuming_queues(sender_consumers.build_router),
-    "api": [
-        *consuming_queues(api_consumers.build_router),
-        *consuming_queues(history_consumers.history_router),
-    ],
+    "api": consuming_queues(api_consumers.build_router),
 }
 
 

@@ -26,7 +26,6 @@ from chime_contracts.routing import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
     dead_letter_queue,
-    topic_matches,
 )
 
 if TYPE_CHECKING:
@@ -64,14 +63,15 @@ def consumer_queue_arguments(name: str, *, delivery_limit: int) -> dict[str, Any
 
 
 async def declare_consumer_queue(
-    channel: AbstractChannel, name: str, routing_key: str, *, delivery_limit: int
+    channel: AbstractChannel, name: str, routing_keys: str | Sequence[str], *, delivery_limit: int
 ) -> AbstractQueue:
-    """The quorum queue `name` bound to `routing_key` on the events exchange."""
+    """The quorum queue `name` bound to each of `routing_keys` on the events exchange."""
     exchange = await EVENTS.declare(channel)
     queue = await channel.declare_queue(
         name, durable=True, arguments=consumer_queue_arguments(name, delivery_limit=delivery_limit)
     )
-    await queue.bind(exchange, routing_key)
+    for key in [routing_keys] if isinstance(routing_keys, str) else routing_keys:
+        await queue.bind(exchange, key)
     return queue
 
 
@@ -150,7 +150,7 @@ class Broker:
         return {
             consumer.queue: await consumer.deliver(*bodies, headers=headers)
             for consumer in self.consumers
-            if key is not None and topic_matches(consumer.binding, key)
+            if key is not None and consumer.wants(key)
         }
 
 

@@ -1,5 +1,12 @@
 """Consuming one event type in batches: inbox rows and handler writes commit together.
 
+A queue may feed several routes (projections) of a service: each names the messages it
+wants (a binding) and the inbox name it claims them under, and every route a message
+matches applies it in the same transaction, so an event several projections follow is
+delivered, claimed and committed once. The inbox name, not the queue, is a route's
+identity: an event that reaches a route through two queues (an old one and the one that
+replaced it, during an upgrade) is applied once.
+
 A consumer takes whatever its prefetch buffer holds now, up to `batch_size` messages (it
 never waits to fill a batch), applies them in delivery order in one transaction, and
 acknowledges them with one `basic.ack(multiple)` after the commit; one statement claims
@@ -36,11 +43,12 @@ from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from chime_contracts.envelope import Envelope, Event
-from chime_contracts.routing import every_refinement_of
+from chime_contracts.routing import every_refinement_of, topic_matches
 from chime_kit.broker import declare_consumer_queue, declare_dead_letter_queue
 from chime_kit.db import Connection
 from chime_kit.in_flight import InFlight
 from chime_kit.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
+from chime_kit.retiring import RetiredQueue
 from chime_kit.telemetry import context_from, mark_service
 from chime_kit.unit_of_work import Transaction, UnitOfWork
 from chime_kit.unreachable import dependency_unavailable
@@ -82,6 +90,16 @@ class Received(Generic[E]):
     message: AbstractIncomingMessage | None = None
 
 
+@dataclass(frozen=True)
+class Route(Generic[E]):
+    """One handler a queue feeds: the messages it wants (`binding`, default every refinement
+    of the consumer's event) and the name its inbox rows are claimed under."""
+
+    handler: Handler[E]
+    inbox: str
+    binding: str | None = None
+
+
 class Router:
     """Collects a service's consumers; `Broker.include_router` takes them."""
 
@@ -91,6 +109,9 @@ class Router:
 
 class Consumer(Generic[E]):
     """Binds `queue` to `event`'s routing key and applies each event once.
+
+    `handler` (claimed under the queue's name, bound to `binding`) or `routes` (several
+    handlers, each with its own binding and inbox name) say what applies a message.
 
     A message that is not a valid envelope of `event` is poison: rejected straight to the
     dead-letter queue. A handler exception nacks with requeue; the queue's delivery limit
@@ -104,18 +125,44 @@ class Consumer(Generic[E]):
         service: str,
         queue: str,
         event: type[E],
-        handler: Handler[E],
         transaction: TransactionFactory,
         delivery_limit: int,
         batch_size: int,
         in_flight: InFlight,
+        handler: Handler[E] | None = None,
         binding: str | None = None,
+        routes: Sequence[Route[E]] = (),
+        retired: Sequence[str] = (),
     ) -> None:
+        if (handler is None) == (not routes):
+            raise ValueError("a consumer takes either a handler or routes")
+        if handler is not None:
+            routes = [Route(handler, inbox=queue, binding=binding)]
+        if len({route.inbox for route in routes}) != len(routes):
+            raise ValueError(f"two routes of {queue} claim under the same inbox name")
         self.service = service
         self.queue = queue
-        # Every message of the event's type unless the subscriber narrows it (to one source).
-        self.binding = binding or every_refinement_of(event.type_name())
-        self.handler = handler
+        # Every message of the event's type unless a route narrows it (to one source).
+        everything = every_refinement_of(event.type_name())
+        self.routes = tuple(
+            Route(r.handler, inbox=r.inbox, binding=r.binding or everything) for r in routes
+        )
+        # RabbitMQ routes a message to a queue once however many of its bindings match.
+        self.bindings = list(dict.fromkeys(r.binding for r in self.routes if r.binding))
+        self._routes_of_key: dict[str, tuple[Route[E], ...]] = {}
+        # Queues the routes were consumed from before (named as their inbox): unbound,
+        # drained here and deleted (`chime_kit.retiring`).
+        self.retired = [
+            RetiredQueue(
+                name,
+                [r.binding for r in self.routes if r.inbox == name and r.binding] or self.bindings,
+                delivery_limit=delivery_limit,
+                on_message=self._on_message,
+                idle=self._idle,
+            )
+            for name in retired
+        ]
+        self._busy = False
         self.transaction = transaction
         self.delivery_limit = delivery_limit
         self.batch_size = batch_size
@@ -141,16 +188,24 @@ class Consumer(Generic[E]):
         self._channel = await connection.channel()
         await self._channel.set_qos(prefetch_count=prefetch)
         self._amqp_queue = await declare_consumer_queue(
-            self._channel, self.queue, self.binding, delivery_limit=self.delivery_limit
+            self._channel, self.queue, self.bindings, delivery_limit=self.delivery_limit
         )
         await declare_dead_letter_queue(self._channel, self.queue)
         self._worker = asyncio.create_task(self._work(), name=f"consumer-{self.queue}")
         self._consumer_tag = await self._amqp_queue.consume(self._on_message)
+        for retired in self.retired:  # only once this queue is bound: nothing falls between
+            retired.start(connection, prefetch=prefetch)
+
+    def _idle(self) -> bool:
+        """Whether every message taken is settled (no batch, buffer or nack pending)."""
+        return not (self._buffer or self._busy or self._delayed)
 
     async def stop(self) -> None:
         """Stop taking messages, finish the batch being applied; the rest go back unacked."""
         self._stopping = True
         self._stopped.set()  # ends a wait for the database at once
+        for retired in self.retired:
+            await retired.stop()
         if self._amqp_queue is not None and self._consumer_tag is not None:
             try:
                 await self._amqp_queue.cancel(self._consumer_tag)
@@ -174,6 +229,18 @@ class Consumer(Generic[E]):
             await self._channel.close()
             self._channel = None
 
+    def wants(self, routing_key: str) -> bool:
+        """Whether a message published under `routing_key` reaches this queue."""
+        return bool(self._routes_for(routing_key))
+
+    def _routes_for(self, routing_key: str) -> tuple[Route[E], ...]:
+        """The routes whose binding matches `routing_key` (a few keys per event: cached)."""
+        found = self._routes_of_key.get(routing_key)
+        if found is None:
+            found = tuple(r for r in self.routes if topic_matches(r.binding or "", routing_key))
+            self._routes_of_key[routing_key] = found
+        return found
+
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         # Nothing here awaits before the append: messages reach the buffer in delivery order.
         received = self._receive(message.body, message.headers, message)
@@ -191,6 +258,7 @@ class Consumer(Generic[E]):
             if self._stopping:
                 return
             batch = [self._buffer.popleft() for _ in range(min(self.batch_size, len(self._buffer)))]
+            self._busy = True
             try:
                 outcomes = await self._apply_when_reachable(batch)
                 if outcomes is None:  # stopping: the batch goes back unacked
@@ -202,6 +270,8 @@ class Consumer(Generic[E]):
                 # Not expected (apply isolates failures); the messages stay unacked and come
                 # back when the channel closes, so the loop must live on.
                 log.exception("consumer of %s failed on a batch", self.queue)
+            finally:
+                self._busy = False
 
     async def _apply_when_reachable(self, batch: Sequence[Received[E]]) -> list[Outcome] | None:
         """Apply `batch`, waiting out a database outage; None when stopped while waiting."""
@@ -345,14 +415,19 @@ class Consumer(Generic[E]):
         async with self.transaction() as tx:
             # One statement claims the batch; its rows roll back with the batch if it fails,
             # so the one-by-one retry claims afresh.
-            fresh = await claim_all(tx.conn, self.queue, [_id_of(r) for r in batch])
+            fresh = await claim_all(tx.conn, [claim for r in batch for claim in self._claims_of(r)])
             for received in batch:
-                event_id = _id_of(received)
                 # Only the first of an event sent twice within the batch is applied.
-                first = event_id in fresh
-                fresh.discard(event_id)
-                outcomes[id(received)] = await self._handle(tx, received, claimed=first)
+                claimed = [c for c in self._claims_of(received) if c in fresh]
+                fresh.difference_update(claimed)
+                outcomes[id(received)] = await self._handle(tx, received, claimed=claimed)
         return outcomes
+
+    def _claims_of(self, received: Received[E]) -> list[tuple[str, str]]:
+        """(inbox name, event id) of each route the message reaches, in route order."""
+        envelope = received.envelope
+        assert envelope is not None
+        return [(r.inbox, envelope.id) for r in self._routes_for(envelope.routing_key)]
 
     async def _apply_alone(self, received: Received[E], hold_when_unreachable: bool) -> Outcome:
         try:
@@ -370,19 +445,28 @@ class Consumer(Generic[E]):
             return Outcome.ERROR
 
     async def _handle(
-        self, tx: Transaction, received: Received[E], *, claimed: bool | None = None
+        self,
+        tx: Transaction,
+        received: Received[E],
+        *,
+        claimed: Sequence[tuple[str, str]] | None = None,
     ) -> Outcome:
-        """Apply one message in `tx`; `claimed` is the batch's claim, None to claim it here."""
+        """Apply one message in `tx` with each route that claimed it; `claimed` is the
+        batch's claims of this message, None to claim it here."""
         envelope = received.envelope
         assert envelope is not None
         with self._span(envelope, received.headers):
             started = time.perf_counter()
             uow = tx.unit(envelope)
+            claims = self._claims_of(received)
             if claimed is None:
-                claimed = await claim(uow, self.queue, envelope.id)
-            if not claimed:
+                claimed = list(await claim_all(uow.conn, claims)) if claims else []
+            if claims and not claimed:
                 return Outcome.DUPLICATE
-            await self.handler(uow, envelope)
+            fresh = {inbox for inbox, _ in claimed}
+            for route in self._routes_for(envelope.routing_key):
+                if route.inbox in fresh:
+                    await route.handler(uow, envelope)
             HANDLER_SECONDS.labels(self.service, self.queue).observe(time.perf_counter() - started)
             return Outcome.APPLIED
 
@@ -424,27 +508,14 @@ def _channel_of(received: Received[Any]) -> int:
         return 0  # closed: its ack fails and the broker redelivers
 
 
-async def claim(uow: UnitOfWork, consumer: str, event_id: str) -> bool:
-    """Insert the inbox row; False when this consumer already applied the event."""
-    status = await uow.conn.execute(
-        "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        consumer,
-        event_id,
-    )
-    return bool(status == "INSERT 0 1")
-
-
-async def claim_all(conn: Connection, consumer: str, event_ids: Sequence[str]) -> set[str]:
-    """Insert the inbox rows of a batch in one statement; the ids not applied before."""
+async def claim_all(conn: Connection, claims: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Insert the inbox rows (consumer, event id) of a batch in one statement; those not
+    claimed before."""
+    unique = list(dict.fromkeys(claims))
     rows = await conn.fetch(
-        "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[])"
-        " ON CONFLICT DO NOTHING RETURNING event_id",
-        consumer,
-        list(dict.fromkeys(event_ids)),
+        "INSERT INTO inbox (consumer, event_id) SELECT * FROM unnest($1::text[], $2::text[])"
+        " ON CONFLICT DO NOTHING RETURNING consumer, event_id",
+        [consumer for consumer, _ in unique],
+        [event_id for _, event_id in unique],
     )
-    return {row["event_id"] for row in rows}
-
-
-def _id_of(received: Received[Any]) -> str:
-    assert received.envelope is not None
-    return received.envelope.id
+    return {(row["consumer"], row["event_id"]) for row in rows}

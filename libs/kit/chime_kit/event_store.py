@@ -73,10 +73,28 @@ def decode(stored: dict[str, Any]) -> Envelope[Any]:
 
 
 async def append_many(conn: Connection, appends: Sequence[Append]) -> list[Recorded]:
-    """Append to several streams in one statement; any stale version fails them all."""
+    """Append to several streams in one statement; any stale version fails them all.
+
+    A lost race on one event leaves the transaction as it was (the writer decides again
+    without a savepoint, the common case: a decision records one event); on several it
+    aborts the transaction, so their writer holds a savepoint (`UnitOfWork.attempt`).
+    """
     recorded = [r for a in appends for r in a.recorded()]
     if not recorded:
         return []
+    if len(recorded) == 1:
+        [one] = recorded
+        status = await conn.execute(
+            "INSERT INTO events (stream_id, version, event_id, type, envelope)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            one.stream_id, one.version, one.envelope.id, one.envelope.type,
+            one.envelope.model_dump(mode="json"),
+        )  # fmt: skip
+        if status != "INSERT 0 1":
+            raise ConcurrencyError(
+                f"stream {one.stream_id!r} moved past its expected version {one.version - 1}"
+            )
+        return recorded
     rows = [
         (r.stream_id, r.version, r.envelope.id, r.envelope.type, r.envelope.model_dump(mode="json"))
         for r in recorded

@@ -6,7 +6,7 @@ Built by `open_runtime(...)` inside a service's lifespan, never at import time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -15,7 +15,7 @@ import asyncpg
 
 from chime_contracts.envelope import Envelope, Event
 from chime_kit.broker import Broker, build_broker
-from chime_kit.consumer import Consumer, Handler, Router
+from chime_kit.consumer import Consumer, Handler, Route, Router
 from chime_kit.db import DATABASE_ERRORS, create_pool
 from chime_kit.in_flight import InFlight
 from chime_kit.loops import BackgroundLoop
@@ -70,16 +70,23 @@ class Runtime:
         *,
         queue: str,
         event: type[E],
-        handler: Handler[E],
+        handler: Handler[E] | None = None,
         binding: str | None = None,
+        routes: Sequence[Route[E]] = (),
+        retired: Sequence[str] = (),
     ) -> None:
-        """Consume `event` from `queue`; `binding` narrows it (default: every refinement)."""
+        """Consume `event` from `queue` with `handler` (`binding` narrows it, default: every
+        refinement), or with several `routes` in one transaction per message. `retired`
+        names queues the routes had before (as their inbox names): unbound, drained into
+        this consumer, then deleted."""
         consumer = Consumer(
             binding=binding,
             service=self.service,
             queue=queue,
             event=event,
             handler=handler,
+            routes=routes,
+            retired=retired,
             transaction=lambda: transaction(self.pool, self.service, after_commit=self.relay.wake),
             delivery_limit=self.settings.delivery_limit,
             batch_size=self.settings.consumer_batch_size,

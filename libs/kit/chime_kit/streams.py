@@ -1,9 +1,11 @@
 """Deciding from a stream: load it, fold it into state, decide, append at the loaded version.
 
-A race with another writer of the same stream raises ConcurrencyError at the append; the
-attempt is rolled back to its savepoint and taken again from a fresh load, a bounded number
-of times. What a decision appends is handed to the stream's projections in the same
-transaction, so query tables never disagree with the streams they are folded from.
+A race with another writer of the same stream raises ConcurrencyError at the append and
+the decision is taken again from a fresh load, a bounded number of times; a lost race on
+one event leaves the transaction as it was, so only an append of several takes a savepoint
+(two round trips fewer for the common decision). What a decision appends is handed to the
+stream's projections in the same transaction, so query tables never disagree with the
+streams they are folded from.
 """
 
 from __future__ import annotations
@@ -94,25 +96,32 @@ async def decide(
     ConcurrencyError when every attempt lost its race.
     """
     for attempt in range(1, attempts + 1):
+        stream = await work.load(stream_id)
+        before = aggregate.fold(stream.events)
+        decided = decision(before)
+        if not decided:
+            return Decided(before, before, stream.version, [])
+        envelopes = [
+            d if isinstance(d, Envelope) else work.wrap(d, correlation_id) for d in decided
+        ]
         try:
-            async with work.attempt():
-                stream = await work.load(stream_id)
-                before = aggregate.fold(stream.events)
-                decided = decision(before)
-                if not decided:
-                    return Decided(before, before, stream.version, [])
-                envelopes = [
-                    d if isinstance(d, Envelope) else work.wrap(d, correlation_id) for d in decided
-                ]
-                recorded = await work.append([Append(stream_id, stream.version, envelopes)])
-                await work.publish(
-                    [e for d, e in zip(decided, envelopes, strict=True) if d is not e]
-                )
-                if project is not None:
-                    await project(recorded)
-                after = aggregate.fold(envelopes, before)
-                return Decided(before, after, recorded[-1].version, recorded)
+            recorded = await append_once(work, Append(stream_id, stream.version, envelopes))
         except ConcurrencyError:
             if attempt == attempts:
                 raise
+            continue
+        await work.publish([e for d, e in zip(decided, envelopes, strict=True) if d is not e])
+        if project is not None:
+            await project(recorded)
+        after = aggregate.fold(envelopes, before)
+        return Decided(before, after, recorded[-1].version, recorded)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def append_once(work: Work, append: Append) -> list[Recorded]:
+    """Append, or raise ConcurrencyError leaving nothing behind: one event needs no
+    savepoint (a lost race does not abort the transaction), several do."""
+    if len(append.envelopes) == 1:
+        return await work.append([append])
+    async with work.attempt():
+        return await work.append([append])

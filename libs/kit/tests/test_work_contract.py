@@ -80,6 +80,19 @@ async def test_a_stale_version_raises_and_the_savepoint_keeps_the_rest(backend: 
         assert (await work.load("s")).version == 1
 
 
+async def test_a_lost_race_on_one_event_leaves_the_work_usable_without_a_savepoint(
+    backend: Backend,
+) -> None:
+    async with backend.work() as work:
+        await work.append([Append("s", 0, [work.wrap(started())])])
+        with pytest.raises(ConcurrencyError):
+            await work.append([Append("s", 0, [work.wrap(started(2))])])
+        await work.append([Append("s", 1, [work.wrap(started(3))])])
+    async with backend.work() as work:
+        stream = await work.load("s")
+    assert [e.data.chat_id for e in stream.events] == [1, 3]
+
+
 async def test_decide_appends_at_the_loaded_version_and_publishes_only_its_own(
     backend: Backend,
 ) -> None:

@@ -1,8 +1,8 @@
-"""Broker subscribers of the api: the sender's outcomes of the api's own notifications and
-broadcasts only (routed `<type>.notification`, `<type>.broadcast`), not every send outcome;
-the scheduler's results (kept only for the api's own schedules and broadcasts), the
-slices of its broadcasts and the chats they skipped; ingest's and the sender's events about
-chats."""
+"""Broker subscribers of the api, one queue per event type: the sender's outcomes of the
+api's own notifications and broadcasts (routed `<type>.notification`, `<type>.broadcast`),
+the scheduler's results (kept only for the api's own schedules and broadcasts), the slices
+of its broadcasts and the chats they skipped, ingest's and the sender's events about chats,
+and history's routes (`chime_api.history.entrypoints.consumers`: every send outcome)."""
 
 from typing import Any
 
@@ -14,14 +14,15 @@ from chime_api.domain.chats import CHAT_EVENTS
 from chime_api.domain.notifications import SOURCE_KIND
 from chime_api.domain.schedules import RESULTS
 from chime_api.handlers import chats, notifications, recipients, schedules
-from chime_contracts.envelope import Envelope
+from chime_api.history.entrypoints.consumers import history_routes
+from chime_contracts.envelope import Envelope, Event
 from chime_contracts.events import (
     BroadcastRecipientsSkipped,
     MessageSent,
     SendBatchRequested,
     SendFailed,
 )
-from chime_kit.consumer import Router
+from chime_kit.consumer import Route, Router
 from chime_kit.runtime import Runtime
 from chime_kit.unit_of_work import UnitOfWork
 
@@ -51,41 +52,42 @@ def _queue(event: type[Any], prefix: str = "") -> str:
     return f"api.{prefix}{name}"
 
 
+def own_routes() -> list[tuple[type[Event], Route[Any]]]:
+    """Each (event, route) of the api's projections but history; a route's inbox name is
+    the queue it had on its own."""
+    routes: list[tuple[type[Event], Route[Any]]] = []
+    for outcome, kind in ((MessageSent, "sent"), (SendFailed, "failed")):
+        routes += [
+            (outcome, Route(notification_outcome, inbox=f"api.notification-{kind}",
+                            binding=f"{outcome.type_name()}.{SOURCE_KIND}")),
+            (outcome, Route(broadcast_outcome, inbox=f"api.broadcast-{kind}",
+                            binding=f"{outcome.type_name()}.{recipient.SOURCE_KIND}")),
+        ]  # fmt: skip
+    routes += [(result, Route(schedules.record_result, inbox=_queue(result))) for result in RESULTS]
+    routes += [
+        (SendBatchRequested, Route(broadcast_slice, inbox="api.broadcast-slices")),
+        (BroadcastRecipientsSkipped, Route(broadcast_skipped, inbox="api.broadcast-skipped")),
+    ]
+    routes += [(event, Route(chat_event, inbox=_queue(event, "chats-"))) for event in CHAT_EVENTS]
+    return routes
+
+
 def build_router(runtime: Runtime) -> Router:
+    """One queue per event type the api follows, so each message reaches the api once and
+    every projection that wants it applies it in the same transaction. An event with one
+    route keeps that route's queue; one with several is consumed from
+    `api.projections-<event>`, and the queues its routes had on their own (named as their
+    inboxes) are retired: unbound, drained into it, deleted."""
+    by_event: dict[type[Event], list[Route[Any]]] = {}
+    for event, route in [*own_routes(), *history_routes()]:
+        by_event.setdefault(event, []).append(route)
     router = Router()
-    runtime.subscribe(
-        router,
-        queue="api.notification-sent",
-        event=MessageSent,
-        handler=notification_outcome,
-        binding=f"{MessageSent.type_name()}.{SOURCE_KIND}",
-    )
-    runtime.subscribe(
-        router,
-        queue="api.notification-failed",
-        event=SendFailed,
-        handler=notification_outcome,
-        binding=f"{SendFailed.type_name()}.{SOURCE_KIND}",
-    )
-    for result in RESULTS:
-        runtime.subscribe(
-            router, queue=_queue(result), event=result, handler=schedules.record_result
-        )
-    runtime.subscribe(
-        router, queue="api.broadcast-slices", event=SendBatchRequested, handler=broadcast_slice
-    )
-    runtime.subscribe(
-        router, queue="api.broadcast-skipped", event=BroadcastRecipientsSkipped,
-        handler=broadcast_skipped,
-    )  # fmt: skip
-    for outcome, queue in (
-        (MessageSent, "api.broadcast-sent"),
-        (SendFailed, "api.broadcast-failed"),
-    ):
-        runtime.subscribe(
-            router, queue=queue, event=outcome, handler=broadcast_outcome,
-            binding=f"{outcome.type_name()}.{recipient.SOURCE_KIND}",
-        )  # fmt: skip
-    for event in CHAT_EVENTS:
-        runtime.subscribe(router, queue=_queue(event, "chats-"), event=event, handler=chat_event)
+    for event, routes in by_event.items():
+        if len(routes) == 1:
+            runtime.subscribe(router, queue=routes[0].inbox, event=event, routes=routes)
+        else:
+            runtime.subscribe(
+                router, queue=_queue(event, "projections-"), event=event, routes=routes,
+                retired=[route.inbox for route in routes],
+            )  # fmt: skip
     return router

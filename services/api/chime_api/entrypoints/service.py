@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from chime_api.bootstrap import Dependencies, build
 from chime_api.entrypoints.consumers import build_router
 from chime_api.entrypoints.loops import purge_loop, usage_loop, webhook_loop
-from chime_api.history.entrypoints.consumers import history_router
 from chime_api.history.entrypoints.loops import maintenance_loop, prepare_partitions
 from chime_api.settings import ApiSettings
 from chime_kit.loops import BackgroundLoop
@@ -43,7 +42,6 @@ async def create_service(settings: ApiSettings) -> Api:
     deps = await build(settings)
     runtime = deps.runtime
     runtime.broker.include_router(build_router(runtime))
-    runtime.broker.include_router(history_router(runtime))
     await prepare_partitions(runtime, settings)
     loops = [
         purge_loop(runtime, settings),

@@ -14,7 +14,7 @@ from chime_api.domain.chats import Chat, ChatFilter, changes, stream_of
 from chime_api.ports import Chats
 from chime_contracts.envelope import Envelope
 from chime_kit.event_store import Append, ConcurrencyError
-from chime_kit.streams import DEFAULT_ATTEMPTS, Work
+from chime_kit.streams import DEFAULT_ATTEMPTS, Work, append_once
 
 
 async def record_chat_event(work: Work, chats: Chats, envelope: Envelope[Any]) -> None:
@@ -22,22 +22,24 @@ async def record_chat_event(work: Work, chats: Chats, envelope: Envelope[Any]) -
 
     Decided from the projected row, which carries its stream's version, rather than from a
     load of the stream: a chat's stream grows with its life and this runs for every message
-    it sends. A lost race still raises at the append and is taken again.
+    it sends. A lost race still raises at the append and is taken again (one event: no
+    savepoint needed, the transaction is left as it was).
     """
     event = envelope.data
     stream = stream_of(event.bot_id, event.chat_id)
     for attempt in range(1, DEFAULT_ATTEMPTS + 1):
+        current = await chats.get(event.bot_id, event.chat_id)
+        if not changes(current, envelope):
+            return
+        version = current.version if current is not None else 0
         try:
-            async with work.attempt():
-                current = await chats.get(event.bot_id, event.chat_id)
-                if not changes(current, envelope):
-                    return
-                version = current.version if current is not None else 0
-                await chats.apply(await work.append([Append(stream, version, [envelope])]))
-                return
+            recorded = await append_once(work, Append(stream, version, [envelope]))
         except ConcurrencyError:
             if attempt == DEFAULT_ATTEMPTS:
                 raise
+            continue
+        await chats.apply(recorded)
+        return
 
 
 async def get_chat(chats: Chats, chat_id: int) -> Chat | None:

@@ -159,7 +159,7 @@ class UpdateLog:
         """The chat's later updates wait behind it until it is retried."""
         await self.conn.execute(
             "UPDATE update_queue SET attempts = attempts + 1, last_error = $2,"
-            " retry_at = now() + make_interval(secs => $3) WHERE seq = $1",
+            " retry_at = clock_timestamp() + make_interval(secs => $3) WHERE seq = $1",
             claimed.seq,
             error,
             retry_in,

@@ -89,7 +89,7 @@ class Interpreter:
             if not claimed:
                 return 0
             try:
-                async with tx.conn.transaction():
+                async with tx.savepoint():
                     await self._interpret(tx, claimed)
             except Exception as exc:
                 if dependency_unavailable(exc):
@@ -112,7 +112,7 @@ class Interpreter:
             if chat in stalled:
                 continue
             try:
-                async with tx.conn.transaction():
+                async with tx.savepoint():
                     await self._interpret(tx, [one])
             except Exception as failure:
                 if dependency_unavailable(failure):

@@ -1,7 +1,11 @@
-"""History's subscribers: messages received, send requests (single and batch), every
-outcome of every send (all source kinds), and a bot's blocking."""
+"""History's routes: messages received, send requests (single and batch), every outcome of
+every send (all source kinds), and a bot's blocking. The api's router puts them on one
+queue per event type with its other projections (`chime_api.entrypoints.consumers`)."""
+
+from typing import Any
 
 from chime_api.history import handlers
+from chime_contracts.envelope import Event
 from chime_contracts.events import (
     ChatMemberChanged,
     MessageReceived,
@@ -10,32 +14,16 @@ from chime_contracts.events import (
     SendFailed,
     SendRequested,
 )
-from chime_contracts.routing import every_refinement_of
-from chime_kit.consumer import Router
-from chime_kit.runtime import Runtime
+from chime_kit.consumer import Route
 
 
-def history_router(runtime: Runtime) -> Router:
-    router = Router()
-    runtime.subscribe(
-        router, queue="api.history-received", event=MessageReceived,
-        handler=handlers.message_received,
-    )  # fmt: skip
-    runtime.subscribe(
-        router, queue="api.history-requested", event=SendRequested,
-        handler=handlers.send_requested,
-    )  # fmt: skip
-    runtime.subscribe(
-        router, queue="api.history-batch-requested", event=SendBatchRequested,
-        handler=handlers.batch_requested,
-    )  # fmt: skip
-    for event, queue in ((MessageSent, "api.history-sent"), (SendFailed, "api.history-failed")):
-        runtime.subscribe(
-            router, queue=queue, event=event, handler=handlers.send_outcome,
-            binding=every_refinement_of(event.type_name()),
-        )  # fmt: skip
-    runtime.subscribe(
-        router, queue="api.history-member", event=ChatMemberChanged,
-        handler=handlers.member_changed,
-    )  # fmt: skip
-    return router
+def history_routes() -> list[tuple[type[Event], Route[Any]]]:
+    """Each (event, route); a route's inbox name is the queue it had on its own."""
+    return [
+        (MessageReceived, Route(handlers.message_received, inbox="api.history-received")),
+        (SendRequested, Route(handlers.send_requested, inbox="api.history-requested")),
+        (SendBatchRequested, Route(handlers.batch_requested, inbox="api.history-batch-requested")),
+        (MessageSent, Route(handlers.send_outcome, inbox="api.history-sent")),
+        (SendFailed, Route(handlers.send_outcome, inbox="api.history-failed")),
+        (ChatMemberChanged, Route(handlers.member_changed, inbox="api.history-member")),
+    ]
