@@ -188,7 +188,11 @@ def grant_slots(
     keeps that true at Telegram for calls started as late as their deadlines.
     """
     last = now + horizon
-    kept = list(recent)[-late.rate :] if late.rate > 0 else []
+    # A deadline more than `span + most` before now bounds no slot from now on, and leaves
+    # every one its `most`: as if it had never been recorded. Dropped, so a bot far below its
+    # rate stores (and reads) a few deadlines rather than `rate` of them.
+    forgotten = now - late.span - late.most
+    kept = [d for d in list(recent)[-late.rate :] if d > forgotten] if late.rate > 0 else []
     starts: list[datetime] = []
     deadlines: list[datetime] = []
     start = max(next_slot_at, now)

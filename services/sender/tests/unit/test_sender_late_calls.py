@@ -219,3 +219,15 @@ def test_no_lateness_within_the_grants_puts_more_than_the_rate_in_a_window(
     seen.sort()
     rate, window = LIMITS.token_rate, timedelta(seconds=LIMITS.token_window)
     assert all(b - a >= window for a, b in zip(seen, seen[rate:], strict=False))
+
+
+def test_a_bot_far_below_its_rate_keeps_only_the_deadlines_that_still_bound_a_slot() -> None:
+    pace = BotPace(T0 - timedelta(hours=1))
+    now = T0
+    for _ in range(100):
+        grant = grant_lanes(pace, now, LIMITS, 1, 0, HORIZON)
+        pace = grant.pace
+        assert grant.free_deadlines[0] - grant.free[0] == ms(500)
+        now += ms(700)
+    # Deadlines older than the window, half the margin and late_max bound nothing.
+    assert 1 <= len(pace.deadlines) <= 3
