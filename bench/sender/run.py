@@ -125,7 +125,7 @@ class Emulator:
         )  # fmt: skip
 
     async def ready(self, client: httpx.AsyncClient) -> None:
-        for _ in range(200):
+        for _ in range(1200):  # a minute: a loaded machine starts Python slowly
             with contextlib.suppress(httpx.TransportError):
                 if (await client.get(f"{self.url}/_emulator/healthz")).status_code == 200:
                     return
@@ -214,7 +214,7 @@ async def run_sender(
     )  # fmt: skip
     spy: subprocess.Popen[bytes] | None = None
     try:
-        for _ in range(400):
+        for _ in range(1200):  # a minute: a loaded machine starts Python slowly
             with contextlib.suppress(httpx.TransportError):
                 if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
                     break

@@ -39,6 +39,7 @@ def policy_of(settings: SenderSettings) -> Policy:
         margin=settings.limit_margin_seconds,
         horizon=settings.slot_horizon_seconds,
         lead=settings.slot_lead_seconds,
+        late_max=settings.slot_late_max_seconds,
     )
     retry = RetryPolicy(
         settings.max_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds

@@ -55,6 +55,12 @@ class SenderSettings(ServiceSettings):
         ge=0,
         description="how far ahead a bot token's send slots are claimed (calls wait that long)",
     )
+    slot_late_max_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="how late after its send slot a call may still start while its bot token"
+        " has the headroom (a token at its full rate allows half the margin)",
+    )
     slot_lead_seconds: float = Field(
         default=0.05,
         ge=0,

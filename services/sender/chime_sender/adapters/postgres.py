@@ -173,25 +173,24 @@ class DeliveryRepository:
         self, claims: Sequence[Claim], now: datetime, lease_until: datetime
     ) -> list[Claim]:
         """Start one call per claim: count the attempt, take the lease for the claim's owner
-        at its slot, record the attempt."""
+        at its slot, record the attempt; one statement."""
         if not claims:
             return []
         rows = await self.conn.fetch(
-            "UPDATE deliveries d SET state = 'sending', attempts = attempts + 1,"
+            "WITH taken AS (UPDATE deliveries d SET state = 'sending', attempts = attempts + 1,"
             " lease_until = $2, claimed_by = t.owner, slot_at = t.slot"
             " FROM unnest($1::text[], $3::text[], $4::timestamptz[]) AS t(id, owner, slot)"
-            " WHERE d.delivery_id = t.id RETURNING d.delivery_id, d.attempts, d.parts_sent",
+            " WHERE d.delivery_id = t.id RETURNING d.delivery_id, d.attempts, d.parts_sent),"
+            " started AS (INSERT INTO delivery_attempts (delivery_id, attempt, part, started_at)"
+            " SELECT delivery_id, attempts, parts_sent + 1, $5 FROM taken)"
+            " SELECT delivery_id, attempts FROM taken",
             [c.delivery.delivery_id for c in claims],
             lease_until,
             [c.owner for c in claims],
             [c.slot for c in claims],
+            now,
         )
         attempt = {row["delivery_id"]: row["attempts"] for row in rows}
-        await self.conn.executemany(
-            "INSERT INTO delivery_attempts (delivery_id, attempt, part, started_at)"
-            " VALUES ($1, $2, $3, $4)",
-            [(row["delivery_id"], row["attempts"], row["parts_sent"] + 1, now) for row in rows],
-        )
         return [replace(c, attempt=attempt[c.delivery.delivery_id]) for c in claims]
 
     async def release(
@@ -255,11 +254,18 @@ class DeliveryRepository:
         return {row["delivery_id"]: _live(row) for row in rows}
 
     async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None:
-        """Write a batch of settlements: three statements, however many."""
+        """Write a batch of settlements, however many, in one statement: the deliveries, the
+        attempts of the calls made, and the chats' paces."""
         if not settlements:
             return
+        called = [s for s in settlements if s.called]
+        paced = sorted(
+            ((s.claim.delivery.bot_id, s.claim.delivery.chat_id), s.pace)
+            for s in settlements
+            if s.pace is not None
+        )
         await self.conn.execute(
-            "UPDATE deliveries d SET state = t.state, lease_until = NULL,"
+            "WITH settled AS (UPDATE deliveries d SET state = t.state, lease_until = NULL,"
             " next_attempt_at = coalesce(t.next_at, d.next_attempt_at),"
             " failures = d.failures + t.failed::int, parts_sent = d.parts_sent + t.part::int,"
             " first_message_id = coalesce(d.first_message_id, t.message_id),"
@@ -268,7 +274,18 @@ class DeliveryRepository:
             " FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bool[], $5::bool[],"
             "   $6::bigint[], $7::text[], $8::bigint[])"
             "   AS t(id, state, next_at, failed, part, message_id, error, moved)"
-            " WHERE d.delivery_id = t.id",
+            " WHERE d.delivery_id = t.id),"
+            " answered AS (UPDATE delivery_attempts a SET finished_at = $9, outcome = t.outcome,"
+            " error_code = t.code, description = t.description, telegram_message_id = t.mid"
+            " FROM unnest($10::text[], $11::int[], $12::text[], $13::int[], $14::text[],"
+            "   $15::bigint[]) AS t(id, attempt, outcome, code, description, mid)"
+            " WHERE a.delivery_id = t.id AND a.attempt = t.attempt)"
+            " INSERT INTO chat_pacing (bot_id, chat_id, next_send_at, recent)"
+            " SELECT b, c, n, r::timestamptz[]"
+            " FROM unnest($16::bigint[], $17::bigint[], $18::timestamptz[], $19::text[])"
+            "   AS t(b, c, n, r)"
+            " ON CONFLICT (bot_id, chat_id) DO UPDATE"
+            " SET next_send_at = EXCLUDED.next_send_at, recent = EXCLUDED.recent",
             [s.claim.delivery.delivery_id for s in settlements],
             [s.state for s in settlements],
             [s.next_attempt_at for s in settlements],
@@ -278,40 +295,17 @@ class DeliveryRepository:
             [s.error for s in settlements],
             [s.migrate_to for s in settlements],
             now,
-        )
-        called = [s for s in settlements if s.called]
-        await self.conn.execute(
-            "UPDATE delivery_attempts a SET finished_at = $4, outcome = t.outcome,"
-            " error_code = t.code, description = t.description, telegram_message_id = t.mid"
-            " FROM unnest($1::text[], $2::int[], $3::text[], $5::int[], $6::text[],"
-            "   $7::bigint[]) AS t(id, attempt, outcome, code, description, mid)"
-            " WHERE a.delivery_id = t.id AND a.attempt = t.attempt",
             [s.claim.delivery.delivery_id for s in called],
             [s.claim.attempt for s in called],
             [s.outcome for s in called],
-            now,
             [s.answer.error_code for s in called],
             [s.answer.description or s.answer.transport_error for s in called],
             [s.answer.message_id for s in called],
+            [chat[0] for chat, _ in paced],
+            [chat[1] for chat, _ in paced],
+            [pace.next_send_at for _, pace in paced if pace is not None],
+            [_recent(pace.recent) for _, pace in paced if pace is not None],
         )
-        paced = sorted(
-            ((s.claim.delivery.bot_id, s.claim.delivery.chat_id), s.pace)
-            for s in settlements
-            if s.pace is not None
-        )
-        if paced:
-            await self.conn.execute(
-                "INSERT INTO chat_pacing (bot_id, chat_id, next_send_at, recent)"
-                " SELECT b, c, n, r::timestamptz[]"
-                " FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::text[])"
-                "   AS t(b, c, n, r)"
-                " ON CONFLICT (bot_id, chat_id) DO UPDATE"
-                " SET next_send_at = EXCLUDED.next_send_at, recent = EXCLUDED.recent",
-                [chat[0] for chat, _ in paced],
-                [chat[1] for chat, _ in paced],
-                [pace.next_send_at for _, pace in paced if pace is not None],
-                [_recent(pace.recent) for _, pace in paced if pace is not None],
-            )
 
     async def expire(self, now: datetime, owner: str | None = None) -> list[tuple[Claim, Live]]:
         """Calls maybe in flight when their process died, locked for settling as unknown

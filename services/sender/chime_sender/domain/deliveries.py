@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chime_contracts.events.shared import SendSource
@@ -50,8 +50,9 @@ class Claim:
     """A delivery taken for one call: `attempt` fences the outcome against a stale lease.
 
     `slot` is the start of the bot's send slot granted to it (the database's clock, which
-    every replica shares); `send_at` is the same instant on this process's clock. `due_at`
-    is when the delivery was due (its `next_attempt_at` when claimed, the database's clock).
+    every replica shares); `send_at` is the same instant on this process's clock; `late` is
+    how late after it the call may still start (see `limits.Lateness`). `due_at` is when the
+    delivery was due (its `next_attempt_at` when claimed, the database's clock).
     """
 
     delivery: Delivery
@@ -64,6 +65,7 @@ class Claim:
     version: int = 0
     slot: datetime | None = None
     send_at: datetime | None = None
+    late: timedelta | None = None
     # The sender instance that holds the claim; its calls are fenced by its heartbeat.
     owner: str | None = None
     due_at: datetime | None = None

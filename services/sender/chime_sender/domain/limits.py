@@ -13,6 +13,15 @@ than `token_rate` (30), paid ones included. So a bot's paid slots are spaced for
 `paid_rate - token_rate` (room for the free sends already in the window), never start before
 its next free slot, and hold its free sends back until a window has passed since the last
 paid one.
+
+A call may start late for its slot, up to the slot's deadline (a busy process wakes late).
+What keeps the token's rate exact whatever the lateness is the deadlines themselves, stored
+with the bot's pace: a free slot never starts before the deadline of the slot `token_rate`
+slots before it plus the window (and half the margin, the way to Telegram), so no window at
+Telegram ever holds more than `token_rate` calls, however late each is within its deadline.
+A slot's deadline is granted from the headroom it finds: a bot far below its rate gets up to
+`late_max` (its next `token_rate` slots are far apart anyway), a bot at its rate half the
+margin (the slots are then as dense as without any lateness, as before).
 """
 
 from __future__ import annotations
@@ -39,6 +48,9 @@ class Limits:
     lead: float = 0.05
     # Sends per second with `allow_paid_broadcast` (Telegram: up to 1,000); 0 = not enabled.
     paid_rate: int = 0
+    # How late a free call may start after its slot when its bot has the headroom (a bot at
+    # its full rate gets half the margin): a later call is not made.
+    late_max: float = 0.5
 
     @property
     def paid(self) -> bool:
@@ -70,13 +82,67 @@ def paid_slot_interval(limits: Limits) -> timedelta:
 
 
 @dataclass(frozen=True)
+class Lateness:
+    """How late the calls of one lane may start after their slots.
+
+    Every slot may be late by `least`; with `rate` set, a slot may be late by up to `most`
+    where its lane has the headroom, and the lane's slots obey the rule that makes any
+    lateness safe: slot n + `rate` starts no sooner than `span` after slot n's deadline.
+    """
+
+    least: timedelta
+    most: timedelta
+    rate: int = 0
+    span: timedelta = timedelta(0)
+
+    def bound(self, deadlines: Sequence[datetime]) -> datetime | None:
+        """The earliest the next slot may start, given the lane's recent deadlines."""
+        if self.rate <= 0 or len(deadlines) < self.rate:
+            return None
+        return deadlines[-self.rate] + self.span
+
+    def allowed(self, start: datetime, bound: datetime | None) -> timedelta:
+        """How late a slot starting at `start` may be: its headroom over `bound`, within
+        [least, most]."""
+        if bound is None:
+            return self.most
+        return min(self.most, max(self.least, start - bound))
+
+
+STRICT = Lateness(timedelta(0), timedelta(0))
+
+
+def free_lateness(limits: Limits) -> Lateness:
+    """The free lane's: half the margin always, up to `late_max` with headroom; the other
+    half of the margin is for the way to Telegram. A bot with paid broadcasting keeps half
+    the margin: its paid slots start after its free calls' deadlines, which would otherwise
+    hold a paid broadcast back by up to `late_max` each time the lanes take turns."""
+    least = timedelta(seconds=limits.margin / 2)
+    most = least if limits.paid else max(least, timedelta(seconds=limits.late_max))
+    return Lateness(
+        least,
+        most,
+        limits.token_rate,
+        timedelta(seconds=limits.token_window) + least,
+    )
+
+
+def paid_lateness(limits: Limits) -> Lateness:
+    """The paid lane's: half the margin (its slots are spaced with the margin in them)."""
+    least = timedelta(seconds=limits.margin / 2)
+    return Lateness(least, least)
+
+
+@dataclass(frozen=True)
 class BotPace:
-    """What is stored per bot token: its next free slot, its next paid slot, and the time
-    before which no free send may start because paid ones are still in the window."""
+    """What is stored per bot token: its next free slot, its next paid slot, the time before
+    which no free send may start because paid ones are still in the window, and the deadlines
+    of its last `token_rate` free slots (oldest first)."""
 
     next_slot_at: datetime
     next_paid_slot_at: datetime | None = None
     paid_clear_at: datetime | None = None
+    deadlines: tuple[datetime, ...] = ()
 
     def free_from(self) -> datetime:
         """The earliest a free (unpaid) slot may start."""
@@ -94,39 +160,71 @@ class BotPace:
 
 @dataclass(frozen=True)
 class Grant:
-    """The slots handed out to one claim of a bot's sends, and the bot's next free slot."""
+    """The slots handed out to one claim of a bot's sends (and the latest each call may
+    start), the bot's next free slot and its lane's recent deadlines after them."""
 
     starts: tuple[datetime, ...]
     next_slot_at: datetime
+    deadlines: tuple[datetime, ...] = ()
+    recent: tuple[datetime, ...] = ()
 
 
 def grant_slots(
-    next_slot_at: datetime, now: datetime, interval: timedelta, wanted: int, horizon: timedelta
+    next_slot_at: datetime,
+    now: datetime,
+    interval: timedelta,
+    wanted: int,
+    horizon: timedelta,
+    late: Lateness = STRICT,
+    recent: Sequence[datetime] = (),
 ) -> Grant:
     """Up to `wanted` send slots of a bot, GCRA-style with no burst beyond the rate.
 
-    Slot i starts at `max(next_slot_at, now) + i * interval`; only slots starting by
+    Slot i starts `interval` after slot i - 1 (the first at `max(next_slot_at, now)`), and
+    never before `late.bound` of the deadlines before it; only slots starting by
     `now + horizon` are granted, so claimed work never waits long holding a lease. An idle
-    bot does not save up slots: the first starts no earlier than `now`. Since consecutive
-    slots are `interval` apart, any `token_window` holds at most `token_rate` of them.
+    bot does not save up slots: the first starts no earlier than `now`. Consecutive slots
+    are `interval` apart, so any `token_window` holds at most `token_rate` of them; the bound
+    keeps that true at Telegram for calls started as late as their deadlines.
     """
-    first = max(next_slot_at, now)
     last = now + horizon
+    # A deadline more than `span + most` before now bounds no slot from now on, and leaves
+    # every one its `most`: as if it had never been recorded. Dropped, so a bot far below its
+    # rate stores (and reads) a few deadlines rather than `rate` of them.
+    forgotten = now - late.span - late.most
+    kept = [d for d in list(recent)[-late.rate :] if d > forgotten] if late.rate > 0 else []
     starts: list[datetime] = []
-    while len(starts) < wanted and (start := first + len(starts) * interval) <= last:
+    deadlines: list[datetime] = []
+    start = max(next_slot_at, now)
+    while len(starts) < wanted:
+        bound = late.bound(kept)
+        if bound is not None:
+            start = max(start, bound)
+        if start > last:
+            break
+        deadline = start + late.allowed(start, bound)
         starts.append(start)
+        deadlines.append(deadline)
+        if late.rate > 0:
+            kept = [*kept, deadline][-late.rate :]
+        start += interval
     if not starts:
-        return Grant((), next_slot_at)
-    return Grant(tuple(starts), starts[-1] + interval)
+        return Grant((), next_slot_at, (), tuple(recent))
+    bound = late.bound(kept)
+    after = start if bound is None else max(start, bound)
+    return Grant(tuple(starts), after, tuple(deadlines), tuple(kept))
 
 
 @dataclass(frozen=True)
 class LaneGrant:
-    """A bot's free and paid slots from one claim, and its pace after them."""
+    """A bot's free and paid slots from one claim (with the latest each call may start),
+    and its pace after them."""
 
     free: tuple[datetime, ...]
     paid: tuple[datetime, ...]
     pace: BotPace
+    free_deadlines: tuple[datetime, ...] = ()
+    paid_deadlines: tuple[datetime, ...] = ()
 
 
 def grant_lanes(
@@ -134,25 +232,38 @@ def grant_lanes(
 ) -> LaneGrant:
     """Up to `free` unpaid and `paid` paid slots of one bot (free ones first).
 
-    Paid slots start no sooner than the free ones granted, and after the last paid slot the
-    bot's free sends wait a whole window (and margin): Telegram counts the paid sends in the
-    window against the free limit too. Without paid broadcasting enabled, `paid` is asked of
-    the free lane's rate by the caller, never here.
+    Paid slots start no sooner than the free ones granted, nor before the free calls' last
+    deadline has passed (and half the margin: a late free call reaches Telegram before any
+    paid one), and after the last paid slot the bot's free sends wait a whole window (and
+    margin): Telegram counts the paid sends in the window against the free limit too.
+    Without paid broadcasting enabled, `paid` is asked of the free lane's rate by the caller,
+    never here.
     """
     interval = slot_interval(limits)
-    free_grant = grant_slots(pace.free_from(), now, interval, free, horizon)
+    free_late = free_lateness(limits)
+    free_grant = grant_slots(
+        pace.free_from(), now, interval, free, horizon, free_late, pace.deadlines
+    )
     next_slot_at = free_grant.next_slot_at if free_grant.starts else pace.next_slot_at
-    after = BotPace(next_slot_at, pace.next_paid_slot_at, pace.paid_clear_at)
+    after = BotPace(next_slot_at, pace.next_paid_slot_at, pace.paid_clear_at, free_grant.recent)
     if paid <= 0 or not limits.paid:
-        return LaneGrant(free_grant.starts, (), after)
-    paid_grant = grant_slots(after.paid_from(), now, paid_slot_interval(limits), paid, horizon)
+        return LaneGrant(free_grant.starts, (), after, free_grant.deadlines)
+    paid_from = after.paid_from()
+    if after.deadlines:
+        paid_from = max(paid_from, max(after.deadlines) + free_late.least)
+    paid_late = paid_lateness(limits)
+    paid_grant = grant_slots(paid_from, now, paid_slot_interval(limits), paid, horizon, paid_late)
     if not paid_grant.starts:
-        return LaneGrant(free_grant.starts, (), after)
+        return LaneGrant(free_grant.starts, (), after, free_grant.deadlines)
     window = timedelta(seconds=limits.token_window + limits.margin)
     return LaneGrant(
         free_grant.starts,
         paid_grant.starts,
-        BotPace(next_slot_at, paid_grant.next_slot_at, paid_grant.starts[-1] + window),
+        BotPace(
+            next_slot_at, paid_grant.next_slot_at, paid_grant.starts[-1] + window, after.deadlines
+        ),
+        free_grant.deadlines,
+        paid_grant.deadlines,
     )
 
 
@@ -160,7 +271,7 @@ def paused_pace(pace: BotPace, now: datetime, retry_after: float) -> BotPace:
     """A bot's pace after a 429: neither lane starts before `retry_after` from now (paid slots
     never start before the next free one)."""
     return BotPace(paused_slot(pace.next_slot_at, now, retry_after), pace.next_paid_slot_at,
-                   pace.paid_clear_at)  # fmt: skip
+                   pace.paid_clear_at, pace.deadlines)  # fmt: skip
 
 
 def clock_skew(asked: datetime, db_now: datetime, answered: datetime) -> timedelta:
@@ -184,14 +295,18 @@ def slot_wait(send_at: datetime, now: datetime) -> float:
     return max(0.0, (send_at - now).total_seconds())
 
 
-def missed_slot(limits: Limits, slot_start: datetime, now: datetime) -> bool:
+def missed_slot(
+    limits: Limits, slot_start: datetime, now: datetime, allowed: timedelta | None = None
+) -> bool:
     """Whether a call is too late for its slot to use it.
 
-    A late call bunches up with the on-time ones `token_rate` slots later; the margin covers
-    that, half for the wait in this process (a busy event loop) and half for the way to
-    Telegram. Later than that, the slot is given up rather than sent in a burst.
+    `allowed` is how late the slot's grant let it start (its deadline less its start); without
+    one, half the margin: the other half is for the way to Telegram. A call later than that
+    could bunch up with the calls `token_rate` slots later, so the slot is given up.
     """
-    return (now - slot_start).total_seconds() > limits.margin / 2
+    if allowed is None:
+        allowed = timedelta(seconds=limits.margin / 2)
+    return now - slot_start > allowed
 
 
 def paused_slot(next_slot_at: datetime, now: datetime, retry_after: float) -> datetime:

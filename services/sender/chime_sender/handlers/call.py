@@ -47,13 +47,14 @@ async def wait_for_slot(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Answer | None:
     """Sleep until the claim's send slot starts; None when the call may be made, else why
-    not: too late for the slot (`SLOT_MISSED`), or `POSTPONED` because a 429 seen here since
-    the slot was granted paused the bot, or this process's heartbeat is too old for it to
-    call (another replica may judge it dead)."""
+    not: later than the slot's grant allows (`SLOT_MISSED`), or `POSTPONED` because a 429
+    seen here since the slot was granted paused the bot, or this process's heartbeat is too
+    old for it to call (another replica may judge it dead)."""
     if claim.send_at is not None and claim.slot is not None:
         while (delay := slot_wait(claim.send_at, clock())) > 0:
             await sleep(delay)  # may end early (see slot_wait): look at the clock again
-        if missed_slot(sending.policy.limits_of(claim.delivery.bot_id), claim.send_at, clock()):
+        limits = sending.policy.limits_of(claim.delivery.bot_id)
+        if missed_slot(limits, claim.send_at, clock(), claim.late):
             SLOTS_MISSED.labels(SERVICE).inc()
             return SLOT_MISSED
     if not sending.local.may_call(claim):

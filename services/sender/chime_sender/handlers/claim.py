@@ -140,10 +140,10 @@ async def claim_ready(
         grant = grant_lanes(paces[bot], db_now + lead_, limits, len(unpaid), len(paid_), horizon)
         moved[bot] = grant.pace
         taken += [
-            replace(c, slot=start, send_at=start - skew, owner=owner)
-            for c, start in [
-                *zip(unpaid, grant.free, strict=True),
-                *zip(paid_, grant.paid, strict=True),
+            replace(c, slot=start, send_at=start - skew, late=deadline - start, owner=owner)
+            for c, start, deadline in [
+                *zip(unpaid, grant.free, grant.free_deadlines, strict=True),
+                *zip(paid_, grant.paid, grant.paid_deadlines, strict=True),
             ]
         ]
     await slots.store(moved)

@@ -104,7 +104,8 @@ async def block_chat(work: Work, stores: Stores, s: Settlement, now: datetime) -
 
 
 async def _pause_bot(stores: Stores, sending: Sending, bot_id: int, seconds: float) -> None:
-    paces, db_now = await stores.slots.lock([bot_id])
+    paces, _ = await stores.slots.lock([bot_id])
+    db_now = await stores.slots.clock()  # once the row is held: the pause runs from now
     pace = paused_pace(paces[bot_id], db_now, seconds)
     await stores.slots.store({bot_id: pace})
     paused_to = pace.next_slot_at

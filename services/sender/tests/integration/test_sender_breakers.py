@@ -72,14 +72,32 @@ def gauge() -> float | None:
     return REGISTRY.get_sample_value("chime_sender_breaker_state", labels)
 
 
-async def open_with_a_401(
-    emulator: Emulator, senders: list[Sender], tap: EventTap, log: list[Call], chat: int
-) -> None:
+REVOKED = f"{BOT_ID}:revokedRevokedRevoked"
+
+
+@dataclass
+class Opened:
+    """Two replicas whose shared breaker a 401 opened, the token given back since."""
+
+    emulator: Emulator
+    senders: list[Sender]
+    tap: EventTap
+    log: list[Call]  # the calls since the breaker opened
+    chats: range  # private chats that exist, none sent to yet
+
+
+@pytest.fixture
+async def opened(emulator: Emulator, start_sender: Any, tap: EventTap) -> Opened:
     """Revoke the bot's token (a new one replaces it), send once, give the token back."""
-    await emulator.control("/bots", {"token": f"{BOT_ID}:revokedRevokedRevoked"})
-    await tap.publish(request(f"b-{chat}", chat))
+    first, *chats = range(3000, 3010)
+    for chat in (first, *chats):
+        await emulator.private_chat(chat)
+    log: list[Call] = []
+    senders = await replicas(emulator, start_sender, log)
+    await emulator.control("/bots", {"token": REVOKED})
+    await tap.publish(request(f"b-{first}", first))
     [failed] = await tap.envelopes_of("send.failed.v1", within=20)
-    assert failed["data"]["delivery_id"] == f"b-{chat}"
+    assert failed["data"]["delivery_id"] == f"b-{first}"
 
     async def open_everywhere() -> bool:
         return states(senders) == [BreakerState.OPEN] * 2
@@ -90,6 +108,7 @@ async def open_with_a_401(
     assert gauge() == BreakerState.OPEN.value
     await emulator.control("/bots", {"token": TOKEN})
     log.clear()
+    return Opened(emulator, senders, tap, log, range(chats[0], chats[-1] + 1))
 
 
 async def breaker_row(sender: Sender) -> dict[str, Any]:
@@ -102,16 +121,9 @@ async def breaker_row(sender: Sender) -> dict[str, Any]:
 
 
 async def test_a_401_opens_the_breaker_for_every_replica_and_one_probe_closes_it(
-    emulator: Emulator, start_sender: Any, tap: EventTap
+    opened: Opened,
 ) -> None:
-    chats = range(3000, 3008)
-    for chat in chats:
-        await emulator.private_chat(chat)
-    log: list[Call] = []
-    senders = await replicas(emulator, start_sender, log)
-    await open_with_a_401(emulator, senders, tap, log, chats[0])
-
-    waiting = chats[1:]
+    senders, tap, log, waiting = opened.senders, opened.tap, opened.log, opened.chats[:7]
     await asyncio.gather(*(tap.publish(request(f"b-{chat}", chat)) for chat in waiting))
     sent = await tap.envelopes_of("message.sent.v1", count=len(waiting), within=30)
     assert sorted(e["data"]["chat_id"] for e in sent) == list(waiting)
@@ -134,19 +146,13 @@ async def test_a_401_opens_the_breaker_for_every_replica_and_one_probe_closes_it
 
 
 async def test_a_probe_that_meets_a_502_reopens_it_at_once_and_a_later_probe_closes_it(
-    emulator: Emulator, start_sender: Any, tap: EventTap
+    opened: Opened,
 ) -> None:
-    chats = range(3100, 3104)
-    for chat in chats:
-        await emulator.private_chat(chat)
-    log: list[Call] = []
-    senders = await replicas(emulator, start_sender, log)
-    await open_with_a_401(emulator, senders, tap, log, chats[0])
-    await emulator.control(
+    senders, tap, log, waiting = opened.senders, opened.tap, opened.log, opened.chats[:3]
+    await opened.emulator.control(
         "/faults", {"mode": "error", "status": 502, "methods": ["sendMessage"], "count": 1}
     )
 
-    waiting = chats[1:]
     await asyncio.gather(*(tap.publish(request(f"b-{chat}", chat)) for chat in waiting))
 
     async def reopened() -> dict[str, Any] | None:
@@ -172,17 +178,10 @@ async def test_a_probe_that_meets_a_502_reopens_it_at_once_and_a_later_probe_clo
     assert probe.started >= failed_probe.ended
 
 
-async def test_a_probe_answered_with_a_4xx_frees_the_probe_at_once(
-    emulator: Emulator, start_sender: Any, tap: EventTap
-) -> None:
+async def test_a_probe_answered_with_a_4xx_frees_the_probe_at_once(opened: Opened) -> None:
     """A 400 says nothing of Telegram's health: the trial ends without deciding, and the
     next probe goes at once, not when the first one's two-minute lease runs out."""
-    chats = range(3200, 3204)
-    for chat in chats:
-        await emulator.private_chat(chat)
-    log: list[Call] = []
-    senders = await replicas(emulator, start_sender, log)
-    await open_with_a_401(emulator, senders, tap, log, chats[0])
+    senders, tap, log = opened.senders, opened.tap, opened.log
     missing = 3299  # no such chat: Telegram answers 400 "chat not found"
     await tap.publish(request(f"b-{missing}", missing))
 
@@ -191,7 +190,7 @@ async def test_a_probe_answered_with_a_4xx_frees_the_probe_at_once(
         return bool(await senders[0].runtime.pool.fetchval(query, f"b-{missing}"))
 
     await eventually(stored)  # the oldest pending, so the first probe
-    waiting = chats[1:]
+    waiting = opened.chats[:3]
     await asyncio.gather(*(tap.publish(request(f"b-{chat}", chat)) for chat in waiting))
 
     sent = await tap.envelopes_of("message.sent.v1", count=len(waiting), within=60)
@@ -205,3 +204,37 @@ async def test_a_probe_answered_with_a_4xx_frees_the_probe_at_once(
     assert all(c.started >= probes[1].ended for c in ordered[2:])
     row = await breaker_row(senders[0])
     assert row["opened_at"] is None
+
+
+async def test_a_probe_answered_401_fails_its_delivery_for_good(opened: Opened) -> None:
+    """The token is still revoked when the breaker lets its probe through: the probe's
+    delivery fails permanently with the reason, is not retried, and the breaker opens again
+    (twice the cooldown) for both replicas."""
+    senders, tap, log = opened.senders, opened.tap, opened.log
+    await opened.emulator.control("/bots", {"token": REVOKED})
+    chat = opened.chats[0]
+    await tap.publish(request(f"b-{chat}", chat))
+
+    _, failed = await tap.envelopes_of("send.failed.v1", count=2, within=30)
+    data = failed["data"]
+    assert data["delivery_id"] == f"b-{chat}"
+    assert data["permanent"] is True
+    assert data["error_code"] == 401
+    assert "Unauthorized" in data["reason"]
+    assert [(c.chat_id, c.probe, c.answer and c.answer.error_code) for c in log] == [
+        (chat, True, 401)
+    ]
+
+    async def reopened() -> dict[str, Any] | None:
+        row = await breaker_row(senders[0])
+        return row if row.get("cooldown_seconds") == 2 * COOLDOWN else None
+
+    row = await eventually(reopened, within=10)
+    assert row["opened_at"] is not None
+    assert row["probe_owner"] is None
+    state = await senders[0].runtime.pool.fetchrow(
+        "SELECT state, attempts FROM deliveries WHERE delivery_id = $1", f"b-{chat}"
+    )
+    assert dict(state) == {"state": "failed", "attempts": 1}
+    await asyncio.sleep(COOLDOWN * 2 + 0.5)  # past the next probe's time: still one call
+    assert len(log) == 1

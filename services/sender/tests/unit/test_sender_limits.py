@@ -13,6 +13,7 @@ from chime_sender.domain.limits import (
     Limits,
     after_send,
     clock_skew,
+    free_lateness,
     grant_slots,
     is_group,
     missed_slot,
@@ -49,7 +50,9 @@ def test_the_slot_interval_spreads_the_rate_over_window_and_margin() -> None:
 
 def test_an_idle_bot_gets_slots_from_now_spaced_by_the_interval() -> None:
     grant = grant_slots(T0 - seconds(60), T0, TENTH, 3, HORIZON)
-    assert grant == Grant((T0, T0 + TENTH, T0 + 2 * TENTH), T0 + 3 * TENTH)
+    starts = (T0, T0 + TENTH, T0 + 2 * TENTH)
+    # Strict by default: each call must start at its slot.
+    assert grant == Grant(starts, T0 + 3 * TENTH, deadlines=starts)
 
 
 def test_an_idle_bot_does_not_save_up_a_burst() -> None:
@@ -60,7 +63,8 @@ def test_an_idle_bot_does_not_save_up_a_burst() -> None:
 
 def test_no_slot_starts_before_next_slot_at() -> None:
     grant = grant_slots(T0 + seconds(0.05), T0, TENTH, 2, HORIZON)
-    assert grant == Grant((T0 + seconds(0.05), T0 + seconds(0.15)), T0 + seconds(0.25))
+    assert grant.starts == (T0 + seconds(0.05), T0 + seconds(0.15))
+    assert grant.next_slot_at == T0 + seconds(0.25)
 
 
 def test_the_horizon_cuts_what_is_handed_out() -> None:
@@ -76,6 +80,9 @@ def test_nothing_is_handed_out_past_the_horizon_and_the_bot_is_unchanged() -> No
     later = T0 + seconds(0.3)
     assert grant_slots(later, T0, TENTH, 5, HORIZON) == Grant((), later)
     assert grant_slots(T0 - seconds(1), T0, TENTH, 0, HORIZON) == Grant((), T0 - seconds(1))
+    recent = (T0, T0 + TENTH)
+    kept = grant_slots(later, T0, TENTH, 5, HORIZON, free_lateness(Limits()), recent)
+    assert kept == Grant((), later, (), recent)
 
 
 def test_a_smaller_want_gets_a_prefix_of_the_same_slots() -> None:
