@@ -50,6 +50,7 @@ from chime_kit.broker import EVENTS
 from chime_kit.db import create_pool
 from chime_kit.migrator import migrate
 from chime_scheduler.adapters.bulk import load_schedules
+from chime_scheduler.domain.schedules import NextOccurrences
 from chime_scheduler.entrypoints.service import create_service
 from chime_scheduler.settings import SchedulerSettings
 
@@ -76,6 +77,7 @@ async def load_slice(dsn: str, kind: str, first: int, count: int, at: float, win
     """One loader process: its slice of the schedules, CHUNK per transaction."""
     pool = await create_pool(dsn, "scheduler", min_size=1, max_size=1)
     now = datetime.now(UTC)
+    occurrences = NextOccurrences()  # shared by the chunks: all requested at `now`
     try:
         for start in range(first, first + count, CHUNK):
             n = min(CHUNK, first + count - start)
@@ -84,7 +86,7 @@ async def load_slice(dsn: str, kind: str, first: int, count: int, at: float, win
                 else due(start, n, datetime.fromtimestamp(at, UTC), window, now)
             )  # fmt: skip
             async with pool.acquire() as conn, conn.transaction():
-                await load_schedules(conn, requests)
+                await load_schedules(conn, requests, occurrences)
     finally:
         await pool.close()
 

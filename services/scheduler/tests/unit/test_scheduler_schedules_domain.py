@@ -220,3 +220,41 @@ def test_a_long_outage_jumps_to_the_present():
     fired = plan(minutely, T0, now, "coalesce", timedelta(minutes=5), ON_TIME)
     assert fired.fire == [now.replace(second=0)]
     assert fired.next_at == now.replace(second=0) + timedelta(minutes=1)
+
+
+CREATE_CASES = [
+    (CronSpec(expression="30 8 * * 1-5"), {}),
+    (RRuleSpec(rrule="FREQ=DAILY;BYHOUR=9"), {"starts_on": date(2026, 3, 5)}),
+    (RRuleSpec(rrule="FREQ=WEEKLY;BYDAY=MO", starts_at=datetime(2026, 3, 2, 9)), {}),
+    (PingsSpec(per_day=2, window_start="10:00", window_end="12:00"), {"jitter_seconds": 60}),
+    (OnceSpec(at=datetime(2026, 3, 2, 10)), {"ends_on": date(2026, 3, 9), "language": "uk"}),
+]
+
+
+@pytest.mark.parametrize(("spec", "more"), CREATE_CASES)
+def test_created_is_a_valid_one(spec, more):
+    made = schedules.create(SCHEDULE.initial, request(spec, **more), 12)[-1]
+    assert isinstance(made, ScheduleCreated)
+    validated = ScheduleCreated.model_validate(made.model_dump())
+    assert validated == made
+    assert validated.model_dump_json() == made.model_dump_json()
+
+
+def test_shared_next_occurrences_decide_as_each_request_alone():
+    cases = [
+        *CREATE_CASES,
+        (CronSpec(expression="99 * * * *"), {}),
+        (CronSpec(expression="0 9 * * *"), {"time_zone": "Mars/Base"}),
+        (OnceSpec(at=datetime(2020, 1, 1, 9)), {}),
+        (CronSpec(expression="0 9 * * *"), {"ends_on": date(2026, 3, 1)}),
+        (CronSpec(expression="0 9 * * *"), {"time_zone": "Asia/Tokyo"}),
+        (CronSpec(expression="0 9 * * *"), {"requested_at": T0 + timedelta(days=1)}),
+    ]
+    shared = schedules.NextOccurrences()
+    for _ in range(2):  # the second round answered from what the first remembered
+        for n, (spec, more) in enumerate(cases):
+            asked = request(spec, **{"schedule_id": f"s{n}", **more})
+            alone = schedules.create(SCHEDULE.initial, asked, n)
+            together = schedules.create(SCHEDULE.initial, asked, n, shared)
+            assert [type(e) for e in together] == [type(e) for e in alone]
+            assert together[-1].model_dump() == alone[-1].model_dump()

@@ -1,0 +1,88 @@
+"""CPU per schedule of the bulk loader alone: one process, one database of its own.
+
+Usage:
+    uv run python bench/scheduler/load_cpu.py [--schedules 50000] [--profile out.prof]
+
+Builds the requests of `--schedules` of the `scale.py` background workload 20,000 at a time
+(timed apart: that is the bench's own cost, not the loader's) and loads each chunk through
+`adapters/bulk.py` in a transaction; prints the process's CPU per schedule for each part.
+`--profile` writes a cProfile of the loading alone. A database and a vhost of the run's
+own, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import importlib.util
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+
+from chime_kit.db import create_pool
+from chime_kit.migrator import migrate
+from chime_scheduler.adapters.bulk import load_schedules
+from chime_scheduler.domain.schedules import NextOccurrences
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from workload import background  # noqa: E402
+
+_relay = importlib.util.spec_from_file_location("relay_bench", HERE.parent / "relay" / "run.py")
+assert _relay is not None
+assert _relay.loader is not None
+relay_bench = importlib.util.module_from_spec(_relay)
+sys.modules["relay_bench"] = relay_bench
+_relay.loader.exec_module(relay_bench)
+CHUNK = 20_000
+
+
+async def main(args: argparse.Namespace) -> None:
+    async with relay_bench.Environment() as env:
+        conn = await asyncpg.connect(env.dsn)
+        try:
+            await migrate(conn, "scheduler", "chime_scheduler.migrations")
+        finally:
+            await conn.close()
+        pool = await create_pool(env.dsn, "scheduler", min_size=1, max_size=1)
+        now = datetime.now(UTC)
+        profile = cProfile.Profile() if args.profile else None
+        built = loaded = wall = 0.0
+        created = 0
+        occurrences = NextOccurrences()  # shared by the chunks, as `scale.py`'s loaders do
+        try:
+            for start in range(0, args.schedules, CHUNK):
+                cpu = time.process_time()
+                requests = list(background(start, min(CHUNK, args.schedules - start), now))
+                built += time.process_time() - cpu
+                cpu, began = time.process_time(), time.perf_counter()
+                if profile:
+                    profile.enable()
+                async with pool.acquire() as c, c.transaction():
+                    created += (await load_schedules(c, requests, occurrences))[0]
+                if profile:
+                    profile.disable()
+                loaded += time.process_time() - cpu
+                wall += time.perf_counter() - began
+        finally:
+            if profile:
+                profile.dump_stats(args.profile)
+            await pool.close()
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        n = args.schedules
+        print(f"built {n:,} requests: {1e6 * built / n:.0f} µs of CPU each (the bench's own);"
+              f" loaded {created:,} created in {wall:.1f}s ({n / wall:,.0f}/s):"
+              f" {1e6 * loaded / n:.0f} µs of the loader's CPU each;"
+              f" load average {load}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--schedules", type=int, default=50_000)
+    parser.add_argument("--profile", default="")
+    asyncio.run(main(parser.parse_args()))
