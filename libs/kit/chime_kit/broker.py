@@ -14,12 +14,14 @@ when it has failed often enough to be dead-lettered. Dead-lettering is at-least-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractQueue, AbstractRobustConnection
+from aio_pika.connection import make_url
 
 from chime_contracts.envelope import Envelope
 from chime_contracts.routing import (
@@ -49,6 +51,32 @@ class ExchangeSpec:
 
 EVENTS = ExchangeSpec(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC)
 DEAD_LETTERS = ExchangeSpec(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT)
+
+
+# How long closing a connection that failed or was cancelled half-way may take.
+CLOSE_SECONDS = 5.0
+
+
+async def connect_robust(amqp_url: str) -> AbstractRobustConnection:
+    """aio-pika's robust connection, closed again if connecting fails or is cancelled.
+
+    `aio_pika.connect_robust` starts the connection's reconnecting task before it awaits
+    the first connect: a caller cancelled then (a service stopped while it was still
+    connecting) leaves that task retrying for ever, against a vhost that may be gone."""
+    connection = aio_pika.RobustConnection(make_url(amqp_url))
+    try:
+        await connection.connect()
+    except BaseException:
+        await close_quietly(connection)
+        raise
+    return connection
+
+
+async def close_quietly(connection: AbstractRobustConnection) -> None:
+    """Close `connection` within `CLOSE_SECONDS`, whatever state it is in."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(CLOSE_SECONDS):
+            await connection.close()
 
 
 def consumer_queue_arguments(name: str, *, delivery_limit: int) -> dict[str, Any]:
@@ -107,7 +135,7 @@ class Broker:
     async def start(self) -> None:
         if not self.consumers:
             return
-        self._connection = await aio_pika.connect_robust(self.amqp_url)
+        self._connection = await connect_robust(self.amqp_url)
         for consumer in self.consumers:
             await consumer.start(self._connection, prefetch=self.prefetch)
 

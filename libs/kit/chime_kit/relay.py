@@ -30,7 +30,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnec
 from aiormq import spec
 
 from chime_contracts.routing import EVENT_LOG_QUEUE, EVENTS_EXCHANGE, event_type_of
-from chime_kit.broker import EVENTS
+from chime_kit.broker import EVENTS, connect_robust
 from chime_kit.db import Connection
 from chime_kit.loops import BackgroundLoop
 from chime_kit.metrics import (
@@ -96,7 +96,7 @@ class OutboxRelay:
         self._failures = 0
 
     async def connect(self) -> None:
-        self._connection = await aio_pika.connect_robust(self.amqp_url)
+        self._connection = await connect_robust(self.amqp_url)
         # on_return_raises: an unroutable (returned) mandatory publish fails instead of
         # being logged and dropped, so its row stays pending.
         self._channel = await self._connection.channel(

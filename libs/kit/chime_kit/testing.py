@@ -17,7 +17,7 @@ import uvicorn
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 
 from chime_contracts.envelope import Envelope
-from chime_kit.broker import EVENTS
+from chime_kit.broker import EVENTS, connect_robust
 from chime_kit.db import Connection, create_pool
 from chime_kit.fakes import InMemoryEvents, InMemoryWork
 from chime_kit.migrator import kit_migrations, migrate, migrations_in
@@ -172,7 +172,7 @@ class EventTap:
 @asynccontextmanager
 async def event_tap(amqp_url: str, *routing_keys: str) -> AsyncIterator[EventTap]:
     """An `EventTap` bound to `routing_keys` (every event if none) until the block ends."""
-    connection = await aio_pika.connect_robust(amqp_url)
+    connection = await connect_robust(amqp_url)
     async with connection:
         channel = await connection.channel()
         exchange = await _events_exchange(channel)

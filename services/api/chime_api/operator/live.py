@@ -15,7 +15,6 @@ import uuid
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-import aio_pika
 import httpx
 import orjson
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
@@ -23,7 +22,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chime_api.operator.window import Window
-from chime_kit.broker import EVENTS
+from chime_kit.broker import EVENTS, close_quietly, connect_robust
 
 log = logging.getLogger(__name__)
 TAP_PREFIX = "api.operator-tap."
@@ -76,22 +75,29 @@ class Live:
         pause = 1.0
         while self._connection is None:
             try:
-                connection = await aio_pika.connect_robust(self.amqp_url)
-                channel = await connection.channel()
-                exchange = await EVENTS.declare(channel)
-                queue = await channel.declare_queue(
-                    f"{TAP_PREFIX}{uuid.uuid4().hex[:12]}",
-                    exclusive=True,
-                    arguments={"x-max-length": 10000, "x-overflow": "drop-head"},
-                )
-                for key in TAPPED:
-                    await queue.bind(exchange, key)
-                await queue.consume(self._on_message, no_ack=True)
-                self._connection = connection
+                self._connection = await self._tap()
             except Exception as exc:  # RabbitMQ down at start: the page waits, not the api
                 log.warning("operator tap cannot connect (%r); retrying", exc)
                 await asyncio.sleep(pause)
                 pause = min(30.0, pause * 2)
+
+    async def _tap(self) -> AbstractRobustConnection:
+        connection = await connect_robust(self.amqp_url)
+        try:
+            channel = await connection.channel()
+            exchange = await EVENTS.declare(channel)
+            queue = await channel.declare_queue(
+                f"{TAP_PREFIX}{uuid.uuid4().hex[:12]}",
+                exclusive=True,
+                arguments={"x-max-length": 10000, "x-overflow": "drop-head"},
+            )
+            for key in TAPPED:
+                await queue.bind(exchange, key)
+            await queue.consume(self._on_message, no_ack=True)
+        except BaseException:  # failed or stopped half-way: nothing may keep reconnecting
+            await close_quietly(connection)
+            raise
+        return connection
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         with contextlib.suppress(orjson.JSONDecodeError):
