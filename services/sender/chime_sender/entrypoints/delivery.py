@@ -129,17 +129,21 @@ class DeliveryLoop:
                 await self._listener.close()
 
     async def _release_unsent(self) -> None:
-        """Give back the claims not called yet: pending again at once, for any replica."""
-        if not self._unsent or self.heartbeat is None:
+        """Give back every claim of this sender not being called: pending again at once, for
+        any replica. Those waiting for their slot, and any a claim cut short by the stop
+        committed without this process learning of it (its loop was cancelled mid-COMMIT)."""
+        if self.heartbeat is None:
             return
         unsent = dict(self._unsent)
         for task in unsent.values():
             task.cancel()  # it is waiting for its slot: nothing has left
-        await asyncio.wait(unsent.values())
+        if unsent:
+            await asyncio.wait(unsent.values())
+        calling = sorted(self._held - set(unsent))
         try:
             async with self.runtime.unit_of_work() as uow:
-                released = await recovery.release_unsent(
-                    stores(uow.conn), self.heartbeat.instance_id, list(unsent), datetime.now(UTC)
+                released = await recovery.release_unheld(
+                    stores(uow.conn), self.heartbeat.instance_id, calling, datetime.now(UTC)
                 )
         except DATABASE_ERRORS:
             # Left to the sweep of this dead instance: their slots are past its promise.

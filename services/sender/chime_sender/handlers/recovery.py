@@ -55,14 +55,10 @@ async def bury(
     return requeued, len(lost)
 
 
-async def release_unsent(stores: Stores, owner: str, ids: list[str], now: datetime) -> int:
-    """A sender stopping gives back the claims it has not called: pending again at once."""
-    return await stores.deliveries.release(owner, now, ids=ids)
-
-
 async def release_unheld(stores: Stores, owner: str, held: list[str], now: datetime) -> int:
-    """Claims committed by a transaction whose answer was lost (the link broke at COMMIT):
-    recorded as this sender's, yet no call holds them. Never called: pending again."""
+    """Claims recorded as this sender's that no call of it holds: those a stopping sender
+    never called, and those a transaction committed whose answer was lost (the link broke,
+    or the loop was cancelled, at COMMIT). Never called: pending again at once."""
     return await stores.deliveries.release(owner, now, all_but=held)
 
 

@@ -158,7 +158,7 @@ async def test_an_answer_for_a_claim_no_longer_held_is_stale(sender: Sender) -> 
     await sender.request("d6", 6)
     [c] = await sender.claim(owner="dead")
     async with sender.backend.work() as work:
-        assert await recovery.release_unsent(sender.stores(work), "dead", ["d6"], c.slot) == 1  # type: ignore[arg-type]
+        assert await recovery.release_unheld(sender.stores(work), "dead", [], c.slot) == 1  # type: ignore[arg-type]
     settled, work = await sender.settle((c, sent(9)))
     assert settled == [Settled.STALE]
     assert work.emitted == []  # type: ignore[attr-defined]

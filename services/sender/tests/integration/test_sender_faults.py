@@ -167,3 +167,27 @@ async def test_a_stopping_sender_gives_back_its_unsent_claims_at_once(
     await eventually(all_sent, within=30)
     texts = sorted(m["text"] for m in await emulator.sent())
     assert texts == sorted(f"stop {chat}" for chat in chats)
+
+
+async def test_a_claim_a_stop_cut_short_at_its_commit_is_given_back_too(
+    emulator: Emulator, start_sender, tap: EventTap
+) -> None:
+    await emulator.private_chat(6400)
+    sender: Sender = await start_sender(emulator, **SLOW)
+    await sender.delivery._loop.stop()  # nothing claims it but the test
+    await tap.publish(request("d-doubt", 6400, "doubt"))
+
+    async def stored() -> bool:
+        return (await states(sender)).get("d-doubt") == "pending"
+
+    await eventually(stored)
+    # The claim's COMMIT reached the database, its answer never reached the cancelled loop:
+    # the row is this sender's, yet no call of it holds it.
+    await sender.runtime.pool.execute(
+        "UPDATE deliveries SET state = 'sending', claimed_by = $1,"
+        " lease_until = now() + interval '1 minute' WHERE delivery_id = 'd-doubt'",
+        sender.heartbeat.instance_id,
+    )
+    await sender.delivery.stop()
+    assert await states(sender) == {"d-doubt": "pending"}
+    assert await emulator.sent(6400) == []
