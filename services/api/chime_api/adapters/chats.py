@@ -20,8 +20,11 @@ _UPSERT = (
     " ON CONFLICT (bot_id, chat_id) DO UPDATE SET "
     + ", ".join(f"{n} = excluded.{n}" for n in _NAMES[2:])
 )
-_LIST = (
-    "INSERT INTO chat_listing (chat_id, first_seen_at) VALUES ($1, $2)"
+# The record and the chat's place in the listing in one round trip: the listing moves only
+# when this bot's first sight of the chat is new or earlier than it was.
+_UPSERT_LISTED = (
+    f"WITH c AS ({_UPSERT} RETURNING chat_id, first_seen_at)"  # noqa: S608 - ours
+    " INSERT INTO chat_listing (chat_id, first_seen_at) SELECT chat_id, first_seen_at FROM c"
     " ON CONFLICT (chat_id) DO UPDATE SET"
     " first_seen_at = LEAST(chat_listing.first_seen_at, excluded.first_seen_at)"
 )
@@ -54,19 +57,32 @@ def _page_query(where: ChatFilter, paged: bool) -> tuple[str, list[str]]:
 
 
 class PostgresChats:
+    """One transaction's view of the chats table (a new one per unit of work)."""
+
     tables = ("chats", "chat_listing")
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        # Records this transaction has read or written, by (bot, chat): the projection of
+        # an event the handler has just decided on folds from the record it read, instead
+        # of reading it again.
+        self._known: dict[tuple[int, int], BotChat | None] = {}
 
     async def apply(self, events: Sequence[Recorded]) -> None:
         for r in events:
             e = r.envelope.data
             if not r.stream_id.startswith("chat-") or not isinstance(e, CHAT_EVENTS):
                 continue
-            chat = evolve(await self.get(e.bot_id, e.chat_id), r.envelope, r.version)
-            await self.conn.execute(_UPSERT, *astuple(chat))
-            await self.conn.execute(_LIST, chat.chat_id, chat.first_seen_at)
+            key = (e.bot_id, e.chat_id)
+            before = self._known.get(key, _UNREAD)
+            if before is _UNREAD or _version(before) != r.version - 1:
+                before = await self.get(e.bot_id, e.chat_id)
+            chat = evolve(before, r.envelope, r.version)
+            if before is not None and before.first_seen_at <= chat.first_seen_at:
+                await self.conn.execute(_UPSERT, *astuple(chat))
+            else:
+                await self.conn.execute(_UPSERT_LISTED, *astuple(chat))
+            self._known[key] = chat
 
     async def get(self, bot_id: int, chat_id: int) -> BotChat | None:
         row = await self.conn.fetchrow(
@@ -74,7 +90,9 @@ class PostgresChats:
             bot_id,
             chat_id,
         )
-        return _bot_chat(row) if row is not None else None
+        chat = _bot_chat(row) if row is not None else None
+        self._known[(bot_id, chat_id)] = chat
+        return chat
 
     async def chat(self, chat_id: int) -> Chat | None:
         rows = await self.conn.fetch(
@@ -102,6 +120,13 @@ class PostgresChats:
             for chat_id, group in groupby(rows, key=lambda r: r["chat_id"])
         }
         return [by_chat[chat_id] for chat_id in ids]
+
+
+_UNREAD: Any = object()  # not read by this transaction (None is a chat not yet recorded)
+
+
+def _version(chat: BotChat | None) -> int:
+    return chat.version if chat is not None else 0
 
 
 def _bot_chat(row: Any) -> BotChat:
