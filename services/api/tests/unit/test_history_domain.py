@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chime_api.history.adapters.partitions import window_at
 from chime_api.history.domain import latency
@@ -169,3 +171,29 @@ def test_the_window_keeps_today_and_the_retention_and_days_ahead() -> None:
     assert window.holds(window.horizon)
     assert not window.holds(window.horizon - timedelta(microseconds=1))
     assert not window.holds(window.ahead)
+
+
+@given(
+    st.lists(st.integers(0, 10**6), min_size=latency.SIZE, max_size=latency.SIZE),
+    st.lists(st.floats(0.001, 1.0), min_size=1, max_size=4).map(sorted),
+)
+def test_percentiles_are_the_first_bucket_whose_running_count_reaches_q(
+    histogram: list[int], qs: list[float]
+) -> None:
+    total = sum(histogram)
+    expected: list[float | None] = []
+    for q in qs:
+        running = 0
+        for i, count in enumerate(histogram):
+            running += count
+            if total and running >= q * total:
+                expected.append(float(latency.BOUNDS_MS[min(i, len(latency.BOUNDS_MS) - 1)]))
+                break
+        else:
+            expected.append(None)
+    assert latency.percentiles(histogram, qs) == expected
+
+
+@given(st.lists(st.integers(0, 10**6), min_size=latency.SIZE, max_size=latency.SIZE))
+def test_p50_p95_is_percentiles_of_the_two(histogram: list[int]) -> None:
+    assert list(latency.p50_p95(histogram)) == latency.percentiles(histogram, (0.5, 0.95))

@@ -54,8 +54,7 @@ class Point(NamedTuple):
         """Both percentiles in one pass (what a series shows for every point)."""
         if self.counts is NOTHING:  # most points of a chat's series: no histogram to read
             return None, None
-        p50, p95 = latency.percentiles(self.counts.latency, (0.5, 0.95))
-        return p50, p95
+        return latency.p50_p95(self.counts.latency)
 
 
 def zero_filled(

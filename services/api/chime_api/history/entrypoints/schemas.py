@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 from pydantic.config import JsonDict
 
@@ -92,17 +94,6 @@ class PointOut(BaseModel):
     active_chats: int | None
     active_users: int | None
 
-    @classmethod
-    def of(cls, p: Point) -> PointOut:
-        c = p.counts
-        p50, p95 = p.latency_p50_p95_ms()
-        return cls(
-            at=p.at, received=c.received, received_by_kind=dict(c.received_by_kind), sent=c.sent,
-            failed=c.failed, failed_by_reason=dict(c.failed_by_reason), blocked=c.blocked,
-            latency_p50_ms=p50, latency_p95_ms=p95,
-            active_chats=c.active_chats, active_users=c.active_users,
-        )  # fmt: skip
-
 
 _POINT: JsonDict = {
     "at": "2026-11-30T09:00:00Z",
@@ -170,3 +161,25 @@ class ForgottenOut(BaseModel):
     bot_id: int
     chat_id: int
     messages: int
+
+
+def series_json(scope: str, bucket: str, time_zone: str, points: list[Point]) -> bytes:
+    """A `SeriesOut` as its JSON, written straight from the points: the same bytes as
+    `SeriesOut(...).model_dump_json()` (tested), without a model per point, which cost a
+    30-day hourly series (720 points) three times what reading and filling it did."""
+    out = []
+    for p in points:
+        c = p.counts
+        p50, p95 = p.latency_p50_p95_ms()
+        out.append({
+            "at": p.at, "received": c.received, "received_by_kind": _dict(c.received_by_kind),
+            "sent": c.sent, "failed": c.failed, "failed_by_reason": _dict(c.failed_by_reason),
+            "blocked": c.blocked, "latency_p50_ms": p50, "latency_p95_ms": p95,
+            "active_chats": c.active_chats, "active_users": c.active_users,
+        })  # fmt: skip
+    series = {"scope": scope, "bucket": bucket, "time_zone": time_zone, "points": out}
+    return orjson.dumps(series, option=orjson.OPT_UTC_Z)
+
+
+def _dict(counts: Mapping[str, int]) -> dict[str, int]:
+    return counts if type(counts) is dict else dict(counts)  # an empty bucket's is a proxy
