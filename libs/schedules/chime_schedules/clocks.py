@@ -175,14 +175,24 @@ def _rule(body: str, dtstart: datetime, text: str) -> rrule:
     before is rebuilt from its parts with this DTSTART (dateutil's `replace`, the same
     construction as parsing: BY parts as written, those left out derived from DTSTART)."""
     # Only a bare rule: a text with lines or properties of its own is parsed as it is.
-    bare = ":" not in body and "\n" not in body
-    template = _parsed_rule(body) if bare and _frequency(body) in _DTSTART_FREE else None
-    if template is not None:
-        try:
-            return template.replace(dtstart=dtstart)
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
-            raise SpecError(f"bad RRULE {text!r}: {exc}") from None
-    return plain_rule(body, dtstart, text)
+    if ":" in body or "\n" in body or _frequency(body) not in _DTSTART_FREE:
+        return plain_rule(body, dtstart, text)
+    template = _PARSED.get(body)
+    if template is None:
+        rule = plain_rule(body, dtstart, text)  # a refused text is not kept: parsed again
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.clear()
+        _PARSED[body] = rule
+        return rule
+    try:
+        return template.replace(dtstart=dtstart)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise SpecError(f"bad RRULE {text!r}: {exc}") from None
+
+
+# Rules parsed (by their text), each the first parse of its text: any DTSTART rebuilds it.
+_PARSED: dict[str, rrule] = {}
+_PARSED_LIMIT = 16_384
 
 
 def plain_rule(body: str, dtstart: datetime, text: str) -> rrule:
@@ -199,17 +209,6 @@ def plain_rule(body: str, dtstart: datetime, text: str) -> rrule:
 def _frequency(body: str) -> int | None:
     parts = dict(p.upper().split("=", 1) for p in body.split(";") if "=" in p)
     return _FREQUENCIES.get(parts.get("FREQ", "").strip())
-
-
-@lru_cache(maxsize=16_384)
-def _parsed_rule(body: str) -> rrule | None:
-    """The rule parsed with a DTSTART of its own; None when that cannot be done (the text
-    is then parsed with each DTSTART, which says what is wrong)."""
-    try:
-        rule = rrulestr(body, dtstart=datetime(2000, 1, 3))
-    except (ValueError, TypeError, KeyError, IndexError):
-        return None
-    return rule if isinstance(rule, rrule) else None
 
 
 @dataclass(frozen=True)
