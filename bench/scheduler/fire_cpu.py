@@ -16,42 +16,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import importlib.util
 import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
-
-from chime_kit.db import create_pool
-from chime_kit.migrator import migrate
 from chime_scheduler.adapters.bulk import load_schedules
 from chime_scheduler.entrypoints.service import create_service
 from chime_scheduler.settings import SchedulerSettings
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from harness import CHUNK, scheduler_database  # noqa: E402
 from workload import background, due  # noqa: E402
-
-_relay = importlib.util.spec_from_file_location("relay_bench", HERE.parent / "relay" / "run.py")
-assert _relay is not None
-assert _relay.loader is not None
-relay_bench = importlib.util.module_from_spec(_relay)
-sys.modules["relay_bench"] = relay_bench
-_relay.loader.exec_module(relay_bench)
-CHUNK = 20_000
 
 
 async def main(args: argparse.Namespace) -> None:
-    async with relay_bench.Environment() as env:
-        conn = await asyncpg.connect(env.dsn)
-        try:
-            await migrate(conn, "scheduler", "chime_scheduler.migrations")
-        finally:
-            await conn.close()
-        pool = await create_pool(env.dsn, "scheduler", min_size=1, max_size=1)
+    async with scheduler_database() as (env, pool):
         now = datetime.now(UTC)
         at = now + timedelta(seconds=args.lead)
         async with pool.acquire() as c, c.transaction():
@@ -65,7 +47,6 @@ async def main(args: argparse.Namespace) -> None:
             print(f"loaded {args.background:,} background schedules in"
                   f" {time.perf_counter() - wall:.1f}s, {1e6 * cpu / args.background:.0f} µs"
                   " of CPU each")  # fmt: skip
-        await pool.close()
         await asyncio.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds() + 11))
         scheduler = await create_service(SchedulerSettings(
             database_url=env.dsn, amqp_url=env.amqp_url, migrate_on_start=False, log_json=False,

@@ -15,41 +15,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import importlib.util
 import os
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
-
-from chime_kit.db import create_pool
-from chime_kit.migrator import migrate
 from chime_scheduler.adapters.bulk import load_schedules
 from chime_scheduler.domain.schedules import NextOccurrences
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from harness import CHUNK, scheduler_database  # noqa: E402
 from workload import background  # noqa: E402
-
-_relay = importlib.util.spec_from_file_location("relay_bench", HERE.parent / "relay" / "run.py")
-assert _relay is not None
-assert _relay.loader is not None
-relay_bench = importlib.util.module_from_spec(_relay)
-sys.modules["relay_bench"] = relay_bench
-_relay.loader.exec_module(relay_bench)
-CHUNK = 20_000
 
 
 async def main(args: argparse.Namespace) -> None:
-    async with relay_bench.Environment() as env:
-        conn = await asyncpg.connect(env.dsn)
-        try:
-            await migrate(conn, "scheduler", "chime_scheduler.migrations")
-        finally:
-            await conn.close()
-        pool = await create_pool(env.dsn, "scheduler", min_size=1, max_size=1)
+    async with scheduler_database() as (_env, pool):
         now = datetime.now(UTC)
         profile = cProfile.Profile() if args.profile else None
         built = loaded = wall = 0.0
@@ -72,7 +54,6 @@ async def main(args: argparse.Namespace) -> None:
         finally:
             if profile:
                 profile.dump_stats(args.profile)
-            await pool.close()
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         n = args.schedules
         print(f"built {n:,} requests: {1e6 * built / n:.0f} µs of CPU each (the bench's own);"

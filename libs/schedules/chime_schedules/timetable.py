@@ -97,25 +97,42 @@ def timetable(
     midnight of `starts_on`, else of the anchor's day, so `FREQ=DAILY;BYHOUR=9` fires at
     09:00:00. A once spec's naive time is a wall time of the zone; an aware one is kept.
     """
-    # Many schedules share a spec ("0 9 * * 1-5" in one zone): each is parsed once.
-    if not isinstance(spec, RRuleSpec):
-        return _shared(spec, time_zone, starts_on, ends_on)
-    if spec.starts_at is None:  # its DTSTART depends on the anchor
-        return _build(spec, time_zone, starts_on, ends_on, anchor)
-    return _shared_rrule(spec.model_dump_json(), time_zone, starts_on, ends_on)
+    # Many schedules share a spec ("0 9 * * 1-5" in one zone): each is parsed once. A once
+    # or pings spec is each schedule's own (an instant, a seed) and cheap to read: not kept.
+    if isinstance(spec, CronSpec):
+        return _shared_cron(spec.expression, time_zone, starts_on, ends_on)
+    if isinstance(spec, RRuleSpec) and spec.starts_at is not None:
+        return _shared_rrule(
+            (spec.rrule, spec.starts_at, tuple(spec.exdates), tuple(spec.rdates)),
+            time_zone, starts_on, ends_on,
+        )  # fmt: skip
+    return _build(spec, time_zone, starts_on, ends_on, anchor)
 
 
 @lru_cache(maxsize=65_536)
-def _shared(spec: Spec, time_zone: str, starts_on: date | None, ends_on: date | None
-            ) -> Timetable:  # fmt: skip
-    return _build(spec, time_zone, starts_on, ends_on, None)
+def _shared_cron(expression: str, time_zone: str, starts_on: date | None, ends_on: date | None
+                 ) -> Timetable:  # fmt: skip
+    zone = _zone(time_zone, starts_on, ends_on)
+    return Timetable(CronClock(expression), zone, starts_on, ends_on)
 
 
 @lru_cache(maxsize=65_536)
-def _shared_rrule(spec: str, time_zone: str, starts_on: date | None, ends_on: date | None
-                  ) -> Timetable:  # fmt: skip
-    """RRULE specs hold lists (EXDATE, RDATE), so their JSON is the key."""
-    return _build(RRuleSpec.model_validate_json(spec), time_zone, starts_on, ends_on, None)
+def _shared_rrule(
+    parts: tuple[str, datetime, tuple[datetime, ...], tuple[datetime, ...]], time_zone: str,
+    starts_on: date | None, ends_on: date | None,
+) -> Timetable:  # fmt: skip
+    """An RRULE spec with its DTSTART, by its parts (EXDATE and RDATE are lists: the spec
+    itself is no key)."""
+    rule, starts_at, exdates, rdates = parts
+    zone = _zone(time_zone, starts_on, ends_on)
+    clock = _rrule_clock(rule, starts_at, exdates, rdates, zone, starts_on, datetime.now(UTC))
+    return Timetable(clock, zone, starts_on, ends_on)
+
+
+def _zone(time_zone: str, starts_on: date | None, ends_on: date | None) -> ZoneInfo:
+    if starts_on and ends_on and ends_on < starts_on:
+        raise SpecError(f"the end date {ends_on} is before the start date {starts_on}")
+    return zone_of(time_zone)
 
 
 def _build(
@@ -125,16 +142,17 @@ def _build(
     ends_on: date | None,
     anchor: datetime | None,
 ) -> Timetable:
-    zone = zone_of(time_zone)
-    if starts_on and ends_on and ends_on < starts_on:
-        raise SpecError(f"the end date {ends_on} is before the start date {starts_on}")
+    zone = _zone(time_zone, starts_on, ends_on)
     clock: Clock
     if isinstance(spec, OnceSpec):
         clock = OnceClock(spec.at) if spec.at.tzinfo is None else InstantClock(spec.at)
     elif isinstance(spec, CronSpec):
         clock = CronClock(spec.expression)
     elif isinstance(spec, RRuleSpec):
-        clock = _rrule_clock(spec, zone, starts_on, anchor or datetime.now(UTC))
+        clock = _rrule_clock(
+            spec.rrule, spec.starts_at, tuple(spec.exdates), tuple(spec.rdates), zone,
+            starts_on, anchor or datetime.now(UTC),
+        )  # fmt: skip
     else:
         clock = PingsClock(
             spec.per_day,
@@ -147,21 +165,22 @@ def _build(
 
 
 def _rrule_clock(
-    spec: RRuleSpec, zone: ZoneInfo, starts_on: date | None, anchor: datetime
-) -> Clock:
+    rule: str, starts_at: datetime | None, exdates: tuple[datetime, ...],
+    rdates: tuple[datetime, ...], zone: ZoneInfo, starts_on: date | None, anchor: datetime,
+) -> Clock:  # fmt: skip
     def local(at: datetime) -> datetime:
         return at if at.tzinfo is None else wall_time(at, zone)
 
-    if spec.starts_at is not None:
-        dtstart = local(spec.starts_at).replace(microsecond=0)
+    if starts_at is not None:
+        dtstart = local(starts_at).replace(microsecond=0)
     else:
         dtstart = datetime.combine(starts_on or wall_time(anchor, zone).date(), time())
     if dtstart > END_OF_TIME:
         raise SpecError("DTSTART is past the end of the calendar")
     return RRuleClock.parse(
-        spec.rrule,
+        rule,
         dtstart,
         zone,
-        exdates=tuple(local(d) for d in spec.exdates),
-        rdates=tuple(local(d) for d in spec.rdates),
+        exdates=tuple(local(d) for d in exdates),
+        rdates=tuple(local(d) for d in rdates),
     )

@@ -8,12 +8,9 @@ one `rebuild` folds; nothing is published and no chat is told.
 
 from __future__ import annotations
 
-import os
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -23,6 +20,8 @@ from chime_contracts.events import ScheduleCreated, ScheduleRequested
 from chime_kit.db import Connection
 from chime_scheduler.adapters.schedules import CREATED_COLUMNS, created_row
 from chime_scheduler.domain import schedules
+from chime_scheduler.domain.envelopes import constructed
+from chime_scheduler.domain.envelopes import event_ids as _event_ids
 from chime_scheduler.domain.schedules import SCHEDULE, NextOccurrences
 
 _EVENT_COLUMNS = ("stream_id", "version", "event_id", "type", "envelope")
@@ -67,27 +66,7 @@ def _caused(event: Event, request: Envelope[Any], event_id: str) -> Envelope[Any
     """`envelope_of(event, producer="scheduler", causation=request)` without validating again
     what is already valid (the event, the request's ids); `test_bulk_envelope_is_valid` holds
     it to the model."""
-    envelope: Envelope[Any] = Envelope[type(event)].model_construct(  # type: ignore[misc]
-        id=event_id, type=event.type, occurred_at=datetime.now(UTC), producer="scheduler",
-        correlation_id=request.correlation_id, causation_id=request.id, traceparent=None,
-        tracestate=None, data=event,
-    )  # fmt: skip
-    return envelope
-
-
-# Crockford's base32 (a ULID's alphabet), two characters for each 10 bits.
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
-
-
-def _event_ids(count: int) -> Iterator[str]:
-    """ULIDs, as `new_event_id` makes them (48 bits of milliseconds, 80 random), for
-    `count` events at once: one read of the random source, then plain arithmetic."""
-    noise = os.urandom(10 * count)
-    for n in range(count):
-        value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(noise[10 * n : 10 * n + 10])
-        # 26 characters are 130 bits: two leading zeros, then the 128, ten at a time.
-        yield "".join([_PAIRS[(value >> shift) & 1023] for shift in range(120, -1, -10)])
+    return constructed(event, event_id, "scheduler", request.correlation_id, request.id, None, None)
 
 
 @asynccontextmanager

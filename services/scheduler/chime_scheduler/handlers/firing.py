@@ -15,6 +15,7 @@ correlation id; each occurrence's identity stays its `schedule.fired.v1` in the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -29,7 +30,6 @@ from chime_contracts.events import (
     BroadcastFinished,
     BroadcastStarted,
     ScheduleChanged,
-    ScheduleFired,
 )
 from chime_contracts.events.schedules import MessageTemplate, ScheduleOwner, ScheduleSpec
 from chime_contracts.events.shared import BatchDelivery
@@ -37,6 +37,7 @@ from chime_kit.event_store import Append
 from chime_kit.streams import Work
 from chime_kit.telemetry import continuing, current_traceparent, linked_span, mark_service
 from chime_scheduler.domain import broadcasts, messages, schedules
+from chime_scheduler.domain.envelopes import constructed, endless_ids
 from chime_scheduler.ports import DueSchedule, HeldSlice, Store, apply_all
 from chime_schedules import Spec, Timetable, timetable
 
@@ -91,6 +92,8 @@ class Batch:
     fired: list[Fired]
     # Occurrences for chats, by bot: one send.batch.requested.v1 per bot for the batch.
     sends: dict[int, list[BatchDelivery]] = field(default_factory=dict)
+    # The batch's first fired event as the unit of work wrapped it: the others copy it.
+    wrapped: Envelope[Any] | None = None
 
 
 async def fire_due_schedules(
@@ -99,13 +102,14 @@ async def fire_due_schedules(
     """Fire up to `limit` due schedules, each occurrence once, by their misfire policies."""
     claimed = await store.schedules.claim_due(now, limit)
     batch = Batch([], [], [])
+    ids = endless_ids()
     for row in claimed:
         with linked_span(
             tracer, "fire schedule", row.traceparent, row.updated_traceparent,
             **{"chime.schedule_id": row.id},
         ) as span:  # fmt: skip
             mark_service(span, "scheduler")
-            await _fire(uow, store, row, now, on_time, batch)
+            await _fire(uow, store, row, now, on_time, batch, ids)
     recorded = await uow.append(batch.appends)
     batch.publish.extend(uow.wrap(b) for b in messages.batches(batch.sends))
     await uow.publish(batch.publish)
@@ -114,8 +118,9 @@ async def fire_due_schedules(
 
 
 async def _fire(
-    uow: Work, store: Store, row: DueSchedule, now: datetime, on_time: timedelta, batch: Batch
-) -> None:
+    uow: Work, store: Store, row: DueSchedule, now: datetime, on_time: timedelta, batch: Batch,
+    ids: Iterator[str],
+) -> None:  # fmt: skip
     table = _Remembered((orjson.dumps(row.spec), row.time_zone, row.starts_on, row.ends_on))
     plan = schedules.plan(
         table, row.next_at, now, row.misfire,
@@ -123,6 +128,8 @@ async def _fire(
         on_time + timedelta(seconds=row.jitter_seconds),
     )  # fmt: skip
     message = _message(orjson.dumps(row.message))
+    # The firing span's context, read once: every event of the occurrence carries it.
+    traceparent, tracestate = current_traceparent()
     events: list[Envelope[Any]] = []
     for n, occurrence in enumerate(plan.fire):
         following = plan.fire[n + 1] if n + 1 < len(plan.fire) else plan.next_at
@@ -138,14 +145,22 @@ async def _fire(
             delivery = messages.occurrence_id("schedule", row.id, occurrence)
             batch.sends.setdefault(row.bot_id, []).append(messages.batched_occurrence(
                 "schedule", row.id, delivery, row.chat_id, message, occurrence, row.language,
-                current_traceparent()[0], row.correlation_id,
+                traceparent, row.correlation_id,
             ))  # fmt: skip
-        fired = ScheduleFired(
-            schedule_id=row.id, occurrence=occurrence, fired_at=now, delivery_id=delivery,
-            missed=plan.missed if n == 0 else 0, next_at=following,
-            fire_at=schedules.fire_at(row.id, following, row.jitter_seconds),
+        fired = schedules.fired(
+            row.id, occurrence, now, delivery, plan.missed if n == 0 else 0, following,
+            row.jitter_seconds,
         )  # fmt: skip
-        events.append(uow.wrap(fired, row.correlation_id))
+        if batch.wrapped is None:
+            batch.wrapped = uow.wrap(fired, row.correlation_id)
+            events.append(batch.wrapped)
+        else:
+            # `uow.wrap(fired, row.correlation_id)` without validating again what is ours:
+            # the producer and cause of the batch's first, wrapped by the unit of work.
+            events.append(constructed(
+                fired, next(ids), batch.wrapped.producer, row.correlation_id,
+                batch.wrapped.causation_id, traceparent, tracestate,
+            ))  # fmt: skip
         batch.fired.append(Fired("schedule", occurrence))
     if not plan.fire:
         skipped = ScheduleChanged(
