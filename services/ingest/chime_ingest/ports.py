@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from chime_ingest.domain.chats import ChatState
 from chime_ingest.domain.pools import Pools
 from chime_kit.projection import Projection
 
@@ -22,14 +23,30 @@ class ChatRow:
     member: str | None = None  # the bot's own status there
     can_post: bool | None = None
     migrated_to: int | None = None
+    language_chosen_by: str | None = None
+    version: int | None = None  # of the chat's stream, as far as this row was folded
+
+
+@dataclass(frozen=True)
+class ChatSnapshot:
+    """A chat's state as folded from its stream up to `version`."""
+
+    version: int
+    state: ChatState
 
 
 class ChatsView(Projection, Protocol):
-    """The chats projection: what ingest knows of each chat, for queries (decisions are
-    taken from the chat's stream). It also keeps the callback answers a conversation owes
-    Telegram, which `entrypoints/callback_answers.py` sends as soon as they are committed."""
+    """The chats projection: what ingest knows of each chat, for queries, and the snapshot
+    its decisions start from (`snapshot`). It also keeps the callback answers a
+    conversation owes Telegram, which `entrypoints/callback_answers.py` sends as soon as
+    they are committed."""
 
     async def get(self, bot_id: int, chat_id: int) -> ChatRow | None: ...
+
+    async def snapshot(self, bot_id: int, chat_id: int) -> ChatSnapshot | None:
+        """The chat's state at its stream's current version, read from its row; None when
+        the row is not known to be current (the caller replays the stream)."""
+        ...
 
     async def bot_username(self, bot_id: int) -> str | None: ...
 

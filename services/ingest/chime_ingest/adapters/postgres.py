@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
-from chime_contracts.events import (
-    ChatMemberChanged,
-    ChatMigrated,
-    ChatResumed,
-    ChatStopped,
-    LanguageSet,
-    TimeZoneSet,
-    UserStarted,
-)
+from chime_contracts.events import ChatMemberChanged
 from chime_ingest.adapters.pools import PostgresPools
-from chime_ingest.ports import ChatRow
+from chime_ingest.domain.chats import ChatState, chat_of_stream, row_changes, stream_id
+from chime_ingest.ports import ChatRow, ChatSnapshot
 from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
 from chime_kit.projection import Projection
 
 
 class PostgresChats:
-    """Projection of the chat streams, and the callback answers owed (see ports.ChatsView)."""
+    """Projection of the chat streams, and the callback answers owed (see ports.ChatsView).
+
+    A chat's row is also its stream's snapshot: `version` is the stream version it was
+    folded to, and `snapshot` hands it out only while that is still the stream's version.
+    """
 
     tables = ("chats", "bots")
     ANSWERS_CHANNEL = "ingest_callback_answers"
@@ -30,33 +29,51 @@ class PostgresChats:
         self.conn = conn
 
     async def apply(self, events: Sequence[Recorded]) -> None:
+        """One statement per chat however many of its events (a /start with its language):
+        they fold into the row's columns. The row takes the version of the last one only
+        when it held the version before the first (it is then folded to exactly that
+        version); a row not known to be current (NULL) stays so until a rebuild, and the
+        chat's decisions replay its stream meanwhile."""
+        changes: dict[tuple[int, int], dict[str, Any]] = {}
+        after: dict[tuple[int, int], tuple[int, int]] = {}  # (version before, version after)
+        usernames: dict[int, str] = {}
         for r in events:
+            chat = chat_of_stream(r.stream_id)
+            if chat is None:
+                continue  # not a chat stream (a pool's assignment)
+            changes.setdefault(chat, {}).update(row_changes(r))
+            before = after[chat][0] if chat in after else r.version - 1
+            after[chat] = (before, r.version)
             data = r.envelope.data
-            if isinstance(data, ChatMigrated):
-                await self._set(data.bot_id, data.old_chat_id, "migrated_to", data.new_chat_id)
-                continue
-            column = _COLUMNS.get(type(data))
-            if column is None:
-                continue
-            bot_id, chat_id = data.bot_id, data.chat_id
-            if isinstance(data, UserStarted):
-                await self._set(bot_id, chat_id, column, r.envelope.occurred_at)
-            elif isinstance(data, TimeZoneSet):
-                await self._set(bot_id, chat_id, column, data.time_zone)
-            elif isinstance(data, LanguageSet):
-                await self._set(bot_id, chat_id, column, data.language)
-            elif isinstance(data, ChatStopped | ChatResumed):
-                await self._set(bot_id, chat_id, column, isinstance(data, ChatStopped))
-            elif isinstance(data, ChatMemberChanged):
-                await self.conn.execute(
-                    "INSERT INTO chats (bot_id, chat_id, chat_type, member, can_post)"
-                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (bot_id, chat_id) DO UPDATE SET"
-                    " chat_type = excluded.chat_type, member = excluded.member,"
-                    " can_post = excluded.can_post",
-                    bot_id, chat_id, data.chat_type, data.new_state, data.can_post_messages,
-                )  # fmt: skip
-                if data.bot_username:
-                    await self.set_bot_username(bot_id, data.bot_username)
+            if isinstance(data, ChatMemberChanged) and data.bot_username:
+                usernames[data.bot_id] = data.bot_username
+        for (bot_id, chat_id), columns in changes.items():
+            before, version = after[(bot_id, chat_id)]
+            names = tuple(sorted(columns))  # one statement text per set of columns
+            await self.conn.execute(
+                _upsert(names), bot_id, chat_id, before, version, *(columns[n] for n in names)
+            )
+        for bot_id, username in usernames.items():
+            await self.set_bot_username(bot_id, username)
+
+    async def snapshot(self, bot_id: int, chat_id: int) -> ChatSnapshot | None:
+        # The stream's version and the row in one statement (one snapshot of the database):
+        # the row is used only when it was folded to exactly that version.
+        row = await self.conn.fetchrow(_SNAPSHOT, bot_id, chat_id, stream_id(bot_id, chat_id))
+        if row is None:  # pragma: no cover - the aggregate always yields a row
+            return None
+        if row["stream_version"] == 0:
+            return ChatSnapshot(0, ChatState())
+        if row["version"] != row["stream_version"]:
+            return None
+        return ChatSnapshot(
+            row["version"],
+            ChatState(
+                started=row["started"], time_zone=row["time_zone"], language=row["language"],
+                language_chosen_by=row["language_chosen_by"], stopped=row["stopped"],
+                member=row["member"], migrated_to=row["migrated_to"],
+            ),
+        )  # fmt: skip
 
     async def set_bot_username(self, bot_id: int, username: str) -> None:
         """The bot's own username, as a `my_chat_member` update or `getMe` told it."""
@@ -66,17 +83,11 @@ class PostgresChats:
             bot_id, username,
         )  # fmt: skip
 
-    async def _set(self, bot_id: int, chat_id: int, column: str, value: object) -> None:
-        await self.conn.execute(
-            f"INSERT INTO chats (bot_id, chat_id, {column}) VALUES ($1, $2, $3)"  # noqa: S608
-            f" ON CONFLICT (bot_id, chat_id) DO UPDATE SET {column} = excluded.{column}",
-            bot_id, chat_id, value,
-        )  # fmt: skip
-
     async def get(self, bot_id: int, chat_id: int) -> ChatRow | None:
         row = await self.conn.fetchrow(
             "SELECT time_zone, started_at, language, stopped, chat_type, member, can_post,"
-            " migrated_to FROM chats WHERE bot_id = $1 AND chat_id = $2",
+            " migrated_to, language_chosen_by, version FROM chats"
+            " WHERE bot_id = $1 AND chat_id = $2",
             bot_id,
             chat_id,
         )
@@ -96,15 +107,26 @@ class PostgresChats:
         await self.conn.execute("SELECT pg_notify($1, '')", self.ANSWERS_CHANNEL)
 
 
-# The column each chat-stream event sets (a ChatMemberChanged sets several).
-_COLUMNS: dict[type, str] = {
-    UserStarted: "started_at",
-    TimeZoneSet: "time_zone",
-    LanguageSet: "language",
-    ChatStopped: "stopped",
-    ChatResumed: "stopped",
-    ChatMemberChanged: "member",
-}
+_SNAPSHOT = """
+SELECT e.version AS stream_version, c.version, c.started_at IS NOT NULL AS started,
+       c.time_zone, c.language, c.language_chosen_by, c.stopped, c.member, c.migrated_to
+FROM (SELECT coalesce(max(version), 0) AS version FROM events WHERE stream_id = $3) e
+LEFT JOIN chats c ON c.bot_id = $1 AND c.chat_id = $2
+"""
+
+
+@functools.cache
+def _upsert(columns: tuple[str, ...]) -> str:
+    """The row's upsert setting `columns` ($5...) and its version ($4, when it held $3)."""
+    values = "".join(f", ${n}" for n in range(5, len(columns) + 5))
+    return (
+        "INSERT INTO chats AS c (bot_id, chat_id, version"  # noqa: S608
+        + "".join(f", {name}" for name in columns)
+        + f") VALUES ($1, $2, CASE WHEN $3::integer = 0 THEN $4::integer END{values})"
+        " ON CONFLICT (bot_id, chat_id) DO UPDATE SET"
+        " version = CASE WHEN c.version = $3::integer THEN $4::integer END"
+        + "".join(f", {name} = excluded.{name}" for name in columns)
+    )
 
 
 def projections(conn: Connection) -> Sequence[Projection]:

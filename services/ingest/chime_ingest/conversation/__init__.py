@@ -146,8 +146,10 @@ async def _message(
     command = parse_command(message.text or "")
     if command is None:
         return
-    if not command.for_bot(await view.bot_username(update.bot_id)):
-        return  # `/cmd@another_bot` in a group
+    if command.addressee is not None and not command.for_bot(
+        await view.bot_username(update.bot_id)
+    ):
+        return  # `/cmd@another_bot` in a group (an unaddressed one is for every bot)
     handler = commands.COMMANDS.get(command.name)
     if handler is None:
         if not chat.private and command.addressee is None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from chime_contracts.envelope import Event
+from chime_contracts.envelope import Envelope, Event
 from chime_contracts.events import SendRequested
 from chime_contracts.events.schedules import ScheduleOwner
 from chime_contracts.events.shared import InlineButton, SendSource
@@ -14,6 +15,7 @@ from chime_ingest.domain import chats
 from chime_ingest.domain.chats import CHAT, ChatState
 from chime_ingest.locale import DEFAULT_LANGUAGE, Texts, supported
 from chime_ingest.ports import ChatsView, Pooling
+from chime_kit.event_store import Append, ConcurrencyError, Recorded
 from chime_kit.streams import Decided, Work, decide, state_of
 
 
@@ -51,11 +53,53 @@ class Chat:
         return self.chat_type == "private"
 
     async def state(self) -> ChatState:
+        """From the chat's snapshot (its row in the projection) while it is current, else
+        folded from its stream."""
+        snapshot = await self.view.snapshot(self.bot_id, self.chat_id)
+        if snapshot is not None:
+            return snapshot.state
         return await state_of(self.uow, self.stream, CHAT)
 
     async def decide(self, decision: Callable[[ChatState], Sequence[Event]]) -> Decided[ChatState]:
-        """Append to this chat's stream at the version decided from; a race is retried."""
+        """Append to this chat's stream at the version decided from; a race is retried.
+
+        Decided first from the snapshot, appended at its version: if the stream moved on
+        (the snapshot was stale) the append fails on the event store's version check and
+        nothing of it is kept, and the decision is taken again from the replayed stream.
+        """
+        snapshot = await self.view.snapshot(self.bot_id, self.chat_id)
+        if snapshot is not None:
+            before = snapshot.state
+            events = decision(before)
+            if not events:
+                return Decided(before, before, snapshot.version, [])
+            envelopes = [self.uow.wrap(e) for e in events]
+            try:
+                recorded = await self._append(snapshot.version, envelopes)
+            except ConcurrencyError:
+                pass  # stale: decided again below, from the stream itself
+            else:
+                await self.uow.publish(envelopes)
+                await self.view.apply(recorded)
+                after = CHAT.fold(envelopes, before)
+                return Decided(before, after, recorded[-1].version, recorded)
         return await decide(self.uow, self.stream, CHAT, decision, project=self.view.apply)
+
+    async def _append(self, version: int, envelopes: list[Envelope[Any]]) -> list[Recorded]:
+        """Append a decision's events one statement each, no savepoint: only the first can
+        lose a race (ConcurrencyError, nothing written). Once it holds version + 1, no other
+        writer can hold a later one: theirs would have to be decided from a version they
+        cannot see before this transaction commits."""
+        recorded: list[Recorded] = []
+        for n, envelope in enumerate(envelopes):
+            try:
+                recorded += await self.uow.append([Append(self.stream, version + n, [envelope])])
+            except ConcurrencyError as exc:
+                if n == 0:
+                    raise
+                # Not possible (see above); never left half-appended: the update fails.
+                raise RuntimeError(f"{self.stream} moved on in the middle of a decision") from exc
+        return recorded
 
     def language(self, state: ChatState) -> str:
         """The chat's choice, else Telegram's language of the sender, else English."""

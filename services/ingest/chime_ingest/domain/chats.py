@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from chime_contracts.envelope import Event
 from chime_contracts.events import (
@@ -14,6 +15,7 @@ from chime_contracts.events import (
     TimeZoneSet,
     UserStarted,
 )
+from chime_kit.event_store import Recorded
 from chime_kit.streams import Aggregate
 
 
@@ -56,6 +58,37 @@ CHAT = Aggregate(ChatState(), evolve)
 
 def stream_id(bot_id: int, chat_id: int) -> str:
     return f"chat-{bot_id}-{chat_id}"
+
+
+def chat_of_stream(stream: str) -> tuple[int, int] | None:
+    """(bot, chat) of a stream `chat-<bot>-<chat>`; None for any other stream."""
+    prefix, _, rest = stream.partition("-")
+    bot, _, chat = rest.partition("-")
+    if prefix != "chat" or not bot.isdigit() or not chat.lstrip("-").isdigit():
+        return None
+    return int(bot), int(chat)
+
+
+def row_changes(recorded: Recorded) -> dict[str, Any]:
+    """The columns of its chat's row (the chats projection) an event of a chat stream sets;
+    none for another."""
+    data = recorded.envelope.data
+    if isinstance(data, UserStarted):
+        return {"started_at": recorded.envelope.occurred_at}
+    if isinstance(data, TimeZoneSet):
+        return {"time_zone": data.time_zone}
+    if isinstance(data, LanguageSet):
+        return {"language": data.language, "language_chosen_by": data.chosen_by}
+    if isinstance(data, ChatStopped | ChatResumed):
+        return {"stopped": isinstance(data, ChatStopped)}
+    if isinstance(data, ChatMemberChanged):
+        return {
+            "chat_type": data.chat_type, "member": data.new_state,
+            "can_post": data.can_post_messages,
+        }  # fmt: skip
+    if isinstance(data, ChatMigrated):  # recorded in the old chat's stream
+        return {"migrated_to": data.new_chat_id}
+    return {}
 
 
 def choose_time_zone(state: ChatState, chosen: TimeZoneSet) -> list[Event]:
