@@ -180,10 +180,14 @@ async def deliver_due(
         claims = await claim(conn, round_, limit)
     if not claims:
         return 0
-    sent = await asyncio.gather(
-        *(_deliver(pool, http, round_, c, lambda: ends - clock()) for c in claims)
-    )
-    return sum(sent)
+    # A task group, not gather: a round that is stopped waits for each endpoint to record
+    # what it got through and give its claim back.
+    async with asyncio.TaskGroup() as group:
+        sent = [
+            group.create_task(_deliver(pool, http, round_, c, lambda: ends - clock()))
+            for c in claims
+        ]
+    return sum(task.result() for task in sent)
 
 
 async def claim(conn: Connection, round_: Round, limit: int) -> list[Claim]:

@@ -36,11 +36,12 @@ TYPES = ["notification.requested.v1"]
 
 
 class Receiver:
-    """Acknowledges every delivery; counts those in flight per endpoint; `hold` keeps each
-    call waiting until it is released."""
+    """Acknowledges every delivery; counts those in flight per endpoint. Once `held` is set
+    to an event, calls after the first `hold_after` deliveries wait until it is set."""
 
-    def __init__(self, pause: float = 0.0) -> None:
+    def __init__(self, pause: float = 0.0, hold_after: int = 0) -> None:
         self.pause = pause
+        self.hold_after = hold_after
         self.held: asyncio.Event | None = None
         self.deliveries: list[tuple[str, str]] = []  # (webhook id, event id)
         self.in_flight: Counter[str] = Counter()
@@ -52,7 +53,7 @@ class Receiver:
         self.in_flight[hook_id] += 1
         self.most_at_once = max(self.most_at_once, self.in_flight[hook_id])
         try:
-            if self.held is not None:
+            if self.held is not None and len(self.deliveries) >= self.hold_after:
                 await self.held.wait()
             await asyncio.sleep(self.pause)
             event = orjson.loads(await request.body())
@@ -212,3 +213,28 @@ async def test_a_slow_receiver_does_not_hold_the_feed_back(pool, http):
         assert state.position == feed[0].position
         assert await webhooks.deliver_due(pool, http, round_) == 1  # the second one
     assert len(receiver.deliveries) == 2
+
+
+async def test_a_stopped_round_keeps_what_was_acknowledged_and_gives_its_claim_back(pool, http):
+    receiver = Receiver(hold_after=1)
+    receiver.held = asyncio.Event()
+    key = await caller(pool, "stopping")
+    async with serving(receiver.app) as base:
+        hook = await endpoint(pool, key, f"{base}/hook")
+        await notify(pool, key, 3)
+        round_ = Round("stopping", lease_seconds=120, call_seconds=30)
+        delivering = asyncio.create_task(webhooks.deliver_due(pool, http, round_))
+
+        async def second_in_flight() -> bool:
+            return sum(receiver.in_flight.values()) == 1 and len(receiver.deliveries) == 1
+
+        try:
+            await eventually(second_in_flight, within=15)
+            delivering.cancel()  # the replica stops while the receiver sits on the second
+            with pytest.raises(asyncio.CancelledError):
+                await delivering
+        finally:
+            receiver.held.set()
+    state = await current(pool, hook.id)
+    assert (state.delivered, state.attempts) == (1, 0)
+    assert await pool.fetchval("SELECT count(*) FROM webhook_claims") == 0
