@@ -3,7 +3,8 @@
 They fold the same domain functions as the PostgreSQL ones and answer the same queries in
 the same order; one suite runs against both (`tests/integration/test_api_read_models_contract.py`
 for notifications, chats and recipients, `test_api_requests_contract.py` for keys,
-schedules, broadcasts and subscriptions).
+schedules, broadcasts and subscriptions, `test_api_requests_handlers_contract.py` for the
+handlers of keys, schedules, broadcasts and topics given either).
 """
 
 from __future__ import annotations

@@ -53,12 +53,47 @@ class PostgresWebhooks:
         )  # fmt: skip
         return [Webhook(**dict(r)) for r in rows]
 
-    async def claim_due(self, limit: int) -> list[Webhook]:
-        """Due endpoints that are not paused, each held by this transaction (another replica
-        skips them). One that is up to date stays due: looking for new events writes nothing."""
+    async def due(self, limit: int) -> list[Webhook]:
+        """Due endpoints that are not paused and that no replica holds (or whose holder's
+        lease has run out), oldest first. Reads only: locks nothing, writes nothing."""
         rows = await self.conn.fetch(
-            "SELECT * FROM webhooks WHERE NOT paused AND next_attempt_at <= now()"
-            " ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+            "SELECT w.* FROM webhooks w WHERE NOT w.paused AND w.next_attempt_at <= now()"
+            " AND NOT EXISTS (SELECT 1 FROM webhook_claims c"
+            "                 WHERE c.webhook_id = w.id AND c.lease_until > now())"
+            " ORDER BY w.next_attempt_at LIMIT $1",
             limit,
         )
         return [Webhook(**dict(r)) for r in rows]
+
+    async def claim(self, webhook_ids: Sequence[str], holder: str, lease: float) -> list[Webhook]:
+        """Hold these endpoints for `lease` seconds, those no one else holds (or whose lease
+        ran out): one statement, so of two replicas claiming the same one, one gets it (the
+        other waits for its commit and then finds the claim live).
+
+        The endpoints are read again once claimed, by a statement of their own: it sees
+        what a round that gave one back meanwhile recorded (the claiming statement's
+        snapshot may be older than that round's commit)."""
+        claimed = await self.conn.fetch(
+            "INSERT INTO webhook_claims (webhook_id, holder, lease_until)"
+            " SELECT id, $2, now() + make_interval(secs => $3) FROM unnest($1::text[]) AS id"
+            " ON CONFLICT (webhook_id) DO UPDATE"
+            " SET holder = excluded.holder, lease_until = excluded.lease_until"
+            " WHERE webhook_claims.lease_until <= now()"
+            " RETURNING webhook_id",
+            list(webhook_ids), holder, lease,
+        )  # fmt: skip
+        rows = await self.conn.fetch(
+            "SELECT * FROM webhooks WHERE id = ANY($1::text[]) ORDER BY next_attempt_at",
+            [r["webhook_id"] for r in claimed],
+        )
+        return [Webhook(**dict(r)) for r in rows]
+
+    async def release(self, webhook_id: str, holder: str) -> None:
+        """Give a claim back (only the holder's: one retaken after its lease is not)."""
+        await self.conn.execute(
+            "DELETE FROM webhook_claims WHERE webhook_id = $1 AND holder = $2", webhook_id, holder
+        )
+
+    async def forget_claims(self, webhook_id: str) -> None:
+        """A deleted endpoint is claimed by no one."""
+        await self.conn.execute("DELETE FROM webhook_claims WHERE webhook_id = $1", webhook_id)

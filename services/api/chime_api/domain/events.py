@@ -12,9 +12,14 @@ from chime_contracts.envelope import Event
 from chime_kit.event_store import register_private
 
 
-class ApiKeyCreated(Event):
-    type: Literal["api_key.created.v1"] = "api_key.created.v1"
+class ApiEvent(Event):
+    """An event of the api's own store: produced by the api, never published."""
+
     producer: ClassVar[str] = "api"
+
+
+class ApiKeyCreated(ApiEvent):
+    type: Literal["api_key.created.v1"] = "api_key.created.v1"
 
     api_key_id: str
     name: str
@@ -29,40 +34,36 @@ class ApiKeyCreated(Event):
     rotated_from: str | None = None
 
 
-class ApiKeyRevoked(Event):
+class ApiKeyRevoked(ApiEvent):
     type: Literal["api_key.revoked.v1"] = "api_key.revoked.v1"
-    producer: ClassVar[str] = "api"
 
     api_key_id: str
     revoked_at: datetime
 
 
-class ApiKeyRotated(Event):
+class ApiKeyRotated(ApiEvent):
     """A successor was issued; this key keeps working until `expires_at` (the overlap)."""
 
     type: Literal["api_key.rotated.v1"] = "api_key.rotated.v1"
-    producer: ClassVar[str] = "api"
 
     api_key_id: str
     successor_id: str
     expires_at: datetime
 
 
-class ApiKeyLimitsSet(Event):
+class ApiKeyLimitsSet(ApiEvent):
     type: Literal["api_key.limits.set.v1"] = "api_key.limits.set.v1"
-    producer: ClassVar[str] = "api"
 
     api_key_id: str
     rate_per_second: float
     burst: int
 
 
-class WebhookCreated(Event):
+class WebhookCreated(ApiEvent):
     """An outgoing webhook: delivers its owner's events of `types` after `position`. The
     secret signs deliveries, so it is kept (as the table keeps it) for a rebuild."""
 
     type: Literal["webhook.created.v1"] = "webhook.created.v1"
-    producer: ClassVar[str] = "api"
 
     webhook_id: str
     owner: str
@@ -74,55 +75,49 @@ class WebhookCreated(Event):
     created_at: datetime
 
 
-class WebhookSecretRotated(Event):
+class WebhookSecretRotated(ApiEvent):
     type: Literal["webhook.secret.rotated.v1"] = "webhook.secret.rotated.v1"
-    producer: ClassVar[str] = "api"
 
     webhook_id: str
     secret: str
     rotated_at: datetime
 
 
-class WebhookPaused(Event):
+class WebhookPaused(ApiEvent):
     type: Literal["webhook.paused.v1"] = "webhook.paused.v1"
-    producer: ClassVar[str] = "api"
 
     webhook_id: str
     paused_at: datetime
 
 
-class WebhookResumed(Event):
+class WebhookResumed(ApiEvent):
     type: Literal["webhook.resumed.v1"] = "webhook.resumed.v1"
-    producer: ClassVar[str] = "api"
 
     webhook_id: str
     resumed_at: datetime
 
 
-class WebhookDeleted(Event):
+class WebhookDeleted(ApiEvent):
     type: Literal["webhook.deleted.v1"] = "webhook.deleted.v1"
-    producer: ClassVar[str] = "api"
 
     webhook_id: str
     deleted_at: datetime
 
 
-class WebhookReplayed(Event):
+class WebhookReplayed(ApiEvent):
     """Deliver again every event after `after_position`, from `replayed_at` on."""
 
     type: Literal["webhook.replayed.v1"] = "webhook.replayed.v1"
-    producer: ClassVar[str] = "api"
 
     webhook_id: str
     after_position: int
     replayed_at: datetime
 
 
-class WebhookDelivered(Event):
+class WebhookDelivered(ApiEvent):
     """The receiver acknowledged `count` events, the last at `position`."""
 
     type: Literal["webhook.delivered.v1"] = "webhook.delivered.v1"
-    producer: ClassVar[str] = "api"
 
     webhook_id: str
     position: int
@@ -130,12 +125,11 @@ class WebhookDelivered(Event):
     delivered_at: datetime
 
 
-class WebhookDeliveryFailed(Event):
+class WebhookDeliveryFailed(ApiEvent):
     """A delivery failed after `count` others of its round went through (the last at
     `position`); the next try is at `retry_at`."""
 
     type: Literal["webhook.delivery.failed.v1"] = "webhook.delivery.failed.v1"
-    producer: ClassVar[str] = "api"
 
     webhook_id: str
     position: int
@@ -144,8 +138,12 @@ class WebhookDeliveryFailed(Event):
     retry_at: datetime
 
 
-register_private(ApiKeyCreated, ApiKeyRevoked, ApiKeyRotated, ApiKeyLimitsSet)
-register_private(
+# Every one of them, so the store decodes them (the contracts' registry does not know them).
+PRIVATE_EVENTS: tuple[type[ApiEvent], ...] = (
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    ApiKeyRotated,
+    ApiKeyLimitsSet,
     WebhookCreated,
     WebhookSecretRotated,
     WebhookPaused,
@@ -155,3 +153,4 @@ register_private(
     WebhookDelivered,
     WebhookDeliveryFailed,
 )
+register_private(*PRIVATE_EVENTS)

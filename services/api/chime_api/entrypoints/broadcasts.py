@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from chime_api.adapters.recipients import PostgresRecipients
-from chime_api.adapters.schedules import BroadcastRow
+from chime_api.adapters.schedules import BroadcastRow, PostgresRequests
 from chime_api.domain.idempotency import StoredResponse
 from chime_api.domain.problems import ProblemError, closed, not_found
 from chime_api.domain.recipients import Recipient, RecipientStatus
@@ -122,7 +122,14 @@ async def accept_broadcast(
     uow: UnitOfWork, key: Any, bot_id: int, body: BroadcastIn
 ) -> StoredResponse:
     row = await schedules.create_broadcast(
-        uow, key, bot_id, body.topic, body.message, body.at, body.paid_broadcast
+        uow,
+        PostgresRequests(uow.conn),
+        key,
+        bot_id,
+        body.topic,
+        body.message,
+        body.at,
+        body.paid_broadcast,
     )
     return StoredResponse(
         202, BroadcastOut.of(row).model_dump(mode="json"), {"Location": f"{PATH}/{row.id}"}
@@ -154,7 +161,9 @@ async def list_broadcasts(
     topic: Annotated[str | None, Query(pattern=TOPIC_PATTERN)] = None,
 ) -> BroadcastPage:
     async with service.runtime.pool.acquire() as conn:
-        rows, more = await schedules.list_broadcasts(conn, key, limit, position(cursor), topic)
+        rows, more = await schedules.list_broadcasts(
+            PostgresRequests(conn), key, limit, position(cursor), topic
+        )
     last = (rows[-1].created_at, rows[-1].id) if rows else None
     return BroadcastPage(
         items=[BroadcastOut.of(r) for r in rows], next_cursor=next_cursor(last, more)
@@ -164,7 +173,7 @@ async def list_broadcasts(
 @router.get("/{broadcast_id}", response_model=BroadcastOut, responses=problems(404))
 async def get_broadcast(broadcast_id: str, key: ReadDep, service: ServiceDep) -> BroadcastOut:
     async with service.runtime.pool.acquire() as conn:
-        row = await schedules.get_broadcast(conn, key, broadcast_id)
+        row = await schedules.get_broadcast(PostgresRequests(conn), key, broadcast_id)
     if row is None:
         raise ProblemError(not_found(f"broadcast {broadcast_id}"))
     return BroadcastOut.of(row)
@@ -184,7 +193,7 @@ async def list_recipients(
 ) -> RecipientPage:
     after = chat_position(cursor)
     async with service.runtime.pool.acquire() as conn:
-        if await schedules.get_broadcast(conn, key, broadcast_id) is None:
+        if await schedules.get_broadcast(PostgresRequests(conn), key, broadcast_id) is None:
             raise ProblemError(not_found(f"broadcast {broadcast_id}"))
         rows, more = await recipients.list_recipients(
             PostgresRecipients(conn), broadcast_id, limit, after, status
@@ -206,7 +215,9 @@ async def cancel_broadcast(
 
     async def effect(uow: UnitOfWork) -> StoredResponse:
         try:
-            row = await schedules.cancel_broadcast(uow, key, broadcast_id)
+            row = await schedules.cancel_broadcast(
+                uow, PostgresRequests(uow.conn), key, broadcast_id
+            )
         except ClosedError as exc:  # pragma: no cover - cancel of a cancelled one is a no-op
             raise ProblemError(closed(f"broadcast {broadcast_id}")) from exc
         if row is None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from chime_api.adapters.keys import PostgresKeys
 from chime_api.adapters.postgres import projections
 from chime_api.bootstrap import MIGRATIONS, SERVICE
 from chime_api.domain.keys import ApiKey, Limits, Scope, parse_scopes
@@ -49,27 +50,28 @@ async def create_key(
     """The new key and its plaintext, which is shown once and stored nowhere."""
     new = keys.NewKey(name, parse_scopes(list(scopes)), team, limits)
     async with admin_pool(settings) as pool, unit_of_work(pool, SERVICE) as uow:
-        return await keys.create_api_key(uow, new)
+        return await keys.create_api_key(uow, PostgresKeys(uow.conn), new)
 
 
 async def list_keys(settings: ApiSettings) -> list[ApiKey]:
     async with admin_pool(settings) as pool, pool.acquire() as conn:
-        return await keys.list_api_keys(conn)
+        return await keys.list_api_keys(PostgresKeys(conn))
 
 
 async def revoke_key(settings: ApiSettings, key_id: str) -> bool:
     async with admin_pool(settings) as pool, unit_of_work(pool, SERVICE) as uow:
-        return await keys.revoke_api_key(uow, key_id)
+        return await keys.revoke_api_key(uow, PostgresKeys(uow.conn), key_id)
 
 
 async def rotate_key(settings: ApiSettings, key_id: str) -> tuple[ApiKey, str] | None:
     async with admin_pool(settings) as pool, unit_of_work(pool, SERVICE) as uow:
-        return await keys.rotate_api_key(uow, key_id, settings.key_rotation_overlap)
+        overlap = settings.key_rotation_overlap
+        return await keys.rotate_api_key(uow, PostgresKeys(uow.conn), key_id, overlap)
 
 
 async def limit_key(settings: ApiSettings, key_id: str, limits: Limits) -> ApiKey | None:
     async with admin_pool(settings) as pool, unit_of_work(pool, SERVICE) as uow:
-        return await keys.set_limits(uow, key_id, limits)
+        return await keys.set_limits(uow, PostgresKeys(uow.conn), key_id, limits)
 
 
 async def purge(settings: ApiSettings) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 from chime_api.adapters.chats import PostgresChats
 from chime_api.adapters.notifications import PostgresNotifications
 from chime_api.adapters.recipients import PostgresRecipients
+from chime_api.adapters.schedules import PostgresRequests
 from chime_api.domain import recipients as recipient
 from chime_api.domain.chats import CHAT_EVENTS
 from chime_api.domain.notifications import SOURCE_KIND
@@ -47,6 +48,10 @@ async def broadcast_outcome(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
     await recipients.record_outcome(uow, PostgresRecipients(uow.conn), envelope)
 
 
+async def scheduler_result(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
+    await schedules.record_result(uow, PostgresRequests(uow.conn), envelope)
+
+
 def _queue(event: type[Any], prefix: str = "") -> str:
     name = event.type_name().removesuffix(".v1").replace(".", "-").replace("_", "-")
     return f"api.{prefix}{name}"
@@ -63,7 +68,7 @@ def own_routes() -> list[tuple[type[Event], Route[Any]]]:
             (outcome, Route(broadcast_outcome, inbox=f"api.broadcast-{kind}",
                             binding=f"{outcome.type_name()}.{recipient.SOURCE_KIND}")),
         ]  # fmt: skip
-    routes += [(result, Route(schedules.record_result, inbox=_queue(result))) for result in RESULTS]
+    routes += [(result, Route(scheduler_result, inbox=_queue(result))) for result in RESULTS]
     routes += [
         (SendBatchRequested, Route(broadcast_slice, inbox="api.broadcast-slices")),
         (BroadcastRecipientsSkipped, Route(broadcast_skipped, inbox="api.broadcast-skipped")),

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from chime_api.adapters.keys import PostgresKeys
 from chime_api.domain.idempotency import StoredResponse
 from chime_api.domain.keys import ApiKey, Limits, Scope
 from chime_api.domain.problems import ProblemError, no_team, not_found
@@ -102,7 +103,7 @@ async def create_key(
 
     async def effect(uow: UnitOfWork) -> StoredResponse:
         new = keys.NewKey(body.name, frozenset(body.scopes), caller.team, limits)
-        return _created(*await keys.create_api_key(uow, new), reveal)
+        return _created(*await keys.create_api_key(uow, PostgresKeys(uow.conn), new), reveal)
 
     dumped = body.model_dump(mode="json")
     return await respond_once(service, caller, idempotency_key, PATH, dumped, effect, reveal)
@@ -113,14 +114,14 @@ async def list_keys(
     caller: AdminDep, service: ServiceDep, cursor: Cursor = None, limit: Limit = 50
 ) -> KeyPage:
     async with service.runtime.pool.acquire() as conn:
-        items, more = await keys.page_of_keys(conn, caller, limit, position(cursor))
+        items, more = await keys.page_of_keys(PostgresKeys(conn), caller, limit, position(cursor))
     last = (items[-1].created_at, items[-1].id) if items else None
     return KeyPage(items=[KeyOut.of(k) for k in items], next_cursor=next_cursor(last, more))
 
 
 async def _owned(service: ServiceDep, caller: ApiKey, key_id: str) -> ApiKey:
     async with service.runtime.pool.acquire() as conn:
-        key = await keys.owned_key(conn, caller, key_id)
+        key = await keys.owned_key(PostgresKeys(conn), caller, key_id)
     if key is None:
         raise ProblemError(not_found(f"key {key_id}"))
     return key
@@ -144,7 +145,7 @@ async def rotate_key(
     overlap = service.settings.key_rotation_overlap
 
     async def effect(uow: UnitOfWork) -> StoredResponse:
-        rotated = await keys.rotate_api_key(uow, key_id, overlap)
+        rotated = await keys.rotate_api_key(uow, PostgresKeys(uow.conn), key_id, overlap)
         if rotated is None:
             raise ProblemError(not_found(f"key {key_id}"))
         return _created(*rotated, reveal)
@@ -158,7 +159,8 @@ async def set_limits(key_id: str, body: LimitsIn, caller: AdminDep, service: Ser
     """Set the key's rate limit (a token bucket shared by every api replica)."""
     await _owned(service, caller, key_id)
     async with service.runtime.unit_of_work() as uow:
-        key = await keys.set_limits(uow, key_id, Limits(body.rate_per_second, body.burst))
+        limits = Limits(body.rate_per_second, body.burst)
+        key = await keys.set_limits(uow, PostgresKeys(uow.conn), key_id, limits)
     assert key is not None
     return KeyOut.of(key)
 
@@ -168,5 +170,5 @@ async def revoke_key(key_id: str, caller: AdminDep, service: ServiceDep) -> Resp
     """Revoke: the key stops working at once (revoking a revoked key changes nothing)."""
     await _owned(service, caller, key_id)
     async with service.runtime.unit_of_work() as uow:
-        await keys.revoke_api_key(uow, key_id)
+        await keys.revoke_api_key(uow, PostgresKeys(uow.conn), key_id)
     return Response(status_code=204)

@@ -45,13 +45,20 @@ def usage_loop(runtime: Runtime, usage: UsageCounter, interval: float = 1.0) -> 
 
 
 def webhook_loop(runtime: Runtime, http: httpx.AsyncClient, idle: float = 0.5) -> BackgroundLoop:
-    """Every replica delivers; an endpoint is held by one at a time (SKIP LOCKED)."""
+    """Every replica delivers; an endpoint is claimed by one at a time, for a lease (see
+    `chime_api.handlers.webhooks.deliver_due`). A receiver has the client's read timeout
+    to answer, in all."""
+    call = http.timeout.read or webhooks.CALL_SECONDS
+    round_ = webhooks.Round(
+        webhooks.new_holder(),
+        lease_seconds=max(webhooks.LEASE_SECONDS, 4 * call),
+        call_seconds=call,
+    )
 
     async def run() -> None:
         while True:
             loop.clear()
-            async with runtime.pool.acquire() as conn:
-                sent = await webhooks.deliver_due(conn, http)
+            sent = await webhooks.deliver_due(runtime.pool, http, round_)
             if not sent:
                 await loop.sleep(idle)
 

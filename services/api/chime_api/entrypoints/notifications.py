@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from chime_api.adapters.notifications import PostgresNotifications
+from chime_api.adapters.schedules import PostgresRequests
 from chime_api.domain.idempotency import StoredResponse
 from chime_api.domain.keys import ApiKey, Scope
 from chime_api.domain.notifications import NotEditableError, Status
@@ -70,7 +71,7 @@ async def create_notification(
         )  # fmt: skip
 
         async def effect(uow: UnitOfWork) -> StoredResponse:
-            row = await schedules.create_schedule(uow, key, new)
+            row = await schedules.create_schedule(uow, PostgresRequests(uow.conn), key, new)
             location = {"Location": f"/v1/schedules/{row.id}"}
             return StoredResponse(202, ScheduleOut.of(row).model_dump(mode="json"), location)
 

@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from chime_api.adapters.schedules import ScheduleRow
+from chime_api.adapters.schedules import PostgresRequests, ScheduleRow
 from chime_api.domain.idempotency import StoredResponse
 from chime_api.domain.keys import ApiKey
 from chime_api.domain.notifications import NoBotError, resolve_bot
@@ -197,7 +197,7 @@ async def create_schedule(
     )  # fmt: skip
 
     async def effect(uow: UnitOfWork) -> StoredResponse:
-        row = await schedules.create_schedule(uow, key, new)
+        row = await schedules.create_schedule(uow, PostgresRequests(uow.conn), key, new)
         return StoredResponse(
             202, ScheduleOut.of(row).model_dump(mode="json"), {"Location": f"{PATH}/{row.id}"}
         )
@@ -229,7 +229,7 @@ async def preview_schedule(
 ) -> PreviewOut:
     """The next occurrences of a stored schedule, as its spec and zone stand now."""
     async with service.runtime.pool.acquire() as conn:
-        row = await schedules.get_schedule(conn, key, schedule_id)
+        row = await schedules.get_schedule(PostgresRequests(conn), key, schedule_id)
     if row is None:
         raise ProblemError(not_found(f"schedule {schedule_id}"))
     spec = spec_of(row.spec)
@@ -249,7 +249,9 @@ async def list_schedules(
     status: Annotated[Literal["requested", "active", "paused", "cancelled"] | None, Query()] = None,
 ) -> SchedulePage:
     async with service.runtime.pool.acquire() as conn:
-        rows, more = await schedules.list_schedules(conn, key, limit, position(cursor), status)
+        rows, more = await schedules.list_schedules(
+            PostgresRequests(conn), key, limit, position(cursor), status
+        )
     last = (rows[-1].created_at, rows[-1].id) if rows else None
     return SchedulePage(
         items=[ScheduleOut.of(r) for r in rows], next_cursor=next_cursor(last, more)
@@ -259,7 +261,7 @@ async def list_schedules(
 @router.get("/{schedule_id}", response_model=ScheduleOut, responses=problems(404))
 async def get_schedule(schedule_id: str, key: ReadDep, service: ServiceDep) -> ScheduleOut:
     async with service.runtime.pool.acquire() as conn:
-        row = await schedules.get_schedule(conn, key, schedule_id)
+        row = await schedules.get_schedule(PostgresRequests(conn), key, schedule_id)
     if row is None:
         raise ProblemError(not_found(f"schedule {schedule_id}"))
     return ScheduleOut.of(row)
@@ -273,7 +275,9 @@ async def _change_in(
     update: schedules.Update | None = None,
 ) -> ScheduleOut:
     try:
-        row = await schedules.change_schedule(uow, key, schedule_id, action, update)
+        row = await schedules.change_schedule(
+            uow, PostgresRequests(uow.conn), key, schedule_id, action, update
+        )
     except ClosedError as exc:
         raise ProblemError(closed(f"schedule {schedule_id}")) from exc
     if row is None:
@@ -300,7 +304,7 @@ async def update_schedule(
     update = schedules.Update(body.spec, body.time_zone, body.message, body.ends_on)
     if body.spec is not None or body.time_zone is not None:
         async with service.runtime.pool.acquire() as conn:
-            row = await schedules.get_schedule(conn, key, schedule_id)
+            row = await schedules.get_schedule(PostgresRequests(conn), key, schedule_id)
         if row is not None:
             spec = body.spec or spec_of(row.spec)
             try:

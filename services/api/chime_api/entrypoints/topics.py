@@ -58,7 +58,7 @@ class SubscriptionPage(BaseModel):
 @router.get("", response_model=TopicList, summary="Topics this key's owner has subscribers in")
 async def list_topics(key: ReadDep, service: ServiceDep) -> TopicList:
     async with service.runtime.pool.acquire() as conn:
-        topics = await PostgresRequests(conn).topics(key.owner)
+        topics = await schedules.list_topics(PostgresRequests(conn), key)
     return TopicList(items=[TopicOut(topic=t, subscribers=n) for t, n in topics])
 
 
@@ -77,7 +77,9 @@ async def subscribe(
     bot_id = target_bot(body.bot_id, service.settings.default_bot_id)
 
     async def effect(uow: UnitOfWork) -> StoredResponse:
-        await schedules.subscribe(uow, key, topic, bot_id, body.chat_id, subscribed=True)
+        await schedules.subscribe(
+            uow, PostgresRequests(uow.conn), key, topic, bot_id, body.chat_id, subscribed=True
+        )
         out = SubscriptionOut(
             topic=topic, bot_id=bot_id, chat_id=body.chat_id, subscribed=True,
             changed_at=datetime.now(UTC),
@@ -95,8 +97,9 @@ async def list_subscriptions(
 ) -> SubscriptionPage:
     after = position(cursor)
     async with service.runtime.pool.acquire() as conn:
-        rows = await PostgresRequests(conn).subscriptions(key.owner, topic, limit + 1, after)
-    more, rows = len(rows) > limit, rows[:limit]
+        rows, more = await schedules.list_subscriptions(
+            PostgresRequests(conn), key, topic, limit, after
+        )
     last = (rows[-1].changed_at, f"{rows[-1].bot_id}:{rows[-1].chat_id}") if rows else None
     items = [
         SubscriptionOut(**{k: getattr(r, k) for k in SubscriptionOut.model_fields}) for r in rows
@@ -115,5 +118,7 @@ async def unsubscribe(
     """Unsubscribe a chat (unsubscribing it again changes nothing)."""
     bot = target_bot(bot_id, service.settings.default_bot_id)
     async with service.runtime.unit_of_work() as uow:
-        await schedules.subscribe(uow, key, topic, bot, chat_id, subscribed=False)
+        await schedules.subscribe(
+            uow, PostgresRequests(uow.conn), key, topic, bot, chat_id, subscribed=False
+        )
     return Response(status_code=204)

@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from chime_api.adapters.keys import PostgresKeys
 from chime_api.adapters.limits import authenticate_and_spend
 from chime_api.domain.events import ApiKeyCreated, ApiKeyLimitsSet, ApiKeyRevoked, ApiKeyRotated
 from chime_api.domain.keys import (
@@ -21,10 +20,10 @@ from chime_api.domain.keys import (
     stream_of,
 )
 from chime_api.domain.limits import Spent
+from chime_api.ports import Keys
 from chime_contracts.envelope import Event
 from chime_kit.db import Connection
-from chime_kit.streams import decide
-from chime_kit.unit_of_work import UnitOfWork
+from chime_kit.streams import Work, decide
 
 KeyDecision = Callable[[ApiKey | None], Sequence[Event]]
 
@@ -37,20 +36,20 @@ class NewKey:
     limits: Limits | None = None
 
 
-async def _decide(uow: UnitOfWork, key_id: str, decision: KeyDecision) -> ApiKey | None:
+async def _decide(uow: Work, keys: Keys, key_id: str, decision: KeyDecision) -> ApiKey | None:
     """Key events stay in the api's store: wrapped here, so `decide` does not publish them."""
     decided = await decide(
         uow,
         stream_of(key_id),
         KEY,
         lambda key: [uow.wrap(e) for e in decision(key)],
-        project=PostgresKeys(uow.conn).apply,
+        project=keys.apply,
     )
     return decided.after
 
 
 async def create_api_key(
-    uow: UnitOfWork, new: NewKey, rotated_from: str | None = None
+    uow: Work, keys: Keys, new: NewKey, rotated_from: str | None = None
 ) -> tuple[ApiKey, str]:
     """Store a new key; returns it and the plaintext key, which exists nowhere else."""
     issued = issue_key()
@@ -66,52 +65,52 @@ async def create_api_key(
         burst=new.limits.burst if new.limits else None,
         rotated_from=rotated_from,
     )
-    key = await _decide(uow, issued.id, lambda _: [created])
+    key = await _decide(uow, keys, issued.id, lambda _: [created])
     assert key is not None
     return key, issued.plaintext
 
 
-async def revoke_api_key(uow: UnitOfWork, key_id: str) -> bool:
+async def revoke_api_key(uow: Work, keys: Keys, key_id: str) -> bool:
     """False when there is no such key, or it no longer works anyway."""
     now = datetime.now(UTC)
     revoked = ApiKeyRevoked(api_key_id=key_id, revoked_at=now)
-    key = await _decide(uow, key_id, lambda k: [revoked] if k and k.active(now) else [])
+    key = await _decide(uow, keys, key_id, lambda k: [revoked] if k and k.active(now) else [])
     return key is not None and key.revoked_at == now
 
 
 async def rotate_api_key(
-    uow: UnitOfWork, key_id: str, overlap: timedelta
+    uow: Work, keys: Keys, key_id: str, overlap: timedelta
 ) -> tuple[ApiKey, str] | None:
     """A successor with the same name, scopes, team and limits; the old key keeps working for
     `overlap` (never longer than it would have). None when the key no longer works."""
     now = datetime.now(UTC)
-    current = await get_key(uow.conn, key_id)
+    current = await get_key(keys, key_id)
     if current is None or not current.active(now):
         return None
     successor, plaintext = await create_api_key(
-        uow, NewKey(current.name, current.scopes, current.team, current.limits), key_id
+        uow, keys, NewKey(current.name, current.scopes, current.team, current.limits), key_id
     )
     ends = now + overlap
     if current.expires_at is not None:
         ends = min(ends, current.expires_at)
     rotated = ApiKeyRotated(api_key_id=key_id, successor_id=successor.id, expires_at=ends)
-    await _decide(uow, key_id, lambda k: [rotated] if k and k.active(now) else [])
+    await _decide(uow, keys, key_id, lambda k: [rotated] if k and k.active(now) else [])
     return successor, plaintext
 
 
-async def set_limits(uow: UnitOfWork, key_id: str, limits: Limits) -> ApiKey | None:
+async def set_limits(uow: Work, keys: Keys, key_id: str, limits: Limits) -> ApiKey | None:
     event = ApiKeyLimitsSet(
         api_key_id=key_id, rate_per_second=limits.per_second, burst=limits.burst
     )
-    return await _decide(uow, key_id, lambda k: [event] if k is not None else [])
+    return await _decide(uow, keys, key_id, lambda k: [event] if k is not None else [])
 
 
-async def get_key(conn: Connection, key_id: str) -> ApiKey | None:
-    return await PostgresKeys(conn).get(key_id)
+async def get_key(keys: Keys, key_id: str) -> ApiKey | None:
+    return await keys.get(key_id)
 
 
-async def list_api_keys(conn: Connection) -> list[ApiKey]:
-    return await PostgresKeys(conn).all()
+async def list_api_keys(keys: Keys) -> list[ApiKey]:
+    return await keys.all()
 
 
 def may_manage(caller: ApiKey, key: ApiKey) -> bool:
@@ -119,15 +118,15 @@ def may_manage(caller: ApiKey, key: ApiKey) -> bool:
     return key.id == caller.id or (caller.team is not None and key.team == caller.team)
 
 
-async def owned_key(conn: Connection, caller: ApiKey, key_id: str) -> ApiKey | None:
-    key = await PostgresKeys(conn).get(key_id)
+async def owned_key(keys: Keys, caller: ApiKey, key_id: str) -> ApiKey | None:
+    key = await keys.get(key_id)
     return key if key is not None and may_manage(caller, key) else None
 
 
 async def page_of_keys(
-    conn: Connection, caller: ApiKey, limit: int, after: tuple[datetime, str] | None
+    keys: Keys, caller: ApiKey, limit: int, after: tuple[datetime, str] | None
 ) -> tuple[list[ApiKey], bool]:
-    rows = await PostgresKeys(conn).page(caller, limit + 1, after)
+    rows = await keys.page(caller, limit + 1, after)
     return rows[:limit], len(rows) > limit
 
 

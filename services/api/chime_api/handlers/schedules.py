@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from chime_api.adapters.schedules import BroadcastRow, PostgresRequests, ScheduleRow
 from chime_api.domain.keys import ApiKey
+from chime_api.domain.requests import BroadcastRow, ScheduleRow, SubscriptionRow
 from chime_api.domain.schedules import (
     REQUEST,
     Action,
@@ -22,6 +22,7 @@ from chime_api.domain.schedules import (
     stream_of_result,
     subscription_stream,
 )
+from chime_api.ports import Requests
 from chime_contracts.envelope import Envelope, Event
 from chime_contracts.events import (
     BroadcastCancelRequested,
@@ -36,18 +37,18 @@ from chime_contracts.events.schedules import (
     ScheduleOwner,
     ScheduleSpec,
 )
-from chime_kit.db import Connection
-from chime_kit.streams import decide
-from chime_kit.unit_of_work import UnitOfWork
+from chime_kit.streams import Work, decide
 
 
 def _owner(key_id: str) -> ScheduleOwner:
     return ScheduleOwner(kind="api_key", id=key_id)
 
 
-async def _record(uow: UnitOfWork, stream: str, event: Event, correlation_id: str) -> None:
+async def _record(
+    work: Work, requests: Requests, stream: str, event: Event, correlation_id: str
+) -> None:
     await decide(
-        uow, stream, REQUEST, lambda _: [event], project=PostgresRequests(uow.conn).apply,
+        work, stream, REQUEST, lambda _: [event], project=requests.apply,
         correlation_id=correlation_id,
     )  # fmt: skip
 
@@ -67,7 +68,9 @@ class NewSchedule:
     jitter_seconds: int = 0
 
 
-async def create_schedule(uow: UnitOfWork, key: ApiKey, new: NewSchedule) -> ScheduleRow:
+async def create_schedule(
+    work: Work, requests: Requests, key: ApiKey, new: NewSchedule
+) -> ScheduleRow:
     sid = new_schedule_id()
     requested = ScheduleRequested(
         schedule_id=sid, owner=_owner(key.id), bot_id=new.bot_id, chat_id=new.chat_id,
@@ -76,25 +79,25 @@ async def create_schedule(uow: UnitOfWork, key: ApiKey, new: NewSchedule) -> Sch
         misfire_grace_seconds=new.misfire_grace_seconds, jitter_seconds=new.jitter_seconds,
         requested_at=datetime.now(UTC),
     )  # fmt: skip
-    await _record(uow, schedule_stream(sid), requested, sid)
-    row = await PostgresRequests(uow.conn).schedule(sid)
+    await _record(work, requests, schedule_stream(sid), requested, sid)
+    row = await requests.schedule(sid)
     assert row is not None
     return row
 
 
-async def get_schedule(conn: Connection, key: ApiKey, schedule_id: str) -> ScheduleRow | None:
-    row = await PostgresRequests(conn).schedule(schedule_id)
+async def get_schedule(requests: Requests, key: ApiKey, schedule_id: str) -> ScheduleRow | None:
+    row = await requests.schedule(schedule_id)
     return row if row is not None and row.owner == key.owner else None
 
 
 async def list_schedules(
-    conn: Connection,
+    requests: Requests,
     key: ApiKey,
     limit: int,
     after: tuple[datetime, str] | None,
     status: str | None,
 ) -> tuple[list[ScheduleRow], bool]:
-    rows = await PostgresRequests(conn).schedules(key.owner, limit + 1, after, status)
+    rows = await requests.schedules(key.owner, limit + 1, after, status)
     return rows[:limit], len(rows) > limit
 
 
@@ -107,10 +110,15 @@ class Update:
 
 
 async def change_schedule(
-    uow: UnitOfWork, key: ApiKey, schedule_id: str, action: Action, update: Update | None = None
+    work: Work,
+    requests: Requests,
+    key: ApiKey,
+    schedule_id: str,
+    action: Action,
+    update: Update | None = None,
 ) -> ScheduleRow | None:
     """None when the caller's owner has no such schedule; ClosedError once it is cancelled."""
-    current = await get_schedule(uow.conn, key, schedule_id)
+    current = await get_schedule(requests, key, schedule_id)
     if current is None:
         return None
     update = update or Update()
@@ -121,14 +129,15 @@ async def change_schedule(
         requested_at=datetime.now(UTC),
     )  # fmt: skip
     await decide(
-        uow, schedule_stream(schedule_id), REQUEST, lambda s: change(s, action, event),
-        project=PostgresRequests(uow.conn).apply, correlation_id=schedule_id,
+        work, schedule_stream(schedule_id), REQUEST, lambda s: change(s, action, event),
+        project=requests.apply, correlation_id=schedule_id,
     )  # fmt: skip
-    return await PostgresRequests(uow.conn).schedule(schedule_id)
+    return await requests.schedule(schedule_id)
 
 
 async def create_broadcast(
-    uow: UnitOfWork,
+    work: Work,
+    requests: Requests,
     key: ApiKey,
     bot_id: int,
     topic: str,
@@ -141,26 +150,32 @@ async def create_broadcast(
         broadcast_id=bid, owner=_owner(key.id), bot_id=bot_id, topic=topic, message=message,
         at=at, paid_broadcast=paid, requested_at=datetime.now(UTC),
     )  # fmt: skip
-    await _record(uow, broadcast_stream(bid), requested, bid)
-    row = await PostgresRequests(uow.conn).broadcast(bid)
+    await _record(work, requests, broadcast_stream(bid), requested, bid)
+    row = await requests.broadcast(bid)
     assert row is not None
     return row
 
 
-async def get_broadcast(conn: Connection, key: ApiKey, broadcast_id: str) -> BroadcastRow | None:
-    row = await PostgresRequests(conn).broadcast(broadcast_id)
+async def get_broadcast(requests: Requests, key: ApiKey, broadcast_id: str) -> BroadcastRow | None:
+    row = await requests.broadcast(broadcast_id)
     return row if row is not None and row.owner == key.owner else None
 
 
 async def list_broadcasts(
-    conn: Connection, key: ApiKey, limit: int, after: tuple[datetime, str] | None, topic: str | None
+    requests: Requests,
+    key: ApiKey,
+    limit: int,
+    after: tuple[datetime, str] | None,
+    topic: str | None,
 ) -> tuple[list[BroadcastRow], bool]:
-    rows = await PostgresRequests(conn).broadcasts(key.owner, limit + 1, after, topic)
+    rows = await requests.broadcasts(key.owner, limit + 1, after, topic)
     return rows[:limit], len(rows) > limit
 
 
-async def cancel_broadcast(uow: UnitOfWork, key: ApiKey, broadcast_id: str) -> BroadcastRow | None:
-    current = await get_broadcast(uow.conn, key, broadcast_id)
+async def cancel_broadcast(
+    work: Work, requests: Requests, key: ApiKey, broadcast_id: str
+) -> BroadcastRow | None:
+    current = await get_broadcast(requests, key, broadcast_id)
     if current is None:
         return None
     cancel = BroadcastCancelRequested(
@@ -168,14 +183,20 @@ async def cancel_broadcast(uow: UnitOfWork, key: ApiKey, broadcast_id: str) -> B
         requested_at=datetime.now(UTC),
     )  # fmt: skip
     await decide(
-        uow, broadcast_stream(broadcast_id), REQUEST, lambda s: change(s, "cancel", cancel),
-        project=PostgresRequests(uow.conn).apply, correlation_id=broadcast_id,
+        work, broadcast_stream(broadcast_id), REQUEST, lambda s: change(s, "cancel", cancel),
+        project=requests.apply, correlation_id=broadcast_id,
     )  # fmt: skip
-    return await PostgresRequests(uow.conn).broadcast(broadcast_id)
+    return await requests.broadcast(broadcast_id)
 
 
 async def subscribe(
-    uow: UnitOfWork, key: ApiKey, topic: str, bot_id: int, chat_id: int, subscribed: bool
+    work: Work,
+    requests: Requests,
+    key: ApiKey,
+    topic: str,
+    bot_id: int,
+    chat_id: int,
+    subscribed: bool,
 ) -> None:
     """Idempotent either way: the scheduler records a change only when it is one."""
     event = SubscriptionRequested(
@@ -184,14 +205,27 @@ async def subscribe(
         requested_at=datetime.now(UTC),
     )  # fmt: skip
     stream = subscription_stream(key.owner, topic, bot_id, chat_id)
-    await decide(uow, stream, REQUEST, lambda _: [event], project=PostgresRequests(uow.conn).apply)
+    await decide(work, stream, REQUEST, lambda _: [event], project=requests.apply)
 
 
-async def record_result(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
+async def list_topics(requests: Requests, key: ApiKey) -> list[tuple[str, int]]:
+    """The topics the caller's owner has subscribers in, with how many."""
+    return await requests.topics(key.owner)
+
+
+async def list_subscriptions(
+    requests: Requests, key: ApiKey, topic: str, limit: int, after: tuple[datetime, str] | None
+) -> tuple[list[SubscriptionRow], bool]:
+    """The chats the caller's owner subscribed to a topic (still subscribed), newest first."""
+    rows = await requests.subscriptions(key.owner, topic, limit + 1, after)
+    return rows[:limit], len(rows) > limit
+
+
+async def record_result(work: Work, requests: Requests, envelope: Envelope[Any]) -> None:
     """A scheduler result about one of the api's schedules or broadcasts joins its stream;
     the others (a chat's own schedules) are not the api's to keep."""
     result: Result = envelope.data
     await decide(
-        uow, stream_of_result(result), REQUEST, lambda state: keep_result(state, envelope),
-        project=PostgresRequests(uow.conn).apply,
+        work, stream_of_result(result), REQUEST, lambda state: keep_result(state, envelope),
+        project=requests.apply,
     )  # fmt: skip
