@@ -147,8 +147,11 @@ def evolve_schedule(row: ScheduleRow | None, e: Event, owner: str | None) -> Sch
             ends_on=e.ends_on if e.ends_on is not None else row.ends_on,
         )
     if isinstance(e, ScheduleCreated):
+        # Results come on a queue per type: a first firing may be applied before the
+        # creation, and its next occurrence is the later word.
+        next_at = e.next_at if row.last_fired_at is None else row.next_at
         return replace(
-            row, status="active", number=e.number, next_at=e.next_at,
+            row, status="active", number=e.number, next_at=next_at,
             spec=e.spec.model_dump(mode="json"),
         )  # fmt: skip
     if isinstance(e, ScheduleRejected):

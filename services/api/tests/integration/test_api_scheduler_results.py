@@ -65,8 +65,13 @@ async def test_results_of_our_requests_are_projected(client, make_key, tap, app)
         await tap.publish(scheduler(event))
 
     async def finished() -> bool:
+        # Each result type has its own queue: wait for the slowest of them.
         got = await client.get(f"/v1/broadcasts/{bid}", headers=auth(key))
-        return bool(got.json()["status"] == "finished")
+        ours = (await client.get(f"/v1/schedules/{sid}", headers=auth(key))).json()
+        refusal = await client.get(f"/v1/schedules/{refused}", headers=auth(key))
+        return (got.json()["status"], ours["number"], ours["fired"], refusal.json()["status"]) == (
+            "finished", 12, 1, "rejected"
+        )  # fmt: skip
 
     await eventually(finished, within=15)
     schedule = (await client.get(f"/v1/schedules/{sid}", headers=auth(key))).json()
