@@ -54,3 +54,21 @@ async def test_a_remembered_key_past_its_overlap_is_refused_and_new_limits_apply
             expired = await client.get("/v1/notifications", headers=auth(plaintext))
             assert expired.status_code == 401
             assert (await client.get("/v1/notifications", headers=auth(successor))).is_success
+
+
+async def test_the_hot_pool_skips_the_reset_yet_rolls_back_a_transaction_left_open(app):
+    async with running(app):
+        pool = app.state.service.deps.limits_pool
+        conn = await pool.acquire()
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
+        await conn.execute("SET work_mem = '7MB'")  # session state: no user of it does this
+        await conn.transaction().start()
+        await conn.execute(
+            "INSERT INTO usage_requests (api_key_id, day, requests, limited)"
+            " VALUES ('key_x', current_date, 1, 0)"
+        )
+        await pool.release(conn)
+        async with pool.acquire() as again:
+            assert await again.fetchval("SELECT count(*) FROM usage_requests") == 0
+            if await again.fetchval("SELECT pg_backend_pid()") == backend:  # not reset
+                assert await again.fetchval("SHOW work_mem") == "7MB"
