@@ -17,6 +17,11 @@ then times:
 4. **rate limit across replicas**: one key limited to 100/s with a burst of 100, asked four times
    faster through both replicas in turn; granted must equal burst + rate x elapsed.
 
+The api ceiling also prints the replicas' CPU per request (user + system, /proc) and their
+PostgreSQL backends' share is left out: it is the api process's own cost. `--profile DIR`
+runs py-spy on every replica during the api ceiling and prints the frames most often on top
+of the stack (self time) and the hot path's own functions with their inclusive share.
+
 Open loop: request i is due at start + i/rate and sent then whether or not earlier ones
 came back; its latency counts from when it was due, so a stall is not hidden. Prints p50,
 p99, max, errors and 429s, the machine's conditions and load average.
@@ -31,10 +36,12 @@ import itertools
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,6 +174,59 @@ async def ready(session: aiohttp.ClientSession, url: str, within: float = 60) ->
     raise SystemExit(f"{url} did not come up")
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU these processes have used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+def py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy on a replica until interrupted: collapsed stacks of its busy threads."""
+    return subprocess.Popen(
+        ["py-spy", "record", "-p", str(pid), "--format", "raw", "--nolineno", "--nonblocking",
+         "-o", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+# Inclusive shares worth naming: where a request's time goes, step by step.
+HOT_PATH = (
+    "RequestIds.__call__", "RequestObserver.__call__", "DependencyGuard.handle",
+    "AllowedMethods.handle", "BodyLimit.handle", "authorized_key", "authenticate",
+    "authenticate_and_spend", "get_notification", "solve_dependencies",
+    "serialize_response", "fetchrow", "acquire", "release",
+)  # fmt: skip
+
+
+def profile_lines(collapsed: list[Path], n: int = 25) -> list[str]:
+    top: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for path in collapsed:
+        for line in path.read_text().splitlines():
+            stack, _, samples = line.rpartition(" ")
+            if not stack:
+                continue
+            count = int(samples)
+            total += count
+            frames = stack.split(";")
+            top[frames[-1]] += count
+            for name in {f.split(" (")[0] for f in frames} & set(HOT_PATH):
+                inclusive[name] += count
+    total = total or 1
+    lines = [f"{total:,} busy samples; top self time:"]
+    lines += [f"  {c / total:6.1%}  {frame}" for frame, c in top.most_common(n)]
+    lines.append("inclusive (the function and all it calls):")
+    lines += [f"  {c / total:6.1%}  {name}" for name, c in inclusive.most_common()]
+    return lines
+
+
 def logs_of(folder: Path) -> str:
     return "\n".join(log.read_text()[-2000:] for log in sorted(folder.glob("api-*.log")))
 
@@ -180,13 +240,18 @@ async def exactness(
 
     async def worker() -> None:
         while (i := next(turn)) < asks:
-            async with session.get(f"{bases[i % len(bases)]}/v1/schedules", headers=headers) as r:
-                await r.read()
-                codes.append(r.status)
+            url = f"{bases[i % len(bases)]}/v1/schedules"
+            try:
+                async with session.get(url, headers=headers) as r:
+                    await r.read()
+                    codes.append(r.status)
+            except (TimeoutError, aiohttp.ClientError):
+                codes.append(0)  # no answer (a replica still behind): the count is uncertain
 
     await asyncio.gather(*(worker() for _ in range(workers)))
     if set(codes) - {200, 429}:
-        # A 503 (the database too slow to hand out a connection) makes the count uncertain.
+        # A 503 (the database too slow to hand out a connection) or no answer (0) makes the
+        # count uncertain.
         print(f"  answers other than 200/429: { {c: codes.count(c) for c in set(codes)} }")
     return codes.count(200)
 
@@ -319,13 +384,31 @@ async def main(args: argparse.Namespace) -> None:
                     connector=aiohttp.TCPConnector(limit=1024), timeout=timeout,
                     headers={"Authorization": f"Bearer {key0}"},
                 )  # fmt: skip
+                spies = []
+                if args.profile:
+                    args.profile.mkdir(parents=True, exist_ok=True)
+                    spies = [py_spy(p.pid, args.profile / f"api-{i}.txt")
+                             for i, p in enumerate(procs)]  # fmt: skip
+                    await asyncio.sleep(1)  # py-spy attached
+                cpu_before = cpu_seconds([p.pid for p in procs])
                 async with auth_session:
                     api_ceiling = await closed_loop(
                         auth_session, [f"{b}/v1/notifications/{ids0[0]}" for b in bases],
                         args.ceiling_seconds,
                     )  # fmt: skip
+                cpu = cpu_seconds([p.pid for p in procs]) - cpu_before
+                for spy in spies:
+                    spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled
+                    await asyncio.to_thread(spy.wait, 60)
                 print(f"api GET one notification ceiling (closed loop): {api_ceiling:.0f} req/s"
-                      f" = {api_ceiling / ceiling:.0%} of the bare framework")  # fmt: skip
+                      f" = {api_ceiling / ceiling:.0%} of the bare framework;"
+                      f" replicas' CPU {cpu * 1000 / (api_ceiling * args.ceiling_seconds):.2f}"
+                      f" ms per request  load {os.getloadavg()[0]:.2f}")  # fmt: skip
+                if args.profile:
+                    outs = [args.profile / f"api-{i}.txt" for i in range(len(procs))]
+                    print("\n".join(profile_lines([o for o in outs if o.exists()])))
+                if args.only_ceiling:
+                    return
 
                 for label, rate, build in [
                     ("reads", args.read_rate, reads),
@@ -380,4 +463,7 @@ if __name__ == "__main__":
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--callers", type=int, default=4)
     parser.add_argument("--ceiling-seconds", type=float, default=5.0)
+    parser.add_argument("--profile", type=Path, help="py-spy the replicas during the api ceiling")
+    parser.add_argument("--only-ceiling", action="store_true",
+                        help="stop after the api ceiling (for profiling)")  # fmt: skip
     asyncio.run(main(parser.parse_args()))

@@ -2,7 +2,7 @@
 
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import asyncpg
@@ -125,10 +125,14 @@ async def create_pool(
     max_size: int = 10,
     acquire_timeout: float | None = None,
     command_timeout: float | None = None,
+    reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
 ) -> asyncpg.Pool:
     """Every connection's search_path is the service's schema: its SQL never names another.
 
     `acquire_timeout` also bounds opening a connection; `command_timeout` each command.
+    `reset` replaces asyncpg's reset of a released connection (a round trip clearing
+    advisory locks, LISTENs, cursors and settings); an open transaction is rolled back
+    whatever it is. Only for pools whose users leave no session state behind.
     """
     pool = BoundedPool(
         dsn,
@@ -139,7 +143,7 @@ async def create_pool(
         connect=None,
         setup=None,
         init=_init_connection,
-        reset=None,
+        reset=reset,
         loop=None,
         connection_class=asyncpg.Connection,
         record_class=asyncpg.Record,

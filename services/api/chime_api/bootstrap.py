@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import asyncpg
 import httpx
 
-from chime_api.adapters.limits import unflushed
+from chime_api.adapters.limits import no_session_state, unflushed
 from chime_api.domain.keys import Limits
 from chime_api.handlers.idempotency import Policy
 from chime_api.handlers.usage import UsageCounter
@@ -24,7 +24,9 @@ class Dependencies:
     runtime: Runtime  # pool, unit of work, broker, outbox relay
     settings: ApiSettings
     usage: UsageCounter
-    limits_pool: asyncpg.Pool  # authentication and rate limits (commits not flushed)
+    # Authentication and rate limits (commits not flushed), and the hot path's reads: single
+    # statements leaving no session state, so a released connection is not reset.
+    limits_pool: asyncpg.Pool
     http: httpx.AsyncClient  # outgoing webhooks
 
     @property
@@ -54,5 +56,6 @@ async def build(settings: ApiSettings) -> Dependencies:
         max_size=settings.db_pool_max,
         acquire_timeout=settings.db_acquire_timeout_seconds,
         command_timeout=settings.db_command_timeout_seconds,
+        reset=no_session_state,
     )
     return Dependencies(runtime, settings, usage, limits_pool, http)

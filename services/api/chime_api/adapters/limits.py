@@ -16,11 +16,13 @@ _LEVEL = (
     "LEAST(EXCLUDED.burst, b.tokens"
     " + GREATEST(0, EXTRACT(EPOCH FROM now() - b.refilled_at)) * EXCLUDED.rate)"
 )
-_AUTHENTICATE_AND_SPEND = f"""
+_WORKING_KEY = """
 WITH k AS (
     SELECT * FROM api_keys WHERE id = $1 AND secret_hash = $2 AND revoked_at IS NULL
       AND (expires_at IS NULL OR expires_at > now())
-), spent AS (
+)"""
+_SPEND = f"""
+, spent AS (
     INSERT INTO rate_buckets AS b (api_key_id, tokens, refilled_at, rate, burst, granted)
     SELECT id, COALESCE(burst, $4) - 1, now(), COALESCE(rate_per_second, $3),
            COALESCE(burst, $4), true FROM k
@@ -29,9 +31,15 @@ WITH k AS (
         granted = {_LEVEL} >= 1,
         refilled_at = now(), rate = EXCLUDED.rate, burst = EXCLUDED.burst
     RETURNING tokens, granted, rate, b.burst AS bucket
+)"""  # noqa: S608 (constants only)
+_AUTHENTICATE_AND_SPEND = (
+    _WORKING_KEY + _SPEND + " SELECT k.*, spent.tokens, spent.granted, spent.rate, spent.bucket"  # noqa: S608
+    " FROM k, spent"
 )
-SELECT k.*, spent.tokens, spent.granted, spent.rate, spent.bucket FROM k, spent
-"""  # noqa: S608 (constants only)
+# The same check and the same spend, for a key whose row this replica has already read:
+# only the bucket comes back (the columns of the key's row cost more to decode than the rest
+# of the statement).
+_SPEND_ONLY = _WORKING_KEY + _SPEND + " SELECT tokens, granted, rate, bucket FROM spent"  # noqa: S608
 
 
 def unflushed(dsn: str) -> str:
@@ -41,6 +49,13 @@ def unflushed(dsn: str) -> str:
     commit, a busy key's row lock would be held through every fsync, one request at a time.
     """
     return f"{dsn}{'&' if '?' in dsn else '?'}synchronous_commit=off"
+
+
+async def no_session_state(conn: object) -> None:
+    """The reset of the hot path's pool on release: nothing to do (asyncpg still rolls back
+    an open transaction). Its users run single statements and leave no session state (no
+    SET, LISTEN, cursor or advisory lock), so the default reset, a round trip per release,
+    cleared nothing; it was half of a request's statements."""
 
 
 async def authenticate_and_spend(
@@ -57,6 +72,17 @@ async def authenticate_and_spend(
         granted=row["granted"], tokens=row["tokens"], rate=row["rate"], burst=row["bucket"]
     )
     return key_of(row), spent
+
+
+async def spend(conn: Connection, key_id: str, secret_hash: str, default: Limits) -> Spent | None:
+    """As `authenticate_and_spend` (the key must still work: not revoked, not past its
+    rotation overlap), without its row: None when no key works with them."""
+    row = await conn.fetchrow(_SPEND_ONLY, key_id, secret_hash, default.per_second, default.burst)
+    if row is None:
+        return None
+    return Spent(
+        granted=row["granted"], tokens=row["tokens"], rate=row["rate"], burst=row["bucket"]
+    )
 
 
 async def add_usage(conn: Connection, counts: Mapping[tuple[str, date], tuple[int, int]]) -> None:

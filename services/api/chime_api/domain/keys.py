@@ -181,6 +181,31 @@ def bearer_token(authorization: str | None) -> str | None:
     return token
 
 
+class KnownKeys:
+    """Presented keys this replica has authenticated, each with its row as first read. A
+    memo, not a cache of the key's state: what a request uses of it never changes (id,
+    secret hash, scopes, team), and what may change (revoked, rotated, limits) is decided
+    in PostgreSQL by every request's statement, never read from here, so a revoked key is
+    refused at its next request on every replica. What it saves is parsing the key,
+    hashing its secret and reading its row back on every request. Bounded: once full it
+    starts again empty (a working key costs one full read to come back)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._known: dict[str, ApiKey] = {}
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def get(self, presented: str) -> ApiKey | None:
+        return self._known.get(presented)
+
+    def remember(self, presented: str, key: ApiKey) -> None:
+        if len(self._known) >= self.size:
+            self._known.clear()
+        self._known[presented] = key
+
+
 # --- the key stream: decided from, folded into the api_keys table -------------------------
 
 

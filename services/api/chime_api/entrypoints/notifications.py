@@ -108,7 +108,8 @@ def _also_needs(key: ApiKey, scope: Scope) -> None:
 async def get_notification(
     notification_id: str, key: ReadDep, service: ServiceDep
 ) -> NotificationOut:
-    async with service.runtime.pool.acquire() as conn:
+    # The hot path's pool: one statement, no session state, no reset on release.
+    async with service.limits_pool.acquire() as conn:
         notification = await notifications.get_notification(
             PostgresNotifications(conn), key, notification_id
         )
@@ -132,7 +133,7 @@ async def list_notifications(
         int | None, Query(ge=-TELEGRAM_ID, le=TELEGRAM_ID, description="only those to this chat")
     ] = None,
 ) -> NotificationPage:
-    async with service.runtime.pool.acquire() as conn:
+    async with service.limits_pool.acquire() as conn:
         items, more = await notifications.list_notifications(
             PostgresNotifications(conn), key, limit, position(cursor), status, chat_id
         )

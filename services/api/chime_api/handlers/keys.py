@@ -6,12 +6,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from chime_api.adapters.limits import authenticate_and_spend
+from chime_api.adapters.limits import authenticate_and_spend, spend
 from chime_api.domain.events import ApiKeyCreated, ApiKeyLimitsSet, ApiKeyRevoked, ApiKeyRotated
 from chime_api.domain.keys import (
     KEY,
     ApiKey,
     InvalidKeyError,
+    KnownKeys,
     Limits,
     Scope,
     hash_secret,
@@ -130,14 +131,26 @@ async def page_of_keys(
     return rows[:limit], len(rows) > limit
 
 
+# Per process: a memo of what never changes (see KnownKeys), so replicas need not share it.
+KNOWN_KEYS = KnownKeys()
+
+
 async def authenticate(
-    conn: Connection, presented: str, default: Limits
+    conn: Connection, presented: str, default: Limits, known: KnownKeys = KNOWN_KEYS
 ) -> tuple[ApiKey, Spent] | None:
     """The working key a client presented and its rate-limit bucket after this request, or
     None (malformed, unknown, wrong secret, revoked or past its rotation overlap: the caller
-    cannot tell these apart, and nothing is spent)."""
+    cannot tell these apart, and nothing is spent). One statement either way; a key this
+    process has seen work before is checked and spent without reading its row back."""
+    seen = known.get(presented)
+    if seen is not None:
+        spent = await spend(conn, seen.id, seen.secret_hash, default)
+        return (seen, spent) if spent is not None else None
     try:
         key_id, secret = parse_key(presented)
     except InvalidKeyError:
         return None
-    return await authenticate_and_spend(conn, key_id, hash_secret(secret), default)
+    found = await authenticate_and_spend(conn, key_id, hash_secret(secret), default)
+    if found is not None:
+        known.remember(presented, found[0])
+    return found
