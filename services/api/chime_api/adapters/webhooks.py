@@ -53,15 +53,19 @@ class PostgresWebhooks:
         )  # fmt: skip
         return [Webhook(**dict(r)) for r in rows]
 
-    async def due(self, limit: int) -> list[Webhook]:
+    async def due(self, limit: int, after: str = "") -> list[Webhook]:
         """Due endpoints that are not paused and that no replica holds (or whose holder's
-        lease has run out), oldest first. Reads only: locks nothing, writes nothing."""
+        lease has run out), in id order from the first after `after`, then from the start:
+        a round looks at the next `limit` of them, so endpoints that are due but have nothing
+        new never keep the ones behind them waiting. Reads only: locks nothing, writes
+        nothing."""
         rows = await self.conn.fetch(
             "SELECT w.* FROM webhooks w WHERE NOT w.paused AND w.next_attempt_at <= now()"
             " AND NOT EXISTS (SELECT 1 FROM webhook_claims c"
             "                 WHERE c.webhook_id = w.id AND c.lease_until > now())"
-            " ORDER BY w.next_attempt_at LIMIT $1",
+            " ORDER BY w.id <= $2, w.id LIMIT $1",
             limit,
+            after,
         )
         return [Webhook(**dict(r)) for r in rows]
 

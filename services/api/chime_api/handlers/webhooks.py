@@ -141,14 +141,16 @@ class Claim:
     events: list[FeedEvent]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Round:
-    """Who delivers (a replica's holder name), for how long a claim lasts, and how long
-    one receiver has to answer."""
+    """Who delivers (a replica's holder name), for how long a claim lasts, how long one
+    receiver has to answer, and the last endpoint the replica's rounds looked at (the next
+    round looks on from there)."""
 
     holder: str
     lease_seconds: float = LEASE_SECONDS
     call_seconds: float = CALL_SECONDS
+    looked_at: str = ""
 
     def __post_init__(self) -> None:
         if self.lease_seconds < 2 * self.call_seconds + LEASE_MARGIN_SECONDS:
@@ -194,10 +196,11 @@ async def claim(conn: Connection, round_: Round, limit: int) -> list[Claim]:
     """Due endpoints with events to deliver, claimed for this round. One with nothing new is
     neither claimed nor written to (looking for new events writes nothing)."""
     webhooks = PostgresWebhooks(conn)
+    due = await webhooks.due(limit, round_.looked_at)
+    if due:
+        round_.looked_at = due[-1].id
     wanted = [
-        hook.id
-        for hook in await webhooks.due(limit)
-        if await feed_after(conn, hook.owner, hook.position, hook.types, 1)
+        hook.id for hook in due if await feed_after(conn, hook.owner, hook.position, hook.types, 1)
     ]
     if not wanted:
         return []

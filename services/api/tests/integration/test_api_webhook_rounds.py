@@ -238,3 +238,26 @@ async def test_a_stopped_round_keeps_what_was_acknowledged_and_gives_its_claim_b
     state = await current(pool, hook.id)
     assert (state.delivered, state.attempts) == (1, 0)
     assert await pool.fetchval("SELECT count(*) FROM webhook_claims") == 0
+
+
+async def test_endpoints_with_nothing_new_do_not_keep_the_others_waiting(pool, http):
+    receiver = Receiver()
+    quiet, busy = await caller(pool, "quiet"), await caller(pool, "busy")
+    async with serving(receiver.app) as base:
+        idle = [await endpoint(pool, quiet, f"{base}/hook") for _ in range(12)]
+        waiting = await endpoint(pool, busy, f"{base}/hook")
+        # Twelve endpoints due for longer than the one with something new, all up to date.
+        await pool.execute(
+            "UPDATE webhooks SET next_attempt_at = now() - interval '1 hour'"
+            " WHERE id = ANY($1::text[])",
+            [hook.id for hook in idle],
+        )
+        await pool.execute(
+            "UPDATE webhooks SET next_attempt_at = now() - interval '1 minute' WHERE id = $1",
+            waiting.id,
+        )
+        await notify(pool, busy, 2)
+        round_ = Round("fair")
+        sent = [await webhooks.deliver_due(pool, http, round_, limit=10) for _ in range(2)]
+    assert sent == [0, 2]  # the first round looked at ten of the idle ones, the next on
+    assert [hook for hook, _ in receiver.deliveries] == [waiting.id, waiting.id]
