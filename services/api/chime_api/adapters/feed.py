@@ -7,7 +7,10 @@ Positions are handed out at insert, not at commit, so a reader that took positio
 transaction is older than every api transaction still running: only the api's processes
 (`application_name` chime-api, set by the kit's pool) write these events, so a long
 transaction of another service or database does not hold the feed back. Xids are widened
-to 64 bits with the current epoch to compare them.
+to 64 bits with the snapshot's epoch to compare them: a running transaction's xid lies
+within 2^31 of the snapshot's xmax, on either side (one that began after the snapshot was
+taken is past it, and must not be read as one of the epoch before, which would hold
+everything back).
 """
 
 from __future__ import annotations
@@ -44,10 +47,11 @@ WITH s AS (
     SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax
 ), f AS (
     SELECT s.xmax, COALESCE((
-        SELECT min(((s.xmax >> 32) << 32 | a.backend_xid::text::bigint)
-                   - CASE WHEN ((s.xmax >> 32) << 32 | a.backend_xid::text::bigint) > s.xmax
-                          THEN 4294967296 ELSE 0 END)
-        FROM pg_stat_activity a
+        SELECT min(x.xid - CASE WHEN x.xid > s.xmax + 2147483648 THEN 4294967296
+                                WHEN x.xid < s.xmax - 2147483648 THEN -4294967296
+                                ELSE 0 END)
+        FROM pg_stat_activity a,
+             LATERAL (SELECT (s.xmax >> 32) << 32 | a.backend_xid::text::bigint AS xid) x
         WHERE a.datname = current_database() AND a.application_name = 'chime-api'
           AND a.backend_xid IS NOT NULL
     ), s.xmax) AS frontier
