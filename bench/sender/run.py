@@ -144,7 +144,16 @@ class Emulator:
         async def create() -> None:
             while chats:
                 chat = chats.pop()
-                (await client.post(f"{self.url}/_emulator/chats", json=chat)).raise_for_status()
+                for attempt in range(5):
+                    # A kept-alive connection the emulator closed while idle (a long sender
+                    # start on a loaded machine) fails once: take another.
+                    try:
+                        answer = await client.post(f"{self.url}/_emulator/chats", json=chat)
+                        break
+                    except httpx.TransportError:
+                        if attempt == 4:
+                            raise
+                answer.raise_for_status()
 
         await asyncio.gather(*(create() for _ in range(20)))
 

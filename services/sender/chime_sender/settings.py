@@ -101,6 +101,18 @@ class SenderSettings(ServiceSettings):
     max_idle_seconds: float = Field(
         default=0.25, gt=0, description="longest sleep between looks for ready deliveries"
     )
+    settle_linger_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        description="how long answers gather before they are settled in one transaction"
+        " (an error settles at once)",
+    )
+    recheck_seconds: float = Field(
+        default=0.1,
+        ge=0,
+        description="how soon deliveries due but not claimable (a paced chat, a bot's slots"
+        " within the horizon taken) are looked for again",
+    )
 
     instance_name: str = Field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}",
@@ -124,6 +136,13 @@ class SenderSettings(ServiceSettings):
             raise ValueError("call_fence_seconds must exceed heartbeat_seconds")
         if self.dead_after_seconds <= self.call_fence_seconds:
             raise ValueError("dead_after_seconds must exceed call_fence_seconds")
+        return self
+
+    @model_validator(mode="after")
+    def _recheck_within_the_horizon(self) -> "SenderSettings":
+        # A claim grants slots `horizon` ahead: looking again later would leave bots idle.
+        if self.recheck_seconds >= self.slot_horizon_seconds > 0:
+            raise ValueError("recheck_seconds must be shorter than slot_horizon_seconds")
         return self
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -37,9 +37,22 @@ from chime_sender.settings import SERVICE
 
 log = logging.getLogger(__name__)
 MIN_SLEEP_SECONDS = 0.02
+# Work due but not claimable (a chat paced, its bot's slots within the horizon taken) is
+# looked at again this soon, not at once: every look is a claim's transaction (about ten
+# round trips), and the slots it grants reach `horizon` ahead, so looking more often (it was
+# every 20 ms, and after every call that ended) only makes more, smaller claims. Work due
+# later (a new request's grace, a retry's backoff) is looked for when it is due.
+RECHECK_SECONDS = 0.1
 _NO_ANSWER = Answer(ok=False, transport_error="no_answer")
 SETTLE_BACKOFF_MAX_SECONDS = 2.0
+# How long the settler lets answers gather before writing them: one unit of work (about
+# eight round trips) per batch, and answers come one by one at the pace of the send slots,
+# so without a pause a batch held the few that arrived while the last was written. A chat's
+# next send waits that much longer; the call is held by its claim until settled, as before.
+SETTLE_LINGER_SECONDS = 0.05
 Pending = tuple[call.Called, "asyncio.Future[Settlement | None]"]
+# Settled so that the delivery is due again at once: claimed without waiting for a look.
+_AGAIN_NOW = frozenset({Settled.PART_SENT, Settled.MIGRATED})
 
 
 class Lead:
@@ -74,6 +87,8 @@ class DeliveryLoop:
         sweep_seconds: float = 1.0,
         settle_batch_size: int = 200,
         heartbeat: Heartbeat | None = None,
+        recheck_seconds: float = RECHECK_SECONDS,
+        settle_linger_seconds: float = SETTLE_LINGER_SECONDS,
     ) -> None:
         self.runtime = runtime
         self.sending = sending
@@ -84,6 +99,8 @@ class DeliveryLoop:
         self.sweep_seconds = sweep_seconds
         self.settle_batch_size = settle_batch_size
         self.heartbeat = heartbeat
+        self.recheck_seconds = recheck_seconds
+        self.settle_linger_seconds = settle_linger_seconds
         self._loop = runtime.watch(
             BackgroundLoop("sender-delivery", self._run, restart_max_seconds=1.0)
         )
@@ -95,8 +112,13 @@ class DeliveryLoop:
         self._listener: asyncpg.Connection | None = None
         self._last_sweep = 0.0
         self._answers: asyncio.Queue[Pending] = asyncio.Queue()
+        self._urgent = asyncio.Event()  # an answer that must not wait for the linger
         self._lead = Lead(sending.policy.limits.lead)
         self._settler: asyncio.Task[None] | None = None
+        # The last claim took all it asked for (there may be more at once), and whether what
+        # bounded it was the free concurrency (a call ending frees room for another).
+        self._full = False
+        self._capped = False
 
     def wake(self, *_: Any) -> None:
         self._loop.wake()
@@ -170,8 +192,11 @@ class DeliveryLoop:
             CLAIMS_RELEASED.labels(SERVICE).inc(released)
         self._claim_in_doubt = False
         free = self.concurrency - len(self._in_flight)
+        self._full = False
+        self._capped = free <= 0
         if free <= 0:
             return 0
+        limit = min(self.batch_size, free)
         self._claim_in_doubt = True
         started = time.monotonic()
         async with self.runtime.unit_of_work() as uow:
@@ -180,12 +205,14 @@ class DeliveryLoop:
                 stores(uow.conn),
                 self.sending,
                 datetime.now(UTC),
-                limit=min(self.batch_size, free),
+                limit=limit,
                 lease=self.lease_seconds,
                 owner=owner,
                 lead=self._lead.seconds,
             )
         self._claim_in_doubt = False
+        self._full = len(claims) >= limit
+        self._capped = len(claims) >= free
         self._lead.observe(time.monotonic() - started)
         for c in claims:
             task = asyncio.create_task(self._deliver(c))
@@ -202,7 +229,8 @@ class DeliveryLoop:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
-        self.wake()
+        if self._capped:
+            self.wake()  # the concurrency held the last claim back: room for one more now
 
     async def _deliver(self, c: Claim) -> None:
         try:
@@ -221,18 +249,28 @@ class DeliveryLoop:
             # Not a Telegram answer but a bug: the call may have left, so it is unknown.
             log.exception("calling Telegram for %s failed", c.delivery.delivery_id)
             called = call.Called(c, _NO_ANSWER)
-        settled: asyncio.Future[Settlement | None] = asyncio.get_running_loop().create_future()
-        self._answers.put_nowait((called, settled))
-        settlement = await asyncio.shield(settled)
+        settlement = await asyncio.shield(self._submit(called))
+        if settlement is not None and settlement.settled in _AGAIN_NOW:
+            self.wake()  # its next part (or the chat's new id) is due now
         if settlement is not None and settlement.settled.final:
             DELIVERIES.labels(SERVICE, settlement.settled.value).inc()
             if settlement.settled is Settled.UNKNOWN:
                 UNKNOWN_OUTCOMES.labels(SERVICE, called.answer.summary).inc()
 
+    def _submit(self, called: call.Called) -> asyncio.Future[Settlement | None]:
+        """Hand an answer to the settler; the future is its settlement."""
+        settled: asyncio.Future[Settlement | None] = asyncio.get_running_loop().create_future()
+        self._answers.put_nowait((called, settled))
+        if called.answer.error_code is not None:
+            # A 429 pauses its bot on settling, another error may move its breaker: at once.
+            self._urgent.set()
+        return settled
+
     async def _settle_answers(self) -> None:
         """Settle every answer that has arrived, in one unit of work per batch."""
         while True:
             batch = [await self._answers.get()]
+            await self._linger()
             while len(batch) < self.settle_batch_size and not self._answers.empty():
                 batch.append(self._answers.get_nowait())
             SETTLE_BATCH.labels(SERVICE).observe(len(batch))
@@ -246,6 +284,15 @@ class DeliveryLoop:
             for (_, future), settlement in zip(batch, settlements, strict=True):
                 if not future.done():
                     future.set_result(settlement)
+
+    async def _linger(self) -> None:
+        """Let more answers arrive before a batch is written, unless one is urgent."""
+        full = self._answers.qsize() + 1 >= self.settle_batch_size
+        if self.settle_linger_seconds > 0 and not full and not self._urgent.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settle_linger_seconds):
+                    await self._urgent.wait()
+        self._urgent.clear()
 
     async def _record_health(self) -> None:
         """Write the answers that move a bot's shared breaker, in a transaction of their own
@@ -305,8 +352,15 @@ class DeliveryLoop:
         )
 
     async def _claimed_any(self) -> bool:
-        return await self.run_once() > 0
+        """Whether to claim again at once: only after a claim that took all it asked for; a
+        smaller one took everything claimable now."""
+        await self.run_once()
+        return self._full
 
     async def _next_ready_at(self) -> datetime | None:
         async with self.runtime.pool.acquire() as conn:
-            return await DeliveryRepository(conn).next_ready_at()
+            due = await DeliveryRepository(conn).next_ready_at()
+        now = datetime.now(UTC)
+        if due is None or due > now:
+            return due
+        return now + timedelta(seconds=self.recheck_seconds)  # due, yet not claimable

@@ -64,6 +64,8 @@ async def create_service(
         concurrency=settings.send_concurrency,
         lease_seconds=settings.lease_seconds,
         max_idle_seconds=settings.max_idle_seconds,
+        recheck_seconds=settings.recheck_seconds,
+        settle_linger_seconds=settings.settle_linger_seconds,
     )
     grace = settings.telegram_timeout_seconds + settings.telegram_connect_timeout_seconds
     return Sender(deps, delivery, heartbeat, stop_grace_seconds=grace)
