@@ -2,7 +2,8 @@
 claimed (leased) in a short transaction, posted to outside any, and each outcome recorded in
 another. A dead replica's claim is taken again once its lease has run out (what it posted
 but did not record is delivered again: at least once); two replicas never post to one
-endpoint at once; a slow receiver does not hold the event feed back."""
+endpoint at once; a slow receiver does not hold the event feed back, nor does a transaction
+begun after the feed's snapshot."""
 
 import asyncio
 from collections import Counter
@@ -261,3 +262,25 @@ async def test_endpoints_with_nothing_new_do_not_keep_the_others_waiting(pool, h
         sent = [await webhooks.deliver_due(pool, http, round_, limit=10) for _ in range(2)]
     assert sent == [0, 2]  # the first round looked at ten of the idle ones, the next on
     assert [hook for hook, _ in receiver.deliveries] == [waiting.id, waiting.id]
+
+
+async def test_a_transaction_begun_after_the_feeds_snapshot_holds_nothing_back(pool) -> None:
+    """The feed reads what committed before its snapshot while an api transaction that
+    began after it runs: that xid is past the snapshot's, not one of the epoch before."""
+    key = await caller(pool, "frontier")
+    await notify(pool, key, 2)
+    async with (
+        pool.acquire() as reader,
+        pool.acquire() as writer,
+        reader.transaction(isolation="repeatable_read"),
+    ):
+        await reader.fetchval("SELECT 1")  # the reader's snapshot is taken here
+        await writer.fetchval("SELECT txid_current()")  # one xid used up since
+        async with writer.transaction():
+            later = await writer.fetchval("SELECT txid_current()")  # an api xid, after it
+            snapshot_xmax = await reader.fetchval(
+                "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+            )
+            assert later > snapshot_xmax
+            seen = await feed_after(reader, key.owner, 0, TYPES)
+    assert [e.type for e in seen] == TYPES * 2
