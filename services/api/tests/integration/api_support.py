@@ -9,8 +9,13 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from chime_api.adapters.keys import PostgresKeys
+from chime_api.adapters.memory import InMemoryKeys, InMemoryRequests
+from chime_api.adapters.schedules import PostgresRequests
+from chime_api.ports import Keys, Requests
 from chime_contracts.envelope import Envelope, Event, envelope_of
-from chime_kit.testing import eventually
+from chime_kit.streams import Work
+from chime_kit.testing import Backend, eventually
 
 WRITE = "notify"
 READ = "read"
@@ -43,3 +48,19 @@ def auth(key: str) -> dict[str, str]:
 def from_sender(event: Event) -> Envelope[Any]:
     """An event as the sender would publish it."""
     return envelope_of(event, producer="sender")
+
+
+class RequestModels:
+    """The keys and requests ports of a contract case: PostgreSQL's in the unit of work, or
+    the in-memory fakes (the requests fake sees the keys fake)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.fake_keys = InMemoryKeys()
+        self.fake_requests = InMemoryRequests(self.fake_keys)
+
+    def keys(self, work: Work) -> Keys:
+        return self.backend.pick(work, PostgresKeys, self.fake_keys)
+
+    def requests(self, work: Work) -> Requests:
+        return self.backend.pick(work, PostgresRequests, self.fake_requests)

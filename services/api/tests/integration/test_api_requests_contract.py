@@ -7,16 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from api_support import RequestModels
 
-from chime_api.adapters.keys import PostgresKeys
-from chime_api.adapters.memory import InMemoryKeys, InMemoryRequests
-from chime_api.adapters.schedules import PostgresRequests
 from chime_api.bootstrap import MIGRATIONS, SERVICE
 from chime_api.domain.events import ApiKeyCreated, ApiKeyLimitsSet, ApiKeyRevoked, ApiKeyRotated
 from chime_api.domain.keys import ApiKey, Limits, Scope
 from chime_api.domain.keys import stream_of as key_stream
 from chime_api.domain.schedules import broadcast_stream, schedule_stream, subscription_stream
-from chime_api.ports import Keys, Requests
 from chime_contracts.envelope import Event
 from chime_contracts.events import (
     BroadcastCancelRequested,
@@ -34,24 +31,13 @@ from chime_contracts.events import (
 )
 from chime_contracts.events.schedules import CronSpec, MessageTemplate, ScheduleOwner
 from chime_kit.streams import Aggregate, Work, decide
-from chime_kit.testing import Backend, contract_backend
+from chime_kit.testing import contract_backend
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 _COUNT: Aggregate[int] = Aggregate(0, lambda n, _: n + 1)
 
 
-class Models:
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.fake_keys = InMemoryKeys()
-        self.fake_requests = InMemoryRequests(self.fake_keys)
-
-    def keys(self, work: Work) -> Keys:
-        return self.backend.pick(work, PostgresKeys, self.fake_keys)
-
-    def requests(self, work: Work) -> Requests:
-        return self.backend.pick(work, PostgresRequests, self.fake_requests)
-
+class Models(RequestModels):
     async def key_events(self, key_id: str, *events: Event) -> None:
         async with self.backend.work() as work:
             await _record(work, key_stream(key_id), events, self.keys(work).apply)

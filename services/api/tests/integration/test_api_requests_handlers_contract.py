@@ -6,37 +6,22 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from api_support import RequestModels
 
-from chime_api.adapters.keys import PostgresKeys
-from chime_api.adapters.memory import InMemoryKeys, InMemoryRequests
-from chime_api.adapters.schedules import PostgresRequests
 from chime_api.bootstrap import MIGRATIONS, SERVICE
 from chime_api.domain.keys import ApiKey, Limits, Scope
 from chime_api.domain.schedules import ClosedError
 from chime_api.handlers import keys, schedules
-from chime_api.ports import Keys, Requests
 from chime_contracts.envelope import envelope_of
 from chime_contracts.events import BroadcastStarted, ScheduleCreated
 from chime_contracts.events.schedules import CronSpec, MessageTemplate, ScheduleOwner
-from chime_kit.streams import Work
-from chime_kit.testing import Backend, contract_backend
+from chime_kit.testing import contract_backend
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 CRON = CronSpec(expression="0 9 * * 1-5")
 
 
-class Models:
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.fake_keys = InMemoryKeys()
-        self.fake_requests = InMemoryRequests(self.fake_keys)
-
-    def keys(self, work: Work) -> Keys:
-        return self.backend.pick(work, PostgresKeys, self.fake_keys)
-
-    def requests(self, work: Work) -> Requests:
-        return self.backend.pick(work, PostgresRequests, self.fake_requests)
-
+class Models(RequestModels):
     async def key(self, name: str, team: str | None, *scopes: Scope) -> ApiKey:
         new = keys.NewKey(name, frozenset(scopes or (Scope.ADMIN, Scope.READ)), team)
         async with self.backend.work() as work:
