@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import platform
 import signal
@@ -56,15 +55,8 @@ from chime_scheduler.settings import SchedulerSettings
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from harness import CHUNK, relay_bench  # noqa: E402
 from workload import background, due, minute_after  # noqa: E402
-
-_relay = importlib.util.spec_from_file_location("relay_bench", HERE.parent / "relay" / "run.py")
-assert _relay is not None
-assert _relay.loader is not None
-relay_bench = importlib.util.module_from_spec(_relay)
-sys.modules["relay_bench"] = relay_bench
-_relay.loader.exec_module(relay_bench)
-CHUNK = 20_000
 
 
 def conditions() -> str:
