@@ -10,6 +10,7 @@ from typing import Protocol
 
 from chime_ingest.domain.chats import ChatState
 from chime_ingest.domain.pools import Pools
+from chime_kit.event_store import Recorded
 from chime_kit.projection import Projection
 
 
@@ -46,6 +47,12 @@ class ChatsView(Projection, Protocol):
     async def snapshot(self, bot_id: int, chat_id: int) -> ChatSnapshot | None:
         """The chat's state at its stream's current version, read from its row; None when
         the row is not known to be current (the caller replays the stream)."""
+        ...
+
+    async def restore(self, bot_id: int, chat_id: int, events: Sequence[Recorded]) -> None:
+        """Fold the chat's row again from its whole stream (`events`, from version 1) and
+        mark it current at the last one's version, unless a newer fold got there first: a
+        row found behind its stream is repaired by the update that found it."""
         ...
 
     async def bot_username(self, bot_id: int) -> str | None: ...

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from chime_contracts.events import ChatAssigned, ChatAssignmentConfirmed, ChatMemberChanged
-from chime_ingest.domain.chats import ChatState, chat_of_stream, row_changes
+from chime_ingest.domain.chats import ChatState, chat_of_stream, row_changes, row_of
 from chime_ingest.ports import ChatRow, ChatSnapshot, PoolLoad
 from chime_kit.event_store import Recorded
 
@@ -49,6 +49,12 @@ class InMemoryChats:
                 stopped=row.stopped, member=row.member, migrated_to=row.migrated_to,
             ),
         )  # fmt: skip
+
+    async def restore(self, bot_id: int, chat_id: int, events: Sequence[Recorded]) -> None:
+        row = self.rows.get((bot_id, chat_id))
+        if not events or (row is not None and (row.version or 0) >= events[-1].version):
+            return  # as PostgresChats: a row at that version or later stays
+        self._set(bot_id, chat_id, **row_of(events), version=events[-1].version)
 
     def _set(self, bot_id: int, chat_id: int, **changes: Any) -> None:
         row = self.rows.get((bot_id, chat_id), ChatRow(None, None))

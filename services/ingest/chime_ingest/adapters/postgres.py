@@ -8,7 +8,14 @@ from typing import Any
 
 from chime_contracts.events import ChatMemberChanged
 from chime_ingest.adapters.pools import PostgresPools
-from chime_ingest.domain.chats import ChatState, chat_of_stream, row_changes, stream_id
+from chime_ingest.domain.chats import (
+    EMPTY_ROW,
+    ChatState,
+    chat_of_stream,
+    row_changes,
+    row_of,
+    stream_id,
+)
 from chime_ingest.ports import ChatRow, ChatSnapshot
 from chime_kit.db import Connection
 from chime_kit.event_store import Recorded
@@ -32,8 +39,8 @@ class PostgresChats:
         """One statement per chat however many of its events (a /start with its language):
         they fold into the row's columns. The row takes the version of the last one only
         when it held the version before the first (it is then folded to exactly that
-        version); a row not known to be current (NULL) stays so until a rebuild, and the
-        chat's decisions replay its stream meanwhile."""
+        version); a row not known to be current (NULL) is folded again from its stream by
+        the next update of the chat that reads it (`restore`)."""
         changes: dict[tuple[int, int], dict[str, Any]] = {}
         after: dict[tuple[int, int], tuple[int, int]] = {}  # (version before, version after)
         usernames: dict[int, str] = {}
@@ -75,6 +82,12 @@ class PostgresChats:
             ),
         )  # fmt: skip
 
+    async def restore(self, bot_id: int, chat_id: int, events: Sequence[Recorded]) -> None:
+        if not events:
+            return
+        row = row_of(events)  # its columns in EMPTY_ROW's order, as _RESTORE names them
+        await self.conn.execute(_RESTORE, bot_id, chat_id, events[-1].version, *row.values())
+
     async def set_bot_username(self, bot_id: int, username: str) -> None:
         """The bot's own username, as a `my_chat_member` update or `getMe` told it."""
         await self.conn.execute(
@@ -113,6 +126,19 @@ SELECT e.version AS stream_version, c.version, c.started_at IS NOT NULL AS start
 FROM (SELECT coalesce(max(version), 0) AS version FROM events WHERE stream_id = $3) e
 LEFT JOIN chats c ON c.bot_id = $1 AND c.chat_id = $2
 """
+
+
+# The whole row at a version, replacing one not known to be current or behind it; a row
+# already at that version or later (another update restored or advanced it meanwhile) stays.
+_RESTORE = (
+    "INSERT INTO chats AS c (bot_id, chat_id, version"  # noqa: S608
+    + "".join(f", {name}" for name in EMPTY_ROW)
+    + ") VALUES ($1, $2, $3"
+    + "".join(f", ${n}" for n in range(4, len(EMPTY_ROW) + 4))
+    + ") ON CONFLICT (bot_id, chat_id) DO UPDATE SET version = excluded.version"
+    + "".join(f", {name} = excluded.{name}" for name in EMPTY_ROW)
+    + " WHERE c.version IS NULL OR c.version < excluded.version"
+)
 
 
 @functools.cache

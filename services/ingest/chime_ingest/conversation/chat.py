@@ -14,9 +14,9 @@ from chime_contracts.events.shared import InlineButton, SendSource
 from chime_ingest.domain import chats
 from chime_ingest.domain.chats import CHAT, ChatState
 from chime_ingest.locale import DEFAULT_LANGUAGE, Texts, supported
-from chime_ingest.ports import ChatsView, Pooling
+from chime_ingest.ports import ChatSnapshot, ChatsView, Pooling
 from chime_kit.event_store import Append, ConcurrencyError, Recorded
-from chime_kit.streams import Decided, Work, decide, state_of
+from chime_kit.streams import Decided, Work, decide
 
 
 @dataclass
@@ -56,33 +56,43 @@ class Chat:
         """From the chat's snapshot (its row in the projection) while it is current, else
         folded from its stream."""
         snapshot = await self.view.snapshot(self.bot_id, self.chat_id)
-        if snapshot is not None:
-            return snapshot.state
-        return await state_of(self.uow, self.stream, CHAT)
+        if snapshot is None:
+            snapshot = await self._restored()
+        return snapshot.state
+
+    async def _restored(self) -> ChatSnapshot:
+        """The chat folded from its whole stream, its row repaired from it on the way (a
+        row behind its stream: an upgrade's, or a writer's that did not project)."""
+        stream = await self.uow.load(self.stream)
+        events = [Recorded(self.stream, n, e) for n, e in enumerate(stream.events, start=1)]
+        await self.view.restore(self.bot_id, self.chat_id, events)
+        return ChatSnapshot(stream.version, CHAT.fold(stream.events))
 
     async def decide(self, decision: Callable[[ChatState], Sequence[Event]]) -> Decided[ChatState]:
         """Append to this chat's stream at the version decided from; a race is retried.
 
-        Decided first from the snapshot, appended at its version: if the stream moved on
-        (the snapshot was stale) the append fails on the event store's version check and
-        nothing of it is kept, and the decision is taken again from the replayed stream.
+        Decided first from the snapshot (a row behind its stream is restored first),
+        appended at its version: if the stream moved on (the snapshot was stale) the append
+        fails on the event store's version check and nothing of it is kept, and the decision
+        is taken again from the replayed stream.
         """
         snapshot = await self.view.snapshot(self.bot_id, self.chat_id)
-        if snapshot is not None:
-            before = snapshot.state
-            events = decision(before)
-            if not events:
-                return Decided(before, before, snapshot.version, [])
-            envelopes = [self.uow.wrap(e) for e in events]
-            try:
-                recorded = await self._append(snapshot.version, envelopes)
-            except ConcurrencyError:
-                pass  # stale: decided again below, from the stream itself
-            else:
-                await self.uow.publish(envelopes)
-                await self.view.apply(recorded)
-                after = CHAT.fold(envelopes, before)
-                return Decided(before, after, recorded[-1].version, recorded)
+        if snapshot is None:
+            snapshot = await self._restored()
+        before = snapshot.state
+        events = decision(before)
+        if not events:
+            return Decided(before, before, snapshot.version, [])
+        envelopes = [self.uow.wrap(e) for e in events]
+        try:
+            recorded = await self._append(snapshot.version, envelopes)
+        except ConcurrencyError:
+            pass  # stale: decided again below, from the stream itself
+        else:
+            await self.uow.publish(envelopes)
+            await self.view.apply(recorded)
+            after = CHAT.fold(envelopes, before)
+            return Decided(before, after, recorded[-1].version, recorded)
         return await decide(self.uow, self.stream, CHAT, decision, project=self.view.apply)
 
     async def _append(self, version: int, envelopes: list[Envelope[Any]]) -> list[Recorded]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -89,6 +90,21 @@ def row_changes(recorded: Recorded) -> dict[str, Any]:
     if isinstance(data, ChatMigrated):  # recorded in the old chat's stream
         return {"migrated_to": data.new_chat_id}
     return {}
+
+
+# Every column of a chat's row and its value before any event (a rebuild's starting point).
+EMPTY_ROW: dict[str, Any] = {
+    "time_zone": None, "started_at": None, "language": None, "language_chosen_by": None,
+    "stopped": False, "chat_type": None, "member": None, "can_post": None, "migrated_to": None,
+}  # fmt: skip
+
+
+def row_of(events: Sequence[Recorded]) -> dict[str, Any]:
+    """The whole row a chat's stream folds into, from its first event on (a rebuild's)."""
+    row = dict(EMPTY_ROW)
+    for recorded in events:
+        row.update(row_changes(recorded))
+    return row
 
 
 def choose_time_zone(state: ChatState, chosen: TimeZoneSet) -> list[Event]:

@@ -1,6 +1,7 @@
 """A chat's row in `chats` is its stream's snapshot: decisions start from it while it is
 current (one small row read, no replay), and a row that is behind its stream, or went stale
-between its read and the append, never decides: the stream is replayed instead."""
+between its read and the append, never decides: the stream is replayed instead, and a row
+found behind is folded again from it."""
 
 from typing import Any
 
@@ -15,7 +16,7 @@ from chime_ingest.domain import replies
 from chime_ingest.domain.chats import CHAT
 from chime_ingest.locale import Texts
 from chime_ingest.ports import ChatSnapshot
-from chime_kit.event_store import Append
+from chime_kit.event_store import Append, Recorded
 from chime_kit.unit_of_work import UnitOfWork, unit_of_work
 
 pytestmark = pytest.mark.integration
@@ -64,8 +65,8 @@ async def test_the_row_is_the_streams_snapshot_and_an_update_reads_no_stream(
     assert folded.version == 6
 
 
-async def test_a_row_behind_its_stream_is_not_used_until_a_rebuild(
-    talk: Any, database_url: str
+async def test_a_row_behind_its_stream_is_folded_again_by_the_next_update(
+    talk: Any, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await talk(talk.message("/start", language="en"))  # user.started + language.set
     # An event in the stream its row never saw (a writer that did not project it).
@@ -78,26 +79,57 @@ async def test_a_row_behind_its_stream_is_not_used_until_a_rebuild(
     assert snapshot is None
     assert folded.state.language == "uk"
 
-    # Read and decided from the stream: in the language the row does not know of.
+    # Read from the stream, in the language the row did not know of, and the row repaired.
     uk = Texts("uk")
     assert talk.reply_of(await talk(talk.message("/help"))) == uk.say(replies.HELP)
-    assert talk.reply_of(await talk(talk.message("/stop"))) == uk.say(replies.STOPPED)
     row = await talk.chat()
     assert row is not None
-    # The stop was projected, but the row still misses the language: not current.
-    assert (row["stopped"], row["language"], row["version"]) == (True, "en", None)
-    assert (await snapshot_and_fold(talk))[0] is None
+    assert (row["language"], row["language_chosen_by"], row["version"]) == ("uk", "command", 3)
+    snapshot, folded = await snapshot_and_fold(talk)
+    assert snapshot == folded
+
+    # From then on decided from the row alone, as any current chat.
+    loaded: list[str] = []
+    load = UnitOfWork.load
+
+    async def counted(self: UnitOfWork, stream_id: str) -> Any:
+        loaded.append(stream_id)
+        return await load(self, stream_id)
+
+    monkeypatch.setattr(UnitOfWork, "load", counted)
+    assert talk.reply_of(await talk(talk.message("/stop"))) == uk.say(replies.STOPPED)
     again = await talk(talk.message("/stop"))
     assert talk.reply_of(again) == uk.say(replies.ALREADY_STOPPED)
+    assert loaded == []
+    monkeypatch.undo()
     assert await talk.stream() == [
         "user.started.v1", "language.set.v1", "language.set.v1", "chat.stopped.v1",
     ]  # fmt: skip
 
+    # The repaired row is the one a rebuild derives.
+    repaired = await talk.chat()
     await CLI.rebuild(database_url)
+    assert await talk.chat() == repaired
     snapshot, folded = await snapshot_and_fold(talk)
     assert snapshot == folded
     assert folded.version == 4
-    assert folded.state.language == "uk"
+
+
+async def test_a_restore_never_takes_a_row_back_to_an_earlier_version(talk: Any) -> None:
+    await talk(talk.message("/start", language=None))  # version 1
+    async with unit_of_work(talk.pool, "ingest") as uow:
+        early = (await uow.load(f"chat-{talk.BOT}-{CHAT_ID}")).events
+    await talk(talk.message("/stop"))  # version 2, projected
+    before = await talk.chat()
+    assert before is not None
+    assert (before["stopped"], before["version"]) == (True, 2)
+
+    # A replica that read the stream at version 1 (before the stop) restores late: the row,
+    # already at version 2, stays as it is.
+    async with unit_of_work(talk.pool, "ingest") as uow:
+        events = [Recorded(f"chat-{talk.BOT}-{CHAT_ID}", n, e) for n, e in enumerate(early, 1)]
+        await PostgresChats(uow.conn).restore(talk.BOT, CHAT_ID, events)
+    assert await talk.chat() == before
 
 
 class Frozen(PostgresChats):

@@ -12,6 +12,7 @@ from chime_ingest import handlers
 from chime_ingest.adapters.memory import InMemoryChats
 from chime_ingest.adapters.postgres import PostgresChats
 from chime_ingest.ports import ChatRow, ChatsView
+from chime_kit.event_store import Recorded
 from chime_kit.streams import Work
 from chime_kit.testing import Backend, contract_backend
 
@@ -122,3 +123,36 @@ async def test_a_bot_username_set_is_read_back_and_replaced_alike_on_both(
         await chats.set_bot_username(BOT, "chime_new_bot")  # renamed since
         assert await chats.bot_username(BOT) == "chime_new_bot"
         assert await chats.bot_username(BOT + 1) is None
+
+
+async def test_a_row_behind_its_stream_is_restored_alike_on_both(ingest: Ingest) -> None:
+    await ingest.say("/start")
+    await ingest.say("/language uk")
+    async with ingest.backend.work() as work:
+        events = [
+            Recorded("chat-5-1", n, e)
+            for n, e in enumerate((await work.load("chat-5-1")).events, start=1)
+        ]
+    row, _ = await ingest.chat()
+    assert row is not None
+    assert row.version == 2
+    async with ingest.backend.work() as work:  # a restore at the version it holds: no change
+        await ingest.chats(work).restore(BOT, 1, events)
+        await ingest.chats(work).restore(BOT, 1, events[:1])  # nor at an earlier one
+    assert (await ingest.chat())[0] == row
+
+    await ingest.say("/stop")  # the row at version 3; then taken out of date by hand
+    async with ingest.backend.work() as work:
+        stream = (await work.load("chat-5-1")).events
+        events = [Recorded("chat-5-1", n, e) for n, e in enumerate(stream, start=1)]
+        await ingest.chats(work).apply(events[1:2])  # a version-2 event again: not current
+    stale, _ = await ingest.chat()
+    assert stale is not None
+    assert stale.version is None
+    async with ingest.backend.work() as work:
+        await ingest.chats(work).restore(BOT, 1, events)
+        assert await ingest.chats(work).snapshot(BOT, 1) is not None
+    restored, _ = await ingest.chat()
+    assert restored is not None
+    assert (restored.language, restored.stopped, restored.version) == ("uk", True, 3)
+    assert restored.started_at == stream[0].occurred_at
