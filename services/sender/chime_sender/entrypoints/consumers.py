@@ -20,7 +20,7 @@ from chime_contracts.events import (
     SendRequested,
     UserStarted,
 )
-from chime_kit.consumer import Router
+from chime_kit.consumer import Route, Router
 from chime_kit.runtime import Runtime
 from chime_kit.streams import Work
 from chime_kit.unit_of_work import UnitOfWork
@@ -57,12 +57,21 @@ SUBSCRIPTIONS: tuple[tuple[str, type[Event], Callable[..., Awaitable[Any]]], ...
     ("sender.message-edit-requested", MessageEditRequested, store.store_edit),
     ("sender.message-delete-requested", MessageDeleteRequested, store.store_delete),
     ("sender.chat-member-changed", ChatMemberChanged, chats.chat_reported),
-    ("sender.user-started", UserStarted, chats.chat_reported),
     ("sender.chat-migrated", ChatMigrated, chats.chat_migrated),
     # Bot pools: which bots each chat started, so none is sent through another of its pool.
     ("sender.chat-assigned", ChatAssigned, assignments.chat_assigned),
     ("sender.assignment-confirmed", ChatAssignmentConfirmed, assignments.assignment_confirmed),
-    ("sender.pool-user-started", UserStarted, assignments.user_started),
+)
+
+# A /start matters to two projections: the chats the sender may send to, and the bots each
+# chat started (pools). One queue feeds both, in one transaction per message; each route
+# claims under the name of the queue it had on its own, and the pools' old queue is retired
+# (unbound, drained into this one, deleted).
+USER_STARTED = "sender.user-started"
+POOL_USER_STARTED = "sender.pool-user-started"
+USER_STARTED_ROUTES: tuple[Route[UserStarted], ...] = (
+    Route(bound(chats.chat_reported), inbox=USER_STARTED),
+    Route(bound(assignments.user_started), inbox=POOL_USER_STARTED),
 )
 
 
@@ -70,4 +79,8 @@ def build_router(runtime: Runtime) -> Router:
     router = Router()
     for queue, event, handler in SUBSCRIPTIONS:
         runtime.subscribe(router, queue=queue, event=event, handler=bound(handler))
+    runtime.subscribe(
+        router, queue=USER_STARTED, event=UserStarted, routes=USER_STARTED_ROUTES,
+        retired=[POOL_USER_STARTED],
+    )  # fmt: skip
     return router

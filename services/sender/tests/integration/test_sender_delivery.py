@@ -3,15 +3,20 @@
 import asyncio
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import aio_pika
 import pytest
 from opentelemetry import trace
 from sender_harness import BOT_ID, TOKEN, Emulator, request
 
-from chime_contracts.envelope import envelope_of
-from chime_contracts.events import NotificationDue
-from chime_kit.testing import EventTap, eventually
+from chime_contracts.envelope import Envelope, envelope_of
+from chime_contracts.events import NotificationDue, UserStarted
+from chime_kit import retiring
+from chime_kit.broker import declare_consumer_queue
+from chime_kit.testing import EventTap, eventually, publish_envelope
 from chime_sender.domain.circuit import BreakerState
+from chime_sender.entrypoints.consumers import POOL_USER_STARTED, USER_STARTED
 from chime_sender.entrypoints.service import Sender
 
 pytestmark = pytest.mark.integration
@@ -344,3 +349,52 @@ async def test_the_breaker_opens_while_telegram_is_down_and_recovers(
         return breakers.state(BOT_ID) is BreakerState.CLOSED
 
     await eventually(closed)
+
+
+async def test_one_queue_feeds_a_start_to_both_of_its_projections_and_drains_the_old_one(
+    emulator: Emulator, start_sender, tap: EventTap, amqp_url: str, monkeypatch
+) -> None:
+    monkeypatch.setattr(retiring, "CHECK_SECONDS", 0.1)
+
+    def started(chat_id: int) -> Envelope[Any]:
+        return envelope_of(
+            UserStarted(bot_id=BOT_ID, chat_id=chat_id, user_id=chat_id), producer="ingest"
+        )
+
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        # The pools' own queue of before the upgrade, holding a /start nobody applied yet.
+        await declare_consumer_queue(
+            channel, POOL_USER_STARTED, "user.started.v1.#", delivery_limit=3
+        )
+        waiting = started(51)
+        await publish_envelope(channel, waiting)
+
+        sender: Sender = await start_sender(emulator)
+        await tap.publish(started(52))
+        pool = sender.runtime.pool
+
+        async def both_projected() -> bool:
+            starts = await pool.fetch("SELECT chat_id FROM bot_starts WHERE bot_id = $1", BOT_ID)
+            claims = await pool.fetchval("SELECT count(*) FROM inbox")
+            return {r["chat_id"] for r in starts} == {51, 52} and claims == 4
+
+        await eventually(both_projected, within=10.0)
+        consumers = await pool.fetch(
+            "SELECT consumer, count(*) FROM inbox GROUP BY consumer ORDER BY consumer"
+        )
+        # Each /start applied once by each route, under the route's own inbox name: the new
+        # one from the one queue, the one left behind drained from the old queue (in an
+        # upgrade its copy in `sender.user-started` is then a duplicate for both routes).
+        assert [tuple(r) for r in consumers] == [(POOL_USER_STARTED, 2), (USER_STARTED, 2)]
+
+        async def retired() -> bool:
+            probe = await connection.channel()
+            try:
+                await probe.declare_queue(POOL_USER_STARTED, passive=True)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                return True
+            return False
+
+        await eventually(retired, within=10.0)

@@ -28,7 +28,7 @@ from chime_sender.domain.circuit import Breakers
 from chime_sender.domain.limits import Limits
 from chime_sender.domain.outcomes import RetryPolicy
 from chime_sender.domain.settlement import Policy
-from chime_sender.entrypoints.consumers import SUBSCRIPTIONS
+from chime_sender.entrypoints.consumers import SUBSCRIPTIONS, USER_STARTED_ROUTES
 from chime_sender.handlers import Local, Sending, assignments, claim, store
 from chime_sender.handlers.store import Stored
 from chime_sender.ports import Assignments, Stores
@@ -260,5 +260,7 @@ def test_the_sender_consumes_the_pool_facts() -> None:
     consumed = {event: handler for _, event, handler in SUBSCRIPTIONS if event is not SendRequested}
     assert consumed[ChatAssigned] is assignments.chat_assigned
     assert consumed[ChatAssignmentConfirmed] is assignments.assignment_confirmed
-    queues = [queue for queue, event, _ in SUBSCRIPTIONS if event is UserStarted]
-    assert queues == ["sender.user-started", "sender.pool-user-started"]
+    assert UserStarted not in consumed  # one queue, two routes:
+    assert [route.inbox for route in USER_STARTED_ROUTES] == [
+        "sender.user-started", "sender.pool-user-started",
+    ]  # fmt: skip
