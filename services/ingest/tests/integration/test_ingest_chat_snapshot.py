@@ -32,6 +32,19 @@ async def snapshot_and_fold(talk: Any) -> tuple[ChatSnapshot | None, ChatSnapsho
     return snapshot, ChatSnapshot(stream.version, CHAT.fold(stream.events))
 
 
+def streams_loaded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The streams loaded from now on (until `monkeypatch.undo()`), in order."""
+    loaded: list[str] = []
+    load = UnitOfWork.load
+
+    async def counted(self: UnitOfWork, stream_id: str) -> Any:
+        loaded.append(stream_id)
+        return await load(self, stream_id)
+
+    monkeypatch.setattr(UnitOfWork, "load", counted)
+    return loaded
+
+
 async def test_the_row_is_the_streams_snapshot_and_an_update_reads_no_stream(
     talk: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -45,14 +58,7 @@ async def test_the_row_is_the_streams_snapshot_and_an_update_reads_no_stream(
     assert folded.state.language_chosen_by == "telegram"
     assert folded.state.stopped
 
-    loaded: list[str] = []
-    load = UnitOfWork.load
-
-    async def counted(self: UnitOfWork, stream_id: str) -> Any:
-        loaded.append(stream_id)
-        return await load(self, stream_id)
-
-    monkeypatch.setattr(UnitOfWork, "load", counted)
+    loaded = streams_loaded(monkeypatch)
     welcome = talk.reply_of(await talk(talk.message("/start", language="uk")))
     assert Texts("uk").say(replies.WELCOME_BACK) in welcome
     assert "Asia/Tokyo" in welcome
@@ -89,14 +95,7 @@ async def test_a_row_behind_its_stream_is_folded_again_by_the_next_update(
     assert snapshot == folded
 
     # From then on decided from the row alone, as any current chat.
-    loaded: list[str] = []
-    load = UnitOfWork.load
-
-    async def counted(self: UnitOfWork, stream_id: str) -> Any:
-        loaded.append(stream_id)
-        return await load(self, stream_id)
-
-    monkeypatch.setattr(UnitOfWork, "load", counted)
+    loaded = streams_loaded(monkeypatch)
     assert talk.reply_of(await talk(talk.message("/stop"))) == uk.say(replies.STOPPED)
     again = await talk(talk.message("/stop"))
     assert talk.reply_of(again) == uk.say(replies.ALREADY_STOPPED)
