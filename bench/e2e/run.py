@@ -140,7 +140,12 @@ async def main() -> None:
     stack.start()
     accountant = Accountant(RABBITMQ_API, RABBITMQ_AUTH, name, f"{POSTGRES}/{name}")
     try:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        # An idle connection is not reused after a second: the emulator's server closes idle
+        # ones after five, and a request sent on one it is closing fails (a busy machine can
+        # pause that long between two sends on one connection).
+        limits = httpx.Limits(
+            max_connections=200, max_keepalive_connections=200, keepalive_expiry=1.0
+        )
         async with httpx.AsyncClient(timeout=30, limits=limits) as client, accountant:
             await stack.wait_ready(client)
             warm = argparse.Namespace(rate=20.0, seconds=2.0, bots=args.bots)

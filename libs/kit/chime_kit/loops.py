@@ -92,6 +92,11 @@ class BackgroundLoop:
     def wake(self, *_: object) -> None:
         self._wake.set()
 
+    @property
+    def woken(self) -> bool:
+        """Woken since the last `clear()`: there may be work a look would find."""
+        return self._wake.is_set()
+
     def clear(self) -> None:
         """Call before looking for work, so a wake during the look is not lost."""
         self._wake.clear()

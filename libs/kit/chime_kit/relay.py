@@ -44,6 +44,8 @@ from chime_kit.outbox import PARTITIONS
 log = logging.getLogger(__name__)
 # How often the relay counts what waits in its outbox, for the gauge.
 PENDING_COUNT_SECONDS = 10.0
+# The pause before rows the broker did not confirm are read and published again.
+RETRY_SECONDS = 0.05
 # The second key of the shared lock every running relay holds, so relays can count each other
 # (partitions use 0 .. PARTITIONS - 1).
 MEMBER = PARTITIONS
@@ -73,7 +75,7 @@ class OutboxRelay:
         *,
         schema: str,
         batch_size: int = 1000,
-        idle_poll_seconds: float = 0.05,
+        idle_poll_seconds: float = 1.0,
         publish_timeout: float = 10.0,
         event_log_max_age: str | None = None,
         rebalance_seconds: float = 2.0,
@@ -162,18 +164,32 @@ class OutboxRelay:
 
     async def _serve(self, conn: Connection) -> None:
         await conn.execute("SELECT pg_advisory_lock_shared($1, $2)", self._lock_space, MEMBER)
-        await self._pipeline(conn)
+        # Woken at the commit of any transaction that wrote this schema's outbox (kit
+        # migration 0004), whichever process or replica wrote it.
+        channel = f"chime_outbox_{self.schema}"
+        await conn.add_listener(channel, self._loop.wake)
+        try:
+            await self._pipeline(conn)
+        finally:
+            if not conn.is_closed():
+                await conn.remove_listener(channel, self._loop.wake)
 
     async def _pipeline(self, conn: Connection) -> None:
+        """Publish batch after batch; look for rows only when there may be some: a wake
+        (a commit, here or elsewhere) since the last look, a full batch, a failed row, a
+        rebalance, or the poll's end (the safety net for a lost notification)."""
         rebalance_at = counted_at = 0.0
         rows: Sequence[asyncpg.Record] = []
         confirmed: list[int] = []
+        look = True  # at start: rows may have waited for us
         while True:
             if not rows:
                 # Nothing is in flight: the moment to delete, rebalance, and look for work.
                 if confirmed:
                     await _delete(conn, confirmed)
                     confirmed = []
+                if not look:
+                    await self._loop.sleep(self.idle_poll_seconds)  # at once when woken
                 now = time.monotonic()
                 if now >= rebalance_at:
                     await self._rebalance(conn)
@@ -186,19 +202,22 @@ class OutboxRelay:
                     counted_at = now
                 self._loop.clear()
                 rows = await self._fetch(conn, self._owned, ())
+                look = False
                 if not rows:
-                    await self._loop.sleep(self.idle_poll_seconds)
                     continue
             confirms = await self._publish(rows)
             try:
                 if confirmed:
                     await _delete(conn, confirmed)
-                # Read ahead unless a rebalance is due: then the pipeline drains first.
-                upcoming = (
-                    await self._fetch(conn, self._owned, [r["id"] for r in rows])
-                    if time.monotonic() < rebalance_at
-                    else []
-                )
+                # Read ahead while there may be more (a full batch, or a commit since the
+                # last look), unless a rebalance is due: then the pipeline drains first.
+                upcoming: Sequence[asyncpg.Record] = []
+                full = len(rows) >= self.batch_size
+                if time.monotonic() >= rebalance_at:
+                    look = True
+                elif full or self._loop.woken:
+                    self._loop.clear()
+                    upcoming = await self._fetch(conn, self._owned, [r["id"] for r in rows])
                 results = await confirms
             except BaseException:
                 confirms.cancel()
@@ -212,7 +231,8 @@ class OutboxRelay:
                 rows = []
                 await _delete(conn, confirmed)
                 confirmed = []
-                await self._loop.sleep(self.idle_poll_seconds)
+                await asyncio.sleep(RETRY_SECONDS)
+                look = True
 
     async def _rebalance(self, conn: Connection) -> None:
         """Keep an even share of the partitions among the relays that run now."""

@@ -59,7 +59,12 @@ class ServiceSettings(BaseSettings):
         default=None, description="also append every finished span here, one JSON line each"
     )
     relay_batch_size: int = Field(default=1000, ge=1)
-    relay_idle_poll_seconds: float = Field(default=0.05, gt=0)
+    relay_idle_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="how long an idle relay waits for a commit's notification before it looks"
+        " anyway (a safety net: every commit that writes the outbox wakes it)",
+    )
     relay_rebalance_seconds: float = Field(
         default=2.0,
         gt=0,

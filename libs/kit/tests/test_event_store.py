@@ -39,6 +39,7 @@ async def test_migrations_apply_once(runtime):
             "kit/0001_event_store_outbox_inbox",
             "kit/0002_events_append_only",
             "kit/0003_outbox_partitions",
+            "kit/0004_outbox_notify",
         ]
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from chime_contracts.events import UserStarted
 from chime_kit import outbox
+from chime_kit.testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -150,3 +151,59 @@ async def test_the_relay_outlives_lost_database_connections(runtime, tap, databa
             await asyncio.sleep(0.1 * attempt)
     [message] = await tap.take(1, within=15)
     assert orjson.loads(message.body)["data"]["chat_id"] == 22
+
+
+async def test_a_commit_anywhere_wakes_the_relay_long_before_its_poll(runtime, tap, amqp_url):
+    """Rows another process committed (a replica, a tool: nothing calls this relay's
+    `wake`) are published at their commit's notification, not at the next poll."""
+    from chime_kit.relay import OutboxRelay
+
+    relay = OutboxRelay(runtime.pool, amqp_url, schema="demo", idle_poll_seconds=60.0)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.5)  # its first look found nothing: it waits for a poll or a wake
+        url = runtime.settings.database_url.get_secret_value()
+        other = await asyncpg.connect(url, server_settings={"search_path": "demo"})
+        try:
+            async with other.transaction():
+                await outbox.add(other, [_wrap(started(31))])
+                await outbox.add(other, [_wrap(started(32))])
+        finally:
+            await other.close()
+        messages = await tap.take(2, within=10)
+        assert [orjson.loads(m.body)["data"]["chat_id"] for m in messages] == [31, 32]
+    finally:
+        await relay.stop()
+
+
+async def test_an_idle_relay_does_not_look_until_it_is_woken(runtime, tap, amqp_url, monkeypatch):
+    from chime_kit import relay as relay_module
+    from chime_kit.relay import OutboxRelay
+
+    relay = OutboxRelay(runtime.pool, amqp_url, schema="demo", idle_poll_seconds=60.0)
+    looks: list[int] = []
+    fetch = OutboxRelay._fetch
+
+    async def counted(self, conn, partitions, in_flight):
+        looks.append(len(in_flight))
+        return await fetch(self, conn, partitions, in_flight)
+
+    monkeypatch.setattr(relay_module.OutboxRelay, "_fetch", counted)
+    await relay.start()
+    try:
+        await asyncio.sleep(1.0)
+        assert looks == [0]  # one look at start; then it waits (a poll every 20 ms was 50)
+        async with runtime.unit_of_work() as uow:  # not this relay's runtime: no wake call
+            await uow.emit(started(41))
+
+        async def published() -> bool:
+            async with runtime.pool.acquire() as conn:
+                return await outbox.pending_count(conn) == 0
+
+        await eventually(published, within=10.0)
+        await asyncio.sleep(0.5)
+        # The notification's look found the row; after its batch (one row, not full, no
+        # commit since) nothing more is read until the next wake.
+        assert looks == [0, 0]
+    finally:
+        await relay.stop()
