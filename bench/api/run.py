@@ -21,6 +21,8 @@ The api ceiling also prints the replicas' CPU per request (user + system, /proc)
 PostgreSQL backends' share is left out: it is the api process's own cost. `--profile DIR`
 runs py-spy on every replica during the api ceiling and prints the frames most often on top
 of the stack (self time) and the hot path's own functions with their inclusive share.
+`--ceiling post` makes the api ceiling POSTs of a notification, each with an Idempotency-Key
+of its own (the write path, to profile it as the read).
 
 Open loop: request i is due at start + i/rate and sent then whether or not earlier ones
 came back; its latency counts from when it was due, so a stall is not hidden. Prints p50,
