@@ -21,6 +21,8 @@ The api ceiling also prints the replicas' CPU per request (user + system, /proc)
 PostgreSQL backends' share is left out: it is the api process's own cost. `--profile DIR`
 runs py-spy on every replica during the api ceiling and prints the frames most often on top
 of the stack (self time) and the hot path's own functions with their inclusive share.
+`--ceiling post` makes the api ceiling POSTs of a notification, each with an Idempotency-Key
+of its own (the write path, to profile it as the read).
 
 Open loop: request i is due at start + i/rate and sent then whether or not earlier ones
 came back; its latency counts from when it was due, so a stall is not hidden. Prints p50,
@@ -134,16 +136,32 @@ async def open_loop(
 
 
 async def closed_loop(
-    session: aiohttp.ClientSession, urls: list[str], seconds: float, workers: int = 64
+    session: aiohttp.ClientSession,
+    urls: list[str],
+    seconds: float,
+    workers: int = 64,
+    posts: bool = False,
 ) -> float:
+    """Requests answered per second by `workers` callers each asking again at once: GETs of
+    `urls` in turn, or (`posts`) POSTs of a notification there, each with an Idempotency-Key
+    of its own."""
     done = 0
     ends = time.perf_counter() + seconds
     turn = itertools.cycle(urls)
+    numbers = itertools.count()
 
     async def worker() -> None:
         nonlocal done
         while time.perf_counter() < ends:
-            async with session.get(next(turn)) as response:
+            if posts:
+                n = next(numbers)
+                ask = session.post(
+                    next(turn), json={"chat_id": 1000 + n, "text": f"ceiling {n}"},
+                    headers={"Idempotency-Key": f"ceiling-{n}"},
+                )  # fmt: skip
+            else:
+                ask = session.get(next(turn))
+            async with ask as response:
                 await response.read()
                 done += 1
 
@@ -199,8 +217,9 @@ def py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
 HOT_PATH = (
     "RequestIds.__call__", "RequestObserver.__call__", "DependencyGuard.handle",
     "AllowedMethods.handle", "BodyLimit.handle", "authorized_key", "authenticate",
-    "authenticate_and_spend", "get_notification", "solve_dependencies",
-    "serialize_response", "fetchrow", "acquire", "release",
+    "authenticate_and_spend", "get_notification", "solve_dependencies", "create_notification",
+    "respond_once", "once", "request_notification", "claim", "complete", "flush", "decide",
+    "serialize_response", "fetchrow", "acquire", "release", "OutboxRelay._pipeline",
 )  # fmt: skip
 
 
@@ -391,16 +410,19 @@ async def main(args: argparse.Namespace) -> None:
                              for i, p in enumerate(procs)]  # fmt: skip
                     await asyncio.sleep(1)  # py-spy attached
                 cpu_before = cpu_seconds([p.pid for p in procs])
+                posts = args.ceiling == "post"
+                path = "/v1/notifications" if posts else f"/v1/notifications/{ids0[0]}"
                 async with auth_session:
                     api_ceiling = await closed_loop(
-                        auth_session, [f"{b}/v1/notifications/{ids0[0]}" for b in bases],
-                        args.ceiling_seconds,
+                        auth_session, [f"{b}{path}" for b in bases], args.ceiling_seconds,
+                        posts=posts,
                     )  # fmt: skip
                 cpu = cpu_seconds([p.pid for p in procs]) - cpu_before
                 for spy in spies:
                     spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled
                     await asyncio.to_thread(spy.wait, 60)
-                print(f"api GET one notification ceiling (closed loop): {api_ceiling:.0f} req/s"
+                what = "POST a notification" if posts else "GET one notification"
+                print(f"api {what} ceiling (closed loop): {api_ceiling:.0f} req/s"
                       f" = {api_ceiling / ceiling:.0%} of the bare framework;"
                       f" replicas' CPU {cpu * 1000 / (api_ceiling * args.ceiling_seconds):.2f}"
                       f" ms per request  load {os.getloadavg()[0]:.2f}")  # fmt: skip
@@ -427,8 +449,8 @@ async def main(args: argparse.Namespace) -> None:
                 # requests' due times, so a slow server makes `expected` an estimate.
                 headers = {"Authorization": f"Bearer {limited}"}
                 n = int(400 * args.seconds)
-                asked = [("GET", f"{bases[i % len(bases)]}/v1/schedules", None, headers)
-                         for i in range(n)]  # fmt: skip
+                schedules = [f"{bases[i % len(bases)]}/v1/schedules" for i in range(n)]
+                asked: list[Request] = [("GET", url, None, headers) for url in schedules]
                 tally, took = await open_loop(session, asked, 400)
                 granted = tally.statuses.get(200, 0)
                 expected = 100 + 100 * (n - 1) / 400
@@ -463,6 +485,9 @@ if __name__ == "__main__":
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--callers", type=int, default=4)
     parser.add_argument("--ceiling-seconds", type=float, default=5.0)
+    parser.add_argument("--ceiling", choices=["get", "post"], default="get",
+                        help="the api ceiling's request: GET a notification, or POST one"
+                        " with an Idempotency-Key")  # fmt: skip
     parser.add_argument("--profile", type=Path, help="py-spy the replicas during the api ceiling")
     parser.add_argument("--only-ceiling", action="store_true",
                         help="stop after the api ceiling (for profiling)")  # fmt: skip

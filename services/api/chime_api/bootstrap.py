@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
@@ -14,6 +16,7 @@ from chime_api.handlers.usage import UsageCounter
 from chime_api.settings import ApiSettings
 from chime_kit.db import create_pool
 from chime_kit.runtime import Runtime, open_runtime
+from chime_kit.unit_of_work import UnitOfWork, unit_of_work
 
 SERVICE = "api"
 MIGRATIONS = "chime_api.migrations"
@@ -27,6 +30,10 @@ class Dependencies:
     # Authentication and rate limits (commits not flushed), and the hot path's reads: single
     # statements leaving no session state, so a released connection is not reset.
     limits_pool: asyncpg.Pool
+    # The routes' transactions (every POST through `respond_once`): commits flushed as the
+    # runtime's, but no reset on release (their statements leave no session state: no SET
+    # but SET LOCAL, no LISTEN, cursor or session lock), a round trip fewer per request.
+    writes_pool: asyncpg.Pool
     http: httpx.AsyncClient  # outgoing webhooks
 
     @property
@@ -37,11 +44,20 @@ class Dependencies:
     def idempotency(self) -> Policy:
         return Policy(self.settings.idempotency_wait_seconds, self.settings.idempotency_ttl)
 
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """A route's transaction on the writes pool; what it emits wakes the outbox relay."""
+        async with unit_of_work(
+            self.writes_pool, SERVICE, after_commit=self.runtime.relay.wake
+        ) as uow:
+            yield uow
+
     async def close(self) -> None:
         async with self.runtime.pool.acquire() as conn:
             await self.usage.flush(conn)
         await self.http.aclose()
         await self.limits_pool.close()
+        await self.writes_pool.close()
         await self.runtime.stop()
 
 
@@ -58,4 +74,13 @@ async def build(settings: ApiSettings) -> Dependencies:
         command_timeout=settings.db_command_timeout_seconds,
         reset=no_session_state,
     )
-    return Dependencies(runtime, settings, usage, limits_pool, http)
+    writes_pool = await create_pool(
+        settings.database_url.get_secret_value(),
+        SERVICE,
+        min_size=1,
+        max_size=settings.db_writes_pool_max,
+        acquire_timeout=settings.db_acquire_timeout_seconds,
+        command_timeout=settings.db_command_timeout_seconds,
+        reset=no_session_state,
+    )
+    return Dependencies(runtime, settings, usage, limits_pool, writes_pool, http)

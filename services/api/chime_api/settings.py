@@ -13,6 +13,12 @@ class ApiSettings(ServiceSettings):
     default_bot_id: int | None = Field(
         default=None, description="bot that sends a notification whose request names none"
     )
+    db_writes_pool_max: int = Field(
+        default=10,
+        ge=1,
+        description="connections of the pool the routes' writes (POSTs) commit through;"
+        " db_pool_max sizes the runtime's (consumers, relay, loops) and the hot path's",
+    )
     idempotency_wait_seconds: float = Field(
         default=2.0,
         gt=0,

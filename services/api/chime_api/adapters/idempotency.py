@@ -14,6 +14,25 @@ from chime_api.domain.idempotency import (
 )
 from chime_kit.db import Connection
 
+# The claim: insert the record, or take over one past its time to live (as if it had been
+# deleted first), in one statement. The transaction's lock_timeout is the wait for another
+# request holding the key: set (transaction-local) by the subquery that makes the row, so
+# before the insert can wait on the other's uncommitted row, and back to none once the
+# insert is done (the count reads every row the insert returns before the outer select's
+# own column is computed), so the rest of the transaction waits as it did before.
+_CLAIM = """
+WITH claimed AS (
+    INSERT INTO idempotency_keys AS i (api_key_id, key, fingerprint)
+    SELECT $1, $2, $3 FROM (SELECT set_config('lock_timeout', $5, true)) AS wait
+    ON CONFLICT (api_key_id, key) DO UPDATE SET
+        fingerprint = EXCLUDED.fingerprint, response_status = NULL, response_body = NULL,
+        response_headers = NULL, created_at = now()
+    WHERE i.created_at <= now() - $4::interval
+    RETURNING 1
+)
+SELECT count(*) = 1 AS claimed, set_config('lock_timeout', '0', true) AS waits FROM claimed
+"""
+
 
 class IdempotencyRepository:
     def __init__(self, conn: Connection) -> None:
@@ -43,31 +62,18 @@ class IdempotencyRepository:
     async def claim(
         self, api_key_id: str, key: str, fingerprint: str, wait: float, ttl: timedelta
     ) -> bool:
-        """Insert the in-flight record; False if one exists (committed by another request).
+        """Insert the in-flight record, or take over an expired one; False if a live one
+        exists (committed by another request). One statement, one round trip.
 
         A concurrent request holding the same key makes this wait for its transaction, at
         most `wait` seconds, then IdempotencyInFlightError.
         """
-        await self.conn.execute(f"SET LOCAL lock_timeout = '{int(wait * 1000)}ms'")
         try:
-            await self.conn.execute(
-                "DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2"
-                " AND created_at <= now() - $3::interval",
-                api_key_id,
-                key,
-                ttl,
-            )
-            status = await self.conn.execute(
-                "INSERT INTO idempotency_keys (api_key_id, key, fingerprint) VALUES ($1, $2, $3)"
-                " ON CONFLICT DO NOTHING",
-                api_key_id,
-                key,
-                fingerprint,
-            )
+            claimed = await self.conn.fetchval(_CLAIM, api_key_id, key, fingerprint, ttl,
+                                               f"{int(wait * 1000)}ms")  # fmt: skip
         except asyncpg.LockNotAvailableError as exc:
             raise IdempotencyInFlightError(key) from exc
-        await self.conn.execute("SET LOCAL lock_timeout = 0")
-        return bool(status == "INSERT 0 1")
+        return bool(claimed)
 
     async def complete(self, api_key_id: str, key: str, response: StoredResponse) -> None:
         await self.conn.execute(

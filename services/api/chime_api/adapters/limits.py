@@ -3,8 +3,10 @@ request), and add each replica's request counts to the usage table."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from chime_api.adapters.keys import key_of
 from chime_api.domain.keys import ApiKey, Limits
@@ -40,6 +42,36 @@ _AUTHENTICATE_AND_SPEND = (
 # only the bucket comes back (the columns of the key's row cost more to decode than the rest
 # of the statement).
 _SPEND_ONLY = _WORKING_KEY + _SPEND + " SELECT tokens, granted, rate, bucket FROM spent"  # noqa: S608
+
+
+@dataclass(frozen=True)
+class Read:
+    """A route's own read, to run in the statement that checks the key and spends its token
+    (one round trip for the request). `sql` numbers its parameters from $5 (the first four
+    are the key's); `order` sorts its rows (a join does not keep a subquery's order)."""
+
+    sql: str
+    args: Sequence[Any] = ()
+    order: str = ""
+
+
+# Statements by read (a handful of route reads: asyncpg prepares each once per connection).
+_SPEND_AND_READ: dict[tuple[str, str], str] = {}
+
+
+def _spend_and_read(read: Read) -> str:
+    found = _SPEND_AND_READ.get((read.sql, read.order))
+    if found is None:
+        # The routes' own SQL, never a request's text (its values are parameters).
+        read_cte = f", r AS (SELECT true AS read_found, q.* FROM ({read.sql}) q)"  # noqa: S608
+        found = (
+            _WORKING_KEY + _SPEND + read_cte  # noqa: S608
+            + " SELECT spent.tokens AS spent_tokens, spent.granted AS spent_granted,"
+            " spent.rate AS spent_rate, spent.bucket AS spent_bucket, r.*"
+            " FROM spent LEFT JOIN r ON true " + read.order
+        )  # fmt: skip
+        _SPEND_AND_READ[(read.sql, read.order)] = found
+    return found
 
 
 def unflushed(dsn: str) -> str:
@@ -94,3 +126,22 @@ async def add_usage(conn: Connection, counts: Mapping[tuple[str, date], tuple[in
         " limited = usage_requests.limited + excluded.limited",
         [(key, day, requests, limited) for (key, day), (requests, limited) in counts.items()],
     )
+
+
+async def spend_and_read(
+    conn: Connection, key_id: str, secret_hash: str, default: Limits, read: Read
+) -> tuple[Spent, list[Any]] | None:
+    """As `spend`, and the route's read in the same statement: the bucket after this
+    request and the read's rows (whatever was spent: the caller decides what it may see).
+    None when no key works with them. The read is a snapshot taken with the key's check."""
+    rows = await conn.fetch(
+        _spend_and_read(read), key_id, secret_hash, default.per_second, default.burst, *read.args
+    )
+    if not rows:
+        return None
+    first = rows[0]
+    spent = Spent(
+        granted=first["spent_granted"], tokens=first["spent_tokens"], rate=first["spent_rate"],
+        burst=first["spent_bucket"],
+    )  # fmt: skip
+    return spent, [r for r in rows if r["read_found"]]

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from chime_api.adapters.limits import Read
 from chime_api.domain.notifications import (
     Failure,
     Notification,
@@ -28,6 +29,49 @@ _UPSERT = (
     " telegram_message_id = excluded.telegram_message_id, failure = excluded.failure,"
     " edited_at = excluded.edited_at, deleted_at = excluded.deleted_at"
 )
+
+
+def one_read(notification_id: str) -> Read:
+    """`get`'s read, to run in the key's statement (`admit`)."""
+    return Read(f"SELECT {_COLUMNS} FROM notifications WHERE id = $5", (notification_id,))  # noqa: S608
+
+
+_PAGE = (
+    f"SELECT {_COLUMNS} FROM notifications WHERE owner = {{}}"  # noqa: S608 - our column names
+    " AND ({}::timestamptz IS NULL OR (created_at, id) < ({}, {}))"
+    " AND ({}::text IS NULL OR status = {}) AND ({}::bigint IS NULL OR chat_id = {})"
+    " ORDER BY created_at DESC, id DESC LIMIT {}"
+)
+_PAGE_ARGS = ["$1", "$3", "$3", "$4", "$5", "$5", "$6", "$6", "$2"]
+
+
+def _page_args(
+    owner: str,
+    limit: int,
+    after: tuple[datetime, str] | None,
+    status: Status | None,
+    chat_id: int | None,
+) -> tuple[Any, ...]:
+    return (
+        owner, limit, after[0] if after else None, after[1] if after else None,
+        status.value if status else None, chat_id,
+    )  # fmt: skip
+
+
+def page_read(
+    owner: str,
+    limit: int,
+    after: tuple[datetime, str] | None,
+    status: Status | None = None,
+    chat_id: int | None = None,
+) -> Read:
+    """`page`'s read, to run in the key's statement (`admit`)."""
+    numbered = [f"${int(a[1:]) + 4}" for a in _PAGE_ARGS]
+    return Read(
+        _PAGE.format(*numbered),
+        _page_args(owner, limit, after, status, chat_id),
+        order="ORDER BY r.created_at DESC, r.id DESC",
+    )
 
 
 class PostgresNotifications:
@@ -71,16 +115,7 @@ class PostgresNotifications:
     ) -> list[Notification]:
         """Newest first; `after` is the (created_at, id) of the previous page's last item."""
         rows = await self.conn.fetch(
-            f"SELECT {_COLUMNS} FROM notifications WHERE owner = $1"  # noqa: S608
-            " AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))"
-            " AND ($5::text IS NULL OR status = $5) AND ($6::bigint IS NULL OR chat_id = $6)"
-            " ORDER BY created_at DESC, id DESC LIMIT $2",
-            owner,
-            limit,
-            after[0] if after else None,
-            after[1] if after else None,
-            status.value if status else None,
-            chat_id,
+            _PAGE.format(*_PAGE_ARGS), *_page_args(owner, limit, after, status, chat_id)
         )
         return [notification_of(r) for r in rows]
 

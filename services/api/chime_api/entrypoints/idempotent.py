@@ -47,7 +47,7 @@ async def respond_once(
     if idempotency_key is not None:
         idempotency = Idempotency(idempotency_key, fingerprint("POST", path, body))
     try:
-        async with service.runtime.unit_of_work() as uow:
+        async with service.unit_of_work() as uow:
             outcome = await once(uow, key.id, idempotency, service.idempotency, effect)
     except IdempotencyInFlightError as exc:
         raise ProblemError(idempotency_in_flight()) from exc

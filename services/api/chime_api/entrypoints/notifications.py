@@ -9,14 +9,20 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from chime_api.adapters.notifications import PostgresNotifications
+from chime_api.adapters.limits import Read
+from chime_api.adapters.notifications import (
+    PostgresNotifications,
+    notification_of,
+    one_read,
+    page_read,
+)
 from chime_api.adapters.schedules import PostgresRequests
 from chime_api.domain.idempotency import StoredResponse
 from chime_api.domain.keys import ApiKey, Scope
 from chime_api.domain.notifications import NotEditableError, Status
 from chime_api.domain.problems import ProblemError, forbidden, not_editable, not_found
 from chime_api.entrypoints.broadcasts import BroadcastIn, BroadcastOut, accept_broadcast
-from chime_api.entrypoints.dependencies import NotifyDep, ReadDep, ServiceDep
+from chime_api.entrypoints.dependencies import NotifyDep, ReadPresented, ServiceDep, admit
 from chime_api.entrypoints.idempotent import IdempotencyKey, respond_once
 from chime_api.entrypoints.paging import Cursor, Limit, next_cursor, position
 from chime_api.entrypoints.schedules import ScheduleOut, target_bot
@@ -106,13 +112,16 @@ def _also_needs(key: ApiKey, scope: Scope) -> None:
     summary="Delivery status of a notification",
 )
 async def get_notification(
-    notification_id: str, key: ReadDep, service: ServiceDep
+    notification_id: str, presented: ReadPresented, service: ServiceDep
 ) -> NotificationOut:
-    # The hot path's pool: one statement, no session state, no reset on release.
+    # The hot path's pool, and the read in the key's statement: one round trip.
     async with service.limits_pool.acquire() as conn:
-        notification = await notifications.get_notification(
-            PostgresNotifications(conn), key, notification_id
-        )
+        key, rows = await admit(service, conn, presented, lambda _: one_read(notification_id))
+        if rows is None:
+            found = await PostgresNotifications(conn).get(notification_id)
+        else:
+            found = notification_of(rows[0]) if rows else None
+    notification = notifications.visible(key, found)
     if notification is None:
         raise ProblemError(not_found(f"notification {notification_id}"))
     return NotificationOut.of(notification)
@@ -124,7 +133,7 @@ async def get_notification(
     summary="The notifications of this key's owner, newest first",
 )
 async def list_notifications(
-    key: ReadDep,
+    presented: ReadPresented,
     service: ServiceDep,
     cursor: Cursor = None,
     limit: Limit = 50,
@@ -133,10 +142,19 @@ async def list_notifications(
         int | None, Query(ge=-TELEGRAM_ID, le=TELEGRAM_ID, description="only those to this chat")
     ] = None,
 ) -> NotificationPage:
+    after = position(cursor)
+
+    def read(key: ApiKey) -> Read:
+        return page_read(key.owner, limit + 1, after, status, chat_id)
+
     async with service.limits_pool.acquire() as conn:
-        items, more = await notifications.list_notifications(
-            PostgresNotifications(conn), key, limit, position(cursor), status, chat_id
-        )
+        key, rows = await admit(service, conn, presented, read)
+        if rows is None:
+            items, more = await notifications.list_notifications(
+                PostgresNotifications(conn), key, limit, after, status, chat_id
+            )
+        else:
+            items, more = notifications.page_of([notification_of(r) for r in rows], limit)
     last = (items[-1].created_at, items[-1].id) if items else None
     return NotificationPage(
         items=[NotificationOut.of(n) for n in items], next_cursor=next_cursor(last, more)

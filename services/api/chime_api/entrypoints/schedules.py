@@ -228,7 +228,7 @@ async def preview_schedule(
     count: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> PreviewOut:
     """The next occurrences of a stored schedule, as its spec and zone stand now."""
-    async with service.runtime.pool.acquire() as conn:
+    async with service.limits_pool.acquire() as conn:
         row = await schedules.get_schedule(PostgresRequests(conn), key, schedule_id)
     if row is None:
         raise ProblemError(not_found(f"schedule {schedule_id}"))
@@ -248,7 +248,8 @@ async def list_schedules(
     limit: Limit = 50,
     status: Annotated[Literal["requested", "active", "paused", "cancelled"] | None, Query()] = None,
 ) -> SchedulePage:
-    async with service.runtime.pool.acquire() as conn:
+    # The hot path's pool: one read, no session state, no reset on release.
+    async with service.limits_pool.acquire() as conn:
         rows, more = await schedules.list_schedules(
             PostgresRequests(conn), key, limit, position(cursor), status
         )
@@ -260,7 +261,7 @@ async def list_schedules(
 
 @router.get("/{schedule_id}", response_model=ScheduleOut, responses=problems(404))
 async def get_schedule(schedule_id: str, key: ReadDep, service: ServiceDep) -> ScheduleOut:
-    async with service.runtime.pool.acquire() as conn:
+    async with service.limits_pool.acquire() as conn:
         row = await schedules.get_schedule(PostgresRequests(conn), key, schedule_id)
     if row is None:
         raise ProblemError(not_found(f"schedule {schedule_id}"))

@@ -57,17 +57,15 @@ async def once(
     """Run `effect` once per Idempotency-Key. The response it returns commits with the
     effect, so a replay always matches what happened."""
     records = IdempotencyRepository(uow.conn)
-    if idempotency is not None:
+    # Claimed first: a new key (most requests) costs one statement; a key already used
+    # (committed, or by a request that committed while we waited) is read after.
+    if idempotency is not None and not await records.claim(
+        api_key_id, idempotency.key, idempotency.fingerprint, policy.wait_seconds, policy.ttl
+    ):
         seen = await records.get(api_key_id, idempotency.key, policy.ttl)
-        if seen is None and not await records.claim(
-            api_key_id, idempotency.key, idempotency.fingerprint, policy.wait_seconds, policy.ttl
-        ):
-            # Another request committed this key while we waited on its row.
-            seen = await records.get(api_key_id, idempotency.key, policy.ttl)
-            if seen is None:
-                raise IdempotencyInFlightError(idempotency.key)
-        if seen is not None:
-            return _replay(seen, idempotency)
+        if seen is None:
+            raise IdempotencyInFlightError(idempotency.key)
+        return _replay(seen, idempotency)
     response = await effect(uow)
     if idempotency is not None:
         await records.complete(api_key_id, idempotency.key, response)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from chime_api.adapters.limits import authenticate_and_spend, spend
+from chime_api.adapters.limits import Read, authenticate_and_spend, spend, spend_and_read
 from chime_api.domain.events import ApiKeyCreated, ApiKeyLimitsSet, ApiKeyRevoked, ApiKeyRotated
 from chime_api.domain.keys import (
     KEY,
@@ -154,3 +155,21 @@ async def authenticate(
     if found is not None:
         known.remember(presented, found[0])
     return found
+
+
+async def authenticate_and_read(
+    conn: Connection,
+    presented: str,
+    default: Limits,
+    read: Callable[[ApiKey], Read],
+    known: KnownKeys = KNOWN_KEYS,
+) -> tuple[ApiKey, Spent, list[Any] | None] | None:
+    """As `authenticate`, with the route's read in the same statement when this process has
+    seen the key work before (one round trip for the request); the rows are None for a key
+    seen for the first time (its row is read back: the route reads after)."""
+    seen = known.get(presented)
+    if seen is None:
+        found = await authenticate(conn, presented, default, known)
+        return None if found is None else (found[0], found[1], None)
+    got = await spend_and_read(conn, seen.id, seen.secret_hash, default, read(seen))
+    return None if got is None else (seen, got[0], got[1])

@@ -32,6 +32,7 @@ from chime_contracts.events import (
     SendRequested,
 )
 from chime_contracts.events.shared import InlineButton, Media
+from chime_kit.event_store import Append
 from chime_kit.streams import Work, decide
 
 
@@ -64,10 +65,12 @@ async def request_notification(
         parse_mode=request.parse_mode,
         team=api_key.team,
     )
-    await decide(
-        uow, stream_of(nid), NOTIFICATION, lambda _: [requested], project=notifications.apply,
-        correlation_id=nid,
-    )  # fmt: skip
+    # A new id's stream is empty by construction: appended at version 0 without loading it
+    # first (what `decide` would do, less a round trip that can only find nothing).
+    envelope = uow.wrap(requested, nid)
+    recorded = await uow.append([Append(stream_of(nid), 0, [envelope])])
+    await uow.publish([envelope])
+    await notifications.apply(recorded)
     await uow.emit(
         SendRequested(
             delivery_id=delivery_id(nid),
@@ -102,7 +105,11 @@ async def get_notification(
     notifications: Notifications, api_key: ApiKey, notification_id: str
 ) -> Notification | None:
     """Only the owner (the key, or its team) sees a notification."""
-    notification = await notifications.get(notification_id)
+    return visible(api_key, await notifications.get(notification_id))
+
+
+def visible(api_key: ApiKey, notification: Notification | None) -> Notification | None:
+    """The notification if the key's owner (the key, or its team) may see it."""
     if notification is None or notification.owner != api_key.owner:
         return None
     return notification
@@ -118,6 +125,11 @@ async def list_notifications(
 ) -> tuple[list[Notification], bool]:
     """A page, newest first, and whether more follow."""
     rows = await notifications.page(api_key.owner, limit + 1, after, status, chat_id)
+    return page_of(rows, limit)
+
+
+def page_of(rows: list[Notification], limit: int) -> tuple[list[Notification], bool]:
+    """A page of `limit` from up to `limit + 1` rows read, and whether more follow."""
     return rows[:limit], len(rows) > limit
 
 
