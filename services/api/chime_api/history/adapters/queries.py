@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from chime_api.history.adapters.closed import CLOSED, ROWS, ClosedRollups, split
 from chime_api.history.domain.buckets import DAY, Granularity, floor_day
 from chime_api.history.domain.series import Bucket
 from chime_kit.db import Connection
@@ -142,20 +143,31 @@ async def rollups(
     granularity: Granularity,
     since: datetime,
     until: datetime,
+    now: datetime | None = None,
+    kept: ClosedRollups | None = CLOSED,
 ) -> dict[datetime, Bucket]:
-    # The range's days as literals (which partitions), the range itself as parameters.
-    rows = await conn.fetch(
-        "SELECT bucket, received, received_by_kind, sent, failed, failed_by_reason, blocked,"  # noqa: S608
-        " latency, active_chats, active_users FROM stats_rollups WHERE scope = $1"
-        " AND scope_id = $2 AND granularity = $3 AND bucket >= $4 AND bucket < $5"
-        f" AND bucket >= {_instant(floor_day(since))} AND bucket < {_instant(_day_after(until))}",
-        scope,
-        scope_id,
-        granularity.value,
-        since,
-        until,
-    )
-    return {r[0]: Bucket(*r[1:]) for r in rows}  # the columns after bucket are the fields
+    """The scope's rollup rows in [since, until) by bucket. The closed buckets' rows (before
+    `now`'s bucket) of a large series come from `kept` when the table still holds the same
+    versions of them (see `closed`); `kept=None` reads every row."""
+
+    async def select(conn: Connection, columns: str, since: datetime, until: datetime) -> Any:
+        # The range's days as literals (which partitions), the range itself as parameters.
+        days = f"bucket >= {_instant(floor_day(since))} AND bucket < {_instant(_day_after(until))}"
+        return await conn.fetch(
+            f"SELECT {columns} FROM stats_rollups WHERE scope = $1"  # noqa: S608
+            " AND scope_id = $2 AND granularity = $3 AND bucket >= $4 AND bucket < $5"
+            f" AND {days}",
+            scope,
+            scope_id,
+            granularity.value,
+            since,
+            until,
+        )
+
+    if kept is None:
+        return {r[0]: Bucket(*r[1:]) for r in await select(conn, ROWS, since, until)}
+    cut = split(since, until, now or datetime.now(UTC), granularity)
+    return await kept.read(conn, select, (scope, scope_id, granularity.value), since, until, cut)
 
 
 @dataclass(frozen=True)

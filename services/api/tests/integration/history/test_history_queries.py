@@ -12,6 +12,7 @@ import pytest
 from history_support import BOT, NOW, apply, received
 
 from chime_api.history.adapters import queries
+from chime_api.history.adapters.closed import ClosedRollups
 from chime_api.history.domain.buckets import Granularity
 
 pytestmark = pytest.mark.integration
@@ -103,3 +104,35 @@ async def test_reads_plan_only_the_partitions_of_their_days(history_db) -> None:
     assert rollups[0] == {day - 2 * one, day - one, day}
     # Pruned when planned, not when run: the other days are not even opened.
     assert (recent[1], earlier[1], between[1], rollups[1]) == (0, 0, 0, 0)
+
+
+class _KeptRecorder(_Recorder):
+    """As `_Recorder`, and the versions of no closed rows: the same as when they were kept."""
+
+    async def fetch(self, sql: str, *params: Any) -> list[Any]:
+        await super().fetch(sql, *params)
+        return [([],)] if sql.startswith("SELECT array_agg") else []
+
+
+async def test_a_kept_series_plans_only_the_partitions_of_its_days(history_db) -> None:
+    recorder = _KeptRecorder()
+    conn: Any = recorder
+    kept = ClosedRollups(min_rows=0)
+    since, now, until = (
+        NOW - timedelta(days=2),
+        NOW + timedelta(minutes=30),
+        NOW + timedelta(hours=1),
+    )
+    for _ in range(2):  # read, then kept: its versions and its open hour
+        await queries.rollups(conn, "global", "", Granularity.HOUR, since, until, now, kept)
+    assert [sql.split(" ", 2)[1] for sql, _ in recorder.sent] == [
+        "bucket,",
+        "array_agg(xmin::text::bigint",
+        "bucket,",
+    ]
+    async with history_db.acquire() as db:
+        everything, versions, open_rows = [await _generic_plan(db, *s) for s in recorder.sent]
+    day, one = NOW.date(), timedelta(days=1)
+    assert everything[0] == versions[0] == {day - 2 * one, day - one, day}
+    assert open_rows[0] == {day}
+    assert (everything[1], versions[1], open_rows[1]) == (0, 0, 0)
