@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -20,9 +21,10 @@ from chime_contracts.events import ScheduleCreated, ScheduleRequested
 from chime_kit.db import Connection
 from chime_scheduler.adapters.schedules import CREATED_COLUMNS, created_row
 from chime_scheduler.domain import schedules
-from chime_scheduler.domain.envelopes import constructed
+from chime_scheduler.domain.envelopes import envelope_class
 from chime_scheduler.domain.envelopes import event_ids as _event_ids
 from chime_scheduler.domain.schedules import SCHEDULE, NextOccurrences
+from chime_scheduler.domain.trusted import trusted
 
 _EVENT_COLUMNS = ("stream_id", "version", "event_id", "type", "envelope")
 
@@ -66,7 +68,11 @@ def _caused(event: Event, request: Envelope[Any], event_id: str) -> Envelope[Any
     """`envelope_of(event, producer="scheduler", causation=request)` without validating again
     what is already valid (the event, the request's ids); `test_bulk_envelope_is_valid` holds
     it to the model."""
-    return constructed(event, event_id, "scheduler", request.correlation_id, request.id, None, None)
+    return trusted(
+        envelope_class(type(event)), id=event_id, type=event.type, occurred_at=datetime.now(UTC),
+        producer="scheduler", correlation_id=request.correlation_id, causation_id=request.id,
+        traceparent=None, tracestate=None, data=event,
+    )  # fmt: skip
 
 
 @asynccontextmanager
