@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import os
 import platform
+import resource
 import signal
 import subprocess
 import sys
@@ -84,9 +85,11 @@ async def load_slice(dsn: str, kind: str, first: int, count: int, at: float, win
 
 
 def load(dsn: str, kind: str, first: int, count: int, loaders: int, at: float = 0.0,
-         window: float = 0.0) -> float:  # fmt: skip
-    """Load in `loaders` processes at once; seconds taken."""
+         window: float = 0.0) -> tuple[float, float]:  # fmt: skip
+    """Load in `loaders` processes at once; (seconds taken, the loaders' CPU seconds, their
+    requests' building included)."""
     started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     share = -(-count // loaders)
     procs = [
         subprocess.Popen(
@@ -108,7 +111,9 @@ def load(dsn: str, kind: str, first: int, count: int, loaders: int, at: float = 
     for p in procs:
         if p.wait() != 0:
             raise SystemExit("a loader failed")
-    return time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the loaders: waited for above
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return time.perf_counter() - started, cpu
 
 
 def cpu_seconds(pid: int) -> float:
@@ -194,7 +199,7 @@ async def fire_round(env: Any, pool: asyncpg.Pool, replicas: int, first: int, co
     # replicas before the window opens.
     lead = 20 + (1.5 * count / rate if rate > 0 else 60)  # no background: no rate known
     at = minute_after(datetime.now(UTC) + timedelta(seconds=lead))
-    seconds = load(env.dsn, "due", first, count, loaders, at.timestamp(), window)
+    seconds, _ = load(env.dsn, "due", first, count, loaders, at.timestamp(), window)
     connection, queue = await tap(env.amqp_url, "send.batch.requested.v1")
     procs = start_replicas(env, replicas)
     try:
@@ -301,9 +306,11 @@ async def main(args: argparse.Namespace) -> None:
         print(f"machine: {conditions()}, {version}")
         rounds = len(args.replicas)
         base = args.schedules - args.due
-        seconds = load(env.dsn, "background", 0, base, args.loaders)
+        seconds, cpu = load(env.dsn, "background", 0, base, args.loaders)
         print(f"loaded {base:,} background schedules in {seconds:.1f}s"
-              f" ({base / seconds:,.0f}/s, {args.loaders} loaders); {conditions()}")  # fmt: skip
+              f" ({base / seconds:,.0f}/s, {args.loaders} loaders;"
+              f" {1e6 * cpu / max(base, 1):.0f} µs of their CPU each, requests' building"
+              f" included); {conditions()}")  # fmt: skip
         for n, replicas in enumerate(args.replicas):
             result = await fire_round(env, pool, replicas, base + n * args.due, args.due,
                                       args.window, args.loaders, base / seconds)  # fmt: skip

@@ -11,20 +11,24 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
 from chime_contracts.envelope import Envelope, Event
 from chime_contracts.events import ScheduleCreated, ScheduleRequested
 from chime_kit.db import Connection
 from chime_scheduler.adapters.schedules import CREATED_COLUMNS, created_row
 from chime_scheduler.domain import schedules
-from chime_scheduler.domain.envelopes import constructed
+from chime_scheduler.domain.envelopes import envelope_class
 from chime_scheduler.domain.envelopes import event_ids as _event_ids
 from chime_scheduler.domain.schedules import SCHEDULE, NextOccurrences
+from chime_scheduler.domain.trusted import trusted
 
 _EVENT_COLUMNS = ("stream_id", "version", "event_id", "type", "envelope")
+_UTC_Z = orjson.OPT_UTC_Z  # datetimes in UTC end in Z, as pydantic writes them
 
 
 async def load_schedules(
@@ -48,10 +52,7 @@ async def load_schedules(
         stream = schedules.stream_id(request.data.schedule_id)
         for version, item in enumerate(decided, start=1):
             envelope = item if isinstance(item, Envelope) else _caused(item, request, next(ids))
-            # Serialised straight to JSON (a dict first, then orjson, took twice as long).
-            events.append(
-                (stream, version, envelope.id, envelope.type, envelope.model_dump_json().encode())
-            )
+            events.append((stream, version, envelope.id, envelope.type, _json(envelope)))
             if isinstance(envelope.data, ScheduleCreated):
                 row = created_row(envelope.data, version, envelope)
                 rows.append(tuple(row[c] for c in CREATED_COLUMNS))
@@ -66,7 +67,26 @@ def _caused(event: Event, request: Envelope[Any], event_id: str) -> Envelope[Any
     """`envelope_of(event, producer="scheduler", causation=request)` without validating again
     what is already valid (the event, the request's ids); `test_bulk_envelope_is_valid` holds
     it to the model."""
-    return constructed(event, event_id, "scheduler", request.correlation_id, request.id, None, None)
+    return trusted(
+        envelope_class(type(event)), id=event_id, type=event.type, occurred_at=datetime.now(UTC),
+        producer="scheduler", correlation_id=request.correlation_id, causation_id=request.id,
+        traceparent=None, tracestate=None, data=event,
+    )  # fmt: skip
+
+
+def _json(envelope: Envelope[Any]) -> bytes:
+    """`envelope.model_dump_json()`, in a fifth of the time: orjson walking the models'
+    fields (`__dict__`) with UTC as `Z`, as pydantic writes it. The same bytes only while
+    no model of a schedule's request or created event has aliases, exclusions or
+    serializers of its own: `test_bulk_json_is_pydantics` compares them for every kind of
+    spec, message part and envelope."""
+    return orjson.dumps(envelope, default=_fields, option=_UTC_Z)
+
+
+def _fields(model: object) -> dict[str, Any]:
+    if isinstance(model, BaseModel):
+        return model.__dict__
+    raise TypeError(f"{type(model).__name__} is not JSON")
 
 
 @asynccontextmanager

@@ -13,6 +13,7 @@ from chime_contracts.events import SendBatchRequested, SendRequested
 from chime_contracts.events.schedules import MessageTemplate, ScheduleOwner
 from chime_contracts.events.shared import BatchDelivery, InlineButton, SendSource
 from chime_scheduler.domain.texts import say
+from chime_scheduler.domain.trusted import trusted
 
 BATCH_LIMIT = 5000  # deliveries in one send.batch.requested.v1
 
@@ -53,9 +54,9 @@ def batched_occurrence(
     """`occurrence` as one delivery of a batch: the same message, with the firing's trace.
     Built without validation: every part comes validated (the stored template, our own
     ids and buttons); `test_a_batched_occurrence_is_a_valid_one` holds it to the model."""
-    return BatchDelivery.model_construct(
-        delivery_id=delivery_id, chat_id=chat_id, text=message.text,
-        parse_mode=message.parse_mode, source=SendSource.model_construct(kind=kind, id=source_id),
+    return trusted(
+        BatchDelivery, delivery_id=delivery_id, chat_id=chat_id, text=message.text,
+        parse_mode=message.parse_mode, source=trusted(SendSource, kind=kind, id=source_id),
         variables=message.variables,
         buttons=[*(message.buttons or []), list(snooze_row(language))], media=message.media,
         disable_notification=message.disable_notification, scheduled_for=scheduled_for,

@@ -34,6 +34,7 @@ from chime_contracts.events.schedules import (
     ScheduleOwner,
 )
 from chime_kit.streams import Aggregate
+from chime_scheduler.domain.trusted import trusted
 from chime_schedules import (
     Spec,
     SpecError,
@@ -134,8 +135,8 @@ def fired(
     """The record of an occurrence fired, built without validation: every part is ours (the
     claimed row's id, instants of its timetable, the delivery id made from them);
     `test_fired_is_a_valid_one` holds it to the model."""
-    event: ScheduleFired = ScheduleFired.model_construct(
-        type="schedule.fired.v1", schedule_id=schedule_id, occurrence=occurrence,
+    event: ScheduleFired = trusted(
+        ScheduleFired, type="schedule.fired.v1", schedule_id=schedule_id, occurrence=occurrence,
         fired_at=now, delivery_id=delivery_id, missed=missed, next_at=next_at,
         fire_at=fire_at(schedule_id, next_at, jitter_seconds),
     )  # fmt: skip
@@ -235,8 +236,8 @@ def create(
     # Not validated again: every part comes from the validated request, the spec made
     # self-contained by `model_copy` of a validated one, and our own number and instants
     # (`test_created_is_a_valid_one` holds it to the model).
-    created = ScheduleCreated.model_construct(
-        type="schedule.created.v1", schedule_id=asked.schedule_id, number=number,
+    created = trusted(
+        ScheduleCreated, type="schedule.created.v1", schedule_id=asked.schedule_id, number=number,
         owner=asked.owner, bot_id=asked.bot_id, chat_id=asked.chat_id, topic=asked.topic,
         spec=spec, time_zone=asked.time_zone,
         starts_on=asked.starts_on, ends_on=asked.ends_on, message=asked.message,

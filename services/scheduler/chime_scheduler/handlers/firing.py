@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -30,6 +30,7 @@ from chime_contracts.events import (
     BroadcastFinished,
     BroadcastStarted,
     ScheduleChanged,
+    ScheduleFired,
 )
 from chime_contracts.events.schedules import MessageTemplate, ScheduleOwner, ScheduleSpec
 from chime_contracts.events.shared import BatchDelivery
@@ -37,7 +38,8 @@ from chime_kit.event_store import Append
 from chime_kit.streams import Work
 from chime_kit.telemetry import continuing, current_traceparent, linked_span, mark_service
 from chime_scheduler.domain import broadcasts, messages, schedules
-from chime_scheduler.domain.envelopes import constructed, endless_ids
+from chime_scheduler.domain.envelopes import endless_ids, envelope_class
+from chime_scheduler.domain.trusted import trusted
 from chime_scheduler.ports import DueSchedule, HeldSlice, Store, apply_all
 from chime_schedules import Spec, Timetable, timetable
 
@@ -157,9 +159,11 @@ async def _fire(
         else:
             # `uow.wrap(fired, row.correlation_id)` without validating again what is ours:
             # the producer and cause of the batch's first, wrapped by the unit of work.
-            events.append(constructed(
-                fired, next(ids), batch.wrapped.producer, row.correlation_id,
-                batch.wrapped.causation_id, traceparent, tracestate,
+            events.append(trusted(
+                envelope_class(ScheduleFired), id=next(ids), type=fired.type,
+                occurred_at=datetime.now(UTC), producer=batch.wrapped.producer,
+                correlation_id=row.correlation_id, causation_id=batch.wrapped.causation_id,
+                traceparent=traceparent, tracestate=tracestate, data=fired,
             ))  # fmt: skip
         batch.fired.append(Fired("schedule", occurrence))
     if not plan.fire:
