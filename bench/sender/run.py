@@ -361,21 +361,31 @@ async def run_bare(tokens: list[str], work: list[Message], args: argparse.Namesp
             await emulator.prepare(client, work)
             asked: dict[int, float] = {}
             queue = list(reversed(work))
+            resent = 0
 
             async def worker() -> None:
+                nonlocal resent
                 while queue:
                     m = queue.pop()
                     asked[m.n] = time.time()
-                    await client.post(
-                        f"{emulator.url}/bot{tokens[m.bot]}/sendMessage",
-                        json={"chat_id": m.chat_id, "text": str(m.n)},
-                    )
+                    while True:
+                        try:
+                            await client.post(
+                                f"{emulator.url}/bot{tokens[m.bot]}/sendMessage",
+                                json={"chat_id": m.chat_id, "text": str(m.n)},
+                            )
+                            break
+                        except httpx.TransportError:
+                            # A connection the loaded emulator dropped: sent again (it
+                            # counts a message once), rather than losing the whole run.
+                            resent += 1
 
             cpu_before = time.process_time()
             await asyncio.gather(*(worker() for _ in range(200)))
             cpu = time.process_time() - cpu_before
             got = await emulator.received(client, tokens)
-            return result_of("bare", work, asked, got, cpu, await emulator.stats(client))
+            stats = await emulator.stats(client) | {"resent": resent}
+            return result_of("bare", work, asked, got, cpu, stats)
     finally:
         emulator.stop()
 
@@ -417,6 +427,8 @@ def report(results: list[Result], args: argparse.Namespace, loads: dict[str, tup
         )
         if "calls" in r.stats:
             print(f"  ({r.name}'s calls by outcome: {r.stats['calls']})")
+        if r.stats.get("resent"):
+            print(f"  ({r.name}: {r.stats['resent']} sent again after a dropped connection)")
         if "gave_up" in r.stats:
             print(f"  ({r.name}: {r.stats['gave_up']} sends gave up)")
 
