@@ -70,9 +70,11 @@ class BotApi:
     """One aiohttp session per Bot API base, shared by every token, made on the first call.
 
     aiohttp rather than httpx: the sender makes a call per message, and httpx's request and
-    pool machinery was a third of its CPU (bench/sender). Idle connections are kept a minute
-    (a cold one makes the first call after a pause late, and late sends bunch up against a
-    token's limit); `max_connections` bounds the calls in flight, and a call that waits
+    pool machinery was a third of its CPU (bench/sender). Idle connections are kept
+    `keepalive` seconds, a minute by default (a cold one makes the first call after a pause
+    late, and late sends bunch up against a token's limit); keep it below the server's own
+    idle timeout, or a call may go out on a connection the server is closing, and its
+    outcome is unknown. `max_connections` bounds the calls in flight, and a call that waits
     longer than `timeout` for a connection never left.
     """
 
@@ -83,8 +85,10 @@ class BotApi:
         connect_timeout: float = 5.0,
         timeout: float = 15.0,
         max_connections: int = 100,
+        keepalive: float = 60.0,
     ) -> None:
         self._api_base = api_base.rstrip("/")
+        self._keepalive = keepalive
         self._connect_timeout = connect_timeout
         self._pool_timeout = timeout
         self._max_connections = max_connections
@@ -104,7 +108,7 @@ class BotApi:
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                limit=self._max_connections, limit_per_host=0, keepalive_timeout=60.0
+                limit=self._max_connections, limit_per_host=0, keepalive_timeout=self._keepalive
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,

@@ -72,6 +72,7 @@ async def build(settings: SenderSettings) -> Dependencies:
         connect_timeout=settings.telegram_connect_timeout_seconds,
         timeout=settings.telegram_timeout_seconds,
         max_connections=settings.telegram_max_connections,
+        keepalive=settings.telegram_keepalive_seconds,
     )
     local = Local(
         breakers=Breakers(
