@@ -3,7 +3,7 @@ AIORateLimiter and a bare HTTP client on the same emulator.
 
     uv run python bench/sender/run.py [--tokens 100] [--messages 100000] [--chats 50000]
         [--hot-chats 50] [--hot-groups 10] [--only sender,ptb,bare]
-        [--sender-python PATH] [--profile DIR]
+        [--sender-python PATH] [--profile DIR] [--bare-client aiohttp|httpx]
 
 One workload for all three: `--messages` over `--chats` private chats (cold: each gets
 messages spread over the run), plus `--hot-chats` private chats with 10 messages each and
@@ -17,8 +17,9 @@ of whatever did the sending (the sender process; the bench process itself for th
   `send.requested.v1` through RabbitMQ as fast as the bench publishes.
 - ptb: every token an `ExtBot` with its own `AIORateLimiter` (30/s overall, 20/min per
   group, retries on 429), all messages handed over at once, in one process.
-- bare: httpx posting sendMessage with 200 requests in flight to a second emulator with its
-  limits off: what this machine carries at all (the ceiling).
+- bare: aiohttp (`--bare-client httpx`: httpx, as before 2026-12-01 evening) posting
+  sendMessage with 200 requests in flight to a second emulator with its limits off: what
+  this machine carries at all (the ceiling).
 
 `--sender-python` runs the sender from another checkout's interpreter (before/after CPU);
 `--profile DIR` records the sender with py-spy for its window.
@@ -38,7 +39,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import aiohttp
 import asyncpg
 import httpx
 
@@ -213,6 +215,9 @@ async def run_sender(
         "CHIME_SENDER_SEND_CONCURRENCY": "2000",
         "CHIME_SENDER_CLAIM_BATCH_SIZE": "1000",
         "CHIME_SENDER_TELEGRAM_MAX_CONNECTIONS": "400",
+        # The emulator (uvicorn) closes a connection idle for 5 s: kept longer, a burst after
+        # a lull may go out on connections it is closing, each an unknown outcome never resent.
+        "CHIME_SENDER_TELEGRAM_KEEPALIVE_SECONDS": "4",
         **{k: v for k, v in os.environ.items() if k.startswith("CHIME_SENDER_")},
     }
     python = args.sender_python or sys.executable
@@ -356,28 +361,64 @@ async def run_bare(tokens: list[str], work: list[Message], args: argparse.Namesp
     emulator = Emulator(tokens, limits=False)
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     try:
-        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            client = await stack.enter_async_context(httpx.AsyncClient(timeout=30, limits=limits))
             await emulator.ready(client)
             await emulator.prepare(client, work)
             asked: dict[int, float] = {}
             queue = list(reversed(work))
+            resent = 0
+            post = await _poster(args.bare_client, stack)
 
             async def worker() -> None:
+                nonlocal resent
                 while queue:
                     m = queue.pop()
                     asked[m.n] = time.time()
-                    await client.post(
-                        f"{emulator.url}/bot{tokens[m.bot]}/sendMessage",
-                        json={"chat_id": m.chat_id, "text": str(m.n)},
-                    )
+                    url = f"{emulator.url}/bot{tokens[m.bot]}/sendMessage"
+                    body = {"chat_id": m.chat_id, "text": str(m.n)}
+                    while True:
+                        try:
+                            await post(url, body)
+                            break
+                        except (httpx.TransportError, aiohttp.ClientError):
+                            # A connection the loaded emulator dropped: sent again (it
+                            # counts a message once), rather than losing the whole run.
+                            resent += 1
 
             cpu_before = time.process_time()
             await asyncio.gather(*(worker() for _ in range(200)))
             cpu = time.process_time() - cpu_before
             got = await emulator.received(client, tokens)
-            return result_of("bare", work, asked, got, cpu, await emulator.stats(client))
+            stats = await emulator.stats(client) | {"resent": resent}
+            return result_of("bare", work, asked, got, cpu, stats)
     finally:
         emulator.stop()
+
+
+async def _poster(
+    kind: str, stack: contextlib.AsyncExitStack
+) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """The bare client's POST: aiohttp (the sender's client since 2026-12-01) or httpx."""
+    if kind == "httpx":
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=30, limits=limits))
+
+        async def post_httpx(url: str, body: dict[str, Any]) -> None:
+            await client.post(url, json=body)
+
+        return post_httpx
+    session = await stack.enter_async_context(
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=200), timeout=aiohttp.ClientTimeout(total=30)
+        )
+    )
+
+    async def post_aiohttp(url: str, body: dict[str, Any]) -> None:
+        async with session.post(url, json=body) as response:
+            await response.read()
+
+    return post_aiohttp
 
 
 def p99(values: list[float]) -> float:
@@ -393,7 +434,7 @@ def report(results: list[Result], args: argparse.Namespace, loads: dict[str, tup
     print(f"  date        {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"  machine     {os.cpu_count()} CPUs, {platform.machine()}, shared with other work")
     print(f"  python      {platform.python_version()}; aio-pika {version('aio-pika')},"
-          f" asyncpg {version('asyncpg')}, httpx {version('httpx')},"
+          f" asyncpg {version('asyncpg')}, aiohttp {version('aiohttp')}, httpx {version('httpx')},"
           f" python-telegram-bot {version('python-telegram-bot')}")  # fmt: skip
     print(f"  workload    {args.tokens} tokens (allowed {allowed:,}/s at {TOKEN_RATE}/s each);"
           f" {args.messages:,} messages over {args.chats:,} cold chats, {args.hot_chats} hot"
@@ -417,6 +458,8 @@ def report(results: list[Result], args: argparse.Namespace, loads: dict[str, tup
         )
         if "calls" in r.stats:
             print(f"  ({r.name}'s calls by outcome: {r.stats['calls']})")
+        if r.stats.get("resent"):
+            print(f"  ({r.name}: {r.stats['resent']} sent again after a dropped connection)")
         if "gave_up" in r.stats:
             print(f"  ({r.name}: {r.stats['gave_up']} sends gave up)")
 
@@ -430,6 +473,11 @@ async def main() -> None:
     parser.add_argument("--hot-groups", type=int, default=10)
     parser.add_argument("--only", default="sender,ptb,bare")
     parser.add_argument("--sender-python", help="the sender's interpreter (another checkout)")
+    parser.add_argument(
+        "--bare-client", choices=("aiohttp", "httpx"), default="aiohttp",
+        help="the bare client's HTTP library (httpx: the ceiling of the runs before 2026-12-01"
+        " evening)",
+    )  # fmt: skip
     parser.add_argument("--profile", type=Path, help="py-spy the sender into this dir")
     args = parser.parse_args()
     (ROOT / ".run").mkdir(exist_ok=True)

@@ -2,6 +2,7 @@
 
 import asyncio
 
+import orjson
 import pytest
 from pydantic import SecretStr
 
@@ -63,4 +64,62 @@ async def test_transport_failures_say_whether_the_request_may_have_arrived() -> 
             await api.result("1:x", "getMe", {})
         assert raised.value.answer.transport_error == "timeout"
         assert await api.result("1:x", "getMe", {}, read_timeout=3.0) == {}
+        await api.aclose()
+
+
+async def echo_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    """Answers 429 with the posted JSON as its description, as Telegram words a flood wait."""
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    kind = dict(scope["headers"]).get(b"content-type", b"").decode()
+    answer = orjson.dumps({
+        "ok": False, "error_code": 429, "description": f"{kind} {body.decode()}",
+        "parameters": {"retry_after": 3},
+    })  # fmt: skip
+    await send({"type": "http.response.start", "status": 429, "headers": []})
+    await send({"type": "http.response.body", "body": answer})
+
+
+async def test_a_call_posts_json_and_keeps_telegrams_answer() -> None:
+    async with serving(echo_app, lifespan="off") as base:
+        api = BotApi(base)
+        answer = await api.call(SecretStr("1:x"), "sendMessage", {"chat_id": 5, "text": "é"})
+        await api.aclose()
+    assert (answer.ok, answer.error_code, answer.retry_after) == (False, 429, 3.0)
+    kind, body = (answer.description or "").split(" ", 1)
+    assert kind == "application/json"
+    assert orjson.loads(body) == {"chat_id": 5, "text": "é"}
+
+
+async def test_a_server_that_hangs_up_after_the_request_leaves_the_outcome_unknown() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # the request arrived: Telegram may act on it
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    api = BotApi(f"http://127.0.0.1:{port}", timeout=2.0)
+    answer = await api.call("1:x", "sendMessage", {"chat_id": 1})
+    await api.aclose()
+    server.close()
+    await server.wait_closed()
+    assert answer.transport_error == "no_answer"
+    assert answer.maybe_delivered
+
+
+async def test_a_call_that_waits_too_long_for_a_connection_never_left() -> None:
+    async with serving(slow_app, lifespan="off") as base:
+        api = BotApi(base, timeout=0.3, max_connections=1)
+        busy = asyncio.create_task(api.call("1:x", "getMe", {}, read_timeout=3.0))
+        await asyncio.sleep(0.1)  # the one connection is taken by the slow call
+        waited = await api.call("1:x", "sendMessage", {})
+        assert waited.transport_error == "connection"
+        assert not waited.maybe_delivered
+        assert (await busy).ok
         await api.aclose()

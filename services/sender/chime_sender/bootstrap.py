@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-import httpx
-
 from chime_kit.bots import tokens_by_bot
 from chime_kit.runtime import Runtime, open_runtime
 from chime_kit.telegram import BotApi
@@ -67,17 +65,14 @@ def breaker_rules(settings: SenderSettings) -> BreakerRules:
     )
 
 
-async def build(
-    settings: SenderSettings, *, transport: httpx.AsyncBaseTransport | None = None
-) -> Dependencies:
-    """`transport` lets tests route the Bot API in-process."""
+async def build(settings: SenderSettings) -> Dependencies:
     runtime = await open_runtime(SERVICE, settings, "chime_sender.migrations")
     telegram = BotApi(
         settings.telegram_api_base,
         connect_timeout=settings.telegram_connect_timeout_seconds,
         timeout=settings.telegram_timeout_seconds,
         max_connections=settings.telegram_max_connections,
-        transport=transport,
+        keepalive=settings.telegram_keepalive_seconds,
     )
     local = Local(
         breakers=Breakers(

@@ -38,6 +38,17 @@ class SentMessage:
     options: Mapping[str, Any]  # what it was sent with (its keyboard)
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A delivery to queue, as `Deliveries.add` takes it."""
+
+    delivery: Delivery
+    origin: str
+    parts_total: int
+    requested_at: datetime
+    version: int
+
+
 class Deliveries(Protocol):
     async def add(
         self,
@@ -48,6 +59,11 @@ class Deliveries(Protocol):
         version: int,
     ) -> bool:
         """False when this delivery_id is already queued."""
+        ...
+
+    async def add_many(self, queued: Sequence[Queued]) -> set[str]:
+        """`add` for many deliveries of distinct ids at once; the ids it queued (the others
+        were queued before)."""
         ...
 
     async def ready(
@@ -168,6 +184,13 @@ class Assignments(Protocol):
     async def misrouted_chats(self, bot_id: int, chat_ids: Sequence[int]) -> dict[int, Misrouted]:
         """`misrouted` for many chats at once (a broadcast's): one lookup; the chats that
         may go through `bot_id` are left out."""
+        ...
+
+    async def misrouted_pairs(
+        self, pairs: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], Misrouted]:
+        """`misrouted` for many (bot, chat) pairs at once (a consumer batch's requests): one
+        lookup; the pairs that may go on are left out."""
         ...
 
 

@@ -37,6 +37,12 @@ class SenderSettings(ServiceSettings):
     telegram_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     telegram_timeout_seconds: float = Field(default=15.0, gt=0)
     telegram_max_connections: int = Field(default=200, ge=1)
+    telegram_keepalive_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="how long an idle connection to the Bot API is kept; below the server's"
+        " own idle timeout, or a call on a connection it is closing has an unknown outcome",
+    )
 
     token_rate: int = Field(default=30, ge=1, description="messages per second per bot token")
     chat_interval: float = Field(default=1.0, ge=0, description="seconds between private sends")

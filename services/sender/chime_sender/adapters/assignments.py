@@ -49,6 +49,23 @@ class PostgresAssignments:
         )  # fmt: skip
         return {row["chat_id"]: Misrouted(row["pool"], row["bot_id"]) for row in rows}
 
+    async def misrouted_pairs(
+        self, pairs: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], Misrouted]:
+        if not pairs:
+            return {}
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT ON (t.b, t.c) t.b, t.c, a.pool, a.bot_id"
+            " FROM unnest($1::bigint[], $2::bigint[]) AS t(b, c)"
+            " JOIN pool_assignments a ON a.chat_id = t.c AND a.bot_id <> t.b"
+            "   AND t.b = ANY(a.pool_bot_ids)"
+            " WHERE NOT EXISTS"
+            "   (SELECT 1 FROM bot_starts s WHERE s.bot_id = t.b AND s.chat_id = t.c)"
+            " ORDER BY t.b, t.c, a.pool",
+            [b for b, _ in pairs], [c for _, c in pairs],
+        )  # fmt: skip
+        return {(row["b"], row["c"]): Misrouted(row["pool"], row["bot_id"]) for row in rows}
+
 
 @dataclass
 class InMemoryAssignments:
@@ -72,3 +89,9 @@ class InMemoryAssignments:
     async def misrouted_chats(self, bot_id: int, chat_ids: Sequence[int]) -> dict[int, Misrouted]:
         found = {chat: await self.misrouted(bot_id, chat) for chat in dict.fromkeys(chat_ids)}
         return {chat: misrouted for chat, misrouted in found.items() if misrouted is not None}
+
+    async def misrouted_pairs(
+        self, pairs: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], Misrouted]:
+        found = {pair: await self.misrouted(*pair) for pair in dict.fromkeys(pairs)}
+        return {pair: misrouted for pair, misrouted in found.items() if misrouted is not None}

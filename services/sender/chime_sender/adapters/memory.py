@@ -18,7 +18,7 @@ from chime_sender.domain.circuit import CLOSED, Breaker
 from chime_sender.domain.deliveries import Claim, Delivery
 from chime_sender.domain.limits import BotPace, ChatPace
 from chime_sender.domain.settlement import Live, Settlement
-from chime_sender.ports import SentMessage, Stores
+from chime_sender.ports import Queued, SentMessage, Stores
 
 
 @dataclass
@@ -152,6 +152,13 @@ class InMemoryDeliveries:
             next_attempt_at=datetime.now(UTC) + ORDER_GRACE,
         )  # fmt: skip
         return True
+
+    async def add_many(self, queued: Sequence[Queued]) -> set[str]:
+        added = set()
+        for q in queued:
+            if await self.add(q.delivery, q.origin, q.parts_total, q.requested_at, q.version):
+                added.add(q.delivery.delivery_id)
+        return added
 
     def _claim(self, row: Row) -> Claim:
         d = row.delivery

@@ -19,7 +19,7 @@ from chime_sender.adapters.pacing import BotPacing
 from chime_sender.adapters.projections import PostgresChats, PostgresDeliveryLog
 from chime_sender.domain.deliveries import Claim, Delivery
 from chime_sender.domain.settlement import Live, Settlement
-from chime_sender.ports import SentMessage, Stores
+from chime_sender.ports import Queued, SentMessage, Stores
 
 # NOTIFY (from a trigger on deliveries) is delivered on commit only, so a listener wakes
 # exactly when a new row is visible.
@@ -122,6 +122,44 @@ class DeliveryRepository:
         )
         # A trigger notifies NEW_DELIVERY_CHANNEL (migration 0005).
         return bool(status == "INSERT 0 1")
+
+    async def add_many(self, queued: Sequence[Queued]) -> set[str]:
+        """One statement for all, in the order given (their `seq`, the claims' tiebreak)."""
+        if not queued:
+            return set()
+        ds = [q.delivery for q in queued]
+        rows = await self.conn.fetch(
+            "INSERT INTO deliveries (delivery_id, bot_id, chat_id, text, parse_mode,"
+            " reply_to_message_id, origin, correlation_id, traceparent, parts_total,"
+            " requested_at, next_attempt_at, version, source_kind, source_id, method, options)"
+            " SELECT id, b, c, text, mode, reply, origin, corr, tp, parts, at,"
+            "   now() + $12::interval, v, kind, sid, method, opts"
+            " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],"
+            "   $6::bigint[], $7::text[], $8::text[], $9::text[], $10::int[],"
+            "   $11::timestamptz[], $13::int[], $14::text[], $15::text[], $16::text[],"
+            "   $17::jsonb[]) WITH ORDINALITY AS t(id, b, c, text, mode, reply, origin, corr,"
+            "   tp, parts, at, v, kind, sid, method, opts, n)"
+            " ORDER BY n ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id",
+            [d.delivery_id for d in ds],
+            [d.bot_id for d in ds],
+            [d.chat_id for d in ds],
+            [d.text for d in ds],
+            [d.parse_mode for d in ds],
+            [d.reply_to_message_id for d in ds],
+            [q.origin for q in queued],
+            [d.correlation_id for d in ds],
+            [d.traceparent for d in ds],
+            [q.parts_total for q in queued],
+            [q.requested_at for q in queued],
+            ORDER_GRACE,
+            [q.version for q in queued],
+            [d.source.kind if d.source else None for d in ds],
+            [d.source.id if d.source else None for d in ds],
+            [d.method for d in ds],
+            [dict(d.options) for d in ds],
+        )
+        # A trigger notifies NEW_DELIVERY_CHANNEL once for the statement (migration 0005).
+        return {row["delivery_id"] for row in rows}
 
     async def ready(
         self,

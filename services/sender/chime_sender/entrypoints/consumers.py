@@ -49,10 +49,28 @@ def bound(
     return consume
 
 
-# What each queue of the sender consumes, and the handler it goes to.
+def gathered(
+    request: Callable[[Work, Envelope[E]], store.Request],
+) -> Callable[[UnitOfWork, Envelope[E]], Awaitable[None]]:
+    """A request stored with the rest of its batch (`store.Requests`), just before the
+    batch's transaction commits."""
+
+    async def consume(uow: UnitOfWork, envelope: Envelope[E]) -> None:
+        requests = uow.before_commit("sender.requests", lambda: store.Requests(stores(uow.conn)))
+        requests.pending.append(request(uow, envelope))
+
+    return consume
+
+
+# Requests a batch's transaction stores together (`store.Requests`): each queue, its event and
+# what makes the request of one.
+GATHERED: tuple[tuple[str, type[Event], Callable[[Work, Any], store.Request]], ...] = (
+    (SEND_REQUESTED, SendRequested, store.send_request),
+    (NOTIFICATION_DUE, NotificationDue, store.due_notification),
+)
+
+# What each other queue of the sender consumes, and the handler it goes to.
 SUBSCRIPTIONS: tuple[tuple[str, type[Event], Callable[..., Awaitable[Any]]], ...] = (
-    (SEND_REQUESTED, SendRequested, store.store_send_request),
-    (NOTIFICATION_DUE, NotificationDue, store.store_due_notification),
     (SEND_BATCH_REQUESTED, SendBatchRequested, store.store_send_batch),
     ("sender.message-edit-requested", MessageEditRequested, store.store_edit),
     ("sender.message-delete-requested", MessageDeleteRequested, store.store_delete),
@@ -77,6 +95,8 @@ USER_STARTED_ROUTES: tuple[Route[UserStarted], ...] = (
 
 def build_router(runtime: Runtime) -> Router:
     router = Router()
+    for queue, event, request in GATHERED:
+        runtime.subscribe(router, queue=queue, event=event, handler=gathered(request))
     for queue, event, handler in SUBSCRIPTIONS:
         runtime.subscribe(router, queue=queue, event=event, handler=bound(handler))
     runtime.subscribe(

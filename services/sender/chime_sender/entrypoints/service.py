@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-import httpx
-
 from chime_kit.db import DATABASE_ERRORS
 from chime_kit.runtime import Runtime
 from chime_sender.bootstrap import Dependencies, build
@@ -39,11 +37,8 @@ class Sender:
         await self.deps.close()
 
 
-async def create_service(
-    settings: SenderSettings, *, transport: httpx.AsyncBaseTransport | None = None
-) -> Sender:
-    """`transport` lets tests route the Bot API in-process."""
-    deps = await build(settings, transport=transport)
+async def create_service(settings: SenderSettings) -> Sender:
+    deps = await build(settings)
     runtime, sending = deps.runtime, deps.sending
     runtime.broker.include_router(build_router(runtime))
     sending.local.in_flight = tuple(runtime.in_flight(queue) for queue in QUEUES)

@@ -36,16 +36,16 @@ async def user_started(work: Work, stores: Stores, envelope: Envelope[UserStarte
     await stores.assignments.started(envelope.data.bot_id, envelope.data.chat_id)
 
 
-async def refusal(
-    work: Work, stores: Stores, delivery: Delivery, received: Envelope[Any]
-) -> Literal["refused", "duplicate"] | None:
-    """None when the send may go on; else it is recorded failed, permanently, at once (or
-    was before: a duplicate). A reply always goes on: the chat is writing to that bot."""
-    if delivery.chat_id <= 0 or _is_reply(delivery.source):
-        return None
-    misrouted = await stores.assignments.misrouted(delivery.bot_id, delivery.chat_id)
-    if misrouted is None:
-        return None
+def checked(delivery: Delivery) -> bool:
+    """Whether the send goes through the pool check: private chats only, and a reply
+    always goes on (the chat is writing to that bot)."""
+    return delivery.chat_id > 0 and not _is_reply(delivery.source)
+
+
+async def refuse(
+    work: Work, stores: Stores, delivery: Delivery, received: Envelope[Any], misrouted: Misrouted
+) -> Literal["refused", "duplicate"]:
+    """Record the request and its failure for `misrouted` (a duplicate when recorded before)."""
     stream = streams.delivery_stream(delivery.delivery_id)
     decided = await decide(
         work, stream, streams.DELIVERY, lambda state: streams.request(state, received),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -26,7 +27,7 @@ from chime_sender.domain import streams
 from chime_sender.domain.deliveries import Delivery
 from chime_sender.domain.messages import keyboard, parts_of, render, rendered
 from chime_sender.handlers import assignments
-from chime_sender.ports import SentMessage, Stores
+from chime_sender.ports import Queued, SentMessage, Stores
 from chime_sender.settings import SERVICE
 
 tracer = trace.get_tracer("chime.sender")
@@ -38,28 +39,99 @@ class Stored(Enum):
     REFUSED = "refused"  # it can never be done (an edit of a message never sent): failed
 
 
-async def _store(
-    work: Work,
-    stores: Stores,
-    delivery: Delivery,
-    origin: str,
-    received: Envelope[Any],
-    requested_at: datetime,
-) -> Stored:
-    """The hot path: the queue row and the stream's first event are only ever written
-    together, in one transaction, so a queue row that is new is a stream that is new; the
-    request is appended at version 0 without loading the stream (a race would still fail
-    the append, never fork the stream)."""
-    if (refused := await assignments.refusal(work, stores, delivery, received)) is not None:
-        return Stored(refused)  # through a bot of its pool the chat never started
-    parts = len(parts_of(delivery.text, delivery.method, delivery.parse_mode))
-    if not await stores.deliveries.add(delivery, origin, parts, requested_at, 1):
+@dataclass(frozen=True)
+class Request:
+    """A send request to store: its delivery, and the unit of work it arrived in."""
+
+    work: Work
+    delivery: Delivery
+    origin: str
+    received: Envelope[Any]
+    requested_at: datetime
+
+    def queued(self) -> Queued:
+        d = self.delivery
+        parts = len(parts_of(d.text, d.method, d.parse_mode))
+        return Queued(d, self.origin, parts, self.requested_at, 1)
+
+
+class Requests:
+    """The send requests of one transaction (a consumer's batch), stored together just
+    before it commits: the pools checked in one statement, the queue rows written in one,
+    the streams' first events appended in one, their log rows in one, whatever the batch's
+    size. The queue row and the stream's first event are only ever written together, so a
+    queue row that is new is a stream that is new; the request is appended at version 0
+    without loading the stream (a race would still fail the append, never fork it)."""
+
+    def __init__(self, stores: Stores) -> None:
+        self.stores = stores
+        self.pending: list[Request] = []
+
+    async def flush(self) -> None:
+        await self.store()
+
+    async def store(self) -> list[Stored]:
+        """Store the requests gathered; what became of each, in order."""
+        pending, self.pending = self.pending, []
+        stores = self.stores
+        checked = [
+            (r.delivery.bot_id, r.delivery.chat_id) for r in pending
+            if assignments.checked(r.delivery)
+        ]  # fmt: skip
+        misrouted = await stores.assignments.misrouted_pairs(checked) if checked else {}
+        stored: dict[int, Stored] = {}
+        fresh: dict[str, tuple[int, Request]] = {}  # the first of each delivery id
+        for n, r in enumerate(pending):
+            d = r.delivery
+            if (why := misrouted.get((d.bot_id, d.chat_id))) and assignments.checked(d):
+                # Through a bot of its pool the chat never started: failed at once.
+                refused = await assignments.refuse(r.work, stores, d, r.received, why)
+                stored[n] = Stored(refused)
+            elif d.delivery_id in fresh:
+                stored[n] = Stored.DUPLICATE
+            else:
+                fresh[d.delivery_id] = (n, r)
+        if len(fresh) == 1:
+            [(n, r)] = fresh.values()
+            stored[n] = await _queue(r.work, stores, r)
+        elif fresh:
+            work = next(iter(fresh.values()))[1].work
+            try:
+                async with work.attempt():
+                    added = await stores.deliveries.add_many(
+                        [r.queued() for _, r in fresh.values()]
+                    )
+                    recorded = await work.append([
+                        Append(streams.delivery_stream(id), 0, [r.received])
+                        for id, (_, r) in fresh.items() if id in added
+                    ])  # fmt: skip
+                await stores.log.apply(recorded)
+                for id, (n, _) in fresh.items():
+                    stored[n] = Stored.QUEUED if id in added else Stored.DUPLICATE
+            except ConcurrencyError:
+                # A stream without its queue row: each alone, as `_queue` fails such a one.
+                for n, r in fresh.values():
+                    stored[n] = await _queue(r.work, stores, r)
+        return [stored[n] for n in range(len(pending))]
+
+
+async def _queue(work: Work, stores: Stores, request: Request) -> Stored:
+    q = request.queued()
+    if not await stores.deliveries.add(q.delivery, q.origin, q.parts_total, q.requested_at, 1):
         return Stored.DUPLICATE
     recorded = await work.append(
-        [Append(streams.delivery_stream(delivery.delivery_id), 0, [received])]
+        [Append(streams.delivery_stream(q.delivery.delivery_id), 0, [request.received])]
     )
     await stores.log.apply(recorded)
     return Stored.QUEUED
+
+
+async def _store(work: Work, stores: Stores, request: Request) -> Stored:
+    """One request alone (a batch of one)."""
+    requests = Requests(stores)
+    requests.pending.append(request)
+    [stored] = await requests.store()
+    return stored
 
 
 async def _record_request(
@@ -77,9 +149,7 @@ async def _record_request(
     return decided.version if decided.recorded else None
 
 
-async def store_send_request(
-    work: Work, stores: Stores, envelope: Envelope[SendRequested]
-) -> Stored:
+def send_request(work: Work, envelope: Envelope[SendRequested]) -> Request:
     request = envelope.data
     text, method, options = rendered(request)
     delivery = Delivery(
@@ -95,12 +165,10 @@ async def store_send_request(
         method=method,
         options=options,
     )
-    return await _store(work, stores, delivery, request.origin, envelope, envelope.occurred_at)
+    return Request(work, delivery, request.origin, envelope, envelope.occurred_at)
 
 
-async def store_due_notification(
-    work: Work, stores: Stores, envelope: Envelope[NotificationDue]
-) -> Stored:
+def due_notification(work: Work, envelope: Envelope[NotificationDue]) -> Request:
     due = envelope.data
     delivery = Delivery(
         delivery_id=due.delivery_id,
@@ -113,7 +181,19 @@ async def store_due_notification(
         traceparent=current_traceparent()[0],
     )
     origin = f"scheduler.{due.source}"
-    return await _store(work, stores, delivery, origin, envelope, envelope.occurred_at)
+    return Request(work, delivery, origin, envelope, envelope.occurred_at)
+
+
+async def store_send_request(
+    work: Work, stores: Stores, envelope: Envelope[SendRequested]
+) -> Stored:
+    return await _store(work, stores, send_request(work, envelope))
+
+
+async def store_due_notification(
+    work: Work, stores: Stores, envelope: Envelope[NotificationDue]
+) -> Stored:
+    return await _store(work, stores, due_notification(work, envelope))
 
 
 async def store_send_batch(
@@ -204,6 +284,7 @@ async def store_send_batch(
     # A slice renders its one message once; a batch of deliveries renders each of its own.
     same = rendered(requests[0]) if batch.deliveries is None else None
     queued = [(r, version) for r, version in fresh if r.delivery_id not in failures]
+    rows: list[Queued] = []
     for r, version in queued:
         text, method, options = same or rendered(r)
         traceparent, correlation_id = traces[r.delivery_id]
@@ -218,7 +299,8 @@ async def store_send_batch(
             source=r.source, method=method, options=options | paid,
         )  # fmt: skip
         parts = len(parts_of(text, method, r.parse_mode))
-        await stores.deliveries.add(delivery, r.origin, parts, envelope.occurred_at, version)
+        rows.append(Queued(delivery, r.origin, parts, envelope.occurred_at, version))
+    await stores.deliveries.add_many(rows)  # one statement for the whole batch
     return len(queued)
 
 

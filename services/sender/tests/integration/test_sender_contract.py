@@ -110,6 +110,32 @@ async def test_a_request_is_recorded_and_queued_once(sender: Sender) -> None:
     assert only.delivery.source == SOURCE
 
 
+async def test_a_batch_of_requests_is_recorded_and_queued_once_each(sender: Sender) -> None:
+    await sender.request("d0", 1)
+    envelopes: list[Envelope[Any]] = [
+        envelope_of(
+            SendRequested(
+                delivery_id=d, bot_id=BOT, chat_id=chat, text="hi", origin="api", source=SOURCE
+            ),
+            producer="api",
+        )
+        for d, chat in [("d1", 1), ("d0", 1), ("d2", 2), ("d1", 1), ("d3", -3)]
+    ]
+    async with sender.backend.work(envelopes[0]) as work:
+        batch = store.Requests(sender.stores(work))
+        batch.pending.extend(store.send_request(work, e) for e in envelopes)
+        stored = await batch.store()
+        assert await batch.store() == []  # what was stored is not stored again
+    queued, duplicate = store.Stored.QUEUED, store.Stored.DUPLICATE
+    assert stored == [queued, duplicate, queued, duplicate, queued]
+    for d in ("d0", "d1", "d2", "d3"):
+        assert await sender.stream(f"delivery-{d}") == ["send.requested.v1"]
+        assert await sender.status(d) == "pending"
+    claimed = await sender.claim()  # d1 waits for its chat, which d0 takes first
+    assert [c.delivery.delivery_id for c in claimed] == ["d0", "d2", "d3"]
+    assert {c.delivery.source for c in claimed} == {SOURCE}
+
+
 async def test_a_sent_message_records_its_outcome_with_the_source(sender: Sender) -> None:
     await sender.request("d2", 2)
     [c] = await sender.claim()

@@ -264,3 +264,39 @@ def test_the_sender_consumes_the_pool_facts() -> None:
     assert [route.inbox for route in USER_STARTED_ROUTES] == [
         "sender.user-started", "sender.pool-user-started",
     ]  # fmt: skip
+
+
+async def test_a_consumer_batch_of_requests_is_checked_in_one_lookup(sender: Sender) -> None:
+    await sender.told(assigned(W1))
+    requests = [
+        ("b-w2", W2, CHAT, NOTIFICATION),  # its pool serves the chat through W1
+        ("b-w1", W1, CHAT, NOTIFICATION),
+        ("b-w1", W1, CHAT, NOTIFICATION),  # the same delivery twice in one batch
+        ("b-reply", W2, CHAT, REPLY),
+        ("b-group", W2, -CHAT, NOTIFICATION),
+        ("b-other", W2, CHAT + 1, NOTIFICATION),
+    ]
+    envelopes: list[Envelope[Any]] = [
+        envelope_of(
+            SendRequested(
+                delivery_id=d, bot_id=bot, chat_id=chat, text="hi", origin="api", source=source
+            ),
+            producer="api",
+        )
+        for d, bot, chat, source in requests
+    ]
+    async with sender.backend.work(envelopes[0]) as work:
+        stores = sender.stores(work)
+        counted = replace(stores, assignments=Lookups(stores.assignments, sender.lookups))
+        batch = store.Requests(counted)
+        batch.pending.extend(store.send_request(work, e) for e in envelopes)
+        stored = await batch.store()
+    assert stored == [
+        Stored.REFUSED, Stored.QUEUED, Stored.DUPLICATE, Stored.QUEUED, Stored.QUEUED,
+        Stored.QUEUED,
+    ]  # fmt: skip
+    assert sender.lookups == ["misrouted_pairs"]
+    [failed] = work.emitted  # type: ignore[attr-defined]
+    assert failed.data.delivery_id == "b-w2"
+    assert await sender.status("b-w2") == "failed"
+    assert await sender.queued() == {"b-w1", "b-reply", "b-group", "b-other"}
