@@ -215,9 +215,6 @@ async def run_sender(
         "CHIME_SENDER_SEND_CONCURRENCY": "2000",
         "CHIME_SENDER_CLAIM_BATCH_SIZE": "1000",
         "CHIME_SENDER_TELEGRAM_MAX_CONNECTIONS": "400",
-        # The emulator (uvicorn) closes a connection idle for 5 s: kept longer, a burst after
-        # a lull may go out on connections it is closing, each an unknown outcome never resent.
-        "CHIME_SENDER_TELEGRAM_KEEPALIVE_SECONDS": "4",
         **{k: v for k, v in os.environ.items() if k.startswith("CHIME_SENDER_")},
     }
     python = args.sender_python or sys.executable

@@ -42,9 +42,13 @@ async def serving(
     The app's lifespan runs unless `lifespan="off"` (for bare ASGI callables without one).
     """
     port = port or free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan=lifespan)
-    )
+    # Idle connections are kept longer than any client of ours keeps them (the emulator's
+    # clients keep theirs 60 s, as against Telegram), so none is closed under a request.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan=lifespan,
+        timeout_keep_alive=75,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:

@@ -81,6 +81,13 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
     )
 
 
+# Telegram's front servers keep an idle connection open for longer than a client's pool
+# keeps it (nginx's default is 75 s; the sender's keep-alive is 60 s), so a client never
+# sends a request on a connection the server is closing. uvicorn's own default, 5 s, would
+# have the emulator close them first, and a call cut off that way is an unknown outcome.
+KEEP_ALIVE_SECONDS = 75
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     config = parse_args(argv)
     uvicorn.run(
@@ -89,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         port=config.port,
         log_config=log_config(),
         access_log=config.access_log,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
