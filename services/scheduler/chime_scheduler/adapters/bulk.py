@@ -15,13 +15,12 @@ from typing import Any
 
 import orjson
 
-from chime_contracts.envelope import Envelope, Event
+from chime_contracts.envelope import Envelope, Event, constructed
+from chime_contracts.envelope import event_ids as _event_ids
 from chime_contracts.events import ScheduleCreated, ScheduleRequested
 from chime_kit.db import Connection
 from chime_scheduler.adapters.schedules import CREATED_COLUMNS, created_row
 from chime_scheduler.domain import schedules
-from chime_scheduler.domain.envelopes import constructed
-from chime_scheduler.domain.envelopes import event_ids as _event_ids
 from chime_scheduler.domain.schedules import SCHEDULE, NextOccurrences
 
 _EVENT_COLUMNS = ("stream_id", "version", "event_id", "type", "envelope")
