@@ -1,9 +1,21 @@
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
+from ulid import ULID
 
-from chime_contracts.envelope import Envelope, envelope_of
+from chime_contracts.envelope import (
+    Envelope,
+    constructed,
+    envelope_class,
+    envelope_of,
+    event_ids,
+    new_event_id,
+    ulid_text,
+    wrapped,
+)
 from chime_contracts.events import (
     BroadcastCancelRequested,
     BroadcastFinished,
@@ -309,3 +321,90 @@ def test_events_are_frozen():
 def test_unknown_type_is_a_clear_error():
     with pytest.raises(KeyError, match="unknown event type"):
         event_class("nope.v1")
+
+
+# -- envelopes made without validating again (`wrapped`, `constructed`) -----------------------
+
+_HEX = "0123456789abcdef"
+TRACEPARENTS = st.none() | st.builds(
+    lambda t, s, f: f"00-{t}-{s}-{f}",
+    st.text(_HEX, min_size=32, max_size=32),
+    st.text(_HEX, min_size=16, max_size=16),
+    st.sampled_from(["00", "01"]),
+)
+TRACESTATES = st.none() | st.sampled_from(["vendor=abc", "a=1,b=2"])
+
+
+@given(
+    event=st.sampled_from(SAMPLES),
+    correlation_id=st.none() | st.text(min_size=1, max_size=30),
+    caused=st.booleans(),
+    traceparent=TRACEPARENTS,
+    tracestate=TRACESTATES,
+)
+def test_wrapped_is_what_envelope_of_makes_and_revalidates_equal(
+    event, correlation_id, caused, traceparent, tracestate
+):
+    cause = envelope_of(SAMPLES[2], producer="ingest") if caused else None
+    args = dict(
+        producer="test", correlation_id=correlation_id, causation=cause,
+        traceparent=traceparent, tracestate=tracestate,
+    )  # fmt: skip
+    made = wrapped(event, **args)
+    usual = envelope_of(event, **args)
+    assert type(made) is type(usual) is Envelope[type(event)]
+    # Held to the model: validated again, it is itself.
+    again = Envelope[type(event)].model_validate_json(made.model_dump_json())
+    assert again == made
+    assert Envelope[type(event)].model_validate(made.model_dump()) == made
+    # The same rules as `envelope_of`: correlation and causation, trace context, type.
+    different = {"id", "occurred_at", "correlation_id"}
+    assert made.model_dump(exclude=different) == usual.model_dump(exclude=different)
+    if correlation_id is not None:
+        assert made.correlation_id == usual.correlation_id == correlation_id
+    elif cause is not None:
+        assert made.correlation_id == usual.correlation_id == cause.correlation_id
+    else:
+        assert (made.correlation_id, usual.correlation_id) == (made.id, usual.id)
+    assert made.causation_id == (cause.id if cause else None)
+    assert made.data is event
+    assert made.routing_key == usual.routing_key
+    assert str(ULID.from_str(made.id)) == made.id
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.type)
+def test_constructed_is_what_model_construct_makes(event):
+    at_least = datetime.now(UTC)
+    made = constructed(event, "01J0000000000000000000000A", "p", "c", None, None, None)
+    usual = Envelope[type(event)].model_construct(
+        id=made.id, type=event.type, occurred_at=made.occurred_at, producer="p",
+        correlation_id="c", causation_id=None, traceparent=None, tracestate=None, data=event,
+    )  # fmt: skip
+    assert made == usual
+    assert made.model_fields_set == usual.model_fields_set
+    assert made.model_extra == usual.model_extra
+    assert made.__pydantic_private__ == usual.__pydantic_private__
+    assert made.model_dump_json() == usual.model_dump_json()
+    assert made.occurred_at >= at_least
+    assert made.occurred_at.tzinfo is UTC
+    with pytest.raises(ValidationError):
+        made.id = "x"  # frozen, like any envelope
+    assert envelope_class(type(event)) is Envelope[type(event)]
+
+
+@given(st.integers(min_value=0, max_value=2**128 - 1))
+def test_ulid_text_is_python_ulids(value):
+    assert ulid_text(value) == str(ULID.from_int(value))
+
+
+def test_event_ids_are_ulids_of_now_each_above_the_last():
+    before = datetime.now(UTC)
+    ids = [new_event_id() for _ in range(300)] + list(event_ids(700)) + [new_event_id()]
+    after = datetime.now(UTC)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    for made in (ids[0], ids[-1]):
+        parsed = ULID.from_str(made)
+        assert str(parsed) == made
+        assert before.replace(microsecond=before.microsecond // 1000 * 1000) <= parsed.datetime
+        assert parsed.datetime <= after

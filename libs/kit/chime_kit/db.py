@@ -1,5 +1,6 @@
 """PostgreSQL pool bound to one service's own schema."""
 
+import re
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
@@ -43,6 +44,90 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
             decoder=orjson.loads,
             schema="pg_catalog",
         )
+
+
+# Statements that may leave state in the session past their transaction: session advisory
+# locks (not the `_xact` ones), LISTEN, a SET or RESET that is not LOCAL, set_config, a
+# temporary table, a cursor WITH HOLD, a prepared statement of SQL's own, DISCARD. A loose
+# match (a word in a string literal counts too): a false alarm costs one reset, a miss
+# would hand the next user of the connection someone else's lock or settings.
+_SESSION_STATE = re.compile(
+    r"advisory_(?!xact)\w*lock|\b(?:UN)?LISTEN\b|(?:^|;)\s*(?:SET|RESET)\s+(?!LOCAL\b)"
+    r"|\bset_config\b|\bTEMP(?:ORARY)?\b|\bHOLD\b|\bPREPARE\b|\bDISCARD\b",
+    re.IGNORECASE,
+)
+# Statements seen and found to leave nothing (a service's SQL is mostly a few hundred
+# constant strings); bounded, for SQL built with values in it.
+_STATELESS: set[str] = set()
+_STATELESS_MAX = 4096
+
+
+def may_leave_session_state(query: str) -> bool:
+    """Whether `query` could leave state in the session beyond its transaction."""
+    if query in _STATELESS:
+        return False
+    if _SESSION_STATE.search(query):
+        return True
+    if len(_STATELESS) < _STATELESS_MAX:
+        _STATELESS.add(query)
+    return False
+
+
+class TrackedConnection(asyncpg.Connection):
+    """A connection that notes whether any of its statements may have left session state,
+    so the pool resets only those (`reset_session_state`), not every connection released.
+
+    Every way of sending SQL text passes here (asyncpg's `add_listener` too, through
+    `fetch`); COPY and the codecs leave no session state."""
+
+    session_state = False
+
+    def _note(self, query: str) -> None:
+        if not self.session_state and may_leave_session_state(query):
+            self.session_state = True
+
+    def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        self._note(query)
+        return super().execute(query, *args, **kwargs)
+
+    def executemany(self, command: str, *args: Any, **kwargs: Any) -> Any:
+        self._note(command)
+        return super().executemany(command, *args, **kwargs)
+
+    def fetch(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        self._note(query)
+        return super().fetch(query, *args, **kwargs)
+
+    def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        self._note(query)
+        return super().fetchval(query, *args, **kwargs)
+
+    def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        self._note(query)
+        return super().fetchrow(query, *args, **kwargs)
+
+    def fetchmany(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        self._note(query)
+        return super().fetchmany(query, *args, **kwargs)
+
+    def cursor(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        self._note(query)
+        return super().cursor(query, *args, **kwargs)
+
+    def prepare(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        self._note(query)
+        return super().prepare(query, *args, **kwargs)
+
+
+async def reset_session_state(conn: asyncpg.Connection) -> None:
+    """The pool's reset of a released connection: asyncpg's (unlock advisory locks, close
+    cursors, UNLISTEN, RESET ALL) only where a statement may have left such state. Most
+    connections ran transactions of plain statements, where asyncpg's reset was a round trip
+    per release that found nothing; an open transaction is rolled back either way."""
+    if getattr(conn, "session_state", True):
+        await conn.execute(conn.get_reset_query())
+        if isinstance(conn, TrackedConnection):
+            conn.session_state = False
 
 
 class BoundedPool(asyncpg.Pool):
@@ -130,9 +215,10 @@ async def create_pool(
     """Every connection's search_path is the service's schema: its SQL never names another.
 
     `acquire_timeout` also bounds opening a connection; `command_timeout` each command.
-    `reset` replaces asyncpg's reset of a released connection (a round trip clearing
-    advisory locks, LISTENs, cursors and settings); an open transaction is rolled back
-    whatever it is. Only for pools whose users leave no session state behind.
+    `reset` replaces the reset of a released connection, by default asyncpg's (a round trip
+    clearing advisory locks, LISTENs, cursors and settings) for the connections whose
+    statements may have left any (`reset_session_state`); an open transaction is rolled
+    back whatever it is.
     """
     pool = BoundedPool(
         dsn,
@@ -143,9 +229,9 @@ async def create_pool(
         connect=None,
         setup=None,
         init=_init_connection,
-        reset=reset,
+        reset=reset_session_state if reset is None else reset,
         loop=None,
-        connection_class=asyncpg.Connection,
+        connection_class=TrackedConnection,
         record_class=asyncpg.Record,
         acquire_timeout=acquire_timeout,
         service=schema,

@@ -72,6 +72,19 @@ def decode(stored: dict[str, Any]) -> Envelope[Any]:
     return envelope
 
 
+_INSERT_ONE = (
+    "INSERT INTO events (stream_id, version, event_id, type, envelope)"
+    " VALUES ($1, $2, $3, $4, $5::text::jsonb) ON CONFLICT DO NOTHING"
+)
+# Several events in one statement (one execution, not one per row as `executemany`), in
+# the order given: a stream's events take their positions in version order.
+_INSERT_MANY = (
+    "INSERT INTO events (stream_id, version, event_id, type, envelope)"
+    " SELECT s, v, i, t, e::jsonb FROM unnest($1::text[], $2::int[], $3::text[], $4::text[],"
+    " $5::text[]) WITH ORDINALITY AS r(s, v, i, t, e, n) ORDER BY n"
+)
+
+
 async def append_many(conn: Connection, appends: Sequence[Append]) -> list[Recorded]:
     """Append to several streams in one statement; any stale version fails them all.
 
@@ -85,25 +98,22 @@ async def append_many(conn: Connection, appends: Sequence[Append]) -> list[Recor
     if len(recorded) == 1:
         [one] = recorded
         status = await conn.execute(
-            "INSERT INTO events (stream_id, version, event_id, type, envelope)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            one.stream_id, one.version, one.envelope.id, one.envelope.type,
-            one.envelope.model_dump(mode="json"),
+            _INSERT_ONE, one.stream_id, one.version, one.envelope.id, one.envelope.type,
+            one.envelope.model_dump_json(),
         )  # fmt: skip
         if status != "INSERT 0 1":
             raise ConcurrencyError(
                 f"stream {one.stream_id!r} moved past its expected version {one.version - 1}"
             )
         return recorded
-    rows = [
-        (r.stream_id, r.version, r.envelope.id, r.envelope.type, r.envelope.model_dump(mode="json"))
-        for r in recorded
-    ]
     try:
-        await conn.executemany(
-            "INSERT INTO events (stream_id, version, event_id, type, envelope)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            rows,
+        await conn.execute(
+            _INSERT_MANY,
+            [r.stream_id for r in recorded],
+            [r.version for r in recorded],
+            [r.envelope.id for r in recorded],
+            [r.envelope.type for r in recorded],
+            [r.envelope.model_dump_json() for r in recorded],
         )
     except asyncpg.UniqueViolationError as exc:
         streams = ", ".join(f"{a.stream_id!r}@{a.expected_version}" for a in appends[:5])

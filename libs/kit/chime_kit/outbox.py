@@ -32,16 +32,36 @@ def partition_of(envelope: Envelope[Any]) -> int:
     return zlib.crc32(ordering_key(envelope).encode()) % PARTITIONS
 
 
+_INSERT_ONE = (
+    "INSERT INTO outbox (event_id, routing_key, body, traceparent, partition)"
+    " VALUES ($1, $2, $3, $4, $5)"
+)
+# Several rows in one statement (one execution, not one per row as `executemany`), their
+# ids in the order given: the relay publishes a partition's rows in id order.
+_INSERT_MANY = (
+    "INSERT INTO outbox (event_id, routing_key, body, traceparent, partition)"
+    " SELECT i, k, b, t, p FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[],"
+    " $5::smallint[]) WITH ORDINALITY AS r(i, k, b, t, p, n) ORDER BY n"
+)
+
+
 async def add(conn: Connection, envelopes: Sequence[Envelope[Any]]) -> None:
     """Must run inside the transaction that makes the change the events describe."""
-    await conn.executemany(
-        "INSERT INTO outbox (event_id, routing_key, body, traceparent, partition)"
-        " VALUES ($1, $2, $3, $4, $5)",
-        [
-            (e.id, e.routing_key, e.model_dump_json().encode(), e.traceparent, partition_of(e))
-            for e in envelopes
-        ],
-    )
+    if len(envelopes) == 1:
+        [e] = envelopes
+        await conn.execute(
+            _INSERT_ONE,
+            e.id, e.routing_key, e.model_dump_json().encode(), e.traceparent, partition_of(e),
+        )  # fmt: skip
+    elif envelopes:
+        await conn.execute(
+            _INSERT_MANY,
+            [e.id for e in envelopes],
+            [e.routing_key for e in envelopes],
+            [e.model_dump_json().encode() for e in envelopes],
+            [e.traceparent for e in envelopes],
+            [partition_of(e) for e in envelopes],
+        )
 
 
 async def pending_count(conn: Connection) -> int:

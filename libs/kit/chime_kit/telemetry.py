@@ -225,13 +225,44 @@ def continuing(traceparent: str | None) -> Iterator[None]:
 
 
 def current_traceparent() -> tuple[str | None, str | None]:
-    carrier: dict[str, str] = {}
-    _propagator.inject(carrier)
-    return carrier.get("traceparent"), carrier.get("tracestate")
+    """The W3C `traceparent` and `tracestate` of the current span, as the propagator's
+    `inject` writes them, formatted here: every event wrapped pays for it, and the
+    propagator's way (a carrier, a comparison of whole span contexts) cost twice as much."""
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return None, None
+    traceparent = (
+        f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
+        f"-{span_context.trace_flags:02x}"
+    )
+    state = span_context.trace_state
+    return traceparent, state.to_header() if state else None
+
+
+# A version-00 traceparent as our services write it (lower-case hex, nothing after); any
+# other form, or one with a tracestate, is left to the propagator.
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_FLAGS = [trace.TraceFlags(n) for n in range(256)]
+_NO_TRACE_ID = "0" * 32
+_NO_SPAN_ID = "0" * 16
 
 
 def context_from(headers: Mapping[str, Any] | None) -> otel_context.Context:
-    carrier = {k: str(v) for k, v in (headers or {}).items() if k in ("traceparent", "tracestate")}
+    """The context the propagator's `extract` makes of a message's headers; a plain
+    traceparent (every message of ours) is read here, at half the propagator's cost."""
+    if not headers:
+        return otel_context.Context()
+    traceparent = headers.get("traceparent")
+    if traceparent is not None and "tracestate" not in headers:
+        match = _TRACEPARENT.fullmatch(str(traceparent))
+        if match and match[1] != _NO_TRACE_ID and match[2] != _NO_SPAN_ID:
+            span_context = trace.SpanContext(
+                int(match[1], 16), int(match[2], 16), True, _FLAGS[int(match[3], 16)]
+            )
+            return trace.set_span_in_context(
+                trace.NonRecordingSpan(span_context), otel_context.Context()
+            )
+    carrier = {k: str(v) for k, v in headers.items() if k in ("traceparent", "tracestate")}
     return _propagator.extract(carrier)
 
 

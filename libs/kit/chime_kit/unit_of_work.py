@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 import asyncpg
 
-from chime_contracts.envelope import Envelope, Event, envelope_of
+from chime_contracts.envelope import Envelope, Event, wrapped
 from chime_kit import event_store, outbox
 from chime_kit.db import Connection
 from chime_kit.event_store import Append, Recorded, Stream
@@ -58,8 +58,10 @@ class UnitOfWork:
         return self._transaction.before_commit(key, make)
 
     def wrap(self, event: Event, correlation_id: str | None = None) -> Envelope[Any]:
+        """`envelope_of` the event, not validated again: handlers publish events they built
+        (validated instances of their models)."""
         traceparent, tracestate = current_traceparent()
-        return envelope_of(
+        return wrapped(
             event,
             producer=self.producer,
             correlation_id=correlation_id,

@@ -72,3 +72,29 @@ async def test_a_private_event_type_loads_once_registered(runtime):
         event_store.register_private(_Noted)
         [loaded] = (await event_store.load(conn, "private")).events
         assert loaded.data == _Noted(text="kept home")
+
+
+async def test_appends_to_several_streams_take_positions_in_order_and_fail_together(runtime):
+    async with runtime.pool.acquire() as conn:
+        await event_store.append(conn, "b", 0, [env(9)])
+        appends = [
+            event_store.Append("a", 0, [env(1), env(2)]),
+            event_store.Append("b", 1, [env(3)]),
+            event_store.Append("c", 0, [env(4)]),
+        ]
+        recorded = await event_store.append_many(conn, appends)
+        assert [(r.stream_id, r.version) for r in recorded] == [
+            ("a", 1),
+            ("a", 2),
+            ("b", 2),
+            ("c", 1),
+        ]
+        rows = await conn.fetch("SELECT event_id, envelope FROM events ORDER BY position")
+        assert [r["event_id"] for r in rows[1:]] == [r.envelope.id for r in recorded]
+        assert rows[1]["envelope"] == recorded[0].envelope.model_dump(mode="json")
+        stale = [event_store.Append("d", 0, [env(5)]), event_store.Append("a", 1, [env(6)])]
+        with pytest.raises(ConcurrencyError):
+            async with conn.transaction():
+                await event_store.append_many(conn, stale)
+        assert await event_store.current_version(conn, "d") == 0
+        assert [e.data.chat_id for e in (await event_store.load(conn, "a")).events] == [1, 2]

@@ -2,8 +2,12 @@ import logging
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from chime_kit.bots import bot_id_of
 from chime_kit.settings import ServiceSettings
@@ -11,6 +15,7 @@ from chime_kit.span_export import read_span_file
 from chime_kit.telemetry import (
     JsonFormatter,
     WithinWork,
+    context_from,
     context_from_traceparent,
     continuing,
     current_traceparent,
@@ -198,3 +203,60 @@ def test_with_nothing_to_export_no_span_is_recorded_but_trace_ids_still_flow():
         traceparent = current_traceparent()[0]
     assert traceparent is not None
     assert int(traceparent.rsplit("-", 1)[1], 16) & 1 == 0  # not sampled
+
+
+# -- the trace context read and written without the propagator, held to it ------------------
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_HEX = "0123456789abcdef"
+_TRACE_IDS = st.text(_HEX, min_size=32, max_size=32)
+_SPAN_IDS = st.text(_HEX, min_size=16, max_size=16)
+_FLAGS = st.sampled_from(["00", "01", "02", "ff"])
+_STATES = st.none() | st.sampled_from(["vendor=abc", "a=1,b=2", "bad state"])
+
+
+def _injected() -> tuple[str | None, str | None]:
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier.get("traceparent"), carrier.get("tracestate")
+
+
+@given(trace_id=_TRACE_IDS, span_id=_SPAN_IDS, flags=_FLAGS, state=_STATES)
+def test_current_traceparent_is_what_the_propagator_injects(trace_id, span_id, flags, state):
+    headers = {"traceparent": f"00-{trace_id}-{span_id}-{flags}"}
+    if state is not None:
+        headers["tracestate"] = state
+    token = otel_context.attach(_PROPAGATOR.extract(headers))
+    try:
+        assert current_traceparent() == _injected()
+    finally:
+        otel_context.detach(token)
+    assert current_traceparent() == _injected() == (None, None)
+
+
+_HEADERS = st.fixed_dictionaries(
+    {},
+    optional={
+        "traceparent": st.builds(
+            lambda v, t, s, f, rest: f"{v}-{t}-{s}-{f}{rest}",
+            st.sampled_from(["00", "01", "ff", "0x"]),
+            _TRACE_IDS | st.just("0" * 32) | st.just("A" * 32),
+            _SPAN_IDS | st.just("0" * 16),
+            _FLAGS,
+            st.sampled_from(["", "-more", "x"]),
+        )
+        | st.text(max_size=60),
+        "tracestate": st.sampled_from(["vendor=abc", "a=1,b=2", "bad state"]),
+        "x-delivery-count": st.integers(0, 9),
+    },
+)
+
+
+@given(headers=st.none() | _HEADERS)
+def test_context_from_is_what_the_propagator_extracts(headers):
+    carrier = {k: str(v) for k, v in (headers or {}).items() if k in ("traceparent", "tracestate")}
+    expected = trace.get_current_span(_PROPAGATOR.extract(carrier)).get_span_context()
+    made = trace.get_current_span(context_from(headers)).get_span_context()
+    assert made == expected
+    assert made.is_remote == expected.is_remote
+    assert made.trace_state == expected.trace_state

@@ -17,13 +17,12 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from chime_contracts.envelope import Envelope, Event
+from chime_contracts.envelope import Envelope, Event, envelope_class
+from chime_contracts.envelope import event_ids as _event_ids
 from chime_contracts.events import ScheduleCreated, ScheduleRequested
 from chime_kit.db import Connection
 from chime_scheduler.adapters.schedules import CREATED_COLUMNS, created_row
 from chime_scheduler.domain import schedules
-from chime_scheduler.domain.envelopes import envelope_class
-from chime_scheduler.domain.envelopes import event_ids as _event_ids
 from chime_scheduler.domain.schedules import SCHEDULE, NextOccurrences
 from chime_scheduler.domain.trusted import trusted
 

@@ -25,7 +25,7 @@ import orjson
 from opentelemetry import trace
 from pydantic import TypeAdapter
 
-from chime_contracts.envelope import Envelope, Event
+from chime_contracts.envelope import Envelope, Event, endless_ids, envelope_class
 from chime_contracts.events import (
     BroadcastFinished,
     BroadcastStarted,
@@ -38,7 +38,6 @@ from chime_kit.event_store import Append
 from chime_kit.streams import Work
 from chime_kit.telemetry import continuing, current_traceparent, linked_span, mark_service
 from chime_scheduler.domain import broadcasts, messages, schedules
-from chime_scheduler.domain.envelopes import endless_ids, envelope_class
 from chime_scheduler.domain.trusted import trusted
 from chime_scheduler.ports import DueSchedule, HeldSlice, Store, apply_all
 from chime_schedules import Spec, Timetable, timetable

@@ -5,10 +5,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ulid import ULID
 
-from chime_contracts.envelope import Envelope, envelope_of
+from chime_contracts.envelope import (
+    Envelope,
+    constructed,
+    endless_ids,
+    envelope_class,
+    envelope_of,
+)
 from chime_contracts.events import ScheduleFired
 from chime_scheduler.domain import schedules
-from chime_scheduler.domain.envelopes import constructed, endless_ids, envelope_class
 
 pytestmark = pytest.mark.unit
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
