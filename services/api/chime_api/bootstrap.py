@@ -65,22 +65,15 @@ async def build(settings: ApiSettings) -> Dependencies:
     runtime = await open_runtime(SERVICE, settings, MIGRATIONS)
     usage = UsageCounter()
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
-    limits_pool = await create_pool(
-        unflushed(settings.database_url.get_secret_value()),
-        SERVICE,
-        min_size=1,
-        max_size=settings.db_pool_max,
-        acquire_timeout=settings.db_acquire_timeout_seconds,
-        command_timeout=settings.db_command_timeout_seconds,
-        reset=no_session_state,
-    )
-    writes_pool = await create_pool(
-        settings.database_url.get_secret_value(),
-        SERVICE,
-        min_size=1,
-        max_size=settings.db_writes_pool_max,
-        acquire_timeout=settings.db_acquire_timeout_seconds,
-        command_timeout=settings.db_command_timeout_seconds,
-        reset=no_session_state,
-    )
+    url = settings.database_url.get_secret_value()
+
+    async def pool_without_reset(dsn: str, max_size: int) -> asyncpg.Pool:
+        return await create_pool(
+            dsn, SERVICE, min_size=1, max_size=max_size,
+            acquire_timeout=settings.db_acquire_timeout_seconds,
+            command_timeout=settings.db_command_timeout_seconds, reset=no_session_state,
+        )  # fmt: skip
+
+    limits_pool = await pool_without_reset(unflushed(url), settings.db_pool_max)
+    writes_pool = await pool_without_reset(url, settings.db_writes_pool_max)
     return Dependencies(runtime, settings, usage, limits_pool, writes_pool, http)
