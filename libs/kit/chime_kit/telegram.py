@@ -10,6 +10,7 @@ The token is part of the URL, so no URL, request or aiohttp exception text leave
 
 from __future__ import annotations
 
+import urllib.request
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -115,6 +116,9 @@ class BotApi:
                 timeout=self._timeout,
                 headers={"Content-Type": "application/json"},
                 raise_for_status=False,
+                # HTTPS_PROXY / NO_PROXY as httpx honoured them; looked up per call only
+                # where a proxy is configured at all.
+                trust_env=bool(urllib.request.getproxies()),
             )
         return self._session
 

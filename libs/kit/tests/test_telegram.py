@@ -123,3 +123,36 @@ async def test_a_call_that_waits_too_long_for_a_connection_never_left() -> None:
         assert not waited.maybe_delivered
         assert (await busy).ok
         await api.aclose()
+
+
+async def test_calls_go_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP(S)_PROXY is honoured (a deployment behind an egress proxy): the request reaches
+    the proxy, absolute-form, and the proxy's answer is Telegram's."""
+    lines: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        lines.append(await reader.readline())
+        while (await reader.readline()).strip():
+            pass  # the headers
+        body = b'{"ok":true,"result":{"message_id":9}}'
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        writer.write(b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    port = free_port()
+    server = await asyncio.start_server(proxy, "127.0.0.1", port)
+    async with server:
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        api = BotApi("http://telegram.invalid")
+        try:
+            answer = await api.call("1:secret", "sendMessage", {"chat_id": 1, "text": "hi"})
+        finally:
+            await api.aclose()
+    assert answer.message_id == 9
+    assert lines == [b"POST http://telegram.invalid/bot1:secret/sendMessage HTTP/1.1\r\n"]
