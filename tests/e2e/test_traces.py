@@ -172,7 +172,7 @@ async def test_a_reminder_a_schedule_and_an_api_notification_leave_whole_span_tr
     spans.chain(fire["trace_id"], ("chime-sender", "CONSUMER", delivery["name"]),
                 ("chime-api", "CONSUMER", "message.sent"))  # fmt: skip
     assert call["attributes"]["url.full"].startswith(f"{emulator}/bot<bot-token>/")
-    assert call["scope"] == "opentelemetry.instrumentation.httpx"
+    assert call["scope"] == "chime.telegram"  # the kit's Bot API client
 
     # The schedule's occurrence likewise: a trace of its own, linked to the span that
     # created the schedule in the api request's trace, continued down to the Bot API call.
@@ -194,7 +194,7 @@ async def test_a_reminder_a_schedule_and_an_api_notification_leave_whole_span_tr
         ("chime-sender", "CONSUMER", "send.requested"),
         ("chime-sender", "CLIENT", r"/sendMessage"),
     )
-    assert call["scope"] == "opentelemetry.instrumentation.httpx"
+    assert call["scope"] == "chime.telegram"  # the kit's Bot API client
 
     # The API notification: the request, its delivery, the call, the status it reports.
     (post,) = [s for s in spans.all if s["name"] == "POST /v1/notifications"]

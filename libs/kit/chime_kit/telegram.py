@@ -16,7 +16,11 @@ from typing import Any, Literal
 
 import aiohttp
 import orjson
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import SecretStr
+
+from chime_kit.telemetry import redact
 
 # When no answer came: "connection" (the request never reached Telegram, or not whole),
 # "timeout" or "no_answer" (it did, and Telegram may have acted on it).
@@ -65,6 +69,9 @@ class TelegramError(Exception):
     @property
     def error_code(self) -> int | None:
         return self.answer.error_code
+
+
+_tracer = trace.get_tracer("chime.telegram")
 
 
 class BotApi:
@@ -130,21 +137,40 @@ class BotApi:
         *,
         read_timeout: float | None = None,
     ) -> Answer:
-        """`read_timeout` replaces the read timeout for this call (long polling)."""
+        """`read_timeout` replaces the read timeout for this call (long polling).
+
+        In a CLIENT span of its own (the HTTP call, as OpenTelemetry's HTTP client
+        instrumentations make one), its URL with the token redacted."""
         secret = token.get_secret_value() if isinstance(token, SecretStr) else token
         url = f"{self._api_base}/bot{secret}/{method}"
         timeout = self._timeout if read_timeout is None else self._timeouts(read_timeout)
+        with _tracer.start_as_current_span("POST", kind=SpanKind.CLIENT) as span:
+            recording = span.is_recording()
+            if recording:
+                span.set_attributes({"http.request.method": "POST", "url.full": redact(url)})
+            status, answer = await self._post(url, payload, timeout)
+            if recording:
+                if status is None:
+                    span.set_status(StatusCode.ERROR, answer.transport_error)
+                else:
+                    span.set_attribute("http.response.status_code", status)
+        return answer
+
+    async def _post(
+        self, url: str, payload: dict[str, Any], limits: aiohttp.ClientTimeout
+    ) -> tuple[int | None, Answer]:
+        """The HTTP status (None when no answer came) and Telegram's answer."""
         try:
-            async with self._http().post(url, data=orjson.dumps(payload), timeout=timeout) as r:
+            async with self._http().post(url, data=orjson.dumps(payload), timeout=limits) as r:
                 status, content = r.status, await r.read()
         except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError):
-            return Answer(ok=False, transport_error="connection")  # never reached Telegram
+            return None, Answer(ok=False, transport_error="connection")  # never left
         except TimeoutError:
-            return Answer(ok=False, transport_error="timeout")  # sent, no answer in time
+            return None, Answer(ok=False, transport_error="timeout")  # sent, no answer in time
         except aiohttp.ClientError:
             # Cut off after it may have left (the server hung up, the answer was cut short).
-            return Answer(ok=False, transport_error="no_answer")
-        return answer_of(status, content)
+            return None, Answer(ok=False, transport_error="no_answer")
+        return status, answer_of(status, content)
 
     async def result(
         self,

@@ -75,8 +75,8 @@ async def call_telegram(sending: Sending, claim: Claim, refused: Answer | None =
     span = tracer.start_span(
         f"telegram {method}",
         context=context_from_traceparent(d.traceparent),
-        # The attempt, not the HTTP call: httpx's instrumentation opens that client span
-        # under it (and an attempt the limiter postpones makes no call at all).
+        # The attempt, not the HTTP call: the Bot API client opens that client span under
+        # it (and an attempt the limiter postpones makes no call at all).
         kind=SpanKind.INTERNAL,
         attributes={
             "chime.bot_id": d.bot_id,
