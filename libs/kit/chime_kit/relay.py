@@ -17,6 +17,7 @@ channel, in order), so a failed row is retried before anything of its partition 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -44,6 +45,8 @@ from chime_kit.outbox import PARTITIONS
 log = logging.getLogger(__name__)
 # How often the relay counts what waits in its outbox, for the gauge.
 PENDING_COUNT_SECONDS = 10.0
+# The longest a relay waits to stop listening on a connection it gives back.
+LISTENER_SECONDS = 1.0
 # The pause before rows the broker did not confirm are read and published again.
 RETRY_SECONDS = 0.05
 # The second key of the shared lock every running relay holds, so relays can count each other
@@ -171,8 +174,11 @@ class OutboxRelay:
         try:
             await self._pipeline(conn)
         finally:
-            if not conn.is_closed():
-                await conn.remove_listener(channel, self._loop.wake)
+            # On a healthy connection, before it goes back to the pool; a broken one (its
+            # proxy already released, or no answer) is discarded by the pool anyway.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(LISTENER_SECONDS):
+                    await conn.remove_listener(channel, self._loop.wake)
 
     async def _pipeline(self, conn: Connection) -> None:
         """Publish batch after batch; look for rows only when there may be some: a wake
